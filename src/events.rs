@@ -1,0 +1,126 @@
+//! What happened to the cluster during a run (design.md §3, `events.jsonl`): members
+//! started and stopped, leaders, faults injected and healed with their proof. The runner
+//! emits [`Event`]s; the events file, the progress display and the summary are sinks.
+
+use serde::{Deserialize, Serialize};
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+/// One line of `events.jsonl`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Nanoseconds on the history's clock (negative before the workload started is
+    /// impossible: set-up events carry 0).
+    pub t: u64,
+    /// What happened.
+    #[serde(flatten)]
+    pub what: EventKind,
+}
+
+/// The kinds of event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum EventKind {
+    /// A member's process (or container) started.
+    MemberStart {
+        /// Member name.
+        member: String,
+        /// Its process id.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        pid: Option<u32>,
+    },
+    /// A member's process stopped.
+    MemberStop {
+        /// Member name.
+        member: String,
+        /// How: `SIGKILL`, `SIGTERM`, `exited`, ...
+        how: String,
+    },
+    /// A new leader was seen.
+    LeaderChange {
+        /// The new leader.
+        member: String,
+        /// Its raft term.
+        term: u64,
+    },
+    /// A fault took effect.
+    FaultStart(FaultRecord),
+    /// A fault was healed.
+    FaultHeal(FaultRecord),
+    /// The workload started (t = 0 of the history clock).
+    WorkloadStart {
+        /// Number of clients.
+        clients: u32,
+    },
+    /// The workload ended.
+    WorkloadEnd {},
+    /// Anything else worth knowing.
+    Note {
+        /// The note.
+        message: String,
+    },
+}
+
+/// A fault as injected or healed, with the evidence that it took effect.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaultRecord {
+    /// Index in the resolved schedule.
+    pub id: usize,
+    /// `partition`, `kill`, `stop`, `pause`, ...
+    pub kind: String,
+    /// The target as written (`leader`, `n2`, ...).
+    pub target: String,
+    /// The members it resolved to.
+    pub targets: Vec<String>,
+    /// How it was carried out: `iptables`, `signal`, ...
+    pub mechanism: String,
+    /// The fault's parameters (mode, ...).
+    #[serde(default)]
+    pub params: serde_json::Map<String, serde_json::Value>,
+    /// Evidence that it took effect (or, on heal, that it was undone).
+    pub proof: String,
+}
+
+/// Streams events to `events.jsonl`, flushing each line (events are few).
+pub struct EventWriter {
+    out: BufWriter<File>,
+}
+
+impl EventWriter {
+    /// Create (truncate) the file.
+    pub fn create(path: &Path) -> std::io::Result<Self> {
+        Ok(Self { out: BufWriter::new(File::create(path)?) })
+    }
+
+    /// Append one event and flush.
+    pub fn append(&mut self, e: &Event) -> std::io::Result<()> {
+        serde_json::to_writer(&mut self.out, e)?;
+        self.out.write_all(b"\n")?;
+        self.out.flush()
+    }
+}
+
+/// Read an `events.jsonl`.
+pub fn read(path: &Path) -> Result<Vec<Event>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| serde_json::from_str(l).map_err(|e| format!("{}:{}: {e}", path.display(), i + 1)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_serialise_with_t_and_event_fields() {
+        let e = Event { t: 5, what: EventKind::LeaderChange { member: "n2".into(), term: 3 } };
+        let s = serde_json::to_string(&e).unwrap();
+        assert_eq!(s, r#"{"t":5,"event":"leader-change","member":"n2","term":3}"#);
+        let back: Event = serde_json::from_str(&s).unwrap();
+        assert_eq!(back, e);
+    }
+}

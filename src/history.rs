@@ -1,0 +1,262 @@
+//! The operation history (design.md §2): typed operations, the streaming `history.jsonl`
+//! writer, and a reader for finished runs.
+//!
+//! Every client operation is two entries: an `invoke`, then exactly one completion (`ok`,
+//! `fail` or `info`) with the same `id`. `t` is nanoseconds on the run's monotonic clock.
+
+use serde::{Deserialize, Serialize};
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::Path;
+
+/// What kind of entry a line is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EntryType {
+    /// The operation was sent.
+    Invoke,
+    /// It took effect.
+    Ok,
+    /// It certainly did not take effect.
+    Fail,
+    /// Unknown: it may take effect at any time after its invocation, or never.
+    Info,
+}
+
+/// The operation (`f`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OpKind {
+    /// Linearizable (or serializable) range of one key.
+    Read,
+    /// Put.
+    Write,
+    /// Txn: compare value == from, then put to.
+    Cas,
+}
+
+impl OpKind {
+    /// All kinds, in report order.
+    pub const ALL: [OpKind; 3] = [OpKind::Read, OpKind::Write, OpKind::Cas];
+
+    /// The kind's name as in the history.
+    pub fn name(self) -> &'static str {
+        match self {
+            OpKind::Read => "read",
+            OpKind::Write => "write",
+            OpKind::Cas => "cas",
+        }
+    }
+}
+
+/// An operation's value: `null`, a string, or `[from, to]` for a cas.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Value {
+    /// No value: a read's invocation, or a read of an absent key.
+    None,
+    /// A read's result or a write's value.
+    One(String),
+    /// A cas's `[from, to]`.
+    Pair(String, String),
+}
+
+impl Default for Value {
+    fn default() -> Self {
+        Value::None
+    }
+}
+
+/// One line of `history.jsonl`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// invoke / ok / fail / info.
+    #[serde(rename = "type")]
+    pub kind: EntryType,
+    /// Operation id, shared by an invocation and its completion.
+    pub id: u64,
+    /// Logical client (process); a client that got `info` continues under a new number.
+    pub client: u32,
+    /// Nanoseconds since the run started (monotonic).
+    pub t: u64,
+    /// The operation.
+    pub f: OpKind,
+    /// The key.
+    pub key: String,
+    /// The value (see [`Value`]).
+    #[serde(default)]
+    pub value: Value,
+    /// etcd revision of the response header.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub rev: Option<i64>,
+    /// Why it failed or is unknown.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub error: Option<String>,
+    /// The member the client was connected to (an extension of design §2).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub member: Option<String>,
+}
+
+/// Streams entries to `history.jsonl`, one JSON object a line, flushed often enough that a
+/// crash of the harness loses at most the last few lines.
+pub struct HistoryWriter {
+    out: BufWriter<File>,
+    unflushed: usize,
+}
+
+impl HistoryWriter {
+    /// Create (truncate) the file.
+    pub fn create(path: &Path) -> std::io::Result<Self> {
+        Ok(Self { out: BufWriter::new(File::create(path)?), unflushed: 0 })
+    }
+
+    /// Append one entry; flushes every 64 entries (call [`flush`](Self::flush) when idle).
+    pub fn append(&mut self, e: &Entry) -> std::io::Result<()> {
+        serde_json::to_writer(&mut self.out, e)?;
+        self.out.write_all(b"\n")?;
+        self.unflushed += 1;
+        if self.unflushed >= 64 {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Write out what is buffered.
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        self.unflushed = 0;
+        self.out.flush()
+    }
+}
+
+/// Read a `history.jsonl`; a malformed line is reported as `file:line: what was expected`.
+pub fn read(path: &Path) -> Result<Vec<Entry>, String> {
+    let f = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut out = Vec::new();
+    for (i, line) in BufReader::new(f).lines().enumerate() {
+        let line = line.map_err(|e| format!("{}:{}: {e}", path.display(), i + 1))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let e: Entry = serde_json::from_str(&line).map_err(|e| {
+            format!("{}:{}: expected a history entry (design.md §2): {e}", path.display(), i + 1)
+        })?;
+        out.push(e);
+    }
+    Ok(out)
+}
+
+/// An operation with its invocation and completion paired up.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Op {
+    /// Operation id.
+    pub id: u64,
+    /// Logical client.
+    pub client: u32,
+    /// The operation.
+    pub f: OpKind,
+    /// The key.
+    pub key: String,
+    /// Invocation time, ns.
+    pub invoke_t: u64,
+    /// Completion time, ns; `None` when the history ended first (treated as `info`).
+    pub complete_t: Option<u64>,
+    /// ok / fail / info (an unfinished operation is `info`).
+    pub outcome: EntryType,
+    /// The invocation's value.
+    pub input: Value,
+    /// The completion's value.
+    pub output: Value,
+    /// Revision of the response, when ok.
+    pub rev: Option<i64>,
+}
+
+impl Op {
+    /// Latency in nanoseconds, for completed operations.
+    pub fn latency_ns(&self) -> Option<u64> {
+        self.complete_t.map(|c| c.saturating_sub(self.invoke_t))
+    }
+}
+
+/// Pair invocations with completions, in invocation order.
+pub fn pair(entries: &[Entry]) -> Vec<Op> {
+    use std::collections::HashMap;
+    let mut open: HashMap<u64, usize> = HashMap::new();
+    let mut ops: Vec<Op> = Vec::new();
+    for e in entries {
+        match e.kind {
+            EntryType::Invoke => {
+                open.insert(e.id, ops.len());
+                ops.push(Op {
+                    id: e.id,
+                    client: e.client,
+                    f: e.f,
+                    key: e.key.clone(),
+                    invoke_t: e.t,
+                    complete_t: None,
+                    outcome: EntryType::Info,
+                    input: e.value.clone(),
+                    output: Value::None,
+                    rev: None,
+                });
+            }
+            kind => {
+                if let Some(i) = open.remove(&e.id) {
+                    let op = &mut ops[i];
+                    op.complete_t = Some(e.t);
+                    op.outcome = kind;
+                    op.output = e.value.clone();
+                    op.rev = e.rev;
+                }
+            }
+        }
+    }
+    ops
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_round_trip_in_the_design_format() {
+        let lines = [
+            r#"{"type":"invoke","id":17,"client":3,"t":1534000123,"f":"cas","key":"k7","value":["3","5"]}"#,
+            r#"{"type":"ok","id":17,"client":3,"t":1535100456,"f":"cas","key":"k7","value":["3","5"],"rev":88}"#,
+            r#"{"type":"invoke","id":18,"client":4,"t":1536000000,"f":"read","key":"k2","value":null}"#,
+            r#"{"type":"ok","id":18,"client":4,"t":1536900000,"f":"read","key":"k2","value":"9","rev":90}"#,
+            r#"{"type":"info","id":20,"client":6,"t":1538000000,"f":"write","key":"k3","value":"1","error":"timeout"}"#,
+        ];
+        for l in lines {
+            let e: Entry = serde_json::from_str(l).unwrap();
+            assert_eq!(serde_json::to_string(&e).unwrap(), l);
+        }
+        let entries: Vec<Entry> = lines.iter().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let ops = pair(&entries);
+        assert_eq!(ops.len(), 2);
+        assert_eq!(ops[0].latency_ns(), Some(1535100456 - 1534000123));
+        assert_eq!(ops[1].output, Value::One("9".into()));
+    }
+}
+
+/// The run's monotonic clock: `t` of every history entry and event.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    start: std::time::Instant,
+}
+
+impl Clock {
+    /// A clock whose zero is now.
+    pub fn start() -> Self {
+        Self { start: std::time::Instant::now() }
+    }
+
+    /// Nanoseconds since zero.
+    pub fn now_ns(&self) -> u64 {
+        self.start.elapsed().as_nanos() as u64
+    }
+
+    /// The instant of zero.
+    pub fn zero(&self) -> std::time::Instant {
+        self.start
+    }
+}

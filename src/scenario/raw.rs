@@ -1,0 +1,121 @@
+//! The scenario file exactly as written: serde structs with `deny_unknown_fields`, every
+#![allow(missing_docs)]
+//! field optional where design.md §1 gives a default. Nothing here interprets values beyond
+//! their units; [`super::resolve`] turns this into a checked [`super::Scenario`].
+
+use super::units::{Percent, Rate, Size, Span};
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScenario {
+    pub name: Spanned<String>,
+    pub description: Option<String>,
+    pub seed: Option<u64>,
+    #[serde(default)]
+    pub cluster: RawCluster,
+    #[serde(default)]
+    pub workload: RawWorkload,
+    #[serde(default)]
+    pub faults: Vec<Spanned<RawFault>>,
+    pub nemesis: Option<Spanned<RawNemesis>>,
+    #[serde(default)]
+    pub expect: RawExpect,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCluster {
+    pub backend: Option<Spanned<String>>,
+    pub size: Option<Spanned<u32>>,
+    #[serde(default)]
+    pub etcd: RawEtcd,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEtcd {
+    pub binary: Option<String>,
+    pub image: Option<String>,
+    pub command: Option<Vec<String>>,
+    pub heartbeat_interval: Option<Span>,
+    pub election_timeout: Option<Span>,
+    pub snapshot_count: Option<u64>,
+    pub quota_backend_bytes: Option<Size>,
+    #[serde(default)]
+    pub extra_args: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWorkload {
+    pub kind: Option<Spanned<String>>,
+    pub keys: Option<Spanned<u32>>,
+    pub clients: Option<Spanned<u32>>,
+    pub rate: Option<Rate>,
+    pub duration: Option<Span>,
+    pub op_timeout: Option<Span>,
+    pub mix: Option<Spanned<BTreeMap<String, f64>>>,
+    pub reads: Option<Spanned<String>>,
+}
+
+/// One entry of `faults:`. Every parameter any fault kind takes is listed, so that a
+/// parameter of a kind that is not built yet is still recognised (and the kind refused with
+/// "not supported yet") rather than reported as a typo.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFault {
+    pub at: Option<Span>,
+    #[serde(rename = "for")]
+    pub for_: Option<Span>,
+    pub every: Option<Span>,
+    pub kind: Option<String>,
+    pub target: Option<String>,
+    pub mode: Option<String>,
+    // Network shaping (the faults issue).
+    pub delay: Option<Span>,
+    pub jitter: Option<Span>,
+    pub correlation: Option<Percent>,
+    pub loss: Option<Percent>,
+    pub duplicate: Option<Percent>,
+    pub reorder: Option<Percent>,
+    pub rate: Option<String>,
+    pub peers: Option<Vec<String>>,
+    pub ports: Option<String>,
+    pub mechanism: Option<String>,
+    // Disk faults.
+    pub ops: Option<Vec<String>>,
+    pub percent: Option<Percent>,
+    pub errno: Option<String>,
+    pub path: Option<String>,
+    pub lose_unsynced: Option<bool>,
+    // CPU and memory.
+    pub workers: Option<u32>,
+    pub load: Option<Percent>,
+    pub cores: Option<f64>,
+    pub size: Option<Size>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNemesis {
+    pub kinds: Vec<String>,
+    pub interval: Option<Span>,
+    #[serde(rename = "for")]
+    pub for_: Option<Span>,
+    pub targets: Option<Vec<String>>,
+    pub start: Option<Span>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawExpect {
+    pub linearizable: Option<bool>,
+    pub consistent: Option<bool>,
+    pub max_unavailable: Option<Span>,
+    pub max_leader_changes: Option<u32>,
+    pub p99: Option<Span>,
+    pub min_ok_ops: Option<u64>,
+}

@@ -1,0 +1,467 @@
+//! From [`raw`] to [`Scenario`]: defaults, range checks, names resolved, and every error
+//! given as `file:line:column: what was expected`, with the closest known name for a typo.
+
+use super::raw::{RawFault, RawScenario};
+use super::units::{Size, Span};
+use super::*;
+use crate::error::Error;
+use serde_saphyr::{Location, Spanned};
+use std::path::Path;
+use std::time::Duration;
+
+/// Fault kinds the design names that are not built yet: refused, never ignored.
+const NOT_YET: [&str; 9] = [
+    "latency", "bandwidth", "io-latency", "io-error", "lose-unsynced", "cpu-stress", "cpu-limit", "mem-stress", "clock-skew",
+];
+const KINDS: [&str; 4] = ["partition", "kill", "stop", "pause"];
+
+/// Read and resolve a scenario file.
+pub fn load(path: &Path) -> Result<Scenario, Error> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Error::BadInput(format!(
+            "cannot read scenario {}: {e}. Give the path of a YAML scenario file, e.g. scenarios/smoke.yaml.",
+            path.display()
+        ))
+    })?;
+    parse(&text, &path.display().to_string())
+}
+
+/// Resolve scenario text; `origin` names it in error messages.
+pub fn parse(text: &str, origin: &str) -> Result<Scenario, Error> {
+    let raw: RawScenario = serde_saphyr::from_str(text).map_err(|e| {
+        let loc = e.location();
+        let first = e.to_string();
+        let msg = explain_serde(first.lines().next().unwrap_or("malformed scenario"));
+        Error::BadInput(at(origin, loc, &msg))
+    })?;
+    Resolver { origin }.scenario(raw)
+}
+
+/// `file:line:column: message`.
+fn at(origin: &str, loc: Option<Location>, msg: &str) -> String {
+    match loc {
+        Some(l) if l.line() > 0 => format!("{origin}:{}:{}: {msg}", l.line(), l.column()),
+        _ => format!("{origin}: {msg}"),
+    }
+}
+
+/// Rewrite serde's "unknown field `x`, expected one of a, b" into a suggestion, and drop
+/// the YAML library's own "error: line N column M:" prefix (the position is printed once, as
+/// `file:line:column`).
+fn explain_serde(msg: &str) -> String {
+    let mut msg = msg.trim().trim_start_matches("error:").trim();
+    if msg.starts_with("line ") {
+        if let Some((_, rest)) = msg.split_once(": ") {
+            msg = rest.trim();
+        }
+    }
+    if let Some(rest) = msg.strip_prefix("unknown field `") {
+        let (field, tail) = rest.split_once('`').unwrap_or((rest, ""));
+        let list = tail
+            .split_once("expected one of ")
+            .or_else(|| tail.split_once("expected "))
+            .map(|(_, l)| l)
+            .unwrap_or("");
+        let known: Vec<&str> = list
+            .split(',')
+            .flat_map(|s| s.split(" or "))
+            .map(|s| s.trim().trim_matches('`'))
+            .filter(|s| !s.is_empty() && !s.starts_with("there are no fields"))
+            .collect();
+        return format!("unknown key `{field}`{}; the keys allowed here are: {}", suggest(field, &known), known.join(", "));
+    }
+    if let Some(rest) = msg.strip_prefix("missing field `") {
+        let field = rest.split('`').next().unwrap_or("");
+        return format!("missing key `{field}`, which is required here");
+    }
+    msg.to_string()
+}
+
+/// ` (did you mean `x`?)` when a known word is close to `word`, else empty.
+pub(crate) fn suggest(word: &str, known: &[&str]) -> String {
+    known
+        .iter()
+        .map(|k| (strsim::jaro_winkler(word, k), *k))
+        .filter(|(score, _)| *score > 0.75)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| format!(" (did you mean `{k}`?)"))
+        .unwrap_or_default()
+}
+
+struct Resolver<'a> {
+    origin: &'a str,
+}
+
+impl Resolver<'_> {
+    fn err<T>(&self, loc: Option<Location>, msg: impl AsRef<str>) -> Result<T, Error> {
+        Err(Error::BadInput(at(self.origin, loc, msg.as_ref())))
+    }
+
+    fn scenario(&self, raw: RawScenario) -> Result<Scenario, Error> {
+        let name = raw.name.value.clone();
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+            return self.err(Some(raw.name.referenced), format!("name `{name}` must be lowercase letters, digits and dashes ([a-z0-9-]+)"));
+        }
+        let cluster = self.cluster(&raw)?;
+        let workload = self.workload(&raw)?;
+        let mut faults = Vec::new();
+        for f in &raw.faults {
+            faults.push(self.fault(f, cluster.size, workload.duration)?);
+        }
+        let nemesis = match &raw.nemesis {
+            Some(n) => Some(self.nemesis(n, cluster.size, workload.duration)?),
+            None => None,
+        };
+        let e = &raw.expect;
+        let expect = Expectations {
+            linearizable: e.linearizable,
+            consistent: e.consistent,
+            max_unavailable: e.max_unavailable,
+            max_leader_changes: e.max_leader_changes,
+            p99: e.p99,
+            min_ok_ops: e.min_ok_ops,
+        };
+        Ok(Scenario {
+            name,
+            description: raw.description.clone().unwrap_or_default().trim().to_string(),
+            seed: raw.seed,
+            cluster,
+            workload,
+            faults,
+            nemesis,
+            expect,
+        })
+    }
+
+    fn cluster(&self, raw: &RawScenario) -> Result<ClusterSpec, Error> {
+        let c = &raw.cluster;
+        let backend = match &c.backend {
+            Some(b) => BackendChoice::parse(&b.value).or_else(|m| self.err(Some(b.referenced), m))?,
+            None => BackendChoice::Auto,
+        };
+        let size = match &c.size {
+            Some(s) if (1..=7).contains(&s.value) => s.value as usize,
+            Some(s) => return self.err(Some(s.referenced), format!("cluster.size is {}: a cluster has 1 to 7 members", s.value)),
+            None => 3,
+        };
+        let e = &c.etcd;
+        let heartbeat = e.heartbeat_interval.unwrap_or(Span(Duration::from_millis(100)));
+        let election = e.election_timeout.unwrap_or(Span(Duration::from_millis(1000)));
+        if heartbeat.0.is_zero() || election.0 < heartbeat.0 * 5 {
+            return self.err(
+                None,
+                format!(
+                    "cluster.etcd.election_timeout ({election}) must be at least 5 times heartbeat_interval ({heartbeat}): etcd refuses to start otherwise"
+                ),
+            );
+        }
+        Ok(ClusterSpec {
+            backend,
+            size,
+            etcd: EtcdSpec {
+                binary: e.binary.clone().unwrap_or_else(|| "etcd".into()),
+                image: e.image.clone().unwrap_or_else(|| "faultline/etcd:3.4.23".into()),
+                command: e.command.clone(),
+                heartbeat_interval: heartbeat,
+                election_timeout: election,
+                snapshot_count: e.snapshot_count.unwrap_or(10_000),
+                quota_backend_bytes: e.quota_backend_bytes.unwrap_or(Size(2 << 30)),
+                extra_args: e.extra_args.clone(),
+            },
+        })
+    }
+
+    fn workload(&self, raw: &RawScenario) -> Result<WorkloadSpec, Error> {
+        let w = &raw.workload;
+        let kind = match &w.kind {
+            None => WorkloadKind::Register,
+            Some(k) if k.value == "register" => WorkloadKind::Register,
+            Some(k) => {
+                return self.err(
+                    Some(k.referenced),
+                    format!("unknown workload kind `{}`{}: the workload built so far is `register`", k.value, suggest(&k.value, &["register"])),
+                )
+            }
+        };
+        let keys = bounded(self, &w.keys, 16, 1, 100_000, "workload.keys")?;
+        let clients = bounded(self, &w.clients, 8, 1, 1024, "workload.clients")?;
+        let duration = w.duration.unwrap_or(Span(Duration::from_secs(60)));
+        if duration.0 < Duration::from_secs(1) {
+            return self.err(None, format!("workload.duration is {duration}: give at least 1s"));
+        }
+        let op_timeout = w.op_timeout.unwrap_or(Span(Duration::from_secs(1)));
+        if op_timeout.0 < Duration::from_millis(10) {
+            return self.err(None, format!("workload.op_timeout is {op_timeout}: give at least 10ms"));
+        }
+        let mix = match &w.mix {
+            None => Mix { read: 0.5, write: 0.25, cas: 0.25 },
+            Some(m) => {
+                let mut mix = Mix { read: 0.0, write: 0.0, cas: 0.0 };
+                for (k, v) in &m.value {
+                    if !(v.is_finite() && *v >= 0.0) {
+                        return self.err(Some(m.referenced), format!("workload.mix.{k} is {v}: weights are numbers of 0 or more"));
+                    }
+                    match k.as_str() {
+                        "read" => mix.read = *v,
+                        "write" => mix.write = *v,
+                        "cas" => mix.cas = *v,
+                        other => {
+                            return self.err(
+                                Some(m.referenced),
+                                format!("unknown operation `{other}` in workload.mix{}: the register workload has read, write and cas", suggest(other, &["read", "write", "cas"])),
+                            )
+                        }
+                    }
+                }
+                let sum = mix.read + mix.write + mix.cas;
+                if sum <= 0.0 {
+                    return self.err(Some(m.referenced), "workload.mix gives every operation weight 0: give at least one a positive weight");
+                }
+                Mix { read: mix.read / sum, write: mix.write / sum, cas: mix.cas / sum }
+            }
+        };
+        let reads = match &w.reads {
+            None => ReadMode::Linearizable,
+            Some(r) => match r.value.as_str() {
+                "linearizable" => ReadMode::Linearizable,
+                "serializable" => ReadMode::Serializable,
+                other => {
+                    return self.err(
+                        Some(r.referenced),
+                        format!("workload.reads `{other}`{}: use linearizable or serializable", suggest(other, &["linearizable", "serializable"])),
+                    )
+                }
+            },
+        };
+        Ok(WorkloadSpec { kind, keys, clients, rate: w.rate, duration, op_timeout, mix, reads })
+    }
+
+    fn fault(&self, f: &Spanned<RawFault>, size: usize, duration: Span) -> Result<FaultSpec, Error> {
+        let loc = Some(f.referenced);
+        let r = &f.value;
+        let Some(kind_name) = r.kind.as_deref() else {
+            return self.err(loc, format!("this fault has no `kind`: use one of {}", KINDS.join(", ")));
+        };
+        if NOT_YET.contains(&kind_name) {
+            return self.err(
+                loc,
+                format!("fault kind `{kind_name}` is not supported yet (it comes with the network/disk/CPU faults issue); the kinds built so far are {}", KINDS.join(", ")),
+            );
+        }
+        let Some(at_) = r.at else {
+            return self.err(loc, format!("this `{kind_name}` fault has no `at`: say when it starts, e.g. `at: 10s`"));
+        };
+        if at_ >= duration {
+            return self.err(loc, format!("this fault starts at {at_}, but the workload lasts {duration}: it would never run"));
+        }
+        if let (Some(every), Some(for_)) = (r.every, r.for_) {
+            if for_ >= every {
+                return self.err(loc, format!("`for: {for_}` is not shorter than `every: {every}`: each repetition must heal before the next starts"));
+            }
+        }
+        if r.every.is_some() && r.for_.is_none() {
+            return self.err(loc, "a fault with `every` needs `for`, so each repetition heals before the next");
+        }
+        if matches!(r.every, Some(e) if e.0.is_zero()) {
+            return self.err(loc, "`every` must be longer than 0s");
+        }
+        let kind = match kind_name {
+            "partition" => {
+                let mode = match r.mode.as_deref().unwrap_or("isolate") {
+                    "isolate" => PartitionMode::Isolate,
+                    "halves" => PartitionMode::Halves,
+                    "ring" => PartitionMode::Ring,
+                    "bridge" => PartitionMode::Bridge,
+                    "one-way" => PartitionMode::OneWay,
+                    other => {
+                        return self.err(
+                            loc,
+                            format!("unknown partition mode `{other}`{}: use {}", suggest(other, &PartitionMode::ALL), PartitionMode::ALL.join(", ")),
+                        )
+                    }
+                };
+                if size < 2 || (mode == PartitionMode::Ring && size < 3) || (mode == PartitionMode::Bridge && size < 3) {
+                    return self.err(loc, format!("a `{}` partition needs more members than the {size} of this cluster", mode.name()));
+                }
+                FaultKind::Partition { mode }
+            }
+            "kill" => FaultKind::Kill,
+            "stop" => FaultKind::Stop,
+            "pause" => FaultKind::Pause,
+            other => {
+                let mut all: Vec<&str> = KINDS.to_vec();
+                all.extend(NOT_YET);
+                return self.err(loc, format!("unknown fault kind `{other}`{}: the kinds built so far are {}", suggest(other, &all), KINDS.join(", ")));
+            }
+        };
+        if r.mode.is_some() && !matches!(kind, FaultKind::Partition { .. }) {
+            return self.err(loc, format!("`mode` applies only to partition faults, not to `{kind_name}`"));
+        }
+        if let Some(p) = stray_param(r) {
+            return self.err(loc, format!("`{p}` does not apply to a `{kind_name}` fault (it belongs to a fault kind not built yet)"));
+        }
+        let target = match (&r.target, kind) {
+            (Some(t), _) => Target::parse(t, size).or_else(|m| self.err(loc, m))?,
+            (None, FaultKind::Partition { mode }) if !mode.uses_target() => Target::All,
+            (None, _) => return self.err(loc, format!("this `{kind_name}` fault has no `target`: use leader, follower, random, minority, majority, all or n1..n{size}")),
+        };
+        if let FaultKind::Partition { mode } = kind {
+            if mode.uses_target() && target == Target::All {
+                return self.err(loc, format!("a `{}` partition of `all` members cuts nobody off: target leader, follower, minority or a member", mode.name()));
+            }
+        }
+        Ok(FaultSpec { at: at_, for_: r.for_, every: r.every, target, kind })
+    }
+
+    fn nemesis(&self, n: &Spanned<super::raw::RawNemesis>, size: usize, duration: Span) -> Result<NemesisSpec, Error> {
+        let loc = Some(n.referenced);
+        let r = &n.value;
+        if r.kinds.is_empty() {
+            return self.err(loc, "nemesis.kinds is empty: list at least one of partition, kill, stop, pause");
+        }
+        let mut kinds = Vec::new();
+        for k in &r.kinds {
+            kinds.push(match k.as_str() {
+                "partition" => NemesisKind::Partition,
+                "kill" => NemesisKind::Kill,
+                "stop" => NemesisKind::Stop,
+                "pause" => NemesisKind::Pause,
+                other if NOT_YET.contains(&other) => {
+                    return self.err(loc, format!("nemesis kind `{other}` is not supported yet; the kinds built so far are {}", KINDS.join(", ")))
+                }
+                other => return self.err(loc, format!("unknown nemesis kind `{other}`{}: use {}", suggest(other, &KINDS), KINDS.join(", "))),
+            });
+        }
+        let interval = r.interval.unwrap_or(Span(Duration::from_secs(10)));
+        let for_ = r.for_.unwrap_or(Span(interval.0 / 2));
+        if interval.0.is_zero() || for_ >= interval {
+            return self.err(loc, format!("nemesis `for: {for_}` must be shorter than `interval: {interval}`, so each fault heals before the next"));
+        }
+        let start = r.start.unwrap_or(interval);
+        if start >= duration {
+            return self.err(loc, format!("the nemesis starts at {start}, but the workload lasts {duration}: lengthen workload.duration or shorten nemesis.interval"));
+        }
+        let targets = match &r.targets {
+            None => vec![Target::Leader, Target::Follower, Target::Random, Target::Minority],
+            Some(ts) => ts.iter().map(|t| Target::parse(t, size)).collect::<Result<_, _>>().or_else(|m| self.err(loc, m))?,
+        };
+        if targets.is_empty() {
+            return self.err(loc, "nemesis.targets is empty");
+        }
+        Ok(NemesisSpec { kinds, interval, for_, start, targets })
+    }
+}
+
+fn bounded(r: &Resolver<'_>, v: &Option<Spanned<u32>>, default: u32, lo: u32, hi: u32, what: &str) -> Result<u32, Error> {
+    match v {
+        None => Ok(default),
+        Some(s) if (lo..=hi).contains(&s.value) => Ok(s.value),
+        Some(s) => r.err(Some(s.referenced), format!("{what} is {}: give {lo} to {hi}", s.value)),
+    }
+}
+
+/// The first parameter of a not-yet-built fault kind present on a fault.
+fn stray_param(r: &RawFault) -> Option<&'static str> {
+    let present = [
+        ("delay", r.delay.is_some()),
+        ("jitter", r.jitter.is_some()),
+        ("correlation", r.correlation.is_some()),
+        ("loss", r.loss.is_some()),
+        ("duplicate", r.duplicate.is_some()),
+        ("reorder", r.reorder.is_some()),
+        ("rate", r.rate.is_some()),
+        ("peers", r.peers.is_some()),
+        ("ports", r.ports.is_some()),
+        ("mechanism", r.mechanism.is_some()),
+        ("ops", r.ops.is_some()),
+        ("percent", r.percent.is_some()),
+        ("errno", r.errno.is_some()),
+        ("path", r.path.is_some()),
+        ("lose_unsynced", r.lose_unsynced.is_some()),
+        ("workers", r.workers.is_some()),
+        ("load", r.load.is_some()),
+        ("cores", r.cores.is_some()),
+        ("size", r.size.is_some()),
+    ];
+    present.iter().find(|(_, p)| *p).map(|(n, _)| *n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(yaml: &str) -> String {
+        match parse(yaml, "s.yaml") {
+            Err(Error::BadInput(m)) => m,
+            Err(e) => panic!("expected bad input, got {e:?}"),
+            Ok(_) => panic!("expected an error for:\n{yaml}"),
+        }
+    }
+
+    #[test]
+    fn minimal_scenario_gets_the_design_defaults() {
+        let s = parse("name: smoke\n", "s.yaml").unwrap();
+        assert_eq!(s.cluster.size, 3);
+        assert_eq!(s.cluster.backend, BackendChoice::Auto);
+        assert_eq!(s.workload.keys, 16);
+        assert_eq!(s.workload.clients, 8);
+        assert_eq!(s.workload.duration.0, Duration::from_secs(60));
+        assert_eq!(s.workload.reads, ReadMode::Linearizable);
+        assert_eq!(s.cluster.etcd.election_timeout.0, Duration::from_secs(1));
+        assert!(s.faults.is_empty());
+    }
+
+    #[test]
+    fn full_fault_list_resolves() {
+        let s = parse(
+            "name: x\nworkload: {duration: 60s}\nfaults:\n  - {at: 10s, for: 5s, kind: partition, target: leader, mode: one-way}\n  - {at: 20s, for: 2s, every: 15s, kind: kill, target: random}\n  - {at: 30s, kind: pause, target: n2}\n  - {at: 40s, for: 5s, kind: partition, mode: ring}\n",
+            "s.yaml",
+        )
+        .unwrap();
+        assert_eq!(s.faults.len(), 4);
+        assert_eq!(s.faults[0].kind, FaultKind::Partition { mode: PartitionMode::OneWay });
+        assert_eq!(s.faults[1].every, Some(Span(Duration::from_secs(15))));
+        assert_eq!(s.faults[2].target, Target::Member(2));
+        assert_eq!(s.faults[3].target, Target::All);
+    }
+
+    #[test]
+    fn unknown_key_names_the_closest_known_one_with_its_position() {
+        let m = err("name: x\ncluster:\n  sise: 3\n");
+        assert!(m.starts_with("s.yaml:3:"), "{m}");
+        assert!(m.contains("unknown key `sise`") && m.contains("did you mean `size`?"), "{m}");
+    }
+
+    #[test]
+    fn unknown_fault_kind_suggests_and_not_yet_built_is_refused() {
+        let m = err("name: x\nfaults:\n  - {at: 1s, kind: partiton, target: leader}\n");
+        assert!(m.contains("did you mean `partition`?"), "{m}");
+        assert!(m.starts_with("s.yaml:3:"), "{m}");
+        let m = err("name: x\nfaults:\n  - {at: 1s, kind: latency, target: leader, delay: 100ms}\n");
+        assert!(m.contains("not supported yet"), "{m}");
+    }
+
+    #[test]
+    fn bad_values_are_explained() {
+        assert!(err("name: X\n").contains("[a-z0-9-]+"));
+        assert!(err("name: x\ncluster: {size: 9}\n").contains("1 to 7"));
+        assert!(err("name: x\nfaults:\n  - {at: 1s, kind: kill, target: n5}\n").contains("n1..n3"));
+        assert!(err("name: x\nfaults:\n  - {at: 1s, kind: kill, target: leadr}\n").contains("did you mean `leader`?"));
+        assert!(err("name: x\nworkload: {duration: 10s}\nfaults:\n  - {at: 20s, kind: kill, target: leader}\n").contains("never run"));
+        assert!(err("name: x\nfaults:\n  - {at: 1s, for: 5s, every: 5s, kind: kill, target: leader}\n").contains("shorter than"));
+        assert!(err("name: x\nfaults:\n  - {at: 1s, kind: kill, target: leader, mode: isolate}\n").contains("only to partition"));
+        assert!(err("name: x\nworkload: {duration: ten}\n").contains("duration"));
+        assert!(err("name: x\ncluster: {etcd: {heartbeat_interval: 500ms, election_timeout: 1s}}\n").contains("5 times"));
+        assert!(err("name: x\nworkload: {reads: stale}\n").contains("linearizable or serializable"));
+        assert!(err("name: [unclosed\n").starts_with("s.yaml:"));
+    }
+
+    #[test]
+    fn nemesis_resolves_with_defaults() {
+        let s = parse("name: x\nnemesis: {kinds: [partition, kill], interval: 10s}\n", "s.yaml").unwrap();
+        let n = s.nemesis.unwrap();
+        assert_eq!(n.kinds, vec![NemesisKind::Partition, NemesisKind::Kill]);
+        assert_eq!(n.for_.0, Duration::from_secs(5));
+        assert!(err("name: x\nnemesis: {kinds: [explode]}\n").contains("unknown nemesis kind"));
+    }
+}
