@@ -8,3 +8,8 @@ pub mod scenario;
 pub mod events;
 pub mod history;
 pub mod consistency;
+pub mod client;
+pub mod gates;
+pub mod observer;
+pub mod report;
+pub mod workload;
