@@ -1,15 +1,26 @@
 //! faultline: a chaos and fault-injection harness for etcd clusters.
 //!
-//! See `ARCHITECTURE.md` for where each part lives and how data flows.
+//! See `ARCHITECTURE.md` for where each part lives and how data flows: scenario →
+//! schedule → runner (cluster, fault, workload, observer) → history and events →
+//! checks → report.
 #![warn(missing_docs)]
 
-pub mod error;
-pub mod scenario;
-pub mod events;
-pub mod history;
-pub mod consistency;
+pub mod clean;
+pub mod cli;
 pub mod client;
+pub mod cluster;
+pub mod consistency;
+pub mod doctor;
+pub mod error;
+pub mod events;
+pub mod explain;
+pub mod fault;
 pub mod gates;
+pub mod history;
 pub mod observer;
 pub mod report;
+pub mod runner;
+pub mod scenario;
+pub mod schedule;
+pub mod sys;
 pub mod workload;

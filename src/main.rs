@@ -1,1 +1,142 @@
-fn main() {}
+//! The `faultline` binary: parse the command line, call the library, map every outcome to
+//! one of the exit codes of design.md §4. Errors print as one paragraph, never a backtrace.
+
+use clap::Parser;
+use faultline::cli::{Cli, Command};
+use faultline::error::{Error, Exit};
+use faultline::runner::{self, RunOptions};
+use faultline::{clean, doctor, explain, report, scenario};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tokio_util::sync::CancellationToken;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { Exit::BadInput.code() } else { 0 });
+        }
+    };
+    // A bug in faultline must not print a backtrace at the user, and the unwinding still
+    // tears down any cluster (backends clean up on drop).
+    std::panic::set_hook(Box::new(|info| {
+        let loc = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        let msg = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        eprintln!("faultline: internal error{loc}: {msg}. This is a bug in faultline; please report it with the run directory. If a run was interrupted by it, `faultline clean` removes what it left.");
+    }));
+    let exit = match std::panic::catch_unwind(|| dispatch(cli.command)) {
+        Ok(Ok(exit)) => exit,
+        Ok(Err(e)) => {
+            eprintln!("faultline: {e}");
+            e.exit()
+        }
+        Err(_) => Exit::Harness,
+    };
+    ExitCode::from(exit.code())
+}
+
+fn dispatch(cmd: Command) -> Result<Exit, Error> {
+    match cmd {
+        Command::Run { scenarios, backend, seed, out, quiet } => {
+            // Parse every scenario before running any.
+            let parsed = scenarios.iter().map(|p| scenario::load(p)).collect::<Result<Vec<_>, _>>()?;
+            let cancel = CancellationToken::new();
+            install_ctrl_c(cancel.clone());
+            let mut exit = Exit::Pass;
+            let several = parsed.len() > 1;
+            for s in parsed {
+                let opts = RunOptions {
+                    backend: backend.map(Into::into),
+                    seed,
+                    out: match (&out, several) {
+                        (Some(o), true) => Some(o.join(&s.name)),
+                        (o, _) => o.clone(),
+                    },
+                    reports_dir: PathBuf::from("reports"),
+                    quiet,
+                };
+                match runner::run(s, &opts, cancel.clone()) {
+                    Ok(outcome) => {
+                        if !quiet {
+                            println!("{}", report::table::render(&outcome.summary));
+                        }
+                        exit = exit.worst(outcome.exit);
+                    }
+                    Err(e) => {
+                        eprintln!("faultline: {e}");
+                        exit = exit.worst(e.exit());
+                    }
+                }
+                if cancel.is_cancelled() {
+                    break;
+                }
+            }
+            Ok(exit)
+        }
+        Command::Validate { scenarios, seed } => {
+            let mut exit = Exit::Pass;
+            for p in &scenarios {
+                match scenario::load(p) {
+                    Ok(s) => {
+                        let given = seed.or(s.seed);
+                        println!("{}: ok", p.display());
+                        print!("{}", explain::explain(&s, given.unwrap_or(0), given.is_some()));
+                    }
+                    Err(e) => {
+                        eprintln!("{e}");
+                        exit = exit.worst(e.exit());
+                    }
+                }
+            }
+            Ok(exit)
+        }
+        Command::Doctor => {
+            let checks = doctor::checks();
+            println!("{}", doctor::render(&checks));
+            Ok(Exit::Pass)
+        }
+        Command::Clean { run, force } => {
+            if !faultline::sys::is_root() {
+                return Err(Error::Environment("faultline clean needs root to remove namespaces, processes and cgroups: run it as root (sudo faultline clean).".into()));
+            }
+            let c = clean::clean(run.as_deref(), force);
+            for r in &c.removed {
+                println!("removed {r}");
+            }
+            for s in &c.skipped {
+                println!("left alone {s}");
+            }
+            for f in &c.failed {
+                eprintln!("could not remove {f}");
+            }
+            if c.removed.is_empty() && c.failed.is_empty() {
+                println!("nothing to clean: no faultline namespaces, processes, cgroups or run state left behind");
+            }
+            Ok(if c.failed.is_empty() { Exit::Pass } else { Exit::Harness })
+        }
+    }
+}
+
+/// First Ctrl-C: cancel the run (it heals, stops members and writes an interrupted summary).
+/// Second Ctrl-C: leave at once (`faultline clean` removes what is left).
+fn install_ctrl_c(cancel: CancellationToken) {
+    std::thread::spawn(move || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+        rt.block_on(async {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("\nfaultline: interrupted: healing faults and stopping the cluster (Ctrl-C again to leave at once; then run `faultline clean`)");
+                cancel.cancel();
+            }
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("faultline: leaving now; run `faultline clean` to remove what this run left behind");
+                std::process::exit(130);
+            }
+        });
+    });
+}

@@ -280,7 +280,7 @@ impl Resolver<'_> {
                         )
                     }
                 };
-                if size < 2 || (mode == PartitionMode::Ring && size < 3) || (mode == PartitionMode::Bridge && size < 3) {
+                if size < 2 || (mode == PartitionMode::Ring && size < 4) || (mode == PartitionMode::Bridge && size < 3) {
                     return self.err(loc, format!("a `{}` partition needs more members than the {size} of this cluster", mode.name()));
                 }
                 FaultKind::Partition { mode }

@@ -1,1 +1,54 @@
-//! (being written)
+//! Client load: the workloads that drive the cluster and record every operation in the
+//! history (design.md §2). Each kind lives in its own file; this module holds what the
+//! runner sees of all of them: [`run`], the live counters and the end-of-run report.
+
+pub mod register;
+
+use crate::client::Endpoint;
+use crate::history::{Clock, Entry};
+use crate::scenario::{WorkloadKind, WorkloadSpec};
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc::UnboundedSender;
+use tokio_util::sync::CancellationToken;
+
+/// Completions so far, by outcome; read by the progress display while the workload runs.
+#[derive(Debug, Default)]
+pub struct LiveStats {
+    /// Operations that took effect.
+    pub ok: AtomicU64,
+    /// Operations that certainly did not.
+    pub fail: AtomicU64,
+    /// Operations whose outcome is unknown.
+    pub info: AtomicU64,
+}
+
+/// What a finished workload did.
+#[derive(Debug, Clone)]
+pub struct WorkloadReport {
+    /// Logical clients started (0 when there was no endpoint to send to).
+    pub clients_started: u32,
+    /// Operations invoked (each has exactly one completion in the history).
+    pub ops_invoked: u64,
+    /// From the call until the last operation in flight completed.
+    pub elapsed: Duration,
+}
+
+/// Run the workload until `spec.duration` has passed since the call, or `stop` is
+/// cancelled; then let the operations in flight finish (each is bounded by `op_timeout`)
+/// and return. History entries go to `sink` in the order they happened; `stats` counts the
+/// completions as they come.
+pub async fn run(
+    spec: &WorkloadSpec,
+    seed: u64,
+    endpoints: &[Endpoint],
+    clock: Clock,
+    sink: UnboundedSender<Entry>,
+    stats: Arc<LiveStats>,
+    stop: CancellationToken,
+) -> WorkloadReport {
+    match spec.kind {
+        WorkloadKind::Register => register::run(spec, seed, endpoints, clock, sink, stats, stop).await,
+    }
+}

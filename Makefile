@@ -1,0 +1,36 @@
+# faultline — the two commands a newcomer needs:
+#   make demo   install what is missing, build, run the default scenario, print the report
+#   make test   install what is missing, run the tests
+SHELL := /bin/bash
+CARGO ?= cargo
+SCENARIO ?= scenarios/leader-partition.yaml
+APT_PACKAGES := etcd-server etcd-client protobuf-compiler iptables nftables iproute2 util-linux
+
+.PHONY: deps build demo test clean-runs doctor
+
+# Install the Debian packages faultline needs (as root), only when something is missing.
+deps:
+	@missing=""; \
+	for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "need root to apt-get install:$$missing" >&2; exit 3; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust (rustup)" >&2; exit 3; }
+
+build: deps
+	$(CARGO) build --release
+
+demo: build
+	./target/release/faultline doctor
+	./target/release/faultline run $(SCENARIO)
+
+doctor: build
+	./target/release/faultline doctor
+
+test: deps
+	$(CARGO) test --no-fail-fast
+
+clean-runs: build
+	./target/release/faultline clean

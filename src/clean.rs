@@ -1,0 +1,102 @@
+//! `faultline clean`: find what runs left behind by their label — network namespaces named
+//! `faultline-<run>-*`, processes carrying `FAULTLINE_RUN=<run>` in their environment,
+//! cgroups `faultline/<run>-*`, state files `/run/faultline/<run>.json` — and remove it,
+//! sparing runs whose faultline process is still alive (unless forced).
+
+use crate::cluster::cgroup;
+use crate::cluster::netns;
+use crate::cluster::state::{self, RunState};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+/// What `clean` did.
+#[derive(Debug, Default)]
+pub struct Cleaned {
+    /// Things removed, in words.
+    pub removed: Vec<String>,
+    /// Runs left alone because their owner is alive.
+    pub skipped: Vec<String>,
+    /// Things that could not be removed.
+    pub failed: Vec<String>,
+}
+
+/// Processes labelled with a run id: (pid, run id).
+fn labelled_processes() -> Vec<(u32, String)> {
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir("/proc") else { return out };
+    for e in rd.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
+        let Ok(env) = std::fs::read(format!("/proc/{pid}/environ")) else { continue };
+        for var in env.split(|b| *b == 0) {
+            if let Some(v) = var.strip_prefix(b"FAULTLINE_RUN=") {
+                out.push((pid, String::from_utf8_lossy(v).into_owned()));
+            }
+        }
+    }
+    out
+}
+
+fn run_of_netns(name: &str) -> Option<String> {
+    name.strip_prefix("faultline-")?.split('-').next().map(str::to_string)
+}
+
+/// Remove leftovers of dead runs (or of `only`), `force` to include live ones.
+pub fn clean(only: Option<&str>, force: bool) -> Cleaned {
+    let mut c = Cleaned::default();
+    let states = RunState::all();
+    let mut runs: BTreeSet<String> = BTreeSet::new();
+    let nss = netns::list("faultline-");
+    runs.extend(nss.iter().filter_map(|n| run_of_netns(n)));
+    let procs = labelled_processes();
+    runs.extend(procs.iter().map(|(_, r)| r.clone()));
+    runs.extend(states.iter().map(|s| s.run_id.clone()));
+    runs.extend(cgroup::list("").iter().filter_map(|p| p.file_name()?.to_str()?.split('-').next().map(str::to_string)));
+
+    for run in runs {
+        if only.is_some_and(|o| o != run) {
+            continue;
+        }
+        let st = states.iter().find(|s| s.run_id == run);
+        if let Some(st) = st {
+            if !force && st.owner_alive() && st.harness_pid != std::process::id() {
+                c.skipped.push(format!("run {run} (faultline pid {} is still running; --force to remove it anyway)", st.harness_pid));
+                continue;
+            }
+        }
+        // Processes first (they hold namespaces and cgroups).
+        let mine: Vec<u32> = procs.iter().filter(|(_, r)| *r == run).map(|(p, _)| *p).collect();
+        let mut cg_pids: Vec<u32> = cgroup::list(&format!("{run}-")).iter().flat_map(|d| cgroup::pids(d)).collect();
+        cg_pids.retain(|p| !mine.contains(p));
+        for pid in mine.iter().chain(cg_pids.iter()) {
+            if *pid == std::process::id() {
+                continue;
+            }
+            // A stopped process must be continued to die promptly in some kernels' views.
+            let _ = kill(Pid::from_raw(*pid as i32), Signal::SIGKILL);
+            let _ = kill(Pid::from_raw(*pid as i32), Signal::SIGCONT);
+            c.removed.push(format!("process {pid} of run {run}"));
+        }
+        if !mine.is_empty() || !cg_pids.is_empty() {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        for dir in cgroup::list(&format!("{run}-")) {
+            match std::fs::remove_dir(&dir) {
+                Ok(()) => c.removed.push(format!("cgroup {}", dir.display())),
+                Err(e) => c.failed.push(format!("cgroup {}: {e}", dir.display())),
+            }
+        }
+        for ns in nss.iter().filter(|n| run_of_netns(n).as_deref() == Some(run.as_str())) {
+            match netns::delete(ns) {
+                Ok(()) => c.removed.push(format!("network namespace {ns} (with its links and rules)")),
+                Err(e) => c.failed.push(format!("network namespace {ns}: {e}")),
+            }
+        }
+        if RunState::remove(&run) {
+            c.removed.push(format!("run state {}", RunState::path(&run).display()));
+        }
+    }
+    let _ = state::STATE_DIR;
+    c
+}

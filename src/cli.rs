@@ -1,0 +1,106 @@
+//! The command line: clap definitions only (parsing, no I/O).
+
+use crate::scenario::BackendChoice;
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// faultline: chaos and fault injection for etcd clusters.
+///
+/// It brings up a real etcd cluster, drives a recorded workload through an etcd client,
+/// injects faults on a schedule (partitions, kills, pauses), checks the members agree
+/// afterwards, and reports leader changes, unavailability and tail latency, with gates
+/// that decide the exit code.
+#[derive(Debug, Parser)]
+#[command(name = "faultline", version, about, long_about, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Exit codes, shown under every --help.
+pub const EXIT_CODES: &str = "Exit codes:
+  0  every gate passed
+  1  a gate failed (etcd misbehaved)
+  2  bad input (scenario, flags)
+  3  environment (missing etcd, not root, no Docker engine)
+  4  faultline itself failed
+  5  the run is invalid: the test did not test (cluster never healthy, a fault not shown to take effect, too few operations)";
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run scenarios: cluster up, workload, faults, checks, report.
+    ///
+    /// Each run writes a directory (reports/<name>-<UTC time>/) with scenario.yaml,
+    /// history.jsonl, events.jsonl, summary.json and logs/. Several scenarios run one after
+    /// the other; the exit code is the worst of them.
+    ///
+    /// Example: faultline run scenarios/leader-partition.yaml --seed 42
+    #[command(after_help = EXIT_CODES)]
+    Run {
+        /// Scenario files (YAML, see README "Scenario reference").
+        #[arg(required = true, value_name = "SCENARIO")]
+        scenarios: Vec<PathBuf>,
+        /// Where the members run: auto (docker if an engine answers, else process), process
+        /// (local etcd processes in network namespaces; needs root) or docker (not built yet).
+        #[arg(long, value_enum)]
+        backend: Option<BackendArg>,
+        /// Seed for the fault schedule and the workload (overrides the scenario's); the same
+        /// seed gives the same schedule.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Run directory (with several scenarios: the directory that holds one per scenario).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// No progress bar and no report table (summary.json is still written).
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Check scenarios and explain them (resolved settings and fault schedule) without running.
+    ///
+    /// Example: faultline validate scenarios/*.yaml --seed 7
+    Validate {
+        /// Scenario files.
+        #[arg(required = true, value_name = "SCENARIO")]
+        scenarios: Vec<PathBuf>,
+        /// Seed used to draw the schedule shown (nemesis and target choices).
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+    /// Show what this machine can do: root, namespaces, iptables/nft, netem, NFQUEUE, FUSE,
+    /// cgroups, Docker, etcd. Each row says what it enables and how to get it when missing.
+    Doctor,
+    /// Remove what crashed or killed runs left behind: etcd processes, network namespaces (and
+    /// the links and rules inside them), cgroups and run state. Runs whose faultline process
+    /// is still alive are left alone unless --force.
+    Clean {
+        /// Only this run id (the 6 hex digits in faultline-<id>-... names).
+        #[arg(long, value_name = "ID")]
+        run: Option<String>,
+        /// Also remove runs whose owner still seems alive.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+/// `--backend` values.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum BackendArg {
+    /// Docker where an engine answers, else process.
+    Auto,
+    /// Local etcd processes in network namespaces.
+    Process,
+    /// Docker containers (not built yet).
+    Docker,
+}
+
+impl From<BackendArg> for BackendChoice {
+    fn from(b: BackendArg) -> Self {
+        match b {
+            BackendArg::Auto => BackendChoice::Auto,
+            BackendArg::Process => BackendChoice::Process,
+            BackendArg::Docker => BackendChoice::Docker,
+        }
+    }
+}

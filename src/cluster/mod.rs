@@ -1,0 +1,111 @@
+//! Clusters: the [`Backend`] trait that brings members up and down, and the [`Member`]
+//! handle through which faults, workload and observer reach a member. Faults never ask
+//! which backend they run on: they use a member's network namespace, addresses, PID and
+//! cgroup, and the backend's signal/start verbs.
+
+pub mod cgroup;
+pub mod netns;
+pub mod process;
+pub mod state;
+
+use crate::client::Endpoint;
+use crate::error::Error;
+use nix::sys::signal::Signal;
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The etcd client port inside every member's namespace.
+pub const CLIENT_PORT: u16 = 2379;
+/// The etcd peer port inside every member's namespace.
+pub const PEER_PORT: u16 = 2380;
+
+/// Everything the rest of faultline may know about a member.
+#[derive(Debug, Clone)]
+pub struct Member {
+    /// `n1`..`n7`.
+    pub name: String,
+    /// 0-based position.
+    pub index: usize,
+    /// Its address on the run's network.
+    pub ip: Ipv4Addr,
+    /// `http://IP:2379`.
+    pub client_url: String,
+    /// `http://IP:2380`.
+    pub peer_url: String,
+    /// Its network namespace (a path usable with setns / nsenter).
+    pub netns: PathBuf,
+    /// Its process id while it runs.
+    pub pid: Option<u32>,
+    /// Its cgroup directories.
+    pub cgroup: Vec<PathBuf>,
+    /// Its data directory (under the run directory).
+    pub data_dir: PathBuf,
+    /// Its log file (under the run directory).
+    pub log: PathBuf,
+}
+
+impl Member {
+    /// The client endpoint of this member.
+    pub fn endpoint(&self) -> Endpoint {
+        Endpoint { member: self.name.clone(), url: self.client_url.clone() }
+    }
+}
+
+/// What a member's process is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberState {
+    /// Running (or sleeping): it can answer.
+    Running,
+    /// Stopped by SIGSTOP.
+    Paused,
+    /// Not running.
+    Down,
+}
+
+/// A way of running etcd members.
+pub trait Backend: Send + Sync {
+    /// `process` or `docker`.
+    fn kind(&self) -> &'static str;
+    /// The run id every resource is labelled with.
+    fn run_id(&self) -> &str;
+    /// Handles of every member, as they are now.
+    fn members(&self) -> Vec<Member>;
+    /// The network namespace clients connect from.
+    fn client_netns(&self) -> PathBuf;
+    /// Start (or restart, on the same data) a member; returns its pid.
+    fn start(&self, member: &str) -> Result<u32, Error>;
+    /// Start a member with extra etcd flags for this start only (operators' mistakes in tests).
+    fn start_with(&self, member: &str, extra_args: &[String]) -> Result<u32, Error>;
+    /// Send a signal to a member's process.
+    fn signal(&self, member: &str, sig: Signal) -> Result<(), Error>;
+    /// Wait up to `timeout` for a member's process to exit; true if it did.
+    fn wait_exit(&self, member: &str, timeout: Duration) -> bool;
+    /// What a member's process is doing.
+    fn state(&self, member: &str) -> MemberState;
+    /// The last `lines` lines of a member's log.
+    fn log_tail(&self, member: &str, lines: usize) -> String;
+    /// Stop every member and remove everything the run created; says what was removed.
+    fn teardown(&self) -> Vec<String>;
+
+    /// A member by name.
+    fn member(&self, name: &str) -> Result<Member, Error> {
+        self.members()
+            .into_iter()
+            .find(|m| m.name == name)
+            .ok_or_else(|| Error::Harness(format!("no member named {name}")))
+    }
+
+    /// Client endpoints of every member.
+    fn endpoints(&self) -> Vec<Endpoint> {
+        self.members().iter().map(Member::endpoint).collect()
+    }
+}
+
+/// The etcd binary's version, from `etcd --version` (`3.4.23`).
+pub fn etcd_version(binary: &std::path::Path) -> Result<String, Error> {
+    let out = crate::sys::run(&binary.display().to_string(), &["--version"])?;
+    out.lines()
+        .find_map(|l| l.strip_prefix("etcd Version:").map(|v| v.trim().to_string()))
+        .ok_or_else(|| Error::Environment(format!("{} --version did not print an etcd version: {out}", binary.display())))
+}

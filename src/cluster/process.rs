@@ -1,0 +1,362 @@
+//! The process backend: every member is a real `etcd` process in a network namespace of
+//! its own, joined by a veth pair to a bridge that lives in a namespace of its own; clients
+//! connect from a client namespace. Nothing is added to the host's network namespace.
+//!
+//! ```text
+//!   faultline-<run>-n1   faultline-<run>-n2   ...   faultline-<run>-cl
+//!      eth0 10.77.X.11      eth0 10.77.X.12            eth0 10.77.X.100
+//!        |                    |                          |
+//!   [ v-n1 ------------- v-n2 --- br0 --------------- v-cl ]  faultline-<run>-br
+//! ```
+
+use super::cgroup::Cgroup;
+use super::state::{self, RunState};
+use super::{netns, Backend, Member, MemberState, CLIENT_PORT, PEER_PORT};
+use crate::error::Error;
+use crate::scenario::ClusterSpec;
+use crate::sys;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use std::fs::{File, OpenOptions};
+use std::net::Ipv4Addr;
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+struct Slot {
+    member: Member,
+    cgroup: Cgroup,
+    child: Option<Child>,
+}
+
+/// A cluster of local etcd processes in network namespaces.
+pub struct ProcessBackend {
+    run_id: String,
+    prefix: String,
+    binary: PathBuf,
+    args: Vec<String>,
+    slots: Mutex<Vec<Slot>>,
+    namespaces: Mutex<Vec<String>>,
+    torn_down: Mutex<bool>,
+}
+
+/// Check what the process backend needs before building anything.
+pub fn preflight(spec: &ClusterSpec) -> Result<PathBuf, Error> {
+    if !sys::is_root() {
+        return Err(Error::Environment(
+            "the process backend needs root: it creates network namespaces, veth links, iptables rules and cgroups. \
+             Run faultline as root (e.g. `sudo faultline run ...`); `faultline doctor` lists what each feature needs."
+                .into(),
+        ));
+    }
+    for tool in ["ip", "nsenter"] {
+        if sys::which(tool).is_none() {
+            return Err(Error::Environment(format!("`{tool}` is not installed: {}.", sys::install_hint(tool))));
+        }
+    }
+    sys::which(&spec.etcd.binary).ok_or_else(|| {
+        Error::Environment(format!(
+            "the etcd binary `{}` was not found{}. Install it with `apt-get install etcd-server`, or set `cluster.etcd.binary` in the scenario to the path of an etcd binary.",
+            spec.etcd.binary,
+            if spec.etcd.binary.contains('/') { "" } else { " on PATH" }
+        ))
+    })
+}
+
+impl ProcessBackend {
+    /// Build the network and member slots (no member is started yet). On any error,
+    /// everything made so far is removed before returning.
+    pub fn create(run_id: &str, run_dir: &Path, spec: &ClusterSpec) -> Result<Self, Error> {
+        let binary = preflight(spec)?;
+        let subnet = state::pick_subnet(run_id);
+        RunState {
+            run_id: run_id.into(),
+            harness_pid: std::process::id(),
+            run_dir: run_dir.to_path_buf(),
+            subnet,
+            backend: "process".into(),
+        }
+        .save()
+        .map_err(|e| Error::Harness(format!("failed to write the run state in {}: {e}", state::STATE_DIR)))?;
+
+        let prefix = format!("faultline-{run_id}");
+        let ip = |host: u8| Ipv4Addr::new(10, 77, subnet, host);
+        let members: Vec<Member> = (0..spec.size)
+            .map(|i| {
+                let name = format!("n{}", i + 1);
+                let addr = ip(11 + i as u8);
+                Member {
+                    netns: netns::path(&format!("{prefix}-{name}")),
+                    ip: addr,
+                    client_url: format!("http://{addr}:{CLIENT_PORT}"),
+                    peer_url: format!("http://{addr}:{PEER_PORT}"),
+                    pid: None,
+                    cgroup: Vec::new(),
+                    data_dir: run_dir.join("data").join(&name),
+                    log: run_dir.join("logs").join(format!("{name}.log")),
+                    index: i,
+                    name,
+                }
+            })
+            .collect();
+        let initial_cluster = members.iter().map(|m| format!("{}={}", m.name, m.peer_url)).collect::<Vec<_>>().join(",");
+        let e = &spec.etcd;
+        let mut args = vec![
+            format!("--initial-cluster={initial_cluster}"),
+            format!("--initial-cluster-token=faultline-{run_id}"),
+            "--initial-cluster-state=new".into(),
+            format!("--heartbeat-interval={}", e.heartbeat_interval.0.as_millis()),
+            format!("--election-timeout={}", e.election_timeout.0.as_millis()),
+            format!("--snapshot-count={}", e.snapshot_count),
+            format!("--quota-backend-bytes={}", e.quota_backend_bytes.0),
+        ];
+        args.extend(e.extra_args.iter().cloned());
+
+        let backend = ProcessBackend {
+            run_id: run_id.into(),
+            prefix: prefix.clone(),
+            binary,
+            args,
+            slots: Mutex::new(Vec::new()),
+            namespaces: Mutex::new(Vec::new()),
+            torn_down: Mutex::new(false),
+        };
+        // From here on, Drop tears down whatever was made if a step fails.
+        backend.build_network(&members, subnet)?;
+        std::fs::create_dir_all(run_dir.join("logs"))?;
+        std::fs::create_dir_all(run_dir.join("data"))?;
+        let mut slots = Vec::new();
+        for mut m in members {
+            let cgroup = Cgroup::create(&format!("{run_id}-{}", m.name));
+            m.cgroup = cgroup.dirs.clone();
+            slots.push(Slot { member: m, cgroup, child: None });
+        }
+        *lock(&backend.slots) = slots;
+        Ok(backend)
+    }
+
+    fn build_network(&self, members: &[Member], subnet: u8) -> Result<(), Error> {
+        let br = format!("{}-br", self.prefix);
+        self.add_ns(&br)?;
+        sys::run("ip", &["-n", &br, "link", "add", "br0", "type", "bridge"])?;
+        sys::run("ip", &["-n", &br, "link", "set", "br0", "up"])?;
+        let mut hosts: Vec<(String, Ipv4Addr)> = members.iter().map(|m| (m.name.clone(), m.ip)).collect();
+        hosts.push(("cl".into(), Ipv4Addr::new(10, 77, subnet, 100)));
+        for (name, ip) in hosts {
+            let ns = format!("{}-{name}", self.prefix);
+            self.add_ns(&ns)?;
+            let veth = format!("v-{name}");
+            sys::run("ip", &["-n", &br, "link", "add", &veth, "type", "veth", "peer", "name", "eth0", "netns", &ns])?;
+            sys::run("ip", &["-n", &br, "link", "set", &veth, "master", "br0", "up"])?;
+            sys::run("ip", &["-n", &ns, "addr", "add", &format!("{ip}/24"), "dev", "eth0"])?;
+            sys::run("ip", &["-n", &ns, "link", "set", "eth0", "up"])?;
+        }
+        Ok(())
+    }
+
+    fn add_ns(&self, name: &str) -> Result<(), Error> {
+        netns::create(name)?;
+        lock(&self.namespaces).push(name.to_string());
+        Ok(())
+    }
+
+    fn spawn(&self, slot: &mut Slot, extra: &[String]) -> Result<u32, Error> {
+        if let Some(child) = slot.child.as_mut() {
+            if matches!(child.try_wait(), Ok(None)) {
+                return Err(Error::Harness(format!("member {} is already running", slot.member.name)));
+            }
+        }
+        let m = &slot.member;
+        std::fs::create_dir_all(&m.data_dir)?;
+        let log = OpenOptions::new().create(true).append(true).open(&m.log)?;
+        let log2 = log.try_clone()?;
+        let ns = File::open(&m.netns).map_err(|e| Error::Harness(format!("failed to open {}: {e}", m.netns.display())))?;
+        let ns_fd = ns.as_raw_fd();
+        let mut cmd = Command::new(&self.binary);
+        cmd.arg(format!("--name={}", m.name))
+            .arg(format!("--data-dir={}", m.data_dir.display()))
+            .arg(format!("--listen-client-urls={}", m.client_url))
+            .arg(format!("--advertise-client-urls={}", m.client_url))
+            .arg(format!("--listen-peer-urls={}", m.peer_url))
+            .arg(format!("--initial-advertise-peer-urls={}", m.peer_url))
+            .args(&self.args)
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log2)
+            .env("FAULTLINE_RUN", &self.run_id)
+            .env("FAULTLINE_MEMBER", &m.name);
+        // etcd refuses ETCD_DATA_DIR (and friends) together with the flags we pass.
+        for (k, _) in std::env::vars_os() {
+            if k.to_string_lossy().starts_with("ETCD_") {
+                cmd.env_remove(k);
+            }
+        }
+        // SAFETY: only async-signal-safe system calls run between fork and exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::setns(ns_fd, libc::CLONE_NEWNET) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // Its own process group, so a Ctrl-C at the terminal reaches only faultline.
+                if libc::setpgid(0, 0) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = cmd
+            .spawn()
+            .map_err(|e| Error::Environment(format!("failed to start {} for member {}: {e}", self.binary.display(), m.name)))?;
+        drop(ns);
+        let pid = child.id();
+        let _ = slot.cgroup.add(pid);
+        slot.child = Some(child);
+        slot.member.pid = Some(pid);
+        Ok(pid)
+    }
+
+    fn with_slot<T>(&self, member: &str, f: impl FnOnce(&mut Slot) -> Result<T, Error>) -> Result<T, Error> {
+        let mut slots = lock(&self.slots);
+        let slot = slots
+            .iter_mut()
+            .find(|s| s.member.name == member)
+            .ok_or_else(|| Error::Harness(format!("no member named {member}")))?;
+        f(slot)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Backend for ProcessBackend {
+    fn kind(&self) -> &'static str {
+        "process"
+    }
+
+    fn run_id(&self) -> &str {
+        &self.run_id
+    }
+
+    fn members(&self) -> Vec<Member> {
+        lock(&self.slots).iter().map(|s| s.member.clone()).collect()
+    }
+
+    fn client_netns(&self) -> PathBuf {
+        netns::path(&format!("{}-cl", self.prefix))
+    }
+
+    fn start(&self, member: &str) -> Result<u32, Error> {
+        self.with_slot(member, |s| self.spawn(s, &[]))
+    }
+
+    fn start_with(&self, member: &str, extra_args: &[String]) -> Result<u32, Error> {
+        self.with_slot(member, |s| self.spawn(s, extra_args))
+    }
+
+    fn signal(&self, member: &str, sig: Signal) -> Result<(), Error> {
+        self.with_slot(member, |s| {
+            let pid = s.member.pid.ok_or_else(|| Error::Harness(format!("member {member} is not running")))?;
+            kill(Pid::from_raw(pid as i32), sig).map_err(|e| Error::Harness(format!("failed to send {sig} to {member} (pid {pid}): {e}")))
+        })
+    }
+
+    fn wait_exit(&self, member: &str, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let done = self
+                .with_slot(member, |s| {
+                    Ok(match s.child.as_mut() {
+                        None => true,
+                        Some(c) => match c.try_wait() {
+                            Ok(Some(_)) | Err(_) => {
+                                s.child = None;
+                                s.member.pid = None;
+                                true
+                            }
+                            Ok(None) => false,
+                        },
+                    })
+                })
+                .unwrap_or(true);
+            if done {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn state(&self, member: &str) -> MemberState {
+        self.with_slot(member, |s| {
+            Ok(match s.child.as_mut() {
+                None => MemberState::Down,
+                Some(c) => match c.try_wait() {
+                    Ok(None) => match sys::proc_state(c.id()) {
+                        Some('T') | Some('t') => MemberState::Paused,
+                        Some('Z') | None => MemberState::Down,
+                        Some(_) => MemberState::Running,
+                    },
+                    _ => MemberState::Down,
+                },
+            })
+        })
+        .unwrap_or(MemberState::Down)
+    }
+
+    fn log_tail(&self, member: &str, lines: usize) -> String {
+        let Ok(m) = self.member(member) else { return String::new() };
+        let text = std::fs::read_to_string(&m.log).unwrap_or_default();
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
+    fn teardown(&self) -> Vec<String> {
+        let mut done = lock(&self.torn_down);
+        if *done {
+            return Vec::new();
+        }
+        *done = true;
+        let mut removed = Vec::new();
+        let mut slots = lock(&self.slots);
+        for s in slots.iter_mut() {
+            if let Some(mut c) = s.child.take() {
+                let pid = c.id() as i32;
+                // The whole process group: etcd and anything it started.
+                let _ = kill(Pid::from_raw(-pid), Signal::SIGKILL);
+                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+                let _ = c.wait();
+                removed.push(format!("process {} (pid {pid})", s.member.name));
+            }
+            s.member.pid = None;
+            for p in s.cgroup.dirs.iter().flat_map(|d| super::cgroup::pids(d)) {
+                let _ = kill(Pid::from_raw(p as i32), Signal::SIGKILL);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+            removed.extend(s.cgroup.remove().into_iter().map(|d| format!("cgroup {d}")));
+        }
+        let mut nss = lock(&self.namespaces);
+        for ns in nss.drain(..).rev() {
+            match netns::delete(&ns) {
+                Ok(()) => removed.push(format!("network namespace {ns}")),
+                Err(e) => removed.push(format!("could not delete network namespace {ns}: {e}")),
+            }
+        }
+        if RunState::remove(&self.run_id) {
+            removed.push(format!("run state {}", RunState::path(&self.run_id).display()));
+        }
+        removed
+    }
+}
+
+impl Drop for ProcessBackend {
+    fn drop(&mut self) {
+        self.teardown();
+    }
+}

@@ -1,0 +1,125 @@
+//! `faultline doctor`: what this machine can do, probed for real inside a scratch network
+//! namespace of its own (removed afterwards): each row says what it enables and, where
+//! missing, how to get it.
+
+use crate::cluster::{cgroup, netns};
+use crate::sys;
+use std::io::{Read, Write};
+use tabled::{settings::Style, Table, Tabled};
+
+/// One capability.
+#[derive(Debug, Clone, Tabled)]
+pub struct Check {
+    /// What was checked.
+    #[tabled(rename = "capability")]
+    pub name: String,
+    /// `yes` / `no` and a detail.
+    #[tabled(rename = "status")]
+    pub status: String,
+    /// What it enables.
+    #[tabled(rename = "enables")]
+    pub enables: String,
+    /// How to get it when missing.
+    #[tabled(rename = "if missing")]
+    pub fix: String,
+}
+
+fn row(name: &str, ok: bool, detail: impl Into<String>, enables: &str, fix: &str) -> Check {
+    let detail = detail.into();
+    Check {
+        name: name.into(),
+        status: if detail.is_empty() { (if ok { "yes" } else { "NO" }).into() } else { format!("{} ({detail})", if ok { "yes" } else { "NO" }) },
+        enables: enables.into(),
+        fix: if ok { String::new() } else { fix.into() },
+    }
+}
+
+/// Probe everything; never fails (a failing probe is a "NO" row).
+pub fn checks() -> Vec<Check> {
+    let mut out = Vec::new();
+    let root = sys::is_root();
+    out.push(row("root", root, "", "the process backend: namespaces, iptables, cgroups", "run as root (sudo faultline ...)"));
+    let scratch = format!("faultline-doctor{}", std::process::id());
+    let ns_ok = root && netns::create(&scratch).is_ok();
+    out.push(row("network namespaces", ns_ok, "", "process backend: one namespace per member", "root and iproute2 (apt-get install iproute2)"));
+    let ns = netns::path(&scratch);
+    let in_ns = |prog: &str, args: &[&str]| ns_ok && netns::exec(&ns, prog, args).is_ok();
+    let ipt = in_ns("iptables", &["-w", "-S"]);
+    out.push(row("iptables", ipt, version("iptables", &["--version"]), "partitions (DROP rules inside member namespaces)", "apt-get install iptables"));
+    let nft = in_ns("nft", &["list", "ruleset"]);
+    out.push(row("nftables", nft, version("nft", &["--version"]), "an alternative rule backend", "apt-get install nftables"));
+    let netem = in_ns("tc", &["qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms"]);
+    out.push(row(
+        "tc netem",
+        netem,
+        if netem { "" } else { "kernel has no sch_netem" },
+        "latency/loss faults in the kernel (faults issue)",
+        "a kernel with sch_netem (modprobe sch_netem); faultline will use NFQUEUE instead",
+    ));
+    let tbf = in_ns("tc", &["qdisc", "replace", "dev", "lo", "root", "tbf", "rate", "1mbit", "burst", "32kbit", "latency", "400ms"]);
+    out.push(row("tc tbf", tbf, "", "bandwidth faults (faults issue)", "a kernel with sch_tbf"));
+    let nfq = in_ns("iptables", &["-w", "-A", "OUTPUT", "-p", "udp", "--dport", "9", "-j", "NFQUEUE", "--queue-num", "7", "--queue-bypass"]);
+    out.push(row("NFQUEUE", nfq, "", "userspace latency/loss shaping where netem is missing (faults issue)", "a kernel with nfnetlink_queue / xt_NFQUEUE"));
+    if ns_ok {
+        let _ = netns::delete(&scratch);
+    }
+    let fuse = std::path::Path::new("/dev/fuse").exists();
+    out.push(row("FUSE", fuse, "", "disk faults: io-latency, io-error, lose-unsynced (faults issue)", "apt-get install fuse3; load the fuse module"));
+    let v2 = cgroup::is_v2();
+    let controllers: Vec<&str> = ["cpu", "cpuacct", "memory", "freezer", "blkio"]
+        .into_iter()
+        .filter(|c| v2 || std::path::Path::new("/sys/fs/cgroup").join(c).join("cgroup.procs").exists())
+        .collect();
+    out.push(row(
+        "cgroups",
+        root && !controllers.is_empty(),
+        if v2 { "v2".to_string() } else { format!("v1: {}", controllers.join(", ")) },
+        "a cgroup per member: CPU and memory faults, per-member CPU use",
+        "mount cgroups (v1 controllers cpu, memory, freezer or the v2 hierarchy)",
+    ));
+    let docker = docker_version();
+    out.push(row(
+        "Docker engine",
+        docker.is_some(),
+        docker.clone().unwrap_or_else(|| "no answer on /var/run/docker.sock".into()),
+        "the docker backend (its own issue; not built yet)",
+        "install and start Docker Engine (apt-get install docker.io)",
+    ));
+    let etcd = sys::which("etcd");
+    let etcd_v = etcd.as_ref().and_then(|p| crate::cluster::etcd_version(p).ok());
+    out.push(row(
+        "etcd",
+        etcd_v.is_some(),
+        match (&etcd, &etcd_v) {
+            (Some(p), Some(v)) => format!("{v} at {}", p.display()),
+            (Some(p), None) => format!("{} does not print a version", p.display()),
+            _ => "not on PATH".into(),
+        },
+        "the cluster under test",
+        "apt-get install etcd-server, or set cluster.etcd.binary",
+    ));
+    let etcdctl = sys::which("etcdctl");
+    out.push(row("etcdctl", etcdctl.is_some(), "", "benchmarks (etcdctl check perf) and manual inspection", "apt-get install etcd-client"));
+    out
+}
+
+fn version(prog: &str, args: &[&str]) -> String {
+    sys::run(prog, args).map(|s| s.lines().next().unwrap_or("").trim().to_string()).unwrap_or_default()
+}
+
+/// The Docker engine's version, asked over its socket (`GET /version`).
+pub fn docker_version() -> Option<String> {
+    let mut s = std::os::unix::net::UnixStream::connect("/var/run/docker.sock").ok()?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(2))).ok()?;
+    s.write_all(b"GET /version HTTP/1.0\r\nHost: docker\r\n\r\n").ok()?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).ok()?;
+    let body = buf.split("\r\n\r\n").nth(1)?;
+    let v: serde_json::Value = serde_json::from_str(body).ok()?;
+    Some(format!("engine {} (API {})", v.get("Version")?.as_str()?, v.get("ApiVersion")?.as_str()?))
+}
+
+/// The doctor's table.
+pub fn render(checks: &[Check]) -> String {
+    Table::new(checks).with(Style::sharp()).to_string()
+}

@@ -1,0 +1,78 @@
+//! `faultline validate`: a scenario explained in words, with its resolved fault schedule.
+
+use crate::scenario::{ReadMode, Scenario};
+use crate::schedule::{self, Planned};
+use std::fmt::Write;
+
+/// Explain a scenario and its schedule under `seed`.
+pub fn explain(s: &Scenario, seed: u64, seed_given: bool) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "scenario {}: {}", s.name, if s.description.is_empty() { "(no description)" } else { &s.description });
+    let e = &s.cluster.etcd;
+    let _ = writeln!(
+        o,
+        "  cluster : {} members, backend {:?}, etcd `{}` (heartbeat {}, election timeout {}, snapshot count {}, quota {}{})",
+        s.cluster.size,
+        s.cluster.backend,
+        e.binary,
+        e.heartbeat_interval,
+        e.election_timeout,
+        e.snapshot_count,
+        e.quota_backend_bytes,
+        if e.extra_args.is_empty() { String::new() } else { format!(", extra {}", e.extra_args.join(" ")) }
+    );
+    let w = &s.workload;
+    let _ = writeln!(
+        o,
+        "  workload: register, {} clients over {} keys for {}, {}, op timeout {}, mix read {:.0}% / write {:.0}% / cas {:.0}%, {} reads",
+        w.clients,
+        w.keys,
+        w.duration,
+        w.rate.map_or("closed loop".to_string(), |r| format!("target {r}")),
+        w.op_timeout,
+        w.mix.read * 100.0,
+        w.mix.write * 100.0,
+        w.mix.cas * 100.0,
+        if w.reads == ReadMode::Linearizable { "linearizable" } else { "serializable (may be stale)" }
+    );
+    let plan = schedule::plan(s, seed);
+    let _ = writeln!(o, "  seed    : {seed}{}", if seed_given { "" } else { " (none given: a run draws its own; pass --seed to fix it)" });
+    if plan.is_empty() {
+        let _ = writeln!(o, "  faults  : none");
+    } else {
+        let _ = writeln!(o, "  faults  : {} scheduled (targets resolve when each starts):", plan.len());
+        for p in &plan {
+            let _ = writeln!(o, "    {}", line(p));
+        }
+    }
+    let x = &s.expect;
+    let mut gates = Vec::new();
+    if let Some(v) = x.linearizable {
+        gates.push(format!("linearizable = {v}"));
+    }
+    if let Some(v) = x.consistent {
+        gates.push(format!("consistent = {v}"));
+    }
+    if let Some(v) = x.max_unavailable {
+        gates.push(format!("max unavailable <= {v}"));
+    }
+    if let Some(v) = x.max_leader_changes {
+        gates.push(format!("leader changes <= {v}"));
+    }
+    if let Some(v) = x.p99 {
+        gates.push(format!("p99 <= {v}"));
+    }
+    if let Some(v) = x.min_ok_ops {
+        gates.push(format!("ok operations >= {v} (else the run is invalid)"));
+    }
+    let _ = writeln!(o, "  gates   : {}", if gates.is_empty() { "none (the run passes unless it is invalid)".into() } else { gates.join(", ") });
+    o
+}
+
+fn line(p: &Planned) -> String {
+    let heal = match p.heal_at {
+        Some(h) => format!("until {:>6.1}s", h.as_secs_f64()),
+        None => "until the end".into(),
+    };
+    format!("#{:<3} at {:>6.1}s {heal}  {} on {}  [{}]", p.id, p.at.as_secs_f64(), p.kind, p.target, p.origin)
+}

@@ -1,0 +1,138 @@
+//! Faults: injecting a planned fault on the members its target resolves to, proving it took
+//! effect, and healing it. Each kind lives in its own file ([`partition`], [`process`]);
+//! [`target`] resolves targets, [`probe`] provides network evidence. Faults reach members
+//! only through the [`Backend`] and its [`Member`](crate::cluster::Member) handles.
+
+pub mod partition;
+pub mod probe;
+pub mod process;
+pub mod target;
+
+use crate::cluster::{Backend, MemberState};
+use crate::error::Error;
+use crate::events::{EventKind, FaultRecord};
+use crate::scenario::{FaultKind, Target};
+use crate::schedule::Planned;
+use process::ProcessFault;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::time::Duration;
+
+/// A fault in force, with what is needed to heal it.
+#[derive(Debug, Clone)]
+pub struct Injected {
+    /// The planned fault.
+    pub planned: Planned,
+    /// What was recorded at injection.
+    pub record: FaultRecord,
+    active: Active,
+}
+
+#[derive(Debug, Clone)]
+enum Active {
+    Partition(partition::Applied),
+    Process(ProcessFault),
+}
+
+/// Every fault kind built, with the mechanism it uses (for `faultline doctor`).
+pub const ALL: [(&str, &str); 4] = [
+    ("partition", "iptables DROP rules inside member namespaces (modes isolate, halves, ring, bridge, one-way)"),
+    ("kill", "SIGKILL, restart on the same data dir"),
+    ("stop", "SIGTERM, restart on the same data dir"),
+    ("pause", "SIGSTOP / SIGCONT"),
+];
+
+fn process_fault(kind: FaultKind) -> Option<ProcessFault> {
+    match kind {
+        FaultKind::Kill => Some(ProcessFault::Kill),
+        FaultKind::Stop => Some(ProcessFault::Stop),
+        FaultKind::Pause => Some(ProcessFault::Pause),
+        FaultKind::Partition { .. } => None,
+    }
+}
+
+/// Resolve the planned fault's target now, inject it, and prove it took effect.
+/// `busy` are members already under a process fault (not valid targets for another).
+/// An error of kind [`Error::Invalid`] means the fault could not be shown to take effect.
+pub fn inject(backend: &dyn Backend, planned: &Planned, leader: Option<&str>, busy: &[String]) -> Result<(Injected, Vec<EventKind>), Error> {
+    let members = backend.members();
+    let names: Vec<String> = members.iter().map(|m| m.name.clone()).collect();
+    let candidates: Vec<String> = match planned.kind {
+        FaultKind::Partition { .. } => names.clone(),
+        _ => names.iter().filter(|n| !busy.contains(n) && backend.state(n) == MemberState::Running).cloned().collect(),
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(planned.draw);
+    let targets = target::resolve(planned.target, &names, &candidates, leader, &mut rng)
+        .map_err(|m| Error::Invalid(format!("fault #{} ({} on {}) could not start: {m}", planned.id, planned.kind, planned.target)))?;
+    let mut record = FaultRecord {
+        id: planned.id,
+        kind: planned.kind.name().to_string(),
+        target: planned.target.to_string(),
+        targets: targets.clone(),
+        mechanism: String::new(),
+        params: Default::default(),
+        proof: String::new(),
+    };
+    let label = format!("faultline-{}-f{}", backend.run_id(), planned.id);
+    let what = format!("fault #{} ({} on {})", planned.id, planned.kind, targets.join(","));
+    let (active, events) = match planned.kind {
+        FaultKind::Partition { mode } => {
+            let g = partition::grudge(mode, &targets, &names, &mut rng);
+            record.mechanism = "iptables".into();
+            record.params.insert("mode".into(), mode.name().into());
+            record.params.insert("grudge".into(), partition::describe(&g).into());
+            let applied = partition::apply(&g, &members, &label)?;
+            match partition::prove_cut(&g, &members) {
+                Ok(p) => record.proof = p,
+                Err(m) => {
+                    let _ = partition::remove(&applied);
+                    return Err(Error::Invalid(format!("{what} could not be shown to take effect: {m}")));
+                }
+            }
+            (Active::Partition(applied), Vec::new())
+        }
+        kind => {
+            let pf = process_fault(kind).ok_or_else(|| Error::Harness(format!("{kind} is not a process fault")))?;
+            record.mechanism = "signal".into();
+            let (proof, events) = process::inject(backend, pf, &targets).map_err(|e| e.context(&what))?;
+            record.proof = proof;
+            (Active::Process(pf), events)
+        }
+    };
+    Ok((Injected { planned: planned.clone(), record, active }, events))
+}
+
+impl Injected {
+    /// Members this fault holds under a process fault (not available to another one).
+    pub fn busy_members(&self) -> &[String] {
+        match self.active {
+            Active::Process(_) => &self.record.targets,
+            Active::Partition(_) => &[],
+        }
+    }
+
+    /// Undo the fault and prove it is undone.
+    pub fn heal(&self, backend: &dyn Backend) -> Result<(FaultRecord, Vec<EventKind>), Error> {
+        let mut rec = self.record.clone();
+        let what = format!("healing fault #{} ({})", self.planned.id, self.planned.kind);
+        let events = match &self.active {
+            Active::Partition(applied) => {
+                partition::remove(applied).map_err(|e| e.context(&what))?;
+                rec.proof = partition::prove_healed(&applied.grudge, &backend.members(), Duration::from_secs(3))
+                    .map_err(|m| Error::Invalid(format!("{what}: {m}")))?;
+                Vec::new()
+            }
+            Active::Process(pf) => {
+                let (proof, events) = process::heal(backend, *pf, &rec.targets).map_err(|e| e.context(&what))?;
+                rec.proof = proof;
+                events
+            }
+        };
+        Ok((rec, events))
+    }
+}
+
+/// Whether a target needs the current leader to resolve.
+pub fn needs_leader(t: Target) -> bool {
+    matches!(t, Target::Leader | Target::Follower)
+}

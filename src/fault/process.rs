@@ -1,0 +1,111 @@
+//! Process faults: `kill` (SIGKILL, restart on the same data when healed), `stop` (SIGTERM,
+//! then restart) and `pause` (SIGSTOP, SIGCONT when healed), through the backend's signal
+//! and start verbs, each proven: the process gone, or the process stopped (`T` state).
+
+use crate::cluster::{Backend, MemberState};
+use crate::error::Error;
+use crate::events::EventKind;
+use nix::sys::signal::Signal;
+use std::time::{Duration, Instant};
+
+/// Which process fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProcessFault {
+    /// SIGKILL.
+    Kill,
+    /// SIGTERM.
+    Stop,
+    /// SIGSTOP.
+    Pause,
+}
+
+/// Inject on every target; returns the proof and the member events.
+pub fn inject(backend: &dyn Backend, fault: ProcessFault, targets: &[String]) -> Result<(String, Vec<EventKind>), Error> {
+    let mut proofs = Vec::new();
+    let mut events = Vec::new();
+    for t in targets {
+        let pid = backend.member(t)?.pid;
+        let Some(pid) = pid.filter(|_| backend.state(t) != MemberState::Down) else {
+            return Err(Error::Invalid(format!("{t} was already down when the fault started (overlapping faults)")));
+        };
+        let start = Instant::now();
+        match fault {
+            ProcessFault::Kill | ProcessFault::Stop => {
+                let (sig, wait) = if fault == ProcessFault::Kill { (Signal::SIGKILL, 5) } else { (Signal::SIGTERM, 15) };
+                backend.signal(t, sig)?;
+                if backend.state(t) == MemberState::Paused {
+                    // A stopped process only acts on SIGTERM once it runs again.
+                    let _ = backend.signal(t, Signal::SIGCONT);
+                }
+                let mut how = sig.as_str().to_string();
+                if !backend.wait_exit(t, Duration::from_secs(wait)) {
+                    backend.signal(t, Signal::SIGKILL)?;
+                    if !backend.wait_exit(t, Duration::from_secs(5)) {
+                        return Err(Error::Invalid(format!("{t} (pid {pid}) did not exit after {sig} and SIGKILL")));
+                    }
+                    how = format!("{sig}, then SIGKILL after {wait}s");
+                }
+                proofs.push(format!("{t} (pid {pid}) gone {} ms after {how}", start.elapsed().as_millis()));
+                events.push(EventKind::MemberStop { member: t.clone(), how });
+            }
+            ProcessFault::Pause => {
+                backend.signal(t, Signal::SIGSTOP)?;
+                wait_for(backend, t, MemberState::Paused, Duration::from_secs(2))
+                    .map_err(|s| Error::Invalid(format!("{t} (pid {pid}) is {s:?}, not stopped, after SIGSTOP")))?;
+                proofs.push(format!("{t} (pid {pid}) in state T (stopped) {} ms after SIGSTOP", start.elapsed().as_millis()));
+            }
+        }
+    }
+    Ok((proofs.join("; "), events))
+}
+
+/// Undo on every target: restart killed or stopped members on their data, resume paused ones.
+pub fn heal(backend: &dyn Backend, fault: ProcessFault, targets: &[String]) -> Result<(String, Vec<EventKind>), Error> {
+    let mut proofs = Vec::new();
+    let mut events = Vec::new();
+    for t in targets {
+        match fault {
+            ProcessFault::Kill | ProcessFault::Stop => {
+                if backend.state(t) != MemberState::Down {
+                    proofs.push(format!("{t} was already running again"));
+                    continue;
+                }
+                let pid = backend.start(t)?;
+                events.push(EventKind::MemberStart { member: t.clone(), pid: Some(pid) });
+                std::thread::sleep(Duration::from_millis(300));
+                if backend.state(t) == MemberState::Down {
+                    return Err(Error::Invalid(format!(
+                        "{t} did not stay up when restarted on its data dir; its last log lines:\n{}",
+                        backend.log_tail(t, 15)
+                    )));
+                }
+                proofs.push(format!("{t} restarted on the same data dir as pid {pid}"));
+            }
+            ProcessFault::Pause => {
+                if backend.state(t) == MemberState::Down {
+                    proofs.push(format!("{t} is down (another fault), nothing to resume"));
+                    continue;
+                }
+                backend.signal(t, Signal::SIGCONT)?;
+                wait_for(backend, t, MemberState::Running, Duration::from_secs(2))
+                    .map_err(|s| Error::Invalid(format!("{t} is {s:?} after SIGCONT")))?;
+                proofs.push(format!("{t} running again after SIGCONT"));
+            }
+        }
+    }
+    Ok((proofs.join("; "), events))
+}
+
+fn wait_for(backend: &dyn Backend, member: &str, want: MemberState, timeout: Duration) -> Result<(), MemberState> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let s = backend.state(member);
+        if s == want {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(s);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}

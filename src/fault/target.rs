@@ -1,0 +1,79 @@
+//! Resolving a fault's [`Target`] to member names when the fault starts: `leader` is the
+//! leader at that moment; `random`, `follower`, `minority` and `majority` are drawn from the
+//! fault's own seed, so a replay with the same seed and the same cluster state chooses alike.
+
+use crate::scenario::Target;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+
+/// Resolve `target` among `members` (all names, in order) given the current `leader`.
+/// `candidates` are the members the fault may hit (e.g. running ones for a kill).
+pub fn resolve(target: Target, members: &[String], candidates: &[String], leader: Option<&str>, rng: &mut ChaCha8Rng) -> Result<Vec<String>, String> {
+    let n = members.len();
+    let pick = |pool: Vec<String>, k: usize, rng: &mut ChaCha8Rng| -> Result<Vec<String>, String> {
+        if pool.len() < k || k == 0 {
+            return Err(format!("target `{target}` needs {k} member(s) but only {} can be chosen ({})", pool.len(), pool.join(", ")));
+        }
+        let mut pool = pool;
+        pool.shuffle(rng);
+        let mut chosen: Vec<String> = pool.into_iter().take(k).collect();
+        chosen.sort_by_key(|m| members.iter().position(|x| x == m));
+        Ok(chosen)
+    };
+    match target {
+        Target::Leader => match leader {
+            Some(l) if candidates.iter().any(|c| c == l) => Ok(vec![l.to_string()]),
+            Some(l) => Err(format!("the leader {l} cannot be targeted now (it is already under a fault)")),
+            None => Err("there is no leader to target (the cluster has not elected one)".into()),
+        },
+        Target::Follower => {
+            let pool: Vec<String> = candidates.iter().filter(|c| Some(c.as_str()) != leader).cloned().collect();
+            pick(pool, 1, rng)
+        }
+        Target::Random => pick(candidates.to_vec(), 1, rng),
+        Target::Member(i) => {
+            let name = format!("n{i}");
+            if candidates.contains(&name) {
+                Ok(vec![name])
+            } else {
+                Err(format!("{name} cannot be targeted now (it is already under a fault)"))
+            }
+        }
+        Target::Minority => pick(candidates.to_vec(), (n.saturating_sub(1) / 2).max(1), rng),
+        Target::Majority => pick(candidates.to_vec(), n / 2 + 1, rng),
+        Target::All => Ok(members.to_vec()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    fn names(n: usize) -> Vec<String> {
+        (1..=n).map(|i| format!("n{i}")).collect()
+    }
+
+    #[test]
+    fn targets_resolve_by_role_and_size() {
+        let m = names(5);
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        assert_eq!(resolve(Target::Leader, &m, &m, Some("n3"), &mut rng).unwrap(), vec!["n3"]);
+        let f = resolve(Target::Follower, &m, &m, Some("n3"), &mut rng).unwrap();
+        assert_eq!(f.len(), 1);
+        assert_ne!(f[0], "n3");
+        assert_eq!(resolve(Target::Minority, &m, &m, None, &mut rng).unwrap().len(), 2);
+        assert_eq!(resolve(Target::Majority, &m, &m, None, &mut rng).unwrap().len(), 3);
+        assert_eq!(resolve(Target::Member(4), &m, &m, None, &mut rng).unwrap(), vec!["n4"]);
+        assert!(resolve(Target::Leader, &m, &m, None, &mut rng).unwrap_err().contains("no leader"));
+    }
+
+    #[test]
+    fn same_seed_same_choice() {
+        let m = names(7);
+        let a: Vec<_> = (0..10).map(|s| resolve(Target::Minority, &m, &m, None, &mut ChaCha8Rng::seed_from_u64(s)).unwrap()).collect();
+        let b: Vec<_> = (0..10).map(|s| resolve(Target::Minority, &m, &m, None, &mut ChaCha8Rng::seed_from_u64(s)).unwrap()).collect();
+        assert_eq!(a, b);
+        assert!(a.iter().any(|x| x != &a[0]), "different seeds should choose differently");
+    }
+}

@@ -1,0 +1,494 @@
+//! The runner: one scenario from start to report. It is a library function the CLI and the
+//! tests call.
+//!
+//! Lifecycle (see ARCHITECTURE.md):
+//! 1. seed and schedule (pure), run directory, `scenario.yaml`;
+//! 2. backend: network and members, then wait for one agreed leader;
+//! 3. clock zero: workload and observer start on the client runtime (inside the client
+//!    namespace); faults start and heal on the schedule, each proven;
+//! 4. workload end: heal everything still in force, then the consistency check;
+//! 5. teardown, checker, summary, report.
+//!
+//! Ctrl-C cancels at any step: faults are healed, members stopped, namespaces removed, and a
+//! summary marked interrupted is written.
+
+use crate::client::Endpoint;
+use crate::cluster::process::ProcessBackend;
+use crate::cluster::{self, netns, state, Backend};
+use crate::error::{Error, Exit};
+use crate::events::{Event, EventKind, EventWriter};
+use crate::fault::{self, Injected};
+use crate::gates::CheckerStatus;
+use crate::history::{Clock, Entry, HistoryWriter};
+use crate::observer::{self, ClusterView};
+use crate::report::progress::Progress;
+use crate::report::summary::{self, Summary, SummaryInput};
+use crate::scenario::{BackendChoice, Scenario};
+use crate::schedule::{self, Planned};
+use crate::workload::{self, LiveStats};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+/// How long start-up may take to elect a leader agreed by every member.
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long the consistency check waits for members to catch up.
+const CATCH_UP: Duration = Duration::from_secs(30);
+/// Observer poll interval (the issue asks for at least every 100 ms).
+const OBSERVE_EVERY: Duration = Duration::from_millis(100);
+
+/// Options from the command line.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// `--backend` (overrides the scenario).
+    pub backend: Option<BackendChoice>,
+    /// `--seed` (overrides the scenario).
+    pub seed: Option<u64>,
+    /// `--out`: the run directory (or, with several scenarios, the parent of run directories).
+    pub out: Option<PathBuf>,
+    /// Where run directories go when `--out` is absent.
+    pub reports_dir: PathBuf,
+    /// No progress bar, no table.
+    pub quiet: bool,
+}
+
+/// What a finished run produced.
+#[derive(Debug)]
+pub struct RunOutcome {
+    /// The run directory.
+    pub run_dir: PathBuf,
+    /// The summary as written.
+    pub summary: Summary,
+    /// The exit code this run calls for.
+    pub exit: Exit,
+}
+
+/// Pick the backend for this run.
+pub fn choose_backend(s: &Scenario, opt: Option<BackendChoice>) -> Result<&'static str, Error> {
+    match opt.unwrap_or(s.cluster.backend) {
+        BackendChoice::Auto | BackendChoice::Process => Ok("process"),
+        BackendChoice::Docker => Err(Error::BadInput(
+            "the docker backend is not built yet (it comes with its own issue); run with `--backend process` (local etcd processes in network namespaces) or `--backend auto`."
+                .into(),
+        )),
+    }
+}
+
+/// The run directory for a scenario: `reports/<name>-<UTC timestamp>`.
+pub fn run_dir_for(s: &Scenario, opts: &RunOptions) -> PathBuf {
+    if let Some(out) = &opts.out {
+        return out.clone();
+    }
+    let now = time::OffsetDateTime::now_utc();
+    let stamp = now
+        .format(&time::macros::format_description!("[year][month][day]T[hour][minute][second]Z"))
+        .unwrap_or_else(|_| "now".into());
+    let mut dir = opts.reports_dir.join(format!("{}-{stamp}", s.name));
+    let mut i = 2;
+    while dir.exists() {
+        dir = opts.reports_dir.join(format!("{}-{stamp}-{i}", s.name));
+        i += 1;
+    }
+    dir
+}
+
+/// Run one scenario end to end.
+pub fn run(mut scenario: Scenario, opts: &RunOptions, cancel: CancellationToken) -> Result<RunOutcome, Error> {
+    let backend_kind = choose_backend(&scenario, opts.backend)?;
+    let seed = opts.seed.or(scenario.seed).unwrap_or_else(rand::random);
+    scenario.seed = Some(seed);
+    cluster::process::preflight(&scenario.cluster)?;
+    let binary = crate::sys::which(&scenario.cluster.etcd.binary).unwrap_or_else(|| PathBuf::from(&scenario.cluster.etcd.binary));
+    let etcd_version = cluster::etcd_version(&binary)?;
+    let plan = schedule::plan(&scenario, seed);
+
+    let run_dir = run_dir_for(&scenario, opts);
+    std::fs::create_dir_all(&run_dir)
+        .map_err(|e| Error::Environment(format!("cannot create run directory {}: {e}", run_dir.display())))?;
+    std::fs::write(run_dir.join("scenario.yaml"), scenario.to_yaml())?;
+    let progress = Progress::new(scenario.workload.duration.0, !opts.quiet && crate::report::progress::stdout_is_terminal());
+    if !opts.quiet {
+        progress.println(&format!(
+            "faultline: {} — seed {seed}, {} members ({backend_kind}, etcd {etcd_version}), {} fault(s) scheduled, run dir {}",
+            scenario.name,
+            scenario.cluster.size,
+            plan.len(),
+            run_dir.display()
+        ));
+    }
+
+    let host_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::harness(format!("failed to start the runtime: {e}")))?;
+    let run_id = state::new_run_id();
+    let backend: Arc<dyn Backend> = Arc::new(ProcessBackend::create(&run_id, &run_dir, &scenario.cluster)?);
+    let client_rt = Arc::new(netns::runtime_in(&backend.client_netns(), 2)?);
+    let result = host_rt.block_on(drive(&scenario, seed, &plan, backend.clone(), client_rt, &run_dir, &etcd_version, &progress, cancel));
+    progress.finish();
+    let removed = backend.teardown();
+    if !opts.quiet && std::env::var_os("FAULTLINE_DEBUG").is_some() {
+        for r in &removed {
+            eprintln!("removed {r}");
+        }
+    }
+    host_rt.shutdown_timeout(Duration::from_secs(2));
+    let summary = result?;
+    let exit = summary.exit();
+    Ok(RunOutcome { run_dir, summary, exit })
+}
+
+/// Sinks of the event stream: `events.jsonl`, the progress display, and the list kept for
+/// the summary.
+struct EventSink {
+    writer: Mutex<EventWriter>,
+    all: Mutex<Vec<Event>>,
+    clock: Mutex<Option<Clock>>,
+}
+
+impl EventSink {
+    fn emit(&self, what: EventKind) {
+        let t = self.clock.lock().map(|c| c.map_or(0, |c| c.now_ns())).unwrap_or(0);
+        self.record(Event { t, what });
+    }
+
+    fn record(&self, e: Event) {
+        if let Ok(mut w) = self.writer.lock() {
+            let _ = w.append(&e);
+        }
+        if let Ok(mut a) = self.all.lock() {
+            a.push(e);
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn drive(
+    s: &Scenario,
+    seed: u64,
+    plan: &[Planned],
+    backend: Arc<dyn Backend>,
+    client_rt: Arc<tokio::runtime::Runtime>,
+    run_dir: &Path,
+    etcd_version: &str,
+    progress: &Progress,
+    cancel: CancellationToken,
+) -> Result<Summary, Error> {
+    let sink = Arc::new(EventSink {
+        writer: Mutex::new(EventWriter::create(&run_dir.join("events.jsonl"))?),
+        all: Mutex::new(Vec::new()),
+        clock: Mutex::new(None),
+    });
+    let mut invalid: Vec<String> = Vec::new();
+
+    // Members up.
+    for m in backend.members() {
+        let pid = backend.start(&m.name)?;
+        sink.emit(EventKind::MemberStart { member: m.name.clone(), pid: Some(pid) });
+    }
+    let endpoints: Vec<Endpoint> = backend.endpoints();
+    let ready = {
+        let eps = endpoints.clone();
+        let rt = client_rt.clone();
+        let c = cancel.clone();
+        tokio::select! {
+            r = rt.spawn(async move { observer::wait_for_leader(&eps, READY_TIMEOUT).await }) => r.map_err(|e| Error::harness(e))?,
+            _ = c.cancelled() => Err("interrupted while waiting for a leader".into()),
+        }
+    };
+    let mut cluster_ready = true;
+    match ready {
+        Ok(view) => {
+            if let Some(l) = &view.leader {
+                progress.println(&format!("cluster healthy: leader {l} at term {}", view.term));
+            }
+        }
+        Err(msg) => {
+            cluster_ready = false;
+            let mut tails = String::new();
+            for m in backend.members() {
+                tails.push_str(&format!("\n--- {} ({:?}), last log lines:\n{}", m.name, backend.state(&m.name), backend.log_tail(&m.name, 8)));
+            }
+            invalid.push(format!("the cluster never became healthy: {msg}{tails}"));
+        }
+    }
+
+    let (hist_tx, mut hist_rx) = mpsc::unbounded_channel::<Entry>();
+    let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<Event>();
+    let (view_tx, view_rx) = watch::channel(ClusterView::default());
+    let stats = Arc::new(LiveStats::default());
+    let history_path = run_dir.join("history.jsonl");
+    let mut writer = HistoryWriter::create(&history_path)?;
+    let clock = Clock::start();
+    let mut workload_end_ns = 0;
+
+    // History recorder: write as the run goes, keep in memory for the summary.
+    let recorder = tokio::spawn(async move {
+        let mut all = Vec::new();
+        while let Some(e) = hist_rx.recv().await {
+            let _ = writer.append(&e);
+            all.push(e);
+            if hist_rx.is_empty() {
+                let _ = writer.flush();
+            }
+        }
+        let _ = writer.flush();
+        all
+    });
+    // Observer events into the sink.
+    let sink2 = sink.clone();
+    let ev_pump = tokio::spawn(async move {
+        while let Some(e) = ev_rx.recv().await {
+            sink2.record(e);
+        }
+    });
+
+    let observer_stop = CancellationToken::new();
+    let workload_stop = cancel.child_token();
+    let mut active: Vec<Injected> = Vec::new();
+    let mut interrupted = cancel.is_cancelled();
+    if cluster_ready && !interrupted {
+        *sink.clock.lock().map_err(|_| Error::harness("event sink poisoned"))? = Some(clock);
+        let obs = client_rt.spawn(observer::observe(endpoints.clone(), clock, OBSERVE_EVERY, ev_tx.clone(), view_tx, observer_stop.clone()));
+        sink.emit(EventKind::WorkloadStart { clients: s.workload.clients });
+        let wl = {
+            let spec = s.workload.clone();
+            let eps = endpoints.clone();
+            let st = stats.clone();
+            let stop = workload_stop.clone();
+            client_rt.spawn(async move { workload::run(&spec, seed, &eps, clock, hist_tx, st, stop).await })
+        };
+
+        // The fault schedule: starts and heals in time order.
+        let mut fault_now = String::from("none");
+        let mut meter = Meter { stats: stats.clone(), last_ok: 0, last_t: Instant::now(), total: s.workload.duration.0 };
+        enum Step<'a> {
+            Start(&'a Planned),
+            Heal(usize),
+        }
+        let end = s.workload.duration.0;
+        let mut steps: Vec<(Duration, u8, Step)> = Vec::new();
+        for p in plan {
+            steps.push((p.at, 1, Step::Start(p)));
+            if let Some(h) = p.heal_at.filter(|h| *h < end) {
+                steps.push((h, 0, Step::Heal(p.id)));
+            }
+        }
+        steps.sort_by_key(|(t, prio, _)| (*t, *prio));
+        for (at, _, step) in steps {
+            if meter.wait_until(at, &clock, &cancel, progress, &fault_now).await {
+                interrupted = true;
+                break;
+            }
+            match step {
+                Step::Start(p) => {
+                    let leader = current_leader(&view_rx, p, &cancel).await;
+                    let busy: Vec<String> = active.iter().flat_map(|a| a.busy_members().to_vec()).collect();
+                    let b = backend.clone();
+                    let pc = p.clone();
+                    let r = tokio::task::spawn_blocking(move || fault::inject(b.as_ref(), &pc, leader.as_deref(), &busy))
+                        .await
+                        .map_err(|e| Error::harness(format!("fault task failed: {e}")))?;
+                    match r {
+                        Ok((inj, evs)) => {
+                            for e in evs {
+                                sink.emit(e);
+                            }
+                            progress.println(&format!(
+                                "{:>7.2}s  fault #{} {} on {} ({}): {}",
+                                clock.now_ns() as f64 / 1e9,
+                                p.id,
+                                p.kind,
+                                inj.record.targets.join(","),
+                                inj.record.mechanism,
+                                inj.record.proof
+                            ));
+                            sink.emit(EventKind::FaultStart(inj.record.clone()));
+                            active.push(inj);
+                        }
+                        Err(Error::Invalid(m)) => {
+                            progress.println(&format!("{:>7.2}s  {m}", clock.now_ns() as f64 / 1e9));
+                            sink.emit(EventKind::Note { message: m.clone() });
+                            invalid.push(m);
+                        }
+                        Err(e) => {
+                            heal_all(&backend, &mut active, &sink, &mut invalid, progress, &clock).await;
+                            workload_stop.cancel();
+                            return Err(e);
+                        }
+                    }
+                }
+                Step::Heal(id) => {
+                    if let Some(pos) = active.iter().position(|a| a.planned.id == id) {
+                        let inj = active.remove(pos);
+                        heal_one(&backend, inj, &sink, &mut invalid, progress, &clock).await?;
+                    }
+                }
+            }
+            fault_now = if active.is_empty() {
+                "none".into()
+            } else {
+                active.iter().map(|a| format!("{} {}", a.planned.kind.name(), a.record.targets.join(","))).collect::<Vec<_>>().join("; ")
+            };
+        }
+        if !interrupted {
+            interrupted = meter.wait_until(end, &clock, &cancel, progress, &fault_now).await;
+        }
+        workload_stop.cancel();
+        // Let the workload drain its operations in flight (each bounded by op_timeout).
+        let report = wl.await.map_err(|e| Error::harness(format!("workload task failed: {e}")))?;
+        workload_end_ns = clock.now_ns().min(report.elapsed.as_nanos() as u64).max(1);
+        sink.emit(EventKind::WorkloadEnd {});
+        heal_all(&backend, &mut active, &sink, &mut invalid, progress, &clock).await;
+
+        // Consistency: only meaningful once every fault is healed.
+        let consistency = if interrupted {
+            None
+        } else {
+            progress.println("workload done, faults healed: checking that the members agree (revision, HashKV, keys)...");
+            let eps = endpoints.clone();
+            Some(client_rt.spawn(async move { crate::consistency::check(&eps, CATCH_UP).await }).await.map_err(|e| Error::harness(e))?)
+        };
+        observer_stop.cancel();
+        let _ = obs.await;
+        drop(ev_tx);
+        let _ = ev_pump.await;
+        let history = recorder.await.map_err(|e| Error::harness(e))?;
+        let events = sink.all.lock().map(|e| e.clone()).unwrap_or_default();
+        if let Some(rt) = Arc::into_inner(client_rt) {
+            rt.shutdown_background();
+        }
+        return Ok(finish(s, seed, &backend, etcd_version, run_dir, &history, &events, workload_end_ns, consistency.as_ref(), invalid, interrupted));
+    }
+    // The cluster never became healthy, or we were interrupted during start-up.
+    drop(hist_tx);
+    drop(ev_tx);
+    let _ = ev_pump.await;
+    let history = recorder.await.map_err(|e| Error::harness(e))?;
+    let events = sink.all.lock().map(|e| e.clone()).unwrap_or_default();
+    if let Some(rt) = Arc::into_inner(client_rt) {
+        rt.shutdown_background();
+    }
+    interrupted |= cancel.is_cancelled();
+    Ok(finish(s, seed, &backend, etcd_version, run_dir, &history, &events, workload_end_ns, None, invalid, interrupted))
+}
+
+/// Drives the progress display while the runner waits for its next step.
+struct Meter {
+    stats: Arc<LiveStats>,
+    last_ok: u64,
+    last_t: Instant,
+    total: Duration,
+}
+
+impl Meter {
+    /// Sleep until `at` on the run clock, updating the progress display; true if cancelled.
+    async fn wait_until(&mut self, at: Duration, clock: &Clock, cancel: &CancellationToken, progress: &Progress, fault: &str) -> bool {
+        loop {
+            let now = clock.zero().elapsed();
+            if now >= at {
+                return false;
+            }
+            let nap = (at - now).min(Duration::from_millis(250));
+            tokio::select! {
+                _ = tokio::time::sleep(nap) => {}
+                _ = cancel.cancelled() => return true,
+            }
+            let ok = self.stats.ok.load(Ordering::Relaxed);
+            let dt = self.last_t.elapsed().as_secs_f64();
+            if dt >= 0.25 {
+                let rate = ok.saturating_sub(self.last_ok) as f64 / dt;
+                self.last_ok = ok;
+                self.last_t = Instant::now();
+                progress.update(clock.zero().elapsed().min(self.total), rate, fault);
+            }
+        }
+    }
+}
+
+/// The leader to resolve a target against; waits (bounded) through an election when the
+/// target needs one.
+async fn current_leader(view: &watch::Receiver<ClusterView>, p: &Planned, cancel: &CancellationToken) -> Option<String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let l = view.borrow().leader.clone();
+        if l.is_some() || !fault::needs_leader(p.target) || Instant::now() >= deadline || cancel.is_cancelled() {
+            return l;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn heal_one(backend: &Arc<dyn Backend>, inj: Injected, sink: &Arc<EventSink>, invalid: &mut Vec<String>, progress: &Progress, clock: &Clock) -> Result<(), Error> {
+    let b = backend.clone();
+    let i2 = inj.clone();
+    let r = tokio::task::spawn_blocking(move || i2.heal(b.as_ref())).await.map_err(|e| Error::harness(format!("heal task failed: {e}")))?;
+    match r {
+        Ok((rec, evs)) => {
+            progress.println(&format!("{:>7.2}s  healed #{} {}: {}", clock.now_ns() as f64 / 1e9, inj.planned.id, inj.planned.kind, rec.proof));
+            for e in evs {
+                sink.emit(e);
+            }
+            sink.emit(EventKind::FaultHeal(rec));
+            Ok(())
+        }
+        Err(Error::Invalid(m)) => {
+            progress.println(&m);
+            sink.emit(EventKind::Note { message: m.clone() });
+            invalid.push(m);
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+async fn heal_all(backend: &Arc<dyn Backend>, active: &mut Vec<Injected>, sink: &Arc<EventSink>, invalid: &mut Vec<String>, progress: &Progress, clock: &Clock) {
+    while let Some(inj) = active.pop() {
+        if let Err(e) = heal_one(backend, inj, sink, invalid, progress, clock).await {
+            let m = format!("failed to heal a fault: {e}");
+            sink.emit(EventKind::Note { message: m.clone() });
+            invalid.push(m);
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    s: &Scenario,
+    seed: u64,
+    backend: &Arc<dyn Backend>,
+    etcd_version: &str,
+    run_dir: &Path,
+    history: &[Entry],
+    events: &[Event],
+    workload_end_ns: u64,
+    consistency: Option<&crate::consistency::Consistency>,
+    invalid: Vec<String>,
+    interrupted: bool,
+) -> Summary {
+    let input = SummaryInput {
+        scenario: s,
+        seed,
+        backend: backend.kind(),
+        etcd_version,
+        run_dir,
+        history,
+        events,
+        workload_ns: (0, workload_end_ns),
+        consistency,
+        linearizable: None,
+        checker: CheckerStatus::NotBuilt,
+        invalid,
+        interrupted,
+        harness: summary::harness_usage(),
+    };
+    let sum = summary::build(&input);
+    if let Err(e) = summary::write(&sum, &run_dir.join("summary.json")) {
+        eprintln!("faultline: could not write {}: {e}", run_dir.join("summary.json").display());
+    }
+    sum
+}

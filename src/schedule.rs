@@ -1,0 +1,167 @@
+//! The fault schedule as pure data, computed from the scenario and the seed before the run
+//! starts (Jepsen's pure generators): fixed faults with their repetitions (`every:`) and the
+//! nemesis's random draws. The same seed gives the same schedule: kinds, times, modes and the
+//! seed each fault uses to choose its targets when it starts.
+
+use crate::scenario::{FaultKind, NemesisKind, PartitionMode, Scenario, Target};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+use std::time::Duration;
+
+/// One fault to inject, with its time and the seed of its target choice.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Planned {
+    /// Position in the schedule (also the fault id in `events.jsonl`).
+    pub id: usize,
+    /// Offset from workload start.
+    #[serde(serialize_with = "ser_secs")]
+    pub at: Duration,
+    /// When it heals; `None` = at the end of the workload.
+    #[serde(serialize_with = "ser_opt_secs")]
+    pub heal_at: Option<Duration>,
+    /// What it does.
+    pub kind: FaultKind,
+    /// Who it hits (resolved when it starts).
+    pub target: Target,
+    /// Where it came from: `faults[0]`, `faults[1] #2` (repetition), `nemesis`.
+    pub origin: String,
+    /// Seed for the choices made when it starts (random members, halves).
+    pub draw: u64,
+}
+
+fn ser_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+fn ser_opt_secs<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_f64(d.as_secs_f64()),
+        None => s.serialize_none(),
+    }
+}
+
+/// Partition modes usable on a cluster of `size` members.
+pub fn modes_for(size: usize) -> Vec<PartitionMode> {
+    let mut m = vec![PartitionMode::Isolate, PartitionMode::Halves, PartitionMode::OneWay];
+    if size >= 3 {
+        m.push(PartitionMode::Bridge);
+    }
+    if size >= 4 {
+        m.push(PartitionMode::Ring);
+    }
+    m
+}
+
+/// The whole schedule, sorted by start time.
+pub fn plan(s: &Scenario, seed: u64) -> Vec<Planned> {
+    let end = s.workload.duration.0;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_f417);
+    let mut out: Vec<Planned> = Vec::new();
+    for (i, f) in s.faults.iter().enumerate() {
+        let mut at = f.at.0;
+        let mut rep = 0;
+        loop {
+            let heal_at = f.for_.map(|d| (at + d.0).min(end));
+            out.push(Planned {
+                id: 0,
+                at,
+                heal_at,
+                kind: f.kind,
+                target: f.target,
+                origin: if rep == 0 { format!("faults[{i}]") } else { format!("faults[{i}] #{}", rep + 1) },
+                draw: rng.random(),
+            });
+            match f.every {
+                Some(every) if at + every.0 < end => {
+                    at += every.0;
+                    rep += 1;
+                }
+                _ => break,
+            }
+        }
+    }
+    if let Some(n) = &s.nemesis {
+        let modes = modes_for(s.cluster.size);
+        let mut at = n.start.0;
+        while at < end {
+            let kind = match n.kinds[rng.random_range(0..n.kinds.len())] {
+                NemesisKind::Partition => FaultKind::Partition { mode: modes[rng.random_range(0..modes.len())] },
+                NemesisKind::Kill => FaultKind::Kill,
+                NemesisKind::Stop => FaultKind::Stop,
+                NemesisKind::Pause => FaultKind::Pause,
+            };
+            let mut target = n.targets[rng.random_range(0..n.targets.len())];
+            if let FaultKind::Partition { mode } = kind {
+                if !mode.uses_target() {
+                    target = Target::All;
+                } else if target == Target::All {
+                    target = Target::Minority;
+                }
+            }
+            out.push(Planned {
+                id: 0,
+                at,
+                heal_at: Some((at + n.for_.0).min(end)),
+                kind,
+                target,
+                origin: "nemesis".into(),
+                draw: rng.random(),
+            });
+            at += n.interval.0;
+        }
+    }
+    out.sort_by_key(|p| p.at);
+    for (i, p) in out.iter_mut().enumerate() {
+        p.id = i;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::parse;
+
+    const NEMESIS: &str = "name: x\nworkload: {duration: 60s}\nnemesis: {kinds: [partition, kill, pause], interval: 7s, for: 3s}\nfaults:\n  - {at: 5s, for: 2s, every: 20s, kind: kill, target: random}\n";
+
+    #[test]
+    fn same_seed_same_schedule_other_seed_other_schedule() {
+        let s = parse(NEMESIS, "s").unwrap();
+        let a = plan(&s, 42);
+        let b = plan(&s, 42);
+        let c = plan(&s, 43);
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        // 60s workload: nemesis at 7,14,...,56 (8 faults) + kill at 5, 25, 45.
+        assert_eq!(a.len(), 8 + 3);
+        assert!(a.windows(2).all(|w| w[0].at <= w[1].at));
+        assert!(a.iter().enumerate().all(|(i, p)| p.id == i));
+    }
+
+    #[test]
+    fn repetitions_and_heals_stay_inside_the_workload() {
+        let s = parse("name: x\nworkload: {duration: 30s}\nfaults:\n  - {at: 10s, for: 8s, every: 12s, kind: pause, target: follower}\n", "s").unwrap();
+        let p = plan(&s, 1);
+        assert_eq!(p.iter().map(|p| p.at.as_secs()).collect::<Vec<_>>(), vec![10, 22]);
+        assert_eq!(p[1].heal_at, Some(Duration::from_secs(30)));
+        assert_eq!(p[0].origin, "faults[0]");
+        assert_eq!(p[1].origin, "faults[0] #2");
+    }
+
+    #[test]
+    fn nemesis_partitions_use_modes_the_cluster_size_allows() {
+        let s = parse("name: x\ncluster: {size: 3}\nworkload: {duration: 600s}\nnemesis: {kinds: [partition], interval: 2s, for: 1s}\n", "s").unwrap();
+        for p in plan(&s, 9) {
+            match p.kind {
+                FaultKind::Partition { mode } => {
+                    assert_ne!(mode, PartitionMode::Ring, "a ring needs 4 members");
+                    if !mode.uses_target() {
+                        assert_eq!(p.target, Target::All);
+                    }
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+}

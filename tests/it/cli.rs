@@ -1,0 +1,80 @@
+//! The command line as a user meets it: bad input gets a clear one-paragraph error and the
+//! documented exit code, never a panic.
+
+use std::process::Command;
+
+fn faultline(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_faultline")).args(args).output().unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+fn write(name: &str, text: &str) -> (tempfile::TempDir, String) {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join(name);
+    std::fs::write(&p, text).unwrap();
+    let s = p.display().to_string();
+    (d, s)
+}
+
+#[test]
+fn validate_explains_every_shipped_scenario() {
+    for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios")).unwrap() {
+        let p = entry.unwrap().path();
+        let (code, out, err) = faultline(&["validate", p.to_str().unwrap()]);
+        assert_eq!(code, 0, "{}: {err}", p.display());
+        assert!(out.contains("workload: register"), "{out}");
+    }
+}
+
+#[test]
+fn validate_shows_the_same_schedule_for_the_same_seed() {
+    let p = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/nemesis-mixed.yaml");
+    let a = faultline(&["validate", p, "--seed", "99"]).1;
+    let b = faultline(&["validate", p, "--seed", "99"]).1;
+    let c = faultline(&["validate", p, "--seed", "100"]).1;
+    assert_eq!(a, b);
+    assert_ne!(a, c);
+    assert!(a.contains("[nemesis]"), "{a}");
+}
+
+#[test]
+fn a_typo_gets_file_line_column_and_the_closest_key_with_exit_2() {
+    let (_d, p) = write("typo.yaml", "name: typo\nworkload:\n  clients: 4\n  duraton: 10s\n");
+    let (code, _, err) = faultline(&["validate", &p]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains(&format!("{p}:4:3")), "{err}");
+    assert!(err.contains("did you mean `duration`?"), "{err}");
+    assert!(!err.contains("panicked") && !err.contains("RUST_BACKTRACE"), "{err}");
+}
+
+#[test]
+fn run_refuses_unknown_and_unbuilt_faults_before_touching_anything() {
+    let (_d, p) = write("x.yaml", "name: x\nfaults:\n  - {at: 1s, for: 1s, kind: io-error, target: leader, errno: EIO}\n");
+    let (code, _, err) = faultline(&["run", &p]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("not supported yet"), "{err}");
+    let (code, _, err) = faultline(&["run", "/nonexistent/scenario.yaml"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("cannot read scenario"), "{err}");
+}
+
+#[test]
+fn docker_backend_says_it_is_not_built_yet() {
+    let p = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/smoke.yaml");
+    let (code, _, err) = faultline(&["run", p, "--backend", "docker"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("docker backend is not built yet"), "{err}");
+}
+
+#[test]
+fn a_missing_etcd_binary_says_how_to_install_it() {
+    let (_d, p) = write("e.yaml", "name: e\ncluster: {etcd: {binary: /nonexistent/etcd}}\n");
+    let (code, _, err) = faultline(&["run", &p, "--backend", "process"]);
+    if nix::unistd::geteuid().is_root() {
+        assert_eq!(code, 3, "{err}");
+        assert!(err.contains("apt-get install etcd-server") && err.contains("cluster.etcd.binary"), "{err}");
+    } else {
+        assert_eq!(code, 3, "{err}");
+        assert!(err.contains("needs root"), "{err}");
+    }
+}

@@ -1,0 +1,198 @@
+//! Real clusters: start-up, faults and their proofs, restart on data, catch-up, the
+//! consistency check (both verdicts), a whole `faultline run`, and `faultline clean` on an
+//! orphaned run.
+
+use crate::util::{require_root, TestCluster};
+use faultline::cluster::{netns, Backend, MemberState};
+use faultline::consistency;
+use faultline::fault;
+use faultline::scenario::{FaultKind, PartitionMode, Target};
+use faultline::schedule::Planned;
+use std::time::{Duration, Instant};
+
+fn planned(kind: FaultKind, target: Target) -> Planned {
+    Planned { id: 0, at: Duration::ZERO, heal_at: None, kind, target, origin: "test".into(), draw: 7 }
+}
+
+#[test]
+fn three_members_come_up_and_agree_on_a_leader() {
+    let c = TestCluster::start(3);
+    let v = c.wait_leader(Duration::from_secs(5));
+    let leader = v.leader.clone().expect("a leader");
+    assert_eq!(v.members.len(), 3);
+    assert!(v.members.iter().all(|m| m.reachable && m.leader.as_deref() == Some(leader.as_str())), "{v:?}");
+    // Nothing in the host namespace: every link lives in the run's namespaces.
+    let host_links = std::process::Command::new("ip").args(["-o", "link"]).output().unwrap();
+    assert!(!String::from_utf8_lossy(&host_links.stdout).contains(&format!("faultline-{}", c.run_id)));
+    assert_eq!(netns::list(&format!("faultline-{}", c.run_id)).len(), 3 + 2, "3 members, a bridge and a client namespace");
+}
+
+#[test]
+fn isolating_the_leader_elects_another_and_the_old_one_rejoins_after_heal() {
+    let c = TestCluster::start(3);
+    let before = c.wait_leader(Duration::from_secs(5));
+    let old = before.leader.clone().unwrap();
+    let (inj, _) = fault::inject(c.backend.as_ref(), &planned(FaultKind::Partition { mode: PartitionMode::Isolate }, Target::Leader), Some(&old), &[])
+        .expect("partition takes effect");
+    assert_eq!(inj.record.targets, vec![old.clone()]);
+    assert!(inj.record.proof.contains("blocked"), "{}", inj.record.proof);
+    // The other two elect a new leader at a higher term.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let new = loop {
+        let v = c.view_of_majority(&old);
+        if let Some((l, term)) = v {
+            if l != old && term > before.term {
+                break l;
+            }
+        }
+        assert!(Instant::now() < deadline, "no new leader while {old} was isolated");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_ne!(new, old);
+    let (rec, _) = inj.heal(c.backend.as_ref()).expect("heal");
+    assert!(rec.proof.contains("crossed"), "{}", rec.proof);
+    let after = c.wait_leader(Duration::from_secs(20));
+    assert!(after.members.iter().any(|m| m.member == old && m.reachable), "{old} rejoined: {after:?}");
+    assert_ne!(after.leader.as_deref(), None);
+}
+
+#[test]
+fn a_killed_member_restarts_on_its_data_and_serves_a_key_written_before() {
+    let c = TestCluster::start(3);
+    c.put("n2", "before-kill", "42");
+    let (inj, events) = fault::inject(c.backend.as_ref(), &planned(FaultKind::Kill, Target::Member(2)), None, &[]).expect("kill");
+    assert!(inj.record.proof.contains("gone"), "{}", inj.record.proof);
+    assert_eq!(events.len(), 1);
+    assert_eq!(c.backend.state("n2"), MemberState::Down);
+    let pid_before = inj.record.proof.clone();
+    inj.heal(c.backend.as_ref()).expect("restart");
+    assert_eq!(c.backend.state("n2"), MemberState::Running, "{pid_before}");
+    c.wait_leader(Duration::from_secs(20));
+    assert_eq!(c.get_local("n2", "before-kill").as_deref(), Some("42"));
+}
+
+#[test]
+fn a_paused_member_falls_behind_and_catches_up() {
+    let c = TestCluster::start(3);
+    let v = c.wait_leader(Duration::from_secs(5));
+    let follower = v.members.iter().find(|m| Some(&m.member) != v.leader.as_ref()).unwrap().member.clone();
+    let n: u8 = follower[1..].parse().unwrap();
+    let (inj, _) = fault::inject(c.backend.as_ref(), &planned(FaultKind::Pause, Target::Member(n)), None, &[]).expect("pause");
+    assert!(inj.record.proof.contains("state T"), "{}", inj.record.proof);
+    assert_eq!(c.backend.state(&follower), MemberState::Paused);
+    let leader = v.leader.clone().unwrap();
+    for i in 0..50 {
+        c.put(&leader, &format!("while-paused-{i}"), "x");
+    }
+    // Paused: it cannot have the writes (it answers nothing at all).
+    let behind = c.view_of_majority(&follower);
+    assert!(behind.is_some());
+    inj.heal(c.backend.as_ref()).expect("resume");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while c.get_local(&follower, "while-paused-49").is_none() {
+        assert!(Instant::now() < deadline, "{follower} did not catch up after resuming");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn the_consistency_check_finds_equal_members_and_a_diverged_one() {
+    let c = TestCluster::start(3);
+    for i in 0..20 {
+        c.put("n1", &format!("k{i}"), &i.to_string());
+    }
+    let eps = c.endpoints();
+    let ok = c.rt.block_on(consistency::check(&eps, Duration::from_secs(15)));
+    assert!(ok.consistent, "{ok:?}");
+    assert_eq!(ok.members.len(), 3);
+    assert!(ok.members.iter().all(|m| m.keys == Some(20)), "{ok:?}");
+
+    // An operator's mistake: n3 restarted alone with --force-new-cluster, written to, then
+    // started again beside its old peers.
+    c.backend.signal("n3", nix::sys::signal::Signal::SIGTERM).unwrap();
+    assert!(c.backend.wait_exit("n3", Duration::from_secs(10)));
+    c.backend.start_with("n3", &["--force-new-cluster".to_string()]).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let ep = c.endpoint("n3");
+        let r = c.rt.block_on(async move {
+            let mut cl = faultline::client::connect(&ep, Duration::from_secs(2)).await?;
+            cl.put("diverged", "only-on-n3", None).await
+        });
+        if r.is_ok() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "n3 alone never took a write: {r:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    c.backend.signal("n3", nix::sys::signal::Signal::SIGTERM).unwrap();
+    assert!(c.backend.wait_exit("n3", Duration::from_secs(10)));
+    c.backend.start("n3").unwrap();
+    let bad = c.rt.block_on(consistency::check(&eps, Duration::from_secs(8)));
+    assert!(!bad.consistent, "the diverged member must be found: {bad:?}");
+    assert!(bad.differences.iter().any(|d| d.contains("n3")), "{:?}", bad.differences);
+}
+
+#[test]
+fn a_whole_run_with_a_leader_partition_reports_a_leader_change_and_passes() {
+    require_root();
+    let out = tempfile::tempdir().unwrap();
+    let scen = out.path().join("s.yaml");
+    std::fs::write(
+        &scen,
+        "name: it-partition\nseed: 3\nworkload: {clients: 4, rate: 200/s, duration: 14s}\nfaults:\n  - {at: 3s, for: 6s, kind: partition, target: leader}\nexpect: {consistent: true, max_leader_changes: 4, min_ok_ops: 200}\n",
+    )
+    .unwrap();
+    let dir = out.path().join("run");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(["run", scen.to_str().unwrap(), "--out", dir.to_str().unwrap(), "--quiet"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "stderr: {err}");
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
+    assert!(summary["leader_changes"].as_u64().unwrap() >= 1, "{summary}");
+    assert_eq!(summary["consistency"]["consistent"], true, "{summary}");
+    assert_eq!(summary["faults"][0]["mechanism"], "iptables");
+    assert!(summary["ops"]["ok"].as_u64().unwrap() >= 200);
+    assert!(summary["latency_ms"]["all"]["p99"].as_f64().unwrap() > 0.0);
+    for f in ["scenario.yaml", "history.jsonl", "events.jsonl", "logs/n1.log"] {
+        assert!(dir.join(f).exists(), "{f} missing");
+    }
+    let events = std::fs::read_to_string(dir.join("events.jsonl")).unwrap();
+    assert!(events.contains("\"event\":\"fault-start\"") && events.contains("\"event\":\"fault-heal\""));
+    assert!(netns::list("faultline-").iter().all(|n| !n.contains("it-partition")));
+}
+
+#[test]
+fn clean_removes_everything_an_orphaned_run_left() {
+    require_root();
+    let out = tempfile::tempdir().unwrap();
+    let scen = out.path().join("s.yaml");
+    std::fs::write(&scen, "name: it-orphan\nworkload: {clients: 2, rate: 50/s, duration: 60s}\n").unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(["run", scen.to_str().unwrap(), "--out", out.path().join("run").to_str().unwrap(), "--quiet"])
+        .spawn()
+        .unwrap();
+    // Wait until its cluster is up (its history file appears at workload start).
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while !out.path().join("run/history.jsonl").exists() {
+        assert!(Instant::now() < deadline, "the run never started its workload");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let st = faultline::cluster::state::RunState::all().into_iter().find(|s| s.harness_pid == child.id()).expect("run state");
+    let run = st.run_id.clone();
+    child.kill().unwrap(); // SIGKILL: no chance to clean up
+    child.wait().unwrap();
+    assert!(!netns::list(&format!("faultline-{run}")).is_empty(), "the orphan left namespaces behind (as expected)");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_faultline")).args(["clean", "--run", &run]).output().unwrap();
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{said}");
+    assert!(said.contains("removed network namespace"), "{said}");
+    assert!(netns::list(&format!("faultline-{run}")).is_empty());
+    assert!(faultline::cluster::cgroup::list(&format!("{run}-")).is_empty());
+    std::thread::sleep(Duration::from_millis(300));
+    let etcds = std::process::Command::new("pgrep").args(["-f", &format!("faultline-{run}")]).output().unwrap();
+    assert!(etcds.stdout.is_empty(), "etcd processes of the run survived clean");
+    assert!(!faultline::cluster::state::RunState::path(&run).exists());
+}

@@ -1,0 +1,106 @@
+//! Shared test scaffolding: a real 3-member cluster in namespaces, and a client runtime
+//! inside its client namespace.
+
+use faultline::client::{self, Endpoint};
+use faultline::cluster::process::ProcessBackend;
+use faultline::cluster::{netns, state, Backend};
+use faultline::observer::{self, ClusterView};
+use faultline::scenario;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A running cluster for a test; torn down on drop.
+pub struct TestCluster {
+    pub backend: Arc<ProcessBackend>,
+    pub rt: tokio::runtime::Runtime,
+    pub dir: tempfile::TempDir,
+    pub run_id: String,
+}
+
+pub fn require_root() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "the real-cluster tests need root (network namespaces, iptables, cgroups); run `make test` as root"
+    );
+}
+
+impl TestCluster {
+    pub fn start(size: usize) -> TestCluster {
+        require_root();
+        let s = scenario::parse(&format!("name: t\ncluster: {{size: {size}}}\n"), "test").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let run_id = state::new_run_id();
+        let backend = Arc::new(ProcessBackend::create(&run_id, dir.path(), &s.cluster).expect("create cluster"));
+        for m in backend.members() {
+            backend.start(&m.name).expect("start member");
+        }
+        let rt = netns::runtime_in(&backend.client_netns(), 2).expect("client runtime");
+        let c = TestCluster { backend, rt, dir, run_id };
+        c.wait_leader(Duration::from_secs(30));
+        c
+    }
+
+    pub fn endpoints(&self) -> Vec<Endpoint> {
+        self.backend.endpoints()
+    }
+
+    pub fn endpoint(&self, member: &str) -> Endpoint {
+        self.endpoints().into_iter().find(|e| e.member == member).unwrap()
+    }
+
+    pub fn wait_leader(&self, timeout: Duration) -> ClusterView {
+        let eps = self.endpoints();
+        self.rt
+            .block_on(async move { observer::wait_for_leader(&eps, timeout).await })
+            .unwrap_or_else(|e| panic!("no agreed leader: {e}"))
+    }
+
+    /// Poll until `f` holds for the view of every reachable member, or panic.
+    pub fn view(&self) -> ClusterView {
+        let eps = self.endpoints();
+        self.rt.block_on(async move { observer::wait_for_leader(&eps, Duration::from_millis(800)).await }).unwrap_or_default()
+    }
+
+    pub fn put(&self, member: &str, key: &str, value: &str) {
+        let ep = self.endpoint(member);
+        let (k, v) = (key.to_string(), value.to_string());
+        self.rt
+            .block_on(async move {
+                let mut c = client::connect(&ep, Duration::from_secs(3)).await?;
+                c.put(k, v, None).await.map(|_| ())
+            })
+            .expect("put");
+    }
+
+    /// A serializable read on one member: what that member itself holds.
+    pub fn get_local(&self, member: &str, key: &str) -> Option<String> {
+        let ep = self.endpoint(member);
+        let k = key.to_string();
+        self.rt
+            .block_on(async move {
+                let mut c = client::connect(&ep, Duration::from_secs(3)).await?;
+                let r = c.get(k, Some(etcd_client::GetOptions::new().with_serializable())).await?;
+                Ok::<_, etcd_client::Error>(r.kvs().first().map(|kv| String::from_utf8_lossy(kv.value()).into_owned()))
+            })
+            .expect("get")
+    }
+}
+
+impl Drop for TestCluster {
+    fn drop(&mut self) {
+        self.backend.teardown();
+        let left = netns::list(&format!("faultline-{}", self.run_id));
+        assert!(left.is_empty() || std::thread::panicking(), "namespaces left behind: {left:?}");
+    }
+}
+
+impl TestCluster {
+    /// The leader and term the members other than `excluded` agree on, if any.
+    pub fn view_of_majority(&self, excluded: &str) -> Option<(String, u64)> {
+        let eps: Vec<Endpoint> = self.endpoints().into_iter().filter(|e| e.member != excluded).collect();
+        self.rt
+            .block_on(async move { observer::wait_for_leader(&eps, Duration::from_millis(1500)).await })
+            .ok()
+            .and_then(|v| v.leader.map(|l| (l, v.term)))
+    }
+}
