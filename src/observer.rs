@@ -128,6 +128,10 @@ fn view_of(members: Vec<MemberStatus>, leader: Option<&Leader>, at_ns: u64) -> C
     ClusterView { leader: leader.map(|l| l.member.clone()), term, members, at_ns }
 }
 
+fn silence(timeout: Duration) -> String {
+    format!("no answer within {}ms", timeout.as_millis())
+}
+
 /// Polls each member's status over its own connection; learns member names from the
 /// answers' headers and, for ids it has not seen, from `member_list`.
 struct Poller {
@@ -161,11 +165,12 @@ impl Poller {
                 };
                 match tokio::time::timeout(timeout, conn.status()).await {
                     Ok(Ok(status)) => Ok(Answer { status }),
-                    Ok(Err(e)) => {
-                        let c = client::classify_full(&e);
-                        Err((c.message, c.reconnect))
-                    }
-                    Err(_) => Err((format!("no answer within {}ms", timeout.as_millis()), true)),
+                    // tonic's own request timeout and ours say the same thing.
+                    Ok(Err(e)) => match client::classify_full(&e) {
+                        c if c.message == client::timeout().message => Err((silence(timeout), true)),
+                        c => Err((c.message, c.reconnect)),
+                    },
+                    Err(_) => Err((silence(timeout), true)),
                 }
             }));
         }
@@ -384,5 +389,57 @@ mod tests {
         assert_eq!(silent[2].describe(), "n3 did not answer (connection refused)");
         assert_eq!(agreed[0].describe(), "n1 says leader n2 at term 3");
         assert_eq!(agreed_leader(&[]), None);
+    }
+}
+
+/// Manual check against a running cluster (see `workload::register::live`): prints every
+/// leader change and each member's reachability while you pause or kill members.
+#[cfg(test)]
+mod live {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "needs a running etcd cluster"]
+    async fn live_observer() {
+        let endpoints = crate::workload::register::live::endpoints();
+        let t0 = std::time::Instant::now();
+        let ready = wait_for_leader(&endpoints, Duration::from_secs(10)).await;
+        println!("ready after {:?}: {ready:?}", t0.elapsed());
+        let secs: u64 = std::env::var("FAULTLINE_LIVE_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
+        let (events_tx, mut events_rx) = tokio::sync::mpsc::unbounded_channel();
+        let (view_tx, mut view_rx) = tokio::sync::watch::channel(ClusterView::default());
+        let stop = CancellationToken::new();
+        let clock = Clock::start();
+        let observer = tokio::spawn(observe(endpoints, clock, Duration::from_millis(100), events_tx, view_tx, stop.clone()));
+        let printer = tokio::spawn(async move {
+            let mut last = String::new();
+            while view_rx.changed().await.is_ok() {
+                let v = view_rx.borrow_and_update().clone();
+                let line: Vec<String> = v
+                    .members
+                    .iter()
+                    .map(|m| match &m.error {
+                        None => format!("{}:{}@{}", m.member, m.leader.as_deref().unwrap_or("-"), m.term),
+                        Some(e) => format!("{}:DOWN({e})", m.member),
+                    })
+                    .collect();
+                let line = format!("leader {:?} term {} | {}", v.leader, v.term, line.join(" "));
+                if line != last {
+                    println!("{:8.3}s view {line}", v.at_ns as f64 / 1e9);
+                    last = line;
+                }
+            }
+        });
+        let deadline = tokio::time::sleep(Duration::from_secs(secs));
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                _ = &mut deadline => break,
+                Some(e) = events_rx.recv() => println!("{:8.3}s EVENT {:?}", e.t as f64 / 1e9, e.what),
+            }
+        }
+        stop.cancel();
+        let _ = observer.await;
+        let _ = printer.await;
     }
 }

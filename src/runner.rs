@@ -109,8 +109,12 @@ pub fn run(mut scenario: Scenario, opts: &RunOptions, cancel: CancellationToken)
     std::fs::create_dir_all(&run_dir)
         .map_err(|e| Error::Environment(format!("cannot create run directory {}: {e}", run_dir.display())))?;
     std::fs::write(run_dir.join("scenario.yaml"), scenario.to_yaml())?;
-    let progress = Progress::new(scenario.workload.duration.0, !opts.quiet && crate::report::progress::stdout_is_terminal());
-    if !opts.quiet {
+    let progress = if opts.quiet {
+        Progress::silent(scenario.workload.duration.0)
+    } else {
+        Progress::new(scenario.workload.duration.0, crate::report::progress::stdout_is_terminal())
+    };
+    {
         progress.println(&format!(
             "faultline: {} — seed {seed}, {} members ({backend_kind}, etcd {etcd_version}), {} fault(s) scheduled, run dir {}",
             scenario.name,

@@ -20,6 +20,7 @@ pub fn stdout_is_terminal() -> bool {
 pub struct Progress {
     bar: Option<ProgressBar>,
     total: Duration,
+    quiet: bool,
 }
 
 /// Whole seconds, or `1m05s` past a minute.
@@ -36,7 +37,7 @@ impl Progress {
     /// A bar for a workload of `total`; hidden (and free) when `enabled` is false.
     pub fn new(total: Duration, enabled: bool) -> Self {
         if !enabled {
-            return Progress { bar: None, total };
+            return Progress { bar: None, total, quiet: false };
         }
         let len = (total.as_millis() as u64).max(1);
         let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stdout());
@@ -46,9 +47,14 @@ impl Progress {
             .progress_chars("=> ");
         bar.set_style(style);
         bar.enable_steady_tick(Duration::from_millis(200));
-        let p = Progress { bar: Some(bar), total };
+        let p = Progress { bar: Some(bar), total, quiet: false };
         p.update(Duration::ZERO, 0.0, "none");
         p
+    }
+
+    /// No bar and no lines at all (`--quiet`).
+    pub fn silent(total: Duration) -> Self {
+        Progress { bar: None, total, quiet: true }
     }
 
     /// The message shown next to the bar.
@@ -77,6 +83,9 @@ impl Progress {
 
     /// Print a line above the bar (a plain `println!` when the bar is disabled).
     pub fn println(&self, line: &str) {
+        if self.quiet {
+            return;
+        }
         match &self.bar {
             Some(bar) if !bar.is_finished() && !bar.is_hidden() => bar.println(line),
             _ => println!("{line}"),

@@ -414,7 +414,7 @@ mod tests {
     #[test]
     fn full_fault_list_resolves() {
         let s = parse(
-            "name: x\nworkload: {duration: 60s}\nfaults:\n  - {at: 10s, for: 5s, kind: partition, target: leader, mode: one-way}\n  - {at: 20s, for: 2s, every: 15s, kind: kill, target: random}\n  - {at: 30s, kind: pause, target: n2}\n  - {at: 40s, for: 5s, kind: partition, mode: ring}\n",
+            "name: x\nworkload: {duration: 60s}\nfaults:\n  - {at: 10s, for: 5s, kind: partition, target: leader, mode: one-way}\n  - {at: 20s, for: 2s, every: 15s, kind: kill, target: random}\n  - {at: 30s, kind: pause, target: n2}\n  - {at: 40s, for: 5s, kind: partition, mode: halves}\n",
             "s.yaml",
         )
         .unwrap();

@@ -452,3 +452,91 @@ mod tests {
         }
     }
 }
+
+/// Manual checks against a running cluster, not part of the default test run: start one
+/// (see `FAULTLINE_LIVE_ENDPOINTS` below) and run
+/// `cargo test --lib -- --ignored live --nocapture`.
+#[cfg(test)]
+pub(crate) mod live {
+    use super::*;
+    use crate::scenario::units::{Rate, Span};
+    use crate::scenario::WorkloadKind;
+    use std::collections::HashSet;
+
+    /// `n1=http://127.0.0.1:24371,n2=...` from `FAULTLINE_LIVE_ENDPOINTS`.
+    pub(crate) fn endpoints() -> Vec<Endpoint> {
+        let spec = std::env::var("FAULTLINE_LIVE_ENDPOINTS").unwrap_or_else(|_| {
+            "n1=http://127.0.0.1:24371,n2=http://127.0.0.1:24372,n3=http://127.0.0.1:24373".into()
+        });
+        spec.split(',')
+            .filter_map(|p| p.split_once('='))
+            .map(|(m, u)| Endpoint { member: m.into(), url: u.into() })
+            .collect()
+    }
+
+    fn env_secs(name: &str, default: f64) -> f64 {
+        std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "needs a running etcd cluster"]
+    async fn live_workload() {
+        let rate = std::env::var("FAULTLINE_LIVE_RATE").ok().and_then(|r| r.parse().ok()).map(Rate);
+        let spec = WorkloadSpec {
+            kind: WorkloadKind::Register,
+            keys: 16,
+            clients: 8,
+            rate,
+            duration: Span(Duration::from_secs_f64(env_secs("FAULTLINE_LIVE_SECS", 5.0))),
+            op_timeout: Span(Duration::from_secs(1)),
+            mix: Mix { read: 0.5, write: 0.25, cas: 0.25 },
+            reads: ReadMode::Linearizable,
+        };
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let stats = Arc::new(LiveStats::default());
+        let report = super::super::run(&spec, 42, &endpoints(), Clock::start(), tx, stats.clone(), CancellationToken::new()).await;
+        let mut entries = Vec::new();
+        while let Ok(e) = rx.try_recv() {
+            entries.push(e);
+        }
+        let (ok, fail, info) = (stats.ok.load(Ordering::Relaxed), stats.fail.load(Ordering::Relaxed), stats.info.load(Ordering::Relaxed));
+        println!("{report:?}");
+        println!(
+            "ok {ok} fail {fail} info {info}; {:.0} ok/s",
+            ok as f64 / report.elapsed.as_secs_f64()
+        );
+        let mut errors: HashMap<String, usize> = HashMap::new();
+        for e in &entries {
+            if let Some(err) = &e.error {
+                *errors.entry(format!("{:?} {} {err}", e.kind, e.f.name())).or_default() += 1;
+            }
+        }
+        println!("errors: {errors:?}");
+        // Every invocation has exactly one completion, same client, later; t never goes back.
+        let mut open: HashMap<u64, &Entry> = HashMap::new();
+        let mut written = HashSet::new();
+        let mut last_t = 0;
+        for e in &entries {
+            assert!(e.t >= last_t, "t went back at {e:?}");
+            last_t = e.t;
+            if e.kind == EntryType::Invoke {
+                assert!(open.insert(e.id, e).is_none());
+                if let Value::One(v) | Value::Pair(_, v) = &e.value {
+                    assert!(written.insert(v.clone()), "value {v} written twice");
+                }
+            } else {
+                let inv = open.remove(&e.id).expect("completion without invocation");
+                assert_eq!((inv.client, inv.f, &inv.key), (e.client, e.f, &e.key));
+            }
+        }
+        assert!(open.is_empty(), "{} operations without completion", open.len());
+        assert_eq!(report.ops_invoked, ok + fail + info);
+        if let Some(path) = std::env::var_os("FAULTLINE_LIVE_HISTORY") {
+            let mut w = crate::history::HistoryWriter::create(std::path::Path::new(&path)).unwrap();
+            for e in &entries {
+                w.append(e).unwrap();
+            }
+            w.flush().unwrap();
+        }
+    }
+}

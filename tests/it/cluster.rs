@@ -107,8 +107,12 @@ fn the_consistency_check_finds_equal_members_and_a_diverged_one() {
     assert_eq!(ok.members.len(), 3);
     assert!(ok.members.iter().all(|m| m.keys == Some(20)), "{ok:?}");
 
-    // An operator's mistake: n3 restarted alone with --force-new-cluster, written to, then
-    // started again beside its old peers.
+    // An operator's mistake: n3, cut off from its peers, is restarted alone with
+    // --force-new-cluster and written to, then started again with its old flags. (While it
+    // stays cut off its old peers keep running; once they reach it, etcd's removed-member
+    // guard shuts them down, which the check would also flag, but as silence, not as data.)
+    let (_cut, _) = fault::inject(c.backend.as_ref(), &planned(FaultKind::Partition { mode: PartitionMode::Isolate }, Target::Member(3)), None, &[])
+        .expect("isolate n3");
     c.backend.signal("n3", nix::sys::signal::Signal::SIGTERM).unwrap();
     assert!(c.backend.wait_exit("n3", Duration::from_secs(10)));
     c.backend.start_with("n3", &["--force-new-cluster".to_string()]).unwrap();
@@ -131,6 +135,9 @@ fn the_consistency_check_finds_equal_members_and_a_diverged_one() {
     let bad = c.rt.block_on(consistency::check(&eps, Duration::from_secs(8)));
     assert!(!bad.consistent, "the diverged member must be found: {bad:?}");
     assert!(bad.differences.iter().any(|d| d.contains("n3")), "{:?}", bad.differences);
+    let n3 = bad.members.iter().find(|m| m.member == "n3").unwrap();
+    let n1 = bad.members.iter().find(|m| m.member == "n1").unwrap();
+    assert!(n3.revision > n1.revision, "n3 holds the write it took while alone: {bad:?}");
 }
 
 #[test]
