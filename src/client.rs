@@ -31,12 +31,15 @@ const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(10);
 ///
 /// One `etcd_client::Client` per member: a client given several endpoints load-balances
 /// between them, and the history must say which member served each operation.
-/// `timeout` bounds connecting, each request, and the answer to a keep-alive ping.
+/// `timeout` bounds each request and the answer to a keep-alive ping; opening the
+/// connection gets half of it, so that a member that cannot even be connected to fails the
+/// request definitely ("connect failed": nothing was sent) before the request's own
+/// deadline would make its outcome unknown.
 /// Connecting is lazy: this returns at once and the first request opens the connection,
 /// so an unreachable member shows up as that request's error, not here.
 pub async fn connect(ep: &Endpoint, timeout: Duration) -> Result<etcd_client::Client, etcd_client::Error> {
     let options = etcd_client::ConnectOptions::new()
-        .with_connect_timeout(timeout)
+        .with_connect_timeout(timeout / 2)
         .with_timeout(timeout)
         .with_keep_alive(KEEP_ALIVE_INTERVAL, timeout)
         .with_keep_alive_while_idle(false);

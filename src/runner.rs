@@ -129,10 +129,11 @@ pub fn run(mut scenario: Scenario, opts: &RunOptions, cancel: CancellationToken)
         .enable_all()
         .build()
         .map_err(|e| Error::harness(format!("failed to start the runtime: {e}")))?;
+    let started = Instant::now();
     let run_id = state::new_run_id();
     let backend: Arc<dyn Backend> = Arc::new(ProcessBackend::create(&run_id, &run_dir, &scenario.cluster)?);
     let client_rt = Arc::new(netns::runtime_in(&backend.client_netns(), 2)?);
-    let result = host_rt.block_on(drive(&scenario, seed, &plan, backend.clone(), client_rt, &run_dir, &etcd_version, &progress, cancel));
+    let result = host_rt.block_on(drive(&scenario, seed, &plan, backend.clone(), client_rt, &run_dir, &etcd_version, &progress, cancel, started));
     progress.finish();
     let removed = backend.teardown();
     if !opts.quiet && std::env::var_os("FAULTLINE_DEBUG").is_some() {
@@ -181,6 +182,7 @@ async fn drive(
     etcd_version: &str,
     progress: &Progress,
     cancel: CancellationToken,
+    started: Instant,
 ) -> Result<Summary, Error> {
     let sink = Arc::new(EventSink {
         writer: Mutex::new(EventWriter::create(&run_dir.join("events.jsonl"))?),
@@ -207,9 +209,14 @@ async fn drive(
     let mut cluster_ready = true;
     match ready {
         Ok(view) => {
-            if let Some(l) = &view.leader {
-                progress.println(&format!("cluster healthy: leader {l} at term {}", view.term));
-            }
+            let msg = format!(
+                "cluster healthy {:.2} s after start: leader {} at term {}",
+                started.elapsed().as_secs_f64(),
+                view.leader.as_deref().unwrap_or("?"),
+                view.term
+            );
+            progress.println(&msg);
+            sink.emit(EventKind::Note { message: msg });
         }
         Err(msg) => {
             cluster_ready = false;
