@@ -9,7 +9,8 @@
 //! gRPC code. Anything unrecognised is indefinite: calling an unknown outcome a failure
 //! would let the checker pass a history it should not.
 //!
-//! Only this module and the observer talk to etcd (style.md point 1).
+//! The workload, the observer and the consistency check all connect through [`connect`]
+//! and read errors through [`classify`] (style.md point 5).
 
 use std::time::Duration;
 

@@ -165,7 +165,7 @@ pub fn differences(members: &[MemberFigures], rev: Option<i64>) -> Vec<String> {
         }
     }
     let at = rev.map(|r| r.to_string()).unwrap_or_else(|| "?".to_string());
-    fn column<'a>(members: &'a [MemberFigures], f: impl Fn(&MemberFigures) -> Option<i64>) -> Vec<(&'a str, i64)> {
+    fn column(members: &[MemberFigures], f: impl Fn(&MemberFigures) -> Option<i64>) -> Vec<(&str, i64)> {
         members.iter().filter_map(|m| f(m).map(|v| (m.member.as_str(), v))).collect()
     }
 
