@@ -30,7 +30,7 @@ doctor: build
 	./target/release/faultline doctor
 
 test: deps
-	$(CARGO) test --no-fail-fast
+	$(CARGO) test --no-fail-fast -- --test-threads=1
 
 clean-runs: build
 	./target/release/faultline clean

@@ -11,9 +11,9 @@ pub fn explain(s: &Scenario, seed: u64, seed_given: bool) -> String {
     let e = &s.cluster.etcd;
     let _ = writeln!(
         o,
-        "  cluster : {} members, backend {:?}, etcd `{}` (heartbeat {}, election timeout {}, snapshot count {}, quota {}{})",
+        "  cluster : {} members, backend {}, etcd `{}` (heartbeat {}, election timeout {}, snapshot count {}, quota {}{})",
         s.cluster.size,
-        s.cluster.backend,
+        s.cluster.backend.name(),
         e.binary,
         e.heartbeat_interval,
         e.election_timeout,

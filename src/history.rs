@@ -50,21 +50,16 @@ impl OpKind {
 }
 
 /// An operation's value: `null`, a string, or `[from, to]` for a cas.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Value {
     /// No value: a read's invocation, or a read of an absent key.
+    #[default]
     None,
     /// A read's result or a write's value.
     One(String),
     /// A cas's `[from, to]`.
     Pair(String, String),
-}
-
-impl Default for Value {
-    fn default() -> Self {
-        Value::None
-    }
 }
 
 /// One line of `history.jsonl`.

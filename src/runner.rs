@@ -202,7 +202,7 @@ async fn drive(
         let rt = client_rt.clone();
         let c = cancel.clone();
         tokio::select! {
-            r = rt.spawn(async move { observer::wait_for_leader(&eps, READY_TIMEOUT).await }) => r.map_err(|e| Error::harness(e))?,
+            r = rt.spawn(async move { observer::wait_for_leader(&eps, READY_TIMEOUT).await }) => r.map_err(Error::harness)?,
             _ = c.cancelled() => Err("interrupted while waiting for a leader".into()),
         }
     };
@@ -262,6 +262,8 @@ async fn drive(
     let workload_stop = cancel.child_token();
     let mut active: Vec<Injected> = Vec::new();
     let mut interrupted = cancel.is_cancelled();
+    let mut consistency = None;
+    let mut hist_tx = Some(hist_tx);
     if cluster_ready && !interrupted {
         *sink.clock.lock().map_err(|_| Error::harness("event sink poisoned"))? = Some(clock);
         let obs = client_rt.spawn(observer::observe(endpoints.clone(), clock, OBSERVE_EVERY, ev_tx.clone(), view_tx, observer_stop.clone()));
@@ -271,7 +273,13 @@ async fn drive(
             let eps = endpoints.clone();
             let st = stats.clone();
             let stop = workload_stop.clone();
-            client_rt.spawn(async move { workload::run(&spec, seed, &eps, clock, hist_tx, st, stop).await })
+            let tx = hist_tx.take();
+            client_rt.spawn(async move {
+                match tx {
+                    Some(tx) => Some(workload::run(&spec, seed, &eps, clock, tx, st, stop).await),
+                    None => None,
+                }
+            })
         };
 
         // The fault schedule: starts and heals in time order.
@@ -352,40 +360,30 @@ async fn drive(
         workload_stop.cancel();
         // Let the workload drain its operations in flight (each bounded by op_timeout).
         let report = wl.await.map_err(|e| Error::harness(format!("workload task failed: {e}")))?;
-        workload_end_ns = clock.now_ns().min(report.elapsed.as_nanos() as u64).max(1);
+        workload_end_ns = report.map_or(clock.now_ns(), |r| clock.now_ns().min(r.elapsed.as_nanos() as u64)).max(1);
         sink.emit(EventKind::WorkloadEnd {});
         heal_all(&backend, &mut active, &sink, &mut invalid, progress, &clock).await;
 
         // Consistency: only meaningful once every fault is healed.
-        let consistency = if interrupted {
-            None
-        } else {
+        if !interrupted {
             progress.println("workload done, faults healed: checking that the members agree (revision, HashKV, keys)...");
             let eps = endpoints.clone();
-            Some(client_rt.spawn(async move { crate::consistency::check(&eps, CATCH_UP).await }).await.map_err(|e| Error::harness(e))?)
-        };
+            consistency = Some(client_rt.spawn(async move { crate::consistency::check(&eps, CATCH_UP).await }).await.map_err(Error::harness)?);
+        }
         observer_stop.cancel();
         let _ = obs.await;
-        drop(ev_tx);
-        let _ = ev_pump.await;
-        let history = recorder.await.map_err(|e| Error::harness(e))?;
-        let events = sink.all.lock().map(|e| e.clone()).unwrap_or_default();
-        if let Some(rt) = Arc::into_inner(client_rt) {
-            rt.shutdown_background();
-        }
-        return Ok(finish(s, seed, &backend, etcd_version, run_dir, &history, &events, workload_end_ns, consistency.as_ref(), invalid, interrupted));
     }
-    // The cluster never became healthy, or we were interrupted during start-up.
+    // Close the streams and collect what they recorded.
     drop(hist_tx);
     drop(ev_tx);
     let _ = ev_pump.await;
-    let history = recorder.await.map_err(|e| Error::harness(e))?;
+    let history = recorder.await.map_err(Error::harness)?;
     let events = sink.all.lock().map(|e| e.clone()).unwrap_or_default();
     if let Some(rt) = Arc::into_inner(client_rt) {
         rt.shutdown_background();
     }
     interrupted |= cancel.is_cancelled();
-    Ok(finish(s, seed, &backend, etcd_version, run_dir, &history, &events, workload_end_ns, None, invalid, interrupted))
+    Ok(finish(s, seed, &backend, etcd_version, run_dir, &history, &events, workload_end_ns, consistency.as_ref(), invalid, interrupted))
 }
 
 /// Drives the progress display while the runner waits for its next step.

@@ -49,6 +49,15 @@ pub enum BackendChoice {
 }
 
 impl BackendChoice {
+    /// The name as written in a scenario.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Process => "process",
+            Self::Docker => "docker",
+        }
+    }
+
     /// Parse a backend name.
     pub fn parse(s: &str) -> Result<Self, String> {
         match s {

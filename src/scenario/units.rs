@@ -33,7 +33,7 @@ impl Span {
                 ))
             }
         };
-        if !secs.is_finite() || secs < 0.0 || secs > 7.0 * 24.0 * 3600.0 {
+        if !secs.is_finite() || !(0.0..=7.0 * 24.0 * 3600.0).contains(&secs) {
             return Err(format!("`{s}` is out of range (0 to 7 days)"));
         }
         Ok(Span(Duration::from_secs_f64(secs)))

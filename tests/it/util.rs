@@ -13,7 +13,8 @@ use std::time::Duration;
 pub struct TestCluster {
     pub backend: Arc<ProcessBackend>,
     pub rt: tokio::runtime::Runtime,
-    pub dir: tempfile::TempDir,
+    /// The run directory (data dirs and logs); removed when the test ends.
+    pub _dir: tempfile::TempDir,
     pub run_id: String,
 }
 
@@ -35,7 +36,7 @@ impl TestCluster {
             backend.start(&m.name).expect("start member");
         }
         let rt = netns::runtime_in(&backend.client_netns(), 2).expect("client runtime");
-        let c = TestCluster { backend, rt, dir, run_id };
+        let c = TestCluster { backend, rt, _dir: dir, run_id };
         c.wait_leader(Duration::from_secs(30));
         c
     }
@@ -53,12 +54,6 @@ impl TestCluster {
         self.rt
             .block_on(async move { observer::wait_for_leader(&eps, timeout).await })
             .unwrap_or_else(|e| panic!("no agreed leader: {e}"))
-    }
-
-    /// Poll until `f` holds for the view of every reachable member, or panic.
-    pub fn view(&self) -> ClusterView {
-        let eps = self.endpoints();
-        self.rt.block_on(async move { observer::wait_for_leader(&eps, Duration::from_millis(800)).await }).unwrap_or_default()
     }
 
     pub fn put(&self, member: &str, key: &str, value: &str) {
