@@ -495,7 +495,9 @@ fn finish(
         interrupted,
         harness: summary::harness_usage(),
     };
-    let sum = summary::build(&input);
+    let mut sum = summary::build(&input);
+    // Measured after building the summary, so its memory peak is counted too.
+    sum.harness = summary::harness_usage();
     if let Err(e) = summary::write(&sum, &run_dir.join("summary.json")) {
         eprintln!("faultline: could not write {}: {e}", run_dir.join("summary.json").display());
     }

@@ -2,6 +2,7 @@
 //! tests need root (CI is root); without root they fail with a message saying so, since a
 //! silent skip would hide that nothing was tested.
 
+mod bench;
 mod cli;
 mod cluster;
 mod util;
