@@ -97,6 +97,14 @@ pub fn clean(only: Option<&str>, force: bool) -> Cleaned {
             c.removed.push(format!("run state {}", RunState::path(&run).display()));
         }
     }
-    let _ = state::STATE_DIR;
+    remove_empty_parents();
     c
+}
+
+/// Remove the shared `faultline` cgroup parents and the state directory once empty.
+fn remove_empty_parents() {
+    for base in ["cpu", "cpuacct", "memory", "freezer", "blkio", ""] {
+        let _ = std::fs::remove_dir(std::path::Path::new("/sys/fs/cgroup").join(base).join("faultline"));
+    }
+    let _ = std::fs::remove_dir(state::STATE_DIR);
 }

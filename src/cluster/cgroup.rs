@@ -67,6 +67,10 @@ impl Cgroup {
             if std::fs::remove_dir(d).is_ok() {
                 removed.push(d.display().to_string());
             }
+            // The shared `faultline` parent goes when no other run uses it.
+            if let Some(parent) = d.parent() {
+                let _ = std::fs::remove_dir(parent);
+            }
         }
         removed
     }
