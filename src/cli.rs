@@ -68,6 +68,32 @@ pub enum Command {
         #[arg(long)]
         seed: Option<u64>,
     },
+    /// Check histories for linearizability: faultline's history.jsonl (or a run directory),
+    /// Jepsen etcd logs, Porcupine kv logs.
+    ///
+    /// Prints each file's verdict, per-key counts and time, and for a violation the key and
+    /// the window of operations that cannot be ordered. Exit 0 when every file is
+    /// linearizable, 1 when one is not, 2 on bad input, 5 when a check ran out of time.
+    ///
+    /// Example: faultline check reports/leader-partition-20261123T170512Z/
+    Check {
+        /// History files or run directories.
+        #[arg(required = true, value_name = "HISTORY")]
+        histories: Vec<PathBuf>,
+        /// The model: register (read/write/cas) or kv (get/put/append). Default: register,
+        /// or kv for kv logs.
+        #[arg(long, value_parser = ["register", "kv"])]
+        model: Option<String>,
+        /// Input format.
+        #[arg(long, default_value = "auto", value_parser = ["auto", "jsonl", "jepsen-log", "kv-log"])]
+        format: String,
+        /// Time limit per file; past it the verdict is `unknown` (exit 5), never a guess.
+        #[arg(long, default_value = "60s")]
+        timeout: String,
+        /// One JSON object per file, one per line.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show what this machine can do: root, namespaces, iptables/nft, netem, NFQUEUE, FUSE,
     /// cgroups, Docker, etcd. Each row says what it enables and how to get it when missing.
     Doctor,

@@ -5,6 +5,8 @@
 //! checks → report.
 #![warn(missing_docs)]
 
+pub mod check;
+pub mod checker;
 pub mod clean;
 pub mod cli;
 pub mod client;

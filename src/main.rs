@@ -96,6 +96,31 @@ fn dispatch(cmd: Command) -> Result<Exit, Error> {
             }
             Ok(exit)
         }
+        Command::Check { histories, model, format, timeout, json } => {
+            use faultline::check::{self, ModelName};
+            let model = match model.as_deref() {
+                Some("kv") => Some(ModelName::Kv),
+                Some(_) => Some(ModelName::Register),
+                None => None,
+            };
+            let format = faultline::checker::input::Format::parse(&format).map_err(Error::BadInput)?;
+            let timeout = scenario::units::Span::parse(&timeout).map_err(|m| Error::BadInput(format!("--timeout: {m}")))?.0;
+            let mut done = Vec::new();
+            let mut bad = false;
+            for h in &histories {
+                match check::check_file(h, model, format, timeout) {
+                    Ok(c) => {
+                        println!("{}", if json { check::json_line(&c) } else { check::text(&c) });
+                        done.push(c);
+                    }
+                    Err(e) => {
+                        eprintln!("faultline: {e}");
+                        bad = true;
+                    }
+                }
+            }
+            Ok(if bad { Exit::BadInput } else { check::exit_for(&done) })
+        }
         Command::Doctor => {
             let checks = doctor::checks();
             println!("{}", doctor::render(&checks));

@@ -3,6 +3,7 @@
 //! silent skip would hide that nothing was tested.
 
 mod bench;
+mod checker;
 mod cli;
 mod cluster;
 mod util;

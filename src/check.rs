@@ -1,0 +1,127 @@
+//! `faultline check`: the linearizability checker on history files — faultline's own
+//! `history.jsonl` (or a run directory), Jepsen etcd logs and Porcupine kv logs.
+
+use crate::checker::input::{self, Format};
+use crate::checker::models::kv::Kv;
+use crate::checker::{self, CheckResult, Verdict};
+use crate::error::{Error, Exit};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Which model to check against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelName {
+    /// read / write / cas per key.
+    Register,
+    /// get / put / append per key.
+    Kv,
+}
+
+/// The outcome for one file.
+#[derive(Debug)]
+pub struct FileCheck {
+    /// The file checked.
+    pub file: PathBuf,
+    /// The result.
+    pub result: CheckResult,
+    /// The model used.
+    pub model: ModelName,
+}
+
+/// A run directory means its `history.jsonl`.
+pub fn history_path(p: &Path) -> PathBuf {
+    if p.is_dir() {
+        p.join("history.jsonl")
+    } else {
+        p.to_path_buf()
+    }
+}
+
+/// Check one file.
+pub fn check_file(path: &Path, model: Option<ModelName>, format: Option<Format>, timeout: Duration) -> Result<FileCheck, Error> {
+    let file = history_path(path);
+    let name = file.display().to_string();
+    let text = std::fs::read_to_string(&file).map_err(|e| {
+        Error::BadInput(format!("cannot read history {name}: {e}. Give a history.jsonl, a run directory, a Jepsen etcd log or a kv log."))
+    })?;
+    let format = match format.or_else(|| Format::detect(&text)) {
+        Some(f) => f,
+        None if text.trim().is_empty() => Format::JepsenLog, // an empty history is linearizable in any format
+        None => {
+            return Err(Error::BadInput(format!(
+                "{name}:1: cannot tell the format of this file; pass --format jsonl|jepsen-log|kv-log"
+            )))
+        }
+    };
+    let model = model.unwrap_or(match format {
+        Format::KvLog => ModelName::Kv,
+        _ => ModelName::Register,
+    });
+    let result = match (format, model) {
+        (Format::Jsonl, ModelName::Register) => {
+            let (m, ops) = input::jsonl(&file).map_err(Error::BadInput)?;
+            checker::check(&m, ops, timeout)
+        }
+        (Format::JepsenLog, ModelName::Register) => {
+            let (m, ops) = input::jepsen_log(&text, &name).map_err(Error::BadInput)?;
+            checker::check(&m, ops, timeout)
+        }
+        (Format::KvLog, ModelName::Kv) => {
+            let ops = input::kv_log(&text, &name).map_err(Error::BadInput)?;
+            checker::check(&Kv, ops, timeout)
+        }
+        (f, m) => return Err(Error::BadInput(format!("{name}: the {m:?} model does not apply to the {f:?} format: use --model register for jsonl and jepsen-log, --model kv for kv-log"))),
+    };
+    Ok(FileCheck { file, result, model })
+}
+
+/// The exit code for a set of checks: 1 if any is not linearizable, else 5 if any is
+/// unknown, else 0.
+pub fn exit_for(results: &[FileCheck]) -> Exit {
+    if results.iter().any(|r| r.result.verdict == Verdict::NotLinearizable) {
+        Exit::GateFailed
+    } else if results.iter().any(|r| r.result.verdict == Verdict::Unknown) {
+        Exit::Invalid
+    } else {
+        Exit::Pass
+    }
+}
+
+/// One line of `--json` output.
+pub fn json_line(c: &FileCheck) -> String {
+    let r = &c.result;
+    serde_json::json!({
+        "file": c.file.display().to_string(),
+        "verdict": r.verdict.name(),
+        "ops": r.ops(),
+        "keys": r.keys.len(),
+        "seconds": r.seconds,
+        "model": match c.model { ModelName::Register => "register", ModelName::Kv => "kv" },
+        "failing_key": r.failure.as_ref().map(|f| f.key.clone()),
+        "unknown_keys": r.keys.iter().filter(|k| k.verdict == Verdict::Unknown).map(|k| k.key.clone()).collect::<Vec<_>>(),
+    })
+    .to_string()
+}
+
+/// The terminal lines for one file: verdict, counts, time, and the explanation of a failure.
+pub fn text(c: &FileCheck) -> String {
+    let r = &c.result;
+    let mut out = format!(
+        "{}: {} — {} ops over {} key(s), {:.3} s",
+        c.file.display(),
+        r.verdict.name().to_uppercase(),
+        r.ops(),
+        r.keys.len(),
+        r.seconds
+    );
+    let unknown: Vec<&str> = r.keys.iter().filter(|k| k.verdict == Verdict::Unknown).map(|k| k.key.as_str()).collect();
+    if r.verdict == Verdict::Unknown {
+        let done = r.keys.len() - unknown.len();
+        out.push_str(&format!("\n  ran out of time: {done} of {} keys finished (linearizable); unfinished: {}", r.keys.len(), unknown.join(", ")));
+    }
+    if let Some(f) = &r.failure {
+        out.push('\n');
+        out.push_str(&crate::checker::explain::text(f));
+    }
+    out
+}

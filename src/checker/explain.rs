@@ -1,0 +1,51 @@
+//! A violation in words, for the terminal: the key, the operation where every order broke,
+//! and the window of operations around it.
+
+use super::Failure;
+use std::fmt::Write;
+
+fn t(ns: u64) -> String {
+    // History times are ns in faultline's own files; line numbers in Jepsen/kv logs.
+    if ns > 10_000_000 {
+        format!("{:.3}s", ns as f64 / 1e9)
+    } else {
+        format!("#{ns}")
+    }
+}
+
+/// Explain a failure in a few lines.
+pub fn text(f: &Failure) -> String {
+    let mut o = String::new();
+    let c = &f.ops[f.culprit];
+    let _ = writeln!(
+        o,
+        "  key {:?}: no order of its operations is legal. It breaks at client {}'s `{}` ({}), invoked {} and returned {}:",
+        f.key,
+        c.client,
+        c.text,
+        c.origin,
+        t(c.call),
+        c.ret.map_or("never".to_string(), t)
+    );
+    let _ = writeln!(
+        o,
+        "  just before it returned the key could only hold {}; the longest legal order found has {} operation(s).",
+        if f.states_before.is_empty() { "nothing".to_string() } else { f.states_before.join(" or ") },
+        f.partial.len()
+    );
+    let _ = writeln!(o, "  the operations that cannot be ordered together (in invocation order):");
+    for &i in &f.window {
+        let op = &f.ops[i];
+        let mark = if i == f.culprit { "  <- breaks here" } else if f.partial.contains(&i) { "  (in the legal order)" } else { "" };
+        let _ = writeln!(
+            o,
+            "    client {:<4} {:>10} .. {:<10} {}{}",
+            op.client,
+            t(op.call),
+            op.ret.map_or("?".to_string(), t),
+            op.text,
+            mark
+        );
+    }
+    o.trim_end().to_string()
+}

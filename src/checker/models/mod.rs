@@ -1,0 +1,4 @@
+//! The models the checker knows, one per file.
+
+pub mod kv;
+pub mod register;
