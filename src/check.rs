@@ -75,6 +75,20 @@ pub fn check_file(path: &Path, model: Option<ModelName>, format: Option<Format>,
     Ok(FileCheck { file, result, model })
 }
 
+/// Where `--html FILE` writes the page of the `n`-th failing history (from 1): FILE itself
+/// for the first, then FILE with `-n` before its extension (`l.html`, `l-2.html`, ...).
+pub fn html_path(file: &Path, n: usize) -> PathBuf {
+    if n <= 1 {
+        return file.to_path_buf();
+    }
+    let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = match file.extension() {
+        Some(ext) => format!("{stem}-{n}.{}", ext.to_string_lossy()),
+        None => format!("{stem}-{n}"),
+    };
+    file.with_file_name(name)
+}
+
 /// The exit code for a set of checks: 1 if any is not linearizable, else 5 if any is
 /// unknown, else 0.
 pub fn exit_for(results: &[FileCheck]) -> Exit {

@@ -93,6 +93,14 @@ pub enum Command {
         /// One JSON object per file, one per line.
         #[arg(long)]
         json: bool,
+        /// When a history is not linearizable, write a page that draws the violation (the
+        /// failing key's operations on a time axis, the window zoomed, the longest legal
+        /// order numbered, the culprit in red) to FILE; open it in any browser, it needs no
+        /// network. With several failing histories the first writes FILE and the n-th writes
+        /// FILE with `-n` before its extension (l.html, l-2.html, ...). Each page written is
+        /// named on stderr.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
     },
     /// Show what this machine can do: root, namespaces, iptables/nft, netem, NFQUEUE, FUSE,
     /// cgroups, Docker, etcd. Each row says what it enables and how to get it when missing.

@@ -96,7 +96,7 @@ fn dispatch(cmd: Command) -> Result<Exit, Error> {
             }
             Ok(exit)
         }
-        Command::Check { histories, model, format, timeout, json } => {
+        Command::Check { histories, model, format, timeout, json, html } => {
             use faultline::check::{self, ModelName};
             let model = match model.as_deref() {
                 Some("kv") => Some(ModelName::Kv),
@@ -107,10 +107,23 @@ fn dispatch(cmd: Command) -> Result<Exit, Error> {
             let timeout = scenario::units::Span::parse(&timeout).map_err(|m| Error::BadInput(format!("--timeout: {m}")))?.0;
             let mut done = Vec::new();
             let mut bad = false;
+            let mut pages = 0;
             for h in &histories {
                 match check::check_file(h, model, format, timeout) {
                     Ok(c) => {
                         println!("{}", if json { check::json_line(&c) } else { check::text(&c) });
+                        if let (Some(page), Some(f)) = (&html, &c.result.failure) {
+                            pages += 1;
+                            let path = check::html_path(page, pages);
+                            let title = format!("faultline check {}", c.file.display());
+                            match std::fs::write(&path, faultline::checker::html::render(f, &title)) {
+                                Ok(()) => eprintln!("wrote {}", path.display()),
+                                Err(e) => {
+                                    eprintln!("faultline: cannot write --html {}: {e}", path.display());
+                                    bad = true;
+                                }
+                            }
+                        }
                         done.push(c);
                     }
                     Err(e) => {

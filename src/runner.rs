@@ -37,6 +37,8 @@ use tokio_util::sync::CancellationToken;
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long the consistency check waits for members to catch up.
 const CATCH_UP: Duration = Duration::from_secs(30);
+/// Time limit of the linearizability check after a run.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(120);
 /// Observer poll interval (the issue asks for at least every 100 ms).
 const OBSERVE_EVERY: Duration = Duration::from_millis(100);
 
@@ -479,6 +481,28 @@ fn finish(
     invalid: Vec<String>,
     interrupted: bool,
 ) -> Summary {
+    // The linearizability check, on the history as written (the same code as `faultline check`).
+    let (linearizable, checker) = if history.is_empty() {
+        (None, CheckerStatus::TimedOut)
+    } else {
+        match crate::check::check_file(&run_dir.join("history.jsonl"), Some(crate::check::ModelName::Register), None, CHECK_TIMEOUT) {
+            Ok(c) => {
+                let status = match c.result.verdict {
+                    crate::checker::Verdict::Unknown => CheckerStatus::TimedOut,
+                    _ => CheckerStatus::Ran { seconds: c.result.seconds },
+                };
+                if let Some(f) = &c.result.failure {
+                    eprintln!("faultline: the history is NOT linearizable:\n{}", crate::checker::explain::text(f));
+                    write_violation_page(f, run_dir, &s.name);
+                }
+                (c.result.verdict.as_bool(), status)
+            }
+            Err(e) => {
+                eprintln!("faultline: could not check the history: {e}");
+                (None, CheckerStatus::TimedOut)
+            }
+        }
+    };
     let input = SummaryInput {
         scenario: s,
         seed,
@@ -489,8 +513,8 @@ fn finish(
         events,
         workload_ns: (0, workload_end_ns),
         consistency,
-        linearizable: None,
-        checker: CheckerStatus::NotBuilt,
+        linearizable,
+        checker,
         invalid,
         interrupted,
         harness: summary::harness_usage(),
@@ -502,4 +526,14 @@ fn finish(
         eprintln!("faultline: could not write {}: {e}", run_dir.join("summary.json").display());
     }
     sum
+}
+
+/// `linearizability.html` in the run directory, for a person debugging the violation.
+fn write_violation_page(f: &crate::checker::Failure, run_dir: &Path, name: &str) {
+    let page = crate::checker::html::render(f, &format!("{name}: not linearizable"));
+    let path = run_dir.join("linearizability.html");
+    match std::fs::write(&path, page) {
+        Ok(()) => eprintln!("faultline: wrote {}", path.display()),
+        Err(e) => eprintln!("faultline: could not write {}: {e}", path.display()),
+    }
 }

@@ -16,6 +16,8 @@
 //! Models live one per file in [`models`]; a new one implements [`Model`].
 
 pub mod explain;
+pub mod gen;
+pub mod html;
 pub mod input;
 pub mod models;
 mod search;
