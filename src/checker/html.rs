@@ -328,16 +328,19 @@ fn summary(o: &mut String, cx: &Ctx) {
 }
 
 fn legend(o: &mut String) {
-    o.push_str(
-        "<p class=\"legend\">\
-<span class=\"sw ord\"></span> in the longest legal order (numbered in that order) \
-<span class=\"sw out\"></span> in the window, not in that order \
-<span class=\"sw bad\"></span> breaks here \
-<span class=\"sw unk\"></span> outcome unknown: may take effect any time after invocation, or never \
-<span class=\"sw ctx\"></span> other operations \
-<span class=\"sw win\"></span> the window \
-<span class=\"sw cband\"></span> while the culprit ran</p>\n",
-    );
+    o.push_str("<p class=\"legend\">");
+    for (class, what) in [
+        ("ord", "in the longest legal order (numbered in that order)"),
+        ("out", "in the window, not in that order"),
+        ("bad", "breaks here"),
+        ("unk", "outcome unknown: may take effect any time after invocation, or never"),
+        ("ctx", "other operations"),
+        ("win", "the window"),
+        ("cband", "while the culprit ran"),
+    ] {
+        let _ = write!(o, "<span class=\"item\"><span class=\"sw {class}\"></span>{what}</span> ");
+    }
+    o.push_str("</p>\n");
 }
 
 /// The time span `[start, end]` an operation covers, `end` = `None` for an unknown outcome.
@@ -455,25 +458,27 @@ fn zoom_range(cx: &Ctx) -> (f64, f64) {
     let lo_all = w.iter().map(|&i| ops[i].call).min().unwrap_or(0) as f64;
     let lo_known = w.iter().filter(|&&i| ops[i].ret.is_some() || i == cx.f.culprit).map(|&i| ops[i].call).min().map_or(lo_all, |t| t as f64);
     let known_span = (hi - lo_known).max(1.0);
-    let lo = if lo_known - lo_all > 2.0 * known_span { lo_known - known_span * 0.75 } else { lo_all };
+    let lo = if lo_known - lo_all > 4.0 * known_span { lo_known - known_span * 0.75 } else { lo_all };
     let margin = ((hi - lo) * 0.04).max(if cx.unit == Unit::Line { 1.0 } else { 1e6 });
     ((lo - margin).max(0.0), hi + margin)
 }
 
-/// An axis with ticks at `y`; gridlines down to `grid_to` when given.
+/// An axis at `y` with its tick labels below it, or above it when gridlines run down to
+/// `grid_to` (the window view, whose rows are below the axis).
 fn axis(o: &mut String, unit: Unit, sc: &Scale, y: f64, grid_to: Option<f64>, n: usize) {
+    let (label_y, tick) = if grid_to.is_some() { (y - 7.0, -4.0) } else { (y + 15.0, 4.0) };
     let _ = writeln!(o, "<path class=\"axis\" d=\"M{X0:.1} {y:.1}H{X1:.1}\"/>");
-    let _ = writeln!(o, "<text class=\"gut\" x=\"{:.1}\" y=\"{:.1}\">{}</text>", X0 - 8.0, y + 14.0, unit.axis_title());
+    let _ = writeln!(o, "<text class=\"gut\" x=\"{:.1}\" y=\"{label_y:.1}\">{}</text>", X0 - 8.0, unit.axis_title());
     let mut last_end = f64::MIN;
     for (t, label) in unit.ticks(sc.lo, sc.hi, n) {
         let x = sc.x(t);
         if let Some(g) = grid_to {
-            let _ = writeln!(o, "<path class=\"grid\" d=\"M{x:.1} {g:.1}V{y:.1}\"/>");
+            let _ = writeln!(o, "<path class=\"grid\" d=\"M{x:.1} {y:.1}V{g:.1}\"/>");
         }
-        let _ = write!(o, "<path class=\"tick\" d=\"M{x:.1} {y:.1}v4\"/>");
+        let _ = write!(o, "<path class=\"tick\" d=\"M{x:.1} {y:.1}v{tick}\"/>");
         let half = label.len() as f64 * 3.3;
         if x - half > last_end + 6.0 && x + half <= W {
-            let _ = write!(o, "<text class=\"tl\" x=\"{x:.1}\" y=\"{:.1}\">{}</text>", y + 15.0, esc(&label));
+            let _ = write!(o, "<text class=\"tl\" x=\"{x:.1}\" y=\"{label_y:.1}\">{}</text>", esc(&label));
             last_end = x + half;
         }
         o.push('\n');
@@ -546,7 +551,7 @@ fn detail(o: &mut String, cx: &Ctx) {
         rows.push((c, lanes));
     }
 
-    let top = 34.0;
+    let top = 30.0;
     let lanes_total: usize = rows.iter().map(|r| r.1.len()).sum();
     let bottom = top + lanes_total as f64 * LANE_H + 4.0;
     let height = bottom + 4.0;
@@ -563,7 +568,7 @@ fn detail(o: &mut String, cx: &Ctx) {
     let whi = cx.window.iter().map(|&i| f.ops[i].ret.unwrap_or(f.ops[i].call)).max().unwrap_or(0) as f64;
     let (wa, wb) = (sc.x(wlo), sc.x(whi));
     let _ = writeln!(o, "<path class=\"winband\" d=\"M{wa:.1} {top:.1}H{wb:.1}V{bottom:.1}H{wa:.1}Z\"/>");
-    axis(o, cx.unit, &sc, top - 8.0, Some(bottom), 12);
+    axis(o, cx.unit, &sc, top - 2.0, Some(bottom), 12);
     if let Some(c) = cx.culprit {
         let (a, b) = (sc.x(c.call as f64), c.ret.map_or(X1, |r| sc.x(r as f64)));
         let _ = writeln!(
@@ -674,7 +679,7 @@ fn table(o: &mut String, cx: &Ctx) {
         };
         let _ = writeln!(
             o,
-            "<tr class=\"{}\" data-op=\"{i}\" title=\"{}\"><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"optext\"><code>{}</code></td><td>{position}</td><td>{}</td><td class=\"origin\">{}</td></tr>",
+            "<tr class=\"{}\" data-op=\"{i}\" title=\"{}\"><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"optext\"><code>{}</code></td><td>{position}</td><td>{}</td><td class=\"origin\" title=\"{}\">{}</td></tr>",
             role.class(),
             esc(&cx.tooltip(i)),
             op.index,
@@ -683,7 +688,8 @@ fn table(o: &mut String, cx: &Ctx) {
             op.ret.map_or("<i>unknown</i>".to_string(), |r| esc(&cx.unit.precise(r))),
             esc(&cx.op_text(op)),
             cx.relation(i),
-            esc(&op.origin)
+            esc(&op.origin),
+            esc(op.origin.rsplit('/').next().unwrap_or(&op.origin))
         );
     }
     o.push_str("</tbody>\n</table>\n");
@@ -737,8 +743,8 @@ code, .lbl, .tl, .client, .gut, td.num, .when { font-family: ui-monospace, "Deja
 code { background: #f1f3f6; padding: 0 3px; border-radius: 3px; font-size: 0.92em; word-break: break-word; }
 code.bad { background: #fde4e4; color: #a40f0f; }
 .origin { color: #667; font-size: 13px; }
-.legend { font-size: 13px; color: #444; margin: 10px 0 0; }
-.sw { display: inline-block; width: 22px; height: 11px; border-radius: 2px; vertical-align: -1px; margin: 0 3px 0 12px; }
+.legend { font-size: 13px; color: #444; margin: 10px 0 0; } .legend > span.item { white-space: nowrap; margin-right: 10px; }
+.sw { display: inline-block; width: 22px; height: 11px; border-radius: 2px; vertical-align: -1px; margin: 0 3px 0 0; }
 .sw.ord { background: var(--ord); } .sw.out { background: var(--out); } .sw.bad { background: var(--bad); }
 .sw.ctx { background: var(--ctx); height: 4px; vertical-align: 2px; }
 .sw.unk { background: repeating-linear-gradient(45deg, #3b6fd8 0 2px, #e3ebfb 2px 5px); }
@@ -758,7 +764,7 @@ path.ov { fill: none; stroke-linecap: butt; }
 path.ov.ctx { stroke: #b8bec8; } path.ov.unk { stroke: #d9dde3; } path.ov.cord { stroke: #9db5e9; }
 path.ov.ord { stroke: var(--ord); } path.ov.out { stroke: var(--out); } path.ov.bad { stroke: var(--bad); }
 rect.bar.ord { fill: var(--ord); } rect.bar.out { fill: var(--out); } rect.bar.bad { fill: var(--bad); }
-rect.bar.open { stroke-width: 1; } rect.bar.open.ord { stroke: var(--ord); } rect.bar.open.out { stroke: var(--out); } rect.bar.open.bad { stroke: var(--bad); }
+rect.bar.open { stroke-width: 1; } rect.bar.open.ord { fill: url(#h-ord); } rect.bar.open.out { fill: url(#h-out); } rect.bar.open.bad { fill: url(#h-bad); } rect.bar.open.ord { stroke: var(--ord); } rect.bar.open.out { stroke: var(--out); } rect.bar.open.bad { stroke: var(--bad); }
 rect.bar.hl, path.cx.hl { stroke: #111; stroke-width: 2.5; }
 path.cx { stroke-width: 5; fill: none; } path.cx.ctx { stroke: var(--ctx); } path.cx.cord { stroke: #9db5e9; } path.cx.open { stroke-dasharray: 3 3; }
 path.clip.ord { fill: var(--ord); } path.clip.out { fill: var(--out); } path.clip.bad { fill: var(--bad); }

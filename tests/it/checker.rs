@@ -47,3 +47,15 @@ fn every_porcupine_file_gets_its_expected_verdict() {
     }
     assert!(wrong.is_empty(), "{} wrong:\n{}", wrong.len(), wrong.join("\n"));
 }
+
+#[test]
+fn kv_logs_get_the_same_verdict_without_splitting_by_key() {
+    use faultline::checker::models::kv_map::{unsplit, KvMap};
+    for (file, want) in expected().iter().filter(|(f, _)| f.starts_with("kv/c01") || f.starts_with("kv/c10"))
+        .filter(|(f, _)| cfg!(not(debug_assertions)) || !f.starts_with("kv/c10-ok")) {
+        let text = std::fs::read_to_string(data().join(file)).unwrap();
+        let ops = unsplit(input::kv_log(&text, file).unwrap());
+        let got = checker::check(&KvMap, ops, Duration::from_secs(60)).verdict;
+        assert_eq!(got.name(), want.as_str(), "{file} unsplit");
+    }
+}

@@ -6,4 +6,5 @@ mod bench;
 mod checker;
 mod cli;
 mod cluster;
+mod props;
 mod util;
