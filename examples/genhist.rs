@@ -15,7 +15,7 @@ use std::path::PathBuf;
 fn usage() -> ! {
     eprintln!(
         "usage: genhist --ops N --clients C --keys K --info-pct P [--stale-read [--depth D] | --never-written] \
-         [--read-frac F] [--min-ms A --max-ms B] [--no-info-line] --seed S --out FILE"
+         [--read-frac F] [--cas-frac F] [--min-ms A --max-ms B] [--no-info-line] --seed S --out FILE"
     );
     std::process::exit(2)
 }
@@ -38,6 +38,7 @@ fn main() {
             "--keys" => p.keys = num(val()),
             "--info-pct" => p.info_pct = num(val()),
             "--read-frac" => p.read_frac = num(val()),
+            "--cas-frac" => p.cas_frac = num(val()),
             "--min-ms" => p.min_ns = (num::<f64>(val()) * 1e6) as u64,
             "--max-ms" => p.max_ns = (num::<f64>(val()) * 1e6) as u64,
             "--seed" => p.seed = num(val()),

@@ -4,18 +4,17 @@
 use super::Failure;
 use std::fmt::Write;
 
-fn t(ns: u64) -> String {
-    // History times are ns in faultline's own files; line numbers in Jepsen/kv logs.
-    if ns > 10_000_000 {
-        format!("{:.3}s", ns as f64 / 1e9)
-    } else {
-        format!("#{ns}")
-    }
+/// History times are ns in faultline's own files and line numbers in Jepsen/kv logs; the
+/// unit is decided once per key, from its largest time.
+fn clock(f: &Failure) -> impl Fn(u64) -> String {
+    let ns = f.ops.iter().map(|o| o.ret.unwrap_or(o.call)).max().unwrap_or(0) > 10_000_000;
+    move |t: u64| if ns { format!("{:.3}s", t as f64 / 1e9) } else { format!("#{t}") }
 }
 
 /// Explain a failure in a few lines.
 pub fn text(f: &Failure) -> String {
     let mut o = String::new();
+    let t = clock(f);
     let c = &f.ops[f.culprit];
     let _ = writeln!(
         o,
@@ -25,7 +24,7 @@ pub fn text(f: &Failure) -> String {
         c.text,
         c.origin,
         t(c.call),
-        c.ret.map_or("never".to_string(), t)
+        c.ret.map_or("never".to_string(), &t)
     );
     let _ = writeln!(
         o,
@@ -42,7 +41,7 @@ pub fn text(f: &Failure) -> String {
             "    client {:<4} {:>10} .. {:<10} {}{}",
             op.client,
             t(op.call),
-            op.ret.map_or("?".to_string(), t),
+            op.ret.map_or("?".to_string(), &t),
             op.text,
             mark
         );

@@ -3,7 +3,7 @@
 //!
 //! It models a `faultline run` of the register workload: `clients` closed-loop client slots,
 //! each doing read / write / cas (half reads, a quarter each of writes and cas, as the default
-//! mix) on a random key out of `keys`, one operation at a time, with random durations so that
+//! mix; both adjustable) on a random key out of `keys`, one operation at a time, with random durations so that
 //! operations of different clients overlap. Every operation gets a *linearization point*
 //! strictly inside its `[invoke, complete]` window; the results come from running the
 //! register model sequentially in the order of those points, so a legal order consistent with
@@ -55,8 +55,10 @@ pub struct Params {
     pub keys: u32,
     /// Percent of writes and cas whose outcome is unknown (`info`).
     pub info_pct: f64,
-    /// Fraction of reads (the rest is split evenly between writes and cas).
+    /// Fraction of reads.
     pub read_frac: f64,
+    /// Fraction of cas (the rest are writes).
+    pub cas_frac: f64,
     /// Shortest and longest operation, ns (an `info` one lasts 2–5 times the longest).
     pub min_ns: u64,
     /// Longest operation, ns.
@@ -78,6 +80,7 @@ impl Default for Params {
             keys: 4,
             info_pct: 2.0,
             read_frac: 0.5,
+            cas_frac: 0.25,
             min_ns: 1_000_000,
             max_ns: 5_000_000,
             info_line: true,
@@ -148,10 +151,10 @@ pub fn generate(p: &Params) -> History {
         let x: f64 = rng.random();
         let f = if x < p.read_frac {
             OpKind::Read
-        } else if x < p.read_frac + (1.0 - p.read_frac) / 2.0 {
-            OpKind::Write
-        } else {
+        } else if x < p.read_frac + p.cas_frac {
             OpKind::Cas
+        } else {
+            OpKind::Write
         };
         let key = rng.random_range(0..keys);
         let info = f != OpKind::Read && rng.random_bool((p.info_pct / 100.0).clamp(0.0, 1.0));

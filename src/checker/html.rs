@@ -128,7 +128,7 @@ fn esc(s: &str) -> String {
     o
 }
 
-/// At most `n` characters of `s`, with an ellipsis when cut.
+/// At most `n` characters of `s`, with an ellipsis when cut (kv values can be kilobytes).
 fn cut(s: &str, n: usize) -> String {
     if s.chars().count() <= n {
         s.to_string()
@@ -233,7 +233,7 @@ impl<'a> Ctx<'a> {
         let mut s = format!(
             "client {} · {} · invoked {}, {}",
             o.client,
-            self.op_text(o),
+            cut(&self.op_text(o), 300),
             self.unit.precise(o.call),
             o.ret.map_or("outcome unknown (never returned)".to_string(), |r| format!("returned {}", self.unit.precise(r)))
         );
@@ -283,7 +283,11 @@ pub fn render(f: &Failure, title: &str) -> String {
     } else {
         legend(&mut o);
         overview(&mut o, &cx);
-        detail(&mut o, &cx);
+        let zoom = zoom_range(&cx);
+        detail(&mut o, &cx, zoom, "The window, zoomed", "the operations that cannot be ordered together, one row per client");
+        if let Some(close) = close_up(&cx, zoom) {
+            detail(&mut o, &cx, close, "Close-up around the culprit", "the short operations of the window and the culprit");
+        }
         table(&mut o, &cx);
         order_list(&mut o, &cx);
     }
@@ -412,6 +416,8 @@ fn overview(o: &mut String, cx: &Ctx) {
         clients.len()
     );
     let _ = writeln!(o, "<svg class=\"overview\" viewBox=\"0 0 {W} {height:.1}\" width=\"{W}\" height=\"{height:.1}\" role=\"img\" aria-label=\"overview of the key's history\">");
+    // The hatchings of unknown outcomes, used by the drawings below too.
+    o.push_str(DEFS);
     // The zoomed range.
     let (zlo, zhi) = zoom_range(cx);
     let (za, zb) = (sc.x(zlo), sc.x(zhi).max(sc.x(zlo) + 3.0));
@@ -463,12 +469,40 @@ fn zoom_range(cx: &Ctx) -> (f64, f64) {
     ((lo - margin).max(0.0), hi + margin)
 }
 
+/// A second, closer range when the culprit is a sliver in the window view (long operations
+/// stretch the window): the culprit and the window's short operations (a tenth of the
+/// window's range at most) that returned.
+fn close_up(cx: &Ctx, (lo, hi): (f64, f64)) -> Option<(f64, f64)> {
+    let c = cx.culprit?;
+    let range = hi - lo;
+    let c_end = c.ret? as f64;
+    if (c_end - c.call as f64) / range * (X1 - X0) >= 24.0 {
+        return None;
+    }
+    let short: Vec<(f64, f64)> = cx
+        .window
+        .iter()
+        .filter_map(|&i| {
+            let op = &cx.f.ops[i];
+            let r = op.ret? as f64;
+            (r - op.call as f64 <= range / 10.0 || i == cx.f.culprit).then_some((op.call as f64, r))
+        })
+        .collect();
+    let a = short.iter().map(|s| s.0).fold(f64::MAX, f64::min);
+    let b = short.iter().map(|s| s.1).fold(f64::MIN, f64::max);
+    if b - a > range / 3.0 {
+        return None;
+    }
+    let margin = ((b - a) * 0.06).max(if cx.unit == Unit::Line { 1.0 } else { 1e6 });
+    Some(((a - margin).max(0.0), b + margin))
+}
+
 /// An axis at `y` with its tick labels below it, or above it when gridlines run down to
 /// `grid_to` (the window view, whose rows are below the axis).
 fn axis(o: &mut String, unit: Unit, sc: &Scale, y: f64, grid_to: Option<f64>, n: usize) {
     let (label_y, tick) = if grid_to.is_some() { (y - 7.0, -4.0) } else { (y + 15.0, 4.0) };
     let _ = writeln!(o, "<path class=\"axis\" d=\"M{X0:.1} {y:.1}H{X1:.1}\"/>");
-    let _ = writeln!(o, "<text class=\"gut\" x=\"{:.1}\" y=\"{label_y:.1}\">{}</text>", X0 - 8.0, unit.axis_title());
+    let _ = writeln!(o, "<text class=\"gut\" x=\"{:.1}\" y=\"{label_y:.1}\">{}</text>", X0 - 10.0, unit.axis_title());
     let mut last_end = f64::MIN;
     for (t, label) in unit.ticks(sc.lo, sc.hi, n) {
         let x = sc.x(t);
@@ -476,10 +510,12 @@ fn axis(o: &mut String, unit: Unit, sc: &Scale, y: f64, grid_to: Option<f64>, n:
             let _ = writeln!(o, "<path class=\"grid\" d=\"M{x:.1} {y:.1}V{g:.1}\"/>");
         }
         let _ = write!(o, "<path class=\"tick\" d=\"M{x:.1} {y:.1}v{tick}\"/>");
+        // Labels are centred on their tick, but kept clear of the axis title on the left.
         let half = label.len() as f64 * 3.3;
-        if x - half > last_end + 6.0 && x + half <= W {
-            let _ = write!(o, "<text class=\"tl\" x=\"{x:.1}\" y=\"{label_y:.1}\">{}</text>", esc(&label));
-            last_end = x + half;
+        let lx = x.max(X0 - 4.0 + half);
+        if lx - half > last_end + 6.0 && lx + half <= W {
+            let _ = write!(o, "<text class=\"tl\" x=\"{lx:.1}\" y=\"{label_y:.1}\">{}</text>", esc(&label));
+            last_end = lx + half;
         }
         o.push('\n');
     }
@@ -493,26 +529,31 @@ struct Bar {
     xb: f64,
     /// Starts before the drawn range.
     clipped: bool,
+    /// Returns after the drawn range.
+    cut: bool,
     /// Outcome unknown: open to the right edge.
     open: bool,
 }
 
 /// The window zoomed: one row per client of the window, lanes where a client's operations
 /// overlap (an unknown outcome stays open), labels above the bars.
-fn detail(o: &mut String, cx: &Ctx) {
+fn detail(o: &mut String, cx: &Ctx, (lo, hi): (f64, f64), heading: &str, what: &str) {
     let f = cx.f;
-    let (lo, hi) = zoom_range(cx);
     let sc = Scale { lo, hi };
+    let in_range = |i: usize| {
+        let (a, b) = span(&f.ops[i]);
+        (a as f64) <= hi && b.is_none_or(|b| b as f64 >= lo)
+    };
     // Rows: the window's clients, in order of their first operation in the window.
     let mut clients: Vec<u64> = Vec::new();
     for &i in &cx.window {
-        if !clients.contains(&f.ops[i].client) {
+        if in_range(i) && !clients.contains(&f.ops[i].client) {
             clients.push(f.ops[i].client);
         }
     }
     // Operations drawn: the window, plus the same clients' other operations in range.
     let mut by_client: HashMap<u64, Vec<usize>> = HashMap::new();
-    for &i in &cx.window {
+    for &i in cx.window.iter().filter(|&&i| in_range(i)) {
         by_client.entry(f.ops[i].client).or_default().push(i);
     }
     let mut context = 0;
@@ -520,8 +561,7 @@ fn detail(o: &mut String, cx: &Ctx) {
         if context >= CONTEXT_MAX || cx.window.contains(&i) || !clients.contains(&op.client) {
             continue;
         }
-        let (a, b) = span(op);
-        if (a as f64) <= hi && b.is_none_or(|b| b as f64 >= lo) {
+        if in_range(i) {
             by_client.entry(op.client).or_default().push(i);
             context += 1;
         }
@@ -538,7 +578,7 @@ fn detail(o: &mut String, cx: &Ctx) {
             let (a, b) = span(op);
             let xa = sc.x(a as f64);
             let xb = b.map_or(X1, |b| sc.x(b as f64)).max(xa + 3.0);
-            let bar = Bar { op: i, role: cx.role(i), xa, xb, clipped: (a as f64) < lo, open: b.is_none() };
+            let bar = Bar { op: i, role: cx.role(i), xa, xb, clipped: (a as f64) < lo, cut: b.is_some_and(|b| b as f64 > hi), open: b.is_none() };
             let free = lanes.iter().position(|l| l.iter().all(|x| x.xb + 2.0 < bar.xa || bar.xb + 2.0 < x.xa));
             match free {
                 Some(k) => lanes[k].push(bar),
@@ -557,12 +597,13 @@ fn detail(o: &mut String, cx: &Ctx) {
     let height = bottom + 4.0;
     let _ = writeln!(
         o,
-        "<section><h2>The window, zoomed <small>{} to {}: the operations that cannot be ordered together, one row per client</small></h2>",
+        "<section><h2>{} <small>{} to {}: {}</small></h2>",
+        esc(heading),
         esc(&cx.unit.short(lo.round() as u64)),
-        esc(&cx.unit.short(hi.round() as u64))
+        esc(&cx.unit.short(hi.round() as u64)),
+        esc(what)
     );
-    let _ = writeln!(o, "<svg class=\"detail\" viewBox=\"0 0 {W} {height:.1}\" width=\"{W}\" height=\"{height:.1}\" role=\"img\" aria-label=\"the window's operations on a time axis\">");
-    o.push_str(DEFS);
+    let _ = writeln!(o, "<svg class=\"detail\" viewBox=\"0 0 {W} {height:.1}\" width=\"{W}\" height=\"{height:.1}\" role=\"img\" aria-label=\"{}\">", esc(heading));
     // The window's extent and the culprit's run.
     let wlo = cx.window.iter().map(|&i| f.ops[i].call).min().unwrap_or(0) as f64;
     let whi = cx.window.iter().map(|&i| f.ops[i].ret.unwrap_or(f.ops[i].call)).max().unwrap_or(0) as f64;
@@ -632,6 +673,9 @@ fn lane_svg(o: &mut String, cx: &Ctx, lane: &[Bar], y: f64) {
         if b.clipped {
             let _ = writeln!(o, "<path class=\"clip {class}\" d=\"M{:.1} {by:.1}l-6 {:.1}l6 {:.1}Z\"/>", b.xa, bh / 2.0, bh / 2.0);
         }
+        if b.cut {
+            let _ = writeln!(o, "<path class=\"clip {class}\" d=\"M{:.1} {by:.1}l6 {:.1}l-6 {:.1}Z\"/>", b.xb, bh / 2.0, bh / 2.0);
+        }
         // The label: [number | breaks here] text, above the bar, cut to the room it has.
         let badge = match b.role {
             Role::Culprit => Some("✖ breaks here".to_string()),
@@ -639,7 +683,7 @@ fn lane_svg(o: &mut String, cx: &Ctx, lane: &[Bar], y: f64) {
         };
         let mut text = cx.op_text(op);
         if b.clipped {
-            text = format!("◀ invoked {} · {}", cx.unit.short(op.call), text);
+            text = format!("{text} · invoked at {}", cx.unit.short(op.call));
         }
         let badge_chars = badge.as_ref().map_or(0, |s| s.chars().count() + 1);
         let want = (badge_chars + text.chars().count()) as f64 * CHAR_W;
@@ -648,7 +692,7 @@ fn lane_svg(o: &mut String, cx: &Ctx, lane: &[Bar], y: f64) {
         if start + want > limit {
             start = (limit - want).max(cursor).min(b.xa.max(cursor));
         }
-        let room = ((limit - start) / CHAR_W).floor().max(0.0) as usize;
+        let room = ((limit - start) / CHAR_W + 0.01).floor().max(0.0) as usize;
         if room < 2 {
             continue;
         }
@@ -686,7 +730,7 @@ fn table(o: &mut String, cx: &Ctx) {
             op.client,
             esc(&cx.unit.precise(op.call)),
             op.ret.map_or("<i>unknown</i>".to_string(), |r| esc(&cx.unit.precise(r))),
-            esc(&cx.op_text(op)),
+            esc(&cut(&cx.op_text(op), 4000)),
             cx.relation(i),
             esc(&op.origin),
             esc(op.origin.rsplit('/').next().unwrap_or(&op.origin))
@@ -718,7 +762,7 @@ fn order_list(o: &mut String, cx: &Ctx) {
             o,
             "<li data-op=\"{i}\"><span class=\"who\">client {}</span> <code>{}</code> <span class=\"when\">{} – {}</span></li>",
             op.client,
-            esc(&cx.op_text(op)),
+            esc(&cut(&cx.op_text(op), 300)),
             esc(&cx.unit.short(op.call)),
             op.ret.map_or("?".to_string(), |r| esc(&cx.unit.short(r)))
         );

@@ -10,7 +10,12 @@
 //! reached them (a shared list), for the explanation.
 
 use super::{Failure, KeyResult, Model, Observation, OpView, Operation, Verdict};
-use std::collections::HashMap;
+use std::collections::HashMap as StdHashMap;
+use std::hash::{BuildHasherDefault, DefaultHasher};
+
+/// A hash map with a fixed hasher: the same input gives the same search order, the same
+/// explanation and the same page, run after run.
+type HashMap<K, V> = StdHashMap<K, V, BuildHasherDefault<DefaultHasher>>;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -92,7 +97,7 @@ pub fn check_key<M: Model>(
     let started = Instant::now();
     // Drop what cannot matter: unknown no-ops (reads), and unknown operations whose effect
     // nobody observes. Retire the others after the last operation that could observe them.
-    let mut last_seen: HashMap<u64, u64> = HashMap::new();
+    let mut last_seen: HashMap<u64, u64> = HashMap::default();
     let mut last_any: Option<u64> = None;
     for op in ops {
         if let (Some(out), Some(ret)) = (&op.output, op.ret) {
@@ -173,7 +178,14 @@ pub fn check_key<M: Model>(
                 let pending: Vec<usize> = (0..ops.len())
                     .filter(|&i| ops[i].ret.is_some() && ops[i].call <= ops[c].ret.unwrap_or(u64::MAX) && ops[i].ret.unwrap_or(u64::MAX) >= ops[c].call)
                     .collect();
-                (Verdict::NotLinearizable, Some(build_failure(model, key, ops, c, &pending, partial, &[])))
+                // The state the longest legal order leaves the key in.
+                let mut st = model.init();
+                for &i in &partial {
+                    if let Some(s2) = model.step(&st, &ops[i].input, ops[i].output.as_ref()) {
+                        st = s2;
+                    }
+                }
+                (Verdict::NotLinearizable, Some(build_failure(model, key, ops, c, &pending, partial, &[st])))
             }
         };
         let r = KeyResult { key: key.to_string(), ops: checked, dropped: ops.len() - checked, verdict, seconds: started.elapsed().as_secs_f64(), peak_configs: 0 };
@@ -312,7 +324,7 @@ struct Frontier<S> {
 
 impl<S> Default for Frontier<S> {
     fn default() -> Self {
-        Frontier { map: HashMap::new(), count: 0 }
+        Frontier { map: HashMap::default(), count: 0 }
     }
 }
 

@@ -5,7 +5,8 @@
 //! mutated at random so that either verdict is possible, get the same verdict from the
 //! checker as from a brute-force search over every order (the definition, nothing clever).
 //!
-//! A disagreement is written to `/tmp/counterexamples/` as a `history.jsonl`.
+//! A disagreement is written to `/tmp/counterexamples/` as a `history.jsonl`. A longer
+//! differential run: `FAULTLINE_PROPS_CASES=100000 cargo test --release --test it props::small`.
 
 use faultline::checker::gen::{generate, Params, Plant};
 use faultline::checker::models::register::{RegIn, RegOut, Register};
@@ -205,8 +206,9 @@ fn mutate(r: &mut ChaCha8Rng, ops: &mut Vec<Op>) {
         }
     }
     let pick = vals[r.random_range(0..vals.len())];
+    let other_call = ops[r.random_range(0..ops.len())].call;
     let op = &mut ops[i];
-    match (r.random_range(0..6), op.input, op.output) {
+    match (r.random_range(0..7), op.input, op.output) {
         (0 | 1, RegIn::Read, Some(RegOut::Read(_))) => op.output = Some(RegOut::Read(pick)),
         (2, RegIn::Cas(..), Some(RegOut::Swapped)) => op.output = Some(RegOut::CompareFailed),
         (2, RegIn::Cas(..), Some(RegOut::CompareFailed)) => op.output = Some(RegOut::Swapped),
@@ -234,6 +236,14 @@ fn mutate(r: &mut ChaCha8Rng, ops: &mut Vec<Op>) {
                 op.ret = Some(op.call + (ret - op.call) * r.random_range(1..6) / 3 + 1);
             }
         }
+        (6, RegIn::Read, Some(_)) => {
+            // Move a read elsewhere in time (same length): stale or from the future.
+            if let Some(ret) = op.ret {
+                let len = ret - op.call;
+                op.call = other_call + 1;
+                op.ret = Some(op.call + len);
+            }
+        }
         _ => {}
     }
 }
@@ -244,7 +254,9 @@ fn small_mutated_histories_agree_with_brute_force() {
     let mut rng = ChaCha8Rng::seed_from_u64(99);
     let (mut lin, mut not) = (0, 0);
     let mut wrong = Vec::new();
-    for seed in 0..1500u64 {
+    // FAULTLINE_PROPS_CASES=N runs more (a fuzzing campaign; use --release).
+    let cases: u64 = std::env::var("FAULTLINE_PROPS_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(1500);
+    for seed in 0..cases {
         let keys = rng.random_range(1..=2);
         let p = Params {
             ops: rng.random_range(4..=14) * keys as usize,
@@ -258,6 +270,21 @@ fn small_mutated_histories_agree_with_brute_force() {
         };
         let h = generate(&p);
         let (model, mut ops) = read_back(&h.entries, dir.path(), "m.jsonl");
+        if rng.random_bool(0.3) && model.names.len() >= 3 {
+            // Jepsen-like: values from a small domain, written many times.
+            let m = rng.random_range(1..=3u32);
+            let f = |v: u32| if v == 0 { 0 } else { (v - 1) % m + 1 };
+            for op in &mut ops {
+                op.input = match op.input {
+                    RegIn::Write(v) => RegIn::Write(f(v)),
+                    RegIn::Cas(a, b) => RegIn::Cas(f(a), f(b)),
+                    RegIn::Read => RegIn::Read,
+                };
+                if let Some(RegOut::Read(v)) = op.output {
+                    op.output = Some(RegOut::Read(f(v)));
+                }
+            }
+        }
         for _ in 0..rng.random_range(1..=3) {
             if !ops.is_empty() {
                 mutate(&mut rng, &mut ops);
