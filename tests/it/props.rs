@@ -57,7 +57,7 @@ fn generated_histories_are_linearizable_and_planted_reads_are_not() {
     let dir = tempfile::tempdir().unwrap();
     let (mut clean, mut never, mut stale) = (0, 0, 0);
     let mut wrong = Vec::new();
-    for seed in 0..150u64 {
+    for seed in 0..100u64 {
         let p = shape(seed);
         let cases = [
             (Plant::None, Verdict::Linearizable),
@@ -84,7 +84,7 @@ fn generated_histories_are_linearizable_and_planted_reads_are_not() {
         }
     }
     assert!(wrong.is_empty(), "{} wrong verdicts:\n{}", wrong.len(), wrong.join("\n"));
-    assert!(clean == 150 && never >= 140 && stale >= 100, "too few cases: {clean} clean, {never} never-written, {stale} stale");
+    assert!(clean == 100 && never >= 90 && stale >= 60, "too few cases: {clean} clean, {never} never-written, {stale} stale");
 }
 
 /// Histories without a line for `info` operations (they never complete in the file) read
@@ -146,8 +146,8 @@ fn reference_key(model: &Register, ops: &[&Op]) -> bool {
 
 /// Back to a history file (for saving a counterexample).
 fn to_entries(model: &Register, ops: &[Op]) -> Vec<Entry> {
-    let name = |v: u32| if v == 0 { Value::None } else { Value::One(model.names[v as usize - 1].clone()) };
     let text = |v: u32| model.names.get((v as usize).wrapping_sub(1)).cloned().unwrap_or_else(|| format!("never{v}"));
+    let name = |v: u32| if v == 0 { Value::None } else { Value::One(text(v)) };
     let mut out = Vec::new();
     for (id, op) in ops.iter().enumerate() {
         let (f, value) = match op.input {
@@ -255,7 +255,7 @@ fn small_mutated_histories_agree_with_brute_force() {
     let (mut lin, mut not) = (0, 0);
     let mut wrong = Vec::new();
     // FAULTLINE_PROPS_CASES=N runs more (a fuzzing campaign; use --release).
-    let cases: u64 = std::env::var("FAULTLINE_PROPS_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(1500);
+    let cases: u64 = std::env::var("FAULTLINE_PROPS_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(1000);
     for seed in 0..cases {
         let keys = rng.random_range(1..=2);
         let p = Params {
@@ -305,4 +305,59 @@ fn small_mutated_histories_agree_with_brute_force() {
     }
     assert!(wrong.is_empty(), "{} wrong verdicts:\n{}", wrong.len(), wrong.join("\n"));
     assert!(lin > 200 && not > 200, "too one-sided: {lin} linearizable, {not} not");
+}
+
+/// The two search engines agree on larger histories: a key where every operation returns is
+/// searched depth-first (wgl.rs); give the same key an unknown write, invoked after everything
+/// else, and a read of its value after that, and it goes to the configuration search
+/// (search.rs) with the same verdict, since both can be ordered last.
+#[test]
+fn both_engines_agree_on_larger_mutated_histories() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let cases: u64 = std::env::var("FAULTLINE_PROPS_CASES").ok().and_then(|s| s.parse::<u64>().ok()).map_or(100, |n| n / 10);
+    let (mut lin, mut not) = (0, 0);
+    let mut wrong = Vec::new();
+    for seed in 0..cases {
+        let p = Params {
+            ops: rng.random_range(30..=250),
+            clients: rng.random_range(1..=8),
+            keys: rng.random_range(1..=2),
+            info_pct: 0.0,
+            max_ns: [2_000_000, 5_000_000, 20_000_000][rng.random_range(0..3)],
+            seed: 50_000 + seed,
+            ..Params::default()
+        };
+        let h = generate(&p);
+        let (model, mut ops) = read_back(&h.entries, dir.path(), "e.jsonl");
+        for _ in 0..rng.random_range(0..=2) {
+            mutate(&mut rng, &mut ops);
+        }
+        // Mutations may have made some operations unknown: make them definite again.
+        ops.retain(|o| o.ret.is_some());
+        let end = ops.iter().map(|o| o.ret.unwrap_or(o.call).max(o.call)).max().unwrap_or(0);
+        let keys: std::collections::BTreeSet<String> = ops.iter().map(|o| o.key.clone()).collect();
+        let mut with = ops.clone();
+        for (k, key) in keys.iter().enumerate() {
+            let x = model.names.len() as u32 + 1 + k as u32;
+            let t = end + 10 + 100 * k as u64;
+            let base = Operation { client: 90_000 + k as u64, key: key.clone(), call: t, ret: None, input: RegIn::Write(x), output: None, origin: "added".into() };
+            with.push(base.clone());
+            with.push(Operation { client: 91_000 + k as u64, call: t + 10, ret: Some(t + 20), input: RegIn::Read, output: Some(RegOut::Read(x)), ..base });
+        }
+        let a = checker::check(&model, ops.clone(), Duration::from_secs(30));
+        let b = checker::check(&model, with.clone(), Duration::from_secs(30));
+        assert!(a.keys.iter().all(|k| k.peak_configs == 0), "expected the depth-first engine");
+        if a.verdict == Verdict::Linearizable {
+            lin += 1;
+        } else {
+            not += 1;
+        }
+        if a.verdict != b.verdict || a.verdict == Verdict::Unknown {
+            let saved = save(&to_entries(&model, &with), &format!("engines-{seed}.jsonl"));
+            wrong.push(format!("case {seed} ({} ops): depth-first {}, configurations {} (saved {saved})", ops.len(), a.verdict.name(), b.verdict.name()));
+        }
+    }
+    assert!(wrong.is_empty(), "{} disagreements:\n{}", wrong.len(), wrong.join("\n"));
+    assert!(lin > cases / 10 && not > cases / 10, "too one-sided: {lin} linearizable, {not} not");
 }
