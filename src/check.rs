@@ -128,6 +128,17 @@ pub fn text(c: &FileCheck) -> String {
         r.keys.len(),
         r.seconds
     );
+    // Per key: the slowest first, at most 10 (a history can have thousands of keys).
+    let mut keys: Vec<&crate::checker::KeyResult> = r.keys.iter().collect();
+    keys.sort_by(|a, b| b.seconds.total_cmp(&a.seconds).then(a.key.cmp(&b.key)));
+    for k in keys.iter().take(10) {
+        let dropped = if k.dropped > 0 { format!(" (+{} unknown-outcome ops that cannot matter)", k.dropped) } else { String::new() };
+        let width = if k.peak_configs > 0 { format!(", at most {} configurations at once", k.peak_configs) } else { String::new() };
+        out.push_str(&format!("\n  key {}: {}, {} ops{dropped}, {:.3} s{width}", k.key, k.verdict.name(), k.ops, k.seconds));
+    }
+    if keys.len() > 10 {
+        out.push_str(&format!("\n  … and {} more keys (use --json for totals)", keys.len() - 10));
+    }
     let unknown: Vec<&str> = r.keys.iter().filter(|k| k.verdict == Verdict::Unknown).map(|k| k.key.as_str()).collect();
     if r.verdict == Verdict::Unknown {
         let done = r.keys.len() - unknown.len();

@@ -26,12 +26,23 @@ pub fn text(f: &Failure) -> String {
         t(c.call),
         c.ret.map_or("never".to_string(), &t)
     );
-    let _ = writeln!(
-        o,
-        "  just before it returned the key could only hold {}; the longest legal order found has {} operation(s).",
-        if f.states_before.is_empty() { "nothing".to_string() } else { f.states_before.join(" or ") },
-        f.partial.len()
-    );
+    let states = if f.states_before.is_empty() { "nothing".to_string() } else { f.states_before.join(" or ") };
+    match f.forced_by.and_then(|w| f.ops.get(w)) {
+        Some(w) => {
+            let _ = writeln!(
+                o,
+                "  by the return of client {}'s `{}` at {}, every legal order had overwritten what it returns, for good;\n  the key could then only hold {}; the longest legal order found has {} operation(s).",
+                w.client,
+                w.text,
+                w.ret.map_or("?".to_string(), &t),
+                states,
+                f.partial.len()
+            );
+        }
+        None => {
+            let _ = writeln!(o, "  just before it returned the key could only hold {states}; the longest legal order found has {} operation(s).", f.partial.len());
+        }
+    }
     let _ = writeln!(o, "  the operations that cannot be ordered together (in invocation order):");
     for &i in &f.window {
         let op = &f.ops[i];

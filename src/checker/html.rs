@@ -320,7 +320,21 @@ fn summary(o: &mut String, cx: &Ctx) {
         o.push_str("The checker did not record which values the key could hold just before the culprit returned");
     } else {
         let states: Vec<String> = f.states_before.iter().map(|s| format!("<code>{}</code>", esc(s))).collect();
-        let _ = write!(o, "Just before the culprit returned, the key could only hold {}", states.join(" or "));
+        match f.forced_by.and_then(|w| f.ops.get(w)) {
+            Some(w) => {
+                let _ = write!(
+                    o,
+                    "By the return of client {}’s <code>{}</code> at {}, every legal order had overwritten what the culprit returns, for good; the key could then only hold {}",
+                    w.client,
+                    esc(&cx.op_text(w)),
+                    esc(&w.ret.map_or("?".to_string(), |r| cx.unit.short(r))),
+                    states.join(" or ")
+                );
+            }
+            None => {
+                let _ = write!(o, "Just before the culprit returned, the key could only hold {}", states.join(" or "));
+            }
+        }
     }
     let _ = writeln!(
         o,
@@ -742,7 +756,8 @@ fn table(o: &mut String, cx: &Ctx) {
     } else {
         let _ = writeln!(
             o,
-            "<p>States the key could hold just before the culprit returned: {}.</p>",
+            "<p>States the key could hold just before {}: {}.</p>",
+            if f.forced_by.is_some() { "the operation that forced the overwrite returned" } else { "the culprit returned" },
             f.states_before.iter().map(|s| format!("<code>{}</code>", esc(s))).collect::<Vec<_>>().join(" or ")
         );
     }
@@ -866,6 +881,7 @@ mod tests {
             window: vec![0, 1, 2, 3],
             partial: vec![0, 1],
             states_before: vec!["\"c&d\"".to_string(), "\"e\"".to_string()],
+            forced_by: None,
         }
     }
 
@@ -913,7 +929,7 @@ mod tests {
         let t = Unit::Ns.ticks(1.0e9, 1.05e9, 8);
         assert!(t.iter().any(|(_, l)| l == "1.010"), "{t:?}");
         let page = render(
-            &Failure { key: "r".into(), ops: lines, culprit: 0, window: vec![0], partial: vec![], states_before: vec![] },
+            &Failure { key: "r".into(), ops: lines, culprit: 0, window: vec![0], partial: vec![], states_before: vec![], forced_by: None },
             "t",
         );
         assert!(page.contains("log line"));
@@ -928,7 +944,7 @@ mod tests {
             ops.push(op(i as usize, i % 50, 1_000_000_000 + i * 1_000_000, Some(1_000_000_000 + i * 1_000_000 + 40_000_000), "write 1"));
         }
         let n = ops.len();
-        let f = Failure { key: "k".into(), ops, culprit: n - 1, window: (n - 8..n).collect(), partial: (0..n - 8).collect(), states_before: vec!["1".into()] };
+        let f = Failure { key: "k".into(), ops, culprit: n - 1, window: (n - 8..n).collect(), partial: (0..n - 8).collect(), states_before: vec!["1".into()], forced_by: None };
         let page = render(&f, "big");
         assert_eq!(page.matches("<rect").count(), 8);
         let ov = &page[page.find("class=\"overview\"").unwrap()..page.find("class=\"detail\"").unwrap()];

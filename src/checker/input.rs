@@ -219,58 +219,70 @@ pub fn kv_log(text: &str, file: &str) -> Result<Vec<KvOp>, String> {
     Ok(ops)
 }
 
-/// faultline's history.jsonl → register operations split by key.
+/// faultline's history.jsonl → register operations split by key. Streamed: only operations
+/// still open are held, so a history of a million operations needs no more than its result.
 pub fn jsonl(path: &Path) -> Result<(Register, Vec<RegOp>), String> {
-    let entries = crate::history::read(path)?;
+    use std::io::BufRead;
     let file = path.display().to_string();
+    let f = std::fs::File::open(path).map_err(|e| format!("{file}: {e}"))?;
+    let mut reader = std::io::BufReader::with_capacity(1 << 20, f);
     let mut interner = Interner::default();
-    let mut ops = Vec::new();
     let compare_failed = crate::workload::register::COMPARE_FAILED;
-    let mut completions: HashMap<u64, &crate::history::Entry> = HashMap::new();
-    for e in &entries {
-        if e.kind != EntryType::Invoke {
-            completions.insert(e.id, e);
+    // Invocations waiting for their completion: id → (line, operation without its outcome).
+    let mut open: HashMap<u64, (usize, RegOp)> = HashMap::new();
+    let mut ops: Vec<(usize, RegOp)> = Vec::new();
+    let mut line = String::new();
+    let mut n = 0;
+    loop {
+        line.clear();
+        n += 1;
+        if reader.read_line(&mut line).map_err(|e| format!("{file}:{n}: {e}"))? == 0 {
+            break;
         }
-    }
-    for (n, e) in entries.iter().enumerate() {
-        if e.kind != EntryType::Invoke {
+        if line.trim().is_empty() {
             continue;
         }
-        let bad = |what: &str| format!("{file}:{}: {what}", n + 1);
-        let mut v = |x: &Value| -> Result<Val, String> {
-            match x {
-                Value::None => Ok(0),
-                Value::One(s) => Ok(interner.id(s)),
-                Value::Pair(..) => Err(bad("expected a single value, found [from, to]")),
+        let bad = |what: &str| format!("{file}:{n}: {what}");
+        let e: crate::history::Entry =
+            serde_json::from_str(&line).map_err(|e| bad(&format!("expected a history entry (design.md §2): {e}")))?;
+        if e.kind == EntryType::Invoke {
+            let input = match (e.f, &e.value) {
+                (OpKind::Read, _) => RegIn::Read,
+                (OpKind::Write, Value::None) => RegIn::Write(0),
+                (OpKind::Write, Value::One(x)) => RegIn::Write(interner.id(x)),
+                (OpKind::Write, Value::Pair(..)) => return Err(bad("expected a single value, found [from, to]")),
+                (OpKind::Cas, Value::Pair(a, b)) => RegIn::Cas(interner.id(a), interner.id(b)),
+                (OpKind::Cas, _) => return Err(bad("a cas needs [from, to]")),
+            };
+            let op = Operation { client: e.client as u64, key: e.key, call: e.t, ret: None, input, output: None, origin: format!("{file}:{n} (op {})", e.id) };
+            if open.insert(e.id, (n, op)).is_some() {
+                return Err(bad("operation id invoked twice"));
             }
+            continue;
+        }
+        // A completion of an operation never invoked is ignored, as before.
+        let Some((at, mut op)) = open.remove(&e.id) else { continue };
+        let output = match (e.kind, &op.input) {
+            (EntryType::Ok, RegIn::Read) => Some(RegOut::Read(match &e.value {
+                Value::None => 0,
+                Value::One(s) => interner.id(s),
+                Value::Pair(..) => return Err(bad("a read returned [from, to]")),
+            })),
+            (EntryType::Ok, RegIn::Write(_)) => Some(RegOut::Written),
+            (EntryType::Ok, RegIn::Cas(..)) => Some(RegOut::Swapped),
+            (EntryType::Fail, RegIn::Cas(..)) if e.error.as_deref() == Some(compare_failed) => Some(RegOut::CompareFailed),
+            (EntryType::Fail, _) => continue, // took no effect
+            (EntryType::Info, _) => None,
+            (EntryType::Invoke, _) => unreachable!("handled above"),
         };
-        let input = match (e.f, &e.value) {
-            (OpKind::Read, _) => RegIn::Read,
-            (OpKind::Write, x) => RegIn::Write(v(x)?),
-            (OpKind::Cas, Value::Pair(a, b)) => RegIn::Cas(interner.id(a), interner.id(b)),
-            (OpKind::Cas, _) => return Err(bad("a cas needs [from, to]")),
-        };
-        let c = completions.get(&e.id);
-        let (ret, output) = match c {
-            None => (None, None),
-            Some(c) => match (c.kind, e.f) {
-                (EntryType::Ok, OpKind::Read) => {
-                    let val = match &c.value {
-                        Value::None => 0,
-                        Value::One(s) => interner.id(s),
-                        Value::Pair(..) => return Err(bad("a read returned [from, to]")),
-                    };
-                    (Some(c.t), Some(RegOut::Read(val)))
-                }
-                (EntryType::Ok, OpKind::Write) => (Some(c.t), Some(RegOut::Written)),
-                (EntryType::Ok, OpKind::Cas) => (Some(c.t), Some(RegOut::Swapped)),
-                (EntryType::Fail, OpKind::Cas) if c.error.as_deref() == Some(compare_failed) => (Some(c.t), Some(RegOut::CompareFailed)),
-                (EntryType::Fail, _) => continue, // took no effect
-                (EntryType::Info, _) => (None, None),
-                (EntryType::Invoke, _) => return Err(bad("operation id invoked twice")),
-            },
-        };
-        ops.push(Operation { client: e.client as u64, key: e.key.clone(), call: e.t, ret, input, output, origin: format!("{file}:{} (op {})", n + 1, e.id) });
+        if output.is_some() {
+            op.ret = Some(e.t);
+        }
+        op.output = output;
+        ops.push((at, op));
     }
-    Ok((interner.model, ops))
+    // Operations the history never completed: outcome unknown.
+    ops.extend(open.into_values());
+    ops.sort_by_key(|(at, _)| *at);
+    Ok((interner.model, ops.into_iter().map(|(_, op)| op).collect()))
 }

@@ -37,8 +37,9 @@ pub enum Observation {
     Nothing,
     /// The effect with this token.
     Token(u64),
-    /// Any effect.
-    Any,
+    /// Any effect but the one with this token (a cas whose compare failed is made legal by
+    /// any value other than its `from`).
+    AnyBut(u64),
 }
 
 /// A sequential specification of one object (one key).
@@ -69,16 +70,47 @@ pub trait Model: Sync {
         None
     }
     /// What a completed operation observes of earlier effects: a token (the value a read
-    /// returned, the `from` of a successful cas), any change at all (a cas whose compare
-    /// failed is helped by any write of another value), or nothing.
+    /// returned, the `from` of a successful cas), any change but one (a cas whose compare
+    /// failed is helped by any write of a value other than its `from`), or nothing.
+    ///
+    /// The search relies on this contract: the legality and result of an operation depend on
+    /// the state only through what it declares here (and, for an unknown operation, through
+    /// [`Model::observes_if_unknown`]). Then an unknown operation whose effect no later
+    /// operation observes by token is either removable from a legal order, or can be moved to
+    /// just before an [`Observation::AnyBut`] operation that is illegal without it — so the
+    /// search links it to such an operation and never tries it anywhere else.
     fn observes(&self, _input: &Self::Input, _output: &Self::Output) -> Observation {
         Observation::Nothing
     }
     /// What an operation with unknown outcome depends on to have its effect (e.g. a cas
     /// with unknown outcome needs the value `from`): it keeps alive the unknown operations
-    /// that could produce it, for as long as it is alive itself.
+    /// that could produce it, for as long as it is alive itself. An operation that declares
+    /// `Token(t)` here must leave every state whose token is not `t` unchanged.
     fn observes_if_unknown(&self, _input: &Self::Input) -> Observation {
         Observation::Nothing
+    }
+    /// Whether a completed operation never changes the state (a read, a cas whose compare
+    /// failed): the search linearizes such an operation as soon as it is legal, alone.
+    fn read_only(&self, _input: &Self::Input, _output: &Self::Output) -> bool {
+        false
+    }
+    /// The token of the effect a state consists of, when a state is nothing but the effect
+    /// of the last operation (a register's value is the value last written). With
+    /// [`Model::anonymous`], it lets the search treat every state whose token no operation
+    /// observes (no read returns it, no cas expects it, no failed cas is hindered by it) as
+    /// one state: by the contract of [`Model::observes`] no operation can tell them apart.
+    fn state_token(&self, _state: &Self::State) -> Option<u64> {
+        None
+    }
+    /// The state that stands for every state whose token nobody observes.
+    fn anonymous(&self) -> Option<Self::State> {
+        None
+    }
+    /// Whether an unknown operation has its effect in every state (a write does; a cas only
+    /// when its compare holds). Unconditional effects whose tokens nobody observes are
+    /// interchangeable, so the search tries one of them where any would do.
+    fn unconditional(&self, _input: &Self::Input) -> bool {
+        false
     }
     /// Whether an operation with unknown outcome can be ignored entirely (e.g. a read).
     fn unknown_is_noop(&self, _input: &Self::Input) -> bool {
@@ -171,6 +203,11 @@ pub struct Failure {
     pub partial: Vec<usize>,
     /// The states reachable just before the culprit returned, in words.
     pub states_before: Vec<String>,
+    /// When the culprit starved: the operation at whose return every legal order had
+    /// overwritten, for good, the value the culprit returns (the states above are then the
+    /// ones just before that return).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forced_by: Option<usize>,
 }
 
 /// The result for one key.

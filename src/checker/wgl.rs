@@ -10,7 +10,9 @@
 //! nothing left to backtrack = not.
 
 use super::{Model, Operation};
+use rustc_hash::FxHasher;
 use std::collections::HashSet;
+use std::hash::BuildHasherDefault;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
@@ -38,7 +40,8 @@ struct Node {
 const NIL: usize = usize::MAX;
 
 /// Search one key's operations (every one must have a return).
-pub fn search<M: Model>(model: &M, ops: &[Operation<M::Input, M::Output>], deadline: Instant, stop: &AtomicBool) -> Outcome {
+/// `canon` maps a state to its representative (states no operation can tell apart are one).
+pub fn search<M: Model>(model: &M, ops: &[Operation<M::Input, M::Output>], canon: &dyn Fn(M::State) -> M::State, deadline: Instant, stop: &AtomicBool) -> Outcome {
     let n = ops.len();
     let mut events: Vec<(u64, u8, usize)> = Vec::with_capacity(2 * n);
     for (i, op) in ops.iter().enumerate() {
@@ -64,11 +67,14 @@ pub fn search<M: Model>(model: &M, ops: &[Operation<M::Input, M::Output>], deadl
     }
     let words = n.div_ceil(64);
     let mut linearized = vec![0u64; words];
-    let mut cache: HashSet<(Vec<u64>, M::State)> = HashSet::new();
+    let mut cache: HashSet<(usize, Vec<u64>, M::State), BuildHasherDefault<FxHasher>> = HashSet::default();
+    let mut full = 0; // linearized[..full] are all ones
+    let mut hi = 0; // linearized[hi..] are all zeros
     let mut calls: Vec<(usize, M::State)> = Vec::new();
-    let mut state = model.init();
+    let mut state = canon(model.init());
     let mut entry = nodes[0].next;
     let mut longest: Vec<usize> = Vec::new();
+    let mut common = 0; // calls[..common] is a prefix of `longest`
     let mut culprit = ops.len().saturating_sub(1);
     let mut steps = 0u64;
 
@@ -108,12 +114,24 @@ pub fn search<M: Model>(model: &M, ops: &[Operation<M::Input, M::Output>], deadl
         if node.call {
             let op = &ops[node.op];
             let mut next_state = None;
-            if let Some(s2) = model.step(&state, &op.input, op.output.as_ref()) {
+            if let Some(s2) = model.step(&state, &op.input, op.output.as_ref()).map(canon) {
                 linearized[node.op / 64] |= 1 << (node.op % 64);
-                if cache.insert((linearized.clone(), s2.clone())) {
+                while full < words && linearized[full] == u64::MAX {
+                    full += 1;
+                }
+                // The set as (words all linearized, the rest up to the last set bit): the
+                // operations are in call order, so the rest is a short window and the cache
+                // does not grow with the square of the history.
+                hi = hi.max(node.op / 64 + 1);
+                let mut end = hi;
+                while end > full && linearized[end - 1] == 0 {
+                    end -= 1;
+                }
+                if cache.insert((full, linearized[full..end].to_vec(), s2.clone())) {
                     next_state = Some(s2);
                 } else {
                     linearized[node.op / 64] &= !(1 << (node.op % 64));
+                    full = full.min(node.op / 64);
                 }
             }
             match next_state {
@@ -122,24 +140,38 @@ pub fn search<M: Model>(model: &M, ops: &[Operation<M::Input, M::Output>], deadl
                     lift(&mut nodes, entry);
                     entry = nodes[0].next;
                     if calls.len() > longest.len() {
-                        longest = calls.iter().map(|&(e, _)| nodes[e].op).collect();
+                        // Copy only what differs from the last copy: linear in total.
+                        longest.truncate(common);
+                        longest.extend(calls[common..].iter().map(|&(e, _)| nodes[e].op));
+                        common = calls.len();
                     }
                 }
                 None => entry = node.next,
             }
         } else {
-            // A return whose call is still in the list: backtrack.
-            let Some((c, s)) = calls.pop() else {
-                return Outcome::NotLinearizable { longest, culprit };
-            };
-            if calls.len() + 1 >= longest.len() {
+            // A return whose call is still in the list: backtrack. A read-only operation
+            // (a read, a failed cas) needs no alternative: any order that linearizes another
+            // operation first can linearize it first instead.
+            if calls.len() >= longest.len() {
                 culprit = node.op;
             }
-            state = s;
-            let op = nodes[c].op;
-            linearized[op / 64] &= !(1 << (op % 64));
-            unlift(&mut nodes, c);
-            entry = nodes[c].next;
+            loop {
+                let Some((c, s)) = calls.pop() else {
+                    return Outcome::NotLinearizable { longest, culprit };
+                };
+                common = common.min(calls.len());
+                let op = &ops[nodes[c].op];
+                let unchanged = op.output.as_ref().is_some_and(|out| model.read_only(&op.input, out));
+                state = s;
+                let op = nodes[c].op;
+                linearized[op / 64] &= !(1 << (op % 64));
+                full = full.min(op / 64);
+                unlift(&mut nodes, c);
+                entry = nodes[c].next;
+                if !unchanged {
+                    break;
+                }
+            }
         }
     }
     Outcome::Linearizable

@@ -62,6 +62,10 @@ impl Model for Kv {
         format!("{s:?}")
     }
 
+    fn read_only(&self, i: &KvIn, _o: &KvOut) -> bool {
+        matches!(i, KvIn::Get)
+    }
+
     fn unknown_is_noop(&self, i: &KvIn) -> bool {
         matches!(i, KvIn::Get)
     }

@@ -42,6 +42,10 @@ impl Model for KvMap {
         format!("{s:?}")
     }
 
+    fn read_only(&self, (_, i): &Self::Input, _o: &KvOut) -> bool {
+        matches!(i, KvIn::Get)
+    }
+
     fn unknown_is_noop(&self, (_, i): &Self::Input) -> bool {
         matches!(i, KvIn::Get)
     }

@@ -10,6 +10,9 @@ use crate::checker::{Model, Observation};
 /// A register value: 0 = absent, else an interned value.
 pub type Val = u32;
 
+/// The state standing for any value that no operation observes (see [`Model::anonymous`]).
+pub const ANONYMOUS: Val = Val::MAX;
+
 /// What a register operation asked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RegIn {
@@ -43,7 +46,9 @@ pub struct Register {
 
 impl Register {
     fn show(&self, v: Val) -> String {
-        if v == 0 {
+        if v == ANONYMOUS {
+            "(a value no operation reads)".into()
+        } else if v == 0 {
             "nil".into()
         } else {
             self.names.get(v as usize - 1).cloned().unwrap_or_else(|| format!("#{v}"))
@@ -104,7 +109,7 @@ impl Model for Register {
             (RegIn::Read, RegOut::Read(v)) => Observation::Token(*v as u64),
             (RegIn::Cas(f, _), RegOut::Swapped) => Observation::Token(*f as u64),
             // Any other value makes a failed compare legal.
-            (RegIn::Cas(..), RegOut::CompareFailed) => Observation::Any,
+            (RegIn::Cas(f, _), RegOut::CompareFailed) => Observation::AnyBut(*f as u64),
             _ => Observation::Nothing,
         }
     }
@@ -114,6 +119,22 @@ impl Model for Register {
             RegIn::Cas(f, _) => Observation::Token(*f as u64),
             _ => Observation::Nothing,
         }
+    }
+
+    fn read_only(&self, i: &RegIn, o: &RegOut) -> bool {
+        matches!((i, o), (RegIn::Read, _) | (RegIn::Cas(..), RegOut::CompareFailed))
+    }
+
+    fn state_token(&self, s: &Val) -> Option<u64> {
+        (*s != ANONYMOUS).then_some(*s as u64)
+    }
+
+    fn anonymous(&self) -> Option<Val> {
+        Some(ANONYMOUS)
+    }
+
+    fn unconditional(&self, i: &RegIn) -> bool {
+        matches!(i, RegIn::Write(_))
     }
 
     fn unknown_is_noop(&self, i: &RegIn) -> bool {
