@@ -41,17 +41,12 @@ pub fn history_path(p: &Path) -> PathBuf {
 pub fn check_file(path: &Path, model: Option<ModelName>, format: Option<Format>, timeout: Duration) -> Result<FileCheck, Error> {
     let file = history_path(path);
     let name = file.display().to_string();
-    let text = std::fs::read_to_string(&file).map_err(|e| {
-        Error::BadInput(format!("cannot read history {name}: {e}. Give a history.jsonl, a run directory, a Jepsen etcd log or a kv log."))
-    })?;
+    let text = std::fs::read_to_string(&file)
+        .map_err(|e| Error::BadInput(format!("cannot read history {name}: {e}. Give a history.jsonl, a run directory, a Jepsen etcd log or a kv log.")))?;
     let format = match format.or_else(|| Format::detect(&text)) {
         Some(f) => f,
         None if text.trim().is_empty() => Format::JepsenLog, // an empty history is linearizable in any format
-        None => {
-            return Err(Error::BadInput(format!(
-                "{name}:1: cannot tell the format of this file; pass --format jsonl|jepsen-log|kv-log"
-            )))
-        }
+        None => return Err(Error::BadInput(format!("{name}:1: cannot tell the format of this file; pass --format jsonl|jepsen-log|kv-log"))),
     };
     let model = model.unwrap_or(match format {
         Format::KvLog => ModelName::Kv,
@@ -70,7 +65,11 @@ pub fn check_file(path: &Path, model: Option<ModelName>, format: Option<Format>,
             let ops = input::kv_log(&text, &name).map_err(Error::BadInput)?;
             checker::check(&Kv, ops, timeout)
         }
-        (f, m) => return Err(Error::BadInput(format!("{name}: the {m:?} model does not apply to the {f:?} format: use --model register for jsonl and jepsen-log, --model kv for kv-log"))),
+        (f, m) => {
+            return Err(Error::BadInput(format!(
+                "{name}: the {m:?} model does not apply to the {f:?} format: use --model register for jsonl and jepsen-log, --model kv for kv-log"
+            )))
+        }
     };
     Ok(FileCheck { file, result, model })
 }
@@ -104,6 +103,7 @@ pub fn exit_for(results: &[FileCheck]) -> Exit {
 /// One line of `--json` output.
 pub fn json_line(c: &FileCheck) -> String {
     let r = &c.result;
+    let unfinished: Vec<String> = r.keys.iter().filter(|k| k.verdict == Verdict::Unknown).map(|k| k.key.clone()).collect();
     serde_json::json!({
         "file": c.file.display().to_string(),
         "verdict": r.verdict.name(),
@@ -112,7 +112,10 @@ pub fn json_line(c: &FileCheck) -> String {
         "seconds": r.seconds,
         "model": match c.model { ModelName::Register => "register", ModelName::Kv => "kv" },
         "failing_key": r.failure.as_ref().map(|f| f.key.clone()),
-        "unknown_keys": r.keys.iter().filter(|k| k.verdict == Verdict::Unknown).map(|k| k.key.clone()).collect::<Vec<_>>(),
+        // Keys left unfinished: out of time when the verdict is unknown; not needed (left
+        // when another key failed) when it is not linearizable.
+        "unknown_keys": if r.verdict == Verdict::Unknown { unfinished.clone() } else { Vec::new() },
+        "unchecked_keys": if r.verdict == Verdict::NotLinearizable { unfinished } else { Vec::new() },
     })
     .to_string()
 }
@@ -120,21 +123,16 @@ pub fn json_line(c: &FileCheck) -> String {
 /// The terminal lines for one file: verdict, counts, time, and the explanation of a failure.
 pub fn text(c: &FileCheck) -> String {
     let r = &c.result;
-    let mut out = format!(
-        "{}: {} — {} ops over {} key(s), {:.3} s",
-        c.file.display(),
-        r.verdict.name().to_uppercase(),
-        r.ops(),
-        r.keys.len(),
-        r.seconds
-    );
+    let mut out = format!("{}: {} — {} ops over {} key(s), {:.3} s", c.file.display(), r.verdict.name().to_uppercase(), r.ops(), r.keys.len(), r.seconds);
     // Per key: the slowest first, at most 10 (a history can have thousands of keys).
     let mut keys: Vec<&crate::checker::KeyResult> = r.keys.iter().collect();
     keys.sort_by(|a, b| b.seconds.total_cmp(&a.seconds).then(a.key.cmp(&b.key)));
     for k in keys.iter().take(10) {
         let dropped = if k.dropped > 0 { format!(" (+{} unknown-outcome ops that cannot matter)", k.dropped) } else { String::new() };
         let width = if k.peak_configs > 0 { format!(", at most {} configurations at once", k.peak_configs) } else { String::new() };
-        out.push_str(&format!("\n  key {}: {}, {} ops{dropped}, {:.3} s{width}", k.key, k.verdict.name(), k.ops, k.seconds));
+        let verdict =
+            if k.verdict == Verdict::Unknown && r.verdict == Verdict::NotLinearizable { "not checked (another key failed first)" } else { k.verdict.name() };
+        out.push_str(&format!("\n  key {}: {verdict}, {} ops{dropped}, {:.3} s{width}", k.key, k.ops, k.seconds));
     }
     if keys.len() > 10 {
         out.push_str(&format!("\n  … and {} more keys (use --json for totals)", keys.len() - 10));

@@ -25,10 +25,16 @@ pub struct Cleaned {
 /// Processes labelled with a run id: (pid, run id).
 fn labelled_processes() -> Vec<(u32, String)> {
     let mut out = Vec::new();
-    let Ok(rd) = std::fs::read_dir("/proc") else { return out };
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return out;
+    };
     for e in rd.flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
-        let Ok(env) = std::fs::read(format!("/proc/{pid}/environ")) else { continue };
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(env) = std::fs::read(format!("/proc/{pid}/environ")) else {
+            continue;
+        };
         for var in env.split(|b| *b == 0) {
             if let Some(v) = var.strip_prefix(b"FAULTLINE_RUN=") {
                 out.push((pid, String::from_utf8_lossy(v).into_owned()));

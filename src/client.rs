@@ -123,23 +123,23 @@ const MESSAGE_RULES: &[MessageRule] = &[
 
 /// The gRPC codes (`google.golang.org/grpc/codes`), their names and classes, indexed by code.
 const CODE_TABLE: [(&str, ErrorClass, bool); 17] = [
-    ("ok", Indefinite, false),                 // 0: an error with OK is nonsense: unknown
-    ("cancelled", Indefinite, true),           // 1
-    ("unknown", Indefinite, true),             // 2
-    ("invalid argument", Definite, false),     // 3
-    ("deadline exceeded", Indefinite, true),   // 4
-    ("not found", Definite, false),            // 5
-    ("already exists", Definite, false),       // 6
-    ("permission denied", Definite, false),    // 7
-    ("resource exhausted", Definite, false),   // 8
-    ("failed precondition", Definite, false),  // 9
-    ("aborted", Indefinite, false),            // 10
-    ("out of range", Definite, false),         // 11
-    ("unimplemented", Definite, false),        // 12
-    ("internal", Indefinite, true),            // 13
-    ("unavailable", Indefinite, true),         // 14
-    ("data loss", Indefinite, false),          // 15
-    ("unauthenticated", Definite, false),      // 16
+    ("ok", Indefinite, false),                // 0: an error with OK is nonsense: unknown
+    ("cancelled", Indefinite, true),          // 1
+    ("unknown", Indefinite, true),            // 2
+    ("invalid argument", Definite, false),    // 3
+    ("deadline exceeded", Indefinite, true),  // 4
+    ("not found", Definite, false),           // 5
+    ("already exists", Definite, false),      // 6
+    ("permission denied", Definite, false),   // 7
+    ("resource exhausted", Definite, false),  // 8
+    ("failed precondition", Definite, false), // 9
+    ("aborted", Indefinite, false),           // 10
+    ("out of range", Definite, false),        // 11
+    ("unimplemented", Definite, false),       // 12
+    ("internal", Indefinite, true),           // 13
+    ("unavailable", Indefinite, true),        // 14
+    ("data loss", Indefinite, false),         // 15
+    ("unauthenticated", Definite, false),     // 16
 ];
 
 /// The longest message kept in the history for an error no rule names.
@@ -165,11 +165,8 @@ pub fn timeout() -> Classified {
 pub fn classify_full(err: &etcd_client::Error) -> Classified {
     use etcd_client::Error as E;
     match err {
-        E::GRpcStatus(status) => {
-            classify_status(i32::from(status.code()), &with_sources(status.message(), status))
-        }
-        E::TransportError(e) => by_message(&with_sources(&e.to_string(), e))
-            .unwrap_or_else(|| fallback(Indefinite, true, &e.to_string())),
+        E::GRpcStatus(status) => classify_status(i32::from(status.code()), &with_sources(status.message(), status)),
+        E::TransportError(e) => by_message(&with_sources(&e.to_string(), e)).unwrap_or_else(|| fallback(Indefinite, true, &e.to_string())),
         E::IoError(e) => by_message(&e.to_string()).unwrap_or_else(|| fallback(Indefinite, true, &e.to_string())),
         // Refused by the client library before anything was sent.
         E::InvalidArgs(_) | E::InvalidUri(_) | E::InvalidMetadataValue(_) | E::EndpointError(_) | E::EndpointsNotManaged => {
@@ -199,11 +196,7 @@ pub fn classify_status(code: i32, message: &str) -> Classified {
 
 fn by_message(text: &str) -> Option<Classified> {
     let lower = text.to_ascii_lowercase();
-    MESSAGE_RULES.iter().find(|r| lower.contains(r.needle)).map(|r| Classified {
-        class: r.class,
-        message: r.short.to_string(),
-        reconnect: r.reconnect,
-    })
+    MESSAGE_RULES.iter().find(|r| lower.contains(r.needle)).map(|r| Classified { class: r.class, message: r.short.to_string(), reconnect: r.reconnect })
 }
 
 fn fallback(class: ErrorClass, reconnect: bool, text: &str) -> Classified {

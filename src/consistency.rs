@@ -170,33 +170,39 @@ pub fn differences(members: &[MemberFigures], rev: Option<i64>) -> Vec<String> {
     }
 
     let revisions = column(members, |m| m.revision);
-    out.extend(phrase(&revisions, |v| v.to_string(), |who, v, others, w| {
-        format!("{} {} revision {v}, {others} {w}", join(who), verb(who, "has", "have"))
-    }, "the revisions differ"));
+    out.extend(phrase(
+        &revisions,
+        |v| v.to_string(),
+        |who, v, others, w| format!("{} {} revision {v}, {others} {w}", join(who), verb(who, "has", "have")),
+        "the revisions differ",
+    ));
 
     let hashes = column(members, |m| m.hash.map(i64::from));
     let hex = |v: &i64| format!("{v:#010x}");
-    out.extend(phrase(&hashes, hex, |who, v, others, w| {
-        let others = if others == "the others" { "the others'".to_string() } else { possessive(&others) };
-        format!("{} HashKV at {at} is {v}, {others} {w}", possessive(&join(who)))
-    }, &format!("the HashKVs at {at} differ")));
+    out.extend(phrase(
+        &hashes,
+        hex,
+        |who, v, others, w| {
+            let others = if others == "the others" { "the others'".to_string() } else { possessive(&others) };
+            format!("{} HashKV at {at} is {v}, {others} {w}", possessive(&join(who)))
+        },
+        &format!("the HashKVs at {at} differ"),
+    ));
 
     let keys = column(members, |m| m.keys);
-    out.extend(phrase(&keys, |v| v.to_string(), |who, v, others, w| {
-        format!("{} {} {v} keys at revision {at}, {others} {w}", join(who), verb(who, "holds", "hold"))
-    }, &format!("the key counts at revision {at} differ")));
+    out.extend(phrase(
+        &keys,
+        |v| v.to_string(),
+        |who, v, others, w| format!("{} {} {v} keys at revision {at}, {others} {w}", join(who), verb(who, "holds", "hold")),
+        &format!("the key counts at revision {at} differ"),
+    ));
     out
 }
 
 /// Phrase the disagreement in `values`: against the largest group when there is one
 /// (`sentence(outliers, their value, "the others" or the group's names, group's value)`),
 /// else as a list after `heading`. Nothing when all agree.
-fn phrase(
-    values: &[(&str, i64)],
-    show: impl Fn(&i64) -> String,
-    sentence: impl Fn(&[&str], String, String, String) -> String,
-    heading: &str,
-) -> Vec<String> {
+fn phrase(values: &[(&str, i64)], show: impl Fn(&i64) -> String, sentence: impl Fn(&[&str], String, String, String) -> String, heading: &str) -> Vec<String> {
     let mut groups: Vec<(i64, Vec<&str>)> = Vec::new();
     for &(who, v) in values {
         match groups.iter_mut().find(|(g, _)| *g == v) {
@@ -220,11 +226,7 @@ fn phrase(
         .iter()
         .filter(|(v, _)| *v != majority.0)
         .map(|(v, who)| {
-            let others = if who.len() + majority.1.len() == values.len() {
-                "the others".to_string()
-            } else {
-                join(&majority.1)
-            };
+            let others = if who.len() + majority.1.len() == values.len() { "the others".to_string() } else { join(&majority.1) };
             sentence(who.as_slice(), show(v), others, show(&majority.0))
         })
         .collect()
@@ -241,11 +243,7 @@ fn join(names: &[&str]) -> String {
 
 /// `n3's`, `n2 and n3's` reads badly; `n2's and n3's` for a list.
 fn possessive(joined: &str) -> String {
-    joined
-        .split(" and ")
-        .map(|part| part.split(", ").map(|n| format!("{n}'s")).collect::<Vec<_>>().join(", "))
-        .collect::<Vec<_>>()
-        .join(" and ")
+    joined.split(" and ").map(|part| part.split(", ").map(|n| format!("{n}'s")).collect::<Vec<_>>().join(", ")).collect::<Vec<_>>().join(" and ")
 }
 
 fn verb(who: &[&str], one: &'static str, many: &'static str) -> &'static str {
@@ -285,17 +283,8 @@ mod tests {
 
     #[test]
     fn several_groups_and_ties_are_listed() {
-        let five = [
-            figures("n1", 10, 1, 1),
-            figures("n2", 10, 1, 1),
-            figures("n3", 10, 1, 1),
-            figures("n4", 11, 1, 1),
-            figures("n5", 12, 1, 1),
-        ];
-        assert_eq!(
-            differences(&five, Some(10)),
-            ["n4 has revision 11, n1, n2 and n3 10", "n5 has revision 12, n1, n2 and n3 10"]
-        );
+        let five = [figures("n1", 10, 1, 1), figures("n2", 10, 1, 1), figures("n3", 10, 1, 1), figures("n4", 11, 1, 1), figures("n5", 12, 1, 1)];
+        assert_eq!(differences(&five, Some(10)), ["n4 has revision 11, n1, n2 and n3 10", "n5 has revision 12, n1, n2 and n3 10"]);
         let split = [figures("n1", 10, 1, 1), figures("n2", 10, 2, 1), figures("n3", 10, 2, 1), figures("n4", 10, 1, 1)];
         assert_eq!(differences(&split, Some(10)), ["the HashKVs at 10 differ: n1 0x00000001, n2 0x00000002, n3 0x00000002, n4 0x00000001"]);
         let pair = [figures("n1", 10, 1, 1), figures("n2", 10, 1, 1), figures("n3", 10, 5, 1), figures("n4", 10, 5, 1), figures("n5", 10, 1, 1)];

@@ -97,15 +97,7 @@ pub struct Gate {
 
 impl Gate {
     fn new(name: &str, limit: Value, actual: Value, status: GateStatus, message: String) -> Self {
-        Gate {
-            name: name.to_string(),
-            limit,
-            actual,
-            pass: status == GateStatus::Pass,
-            status,
-            message,
-            assumption: false,
-        }
+        Gate { name: name.to_string(), limit, actual, pass: status == GateStatus::Pass, status, message, assumption: false }
     }
 }
 
@@ -129,8 +121,7 @@ pub struct GateFacts {
 }
 
 /// The message of a `linearizable` gate when there is no checker.
-pub const NO_CHECKER: &str =
-    "no checker: the linearizability checker is not built yet (issue 4), so this gate cannot pass";
+pub const NO_CHECKER: &str = "no checker: the linearizability checker is not built yet (issue 4), so this gate cannot pass";
 
 /// The message of a failed `min_ok_ops` assumption (followed by the figures).
 pub const TOO_FEW_OPS: &str = "the workload did less than the gates need to mean anything";
@@ -156,13 +147,7 @@ pub fn evaluate(expect: &Expectations, facts: &GateFacts) -> Vec<Gate> {
 
     if let Some(min) = expect.min_ok_ops {
         let mut g = if facts.ok_ops >= min {
-            Gate::new(
-                "min_ok_ops",
-                json!(min),
-                json!(facts.ok_ops),
-                GateStatus::Pass,
-                format!("{} successful operations ≥ {min}", facts.ok_ops),
-            )
+            Gate::new("min_ok_ops", json!(min), json!(facts.ok_ops), GateStatus::Pass, format!("{} successful operations ≥ {min}", facts.ok_ops))
         } else {
             Gate::new(
                 "min_ok_ops",
@@ -180,22 +165,13 @@ pub fn evaluate(expect: &Expectations, facts: &GateFacts) -> Vec<Gate> {
         let actual = facts.linearizable.map_or(Value::Null, Value::Bool);
         let (status, message) = match (facts.checker, facts.linearizable) {
             (CheckerStatus::NotBuilt, _) => (GateStatus::Fail, NO_CHECKER.to_string()),
-            (CheckerStatus::TimedOut, _) => (
-                GateStatus::Unknown,
-                "the linearizability checker hit its time limit: the history was neither proven nor refuted".to_string(),
-            ),
-            (CheckerStatus::Ran { .. }, None) => (
-                GateStatus::Unknown,
-                "the linearizability checker gave no answer".to_string(),
-            ),
-            (CheckerStatus::Ran { .. }, Some(got)) if got == want => (
-                GateStatus::Pass,
-                if got {
-                    "the history is linearizable".to_string()
-                } else {
-                    "the history is not linearizable, as expected".to_string()
-                },
-            ),
+            (CheckerStatus::TimedOut, _) => {
+                (GateStatus::Unknown, "the linearizability checker hit its time limit: the history was neither proven nor refuted".to_string())
+            }
+            (CheckerStatus::Ran { .. }, None) => (GateStatus::Unknown, "the linearizability checker gave no answer".to_string()),
+            (CheckerStatus::Ran { .. }, Some(got)) if got == want => {
+                (GateStatus::Pass, if got { "the history is linearizable".to_string() } else { "the history is not linearizable, as expected".to_string() })
+            }
             (CheckerStatus::Ran { .. }, Some(got)) => (
                 GateStatus::Fail,
                 if got {
@@ -211,18 +187,10 @@ pub fn evaluate(expect: &Expectations, facts: &GateFacts) -> Vec<Gate> {
     if let Some(want) = expect.consistent {
         let actual = facts.consistent.map_or(Value::Null, Value::Bool);
         let (status, message) = match facts.consistent {
-            None => (
-                GateStatus::Unknown,
-                "consistency was not measured (members did not answer, or the run ended first)".to_string(),
-            ),
-            Some(got) if got == want => (
-                GateStatus::Pass,
-                if got {
-                    "members agree on revision, hash and key count".to_string()
-                } else {
-                    "members diverged, as expected".to_string()
-                },
-            ),
+            None => (GateStatus::Unknown, "consistency was not measured (members did not answer, or the run ended first)".to_string()),
+            Some(got) if got == want => {
+                (GateStatus::Pass, if got { "members agree on revision, hash and key count".to_string() } else { "members diverged, as expected".to_string() })
+            }
             Some(got) => (
                 GateStatus::Fail,
                 if got {
@@ -251,35 +219,17 @@ pub fn evaluate(expect: &Expectations, facts: &GateFacts) -> Vec<Gate> {
     if let Some(limit) = expect.max_leader_changes {
         let n = facts.leader_changes;
         let (status, cmp) = if n <= limit { (GateStatus::Pass, "≤") } else { (GateStatus::Fail, ">") };
-        gates.push(Gate::new(
-            "max_leader_changes",
-            json!(limit),
-            json!(n),
-            status,
-            format!("{n} leader changes {cmp} {limit}"),
-        ));
+        gates.push(Gate::new("max_leader_changes", json!(limit), json!(n), status, format!("{n} leader changes {cmp} {limit}")));
     }
 
     if let Some(limit) = expect.p99 {
         let limit_ms = round3(limit.secs() * 1000.0);
         match facts.p99_ms {
-            None => gates.push(Gate::new(
-                "p99",
-                json!(limit_ms),
-                Value::Null,
-                GateStatus::Unknown,
-                "no successful operation to measure p99 on".to_string(),
-            )),
+            None => gates.push(Gate::new("p99", json!(limit_ms), Value::Null, GateStatus::Unknown, "no successful operation to measure p99 on".to_string())),
             Some(p99) => {
                 let p99 = round3(p99);
                 let (status, cmp) = if p99 <= limit_ms { (GateStatus::Pass, "≤") } else { (GateStatus::Fail, ">") };
-                gates.push(Gate::new(
-                    "p99",
-                    json!(limit_ms),
-                    json!(p99),
-                    status,
-                    format!("p99 of successful operations {p99} ms {cmp} {limit_ms} ms"),
-                ));
+                gates.push(Gate::new("p99", json!(limit_ms), json!(p99), status, format!("p99 of successful operations {p99} ms {cmp} {limit_ms} ms")));
             }
         }
     }
@@ -582,9 +532,6 @@ mod tests {
     #[test]
     fn checker_status_serialises_tagged() {
         assert_eq!(serde_json::to_value(CheckerStatus::NotBuilt).unwrap(), json!({"status": "not-built"}));
-        assert_eq!(
-            serde_json::to_value(CheckerStatus::Ran { seconds: 1.5 }).unwrap(),
-            json!({"status": "ran", "seconds": 1.5})
-        );
+        assert_eq!(serde_json::to_value(CheckerStatus::Ran { seconds: 1.5 }).unwrap(), json!({"status": "ran", "seconds": 1.5}));
     }
 }

@@ -168,9 +168,7 @@ pub fn read(path: &Path) -> Result<Vec<Entry>, String> {
         if line.trim().is_empty() {
             continue;
         }
-        let e: Entry = serde_json::from_str(&line).map_err(|e| {
-            format!("{}:{}: expected a history entry (design.md §2): {e}", path.display(), i + 1)
-        })?;
+        let e: Entry = serde_json::from_str(&line).map_err(|e| format!("{}:{}: expected a history entry (design.md §2): {e}", path.display(), i + 1))?;
         out.push(e);
     }
     Ok(out)

@@ -22,12 +22,7 @@ fn main() -> ExitCode {
     // tears down any cluster (backends clean up on drop).
     std::panic::set_hook(Box::new(|info| {
         let loc = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
-        let msg = info
-            .payload()
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| info.payload().downcast_ref::<String>().cloned())
-            .unwrap_or_default();
+        let msg = info.payload().downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| info.payload().downcast_ref::<String>().cloned()).unwrap_or_default();
         eprintln!("faultline: internal error{loc}: {msg}. This is a bug in faultline; please report it with the run directory. If a run was interrupted by it, `faultline clean` removes what it left.");
     }));
     let exit = match std::panic::catch_unwind(|| dispatch(cli.command)) {
@@ -141,7 +136,9 @@ fn dispatch(cmd: Command) -> Result<Exit, Error> {
         }
         Command::Clean { run, force } => {
             if !faultline::sys::is_root() {
-                return Err(Error::Environment("faultline clean needs root to remove namespaces, processes and cgroups: run it as root (sudo faultline clean).".into()));
+                return Err(Error::Environment(
+                    "faultline clean needs root to remove namespaces, processes and cgroups: run it as root (sudo faultline clean).".into(),
+                ));
             }
             let c = clean::clean(run.as_deref(), force);
             for r in &c.removed {
@@ -165,7 +162,9 @@ fn dispatch(cmd: Command) -> Result<Exit, Error> {
 /// Second Ctrl-C: leave at once (`faultline clean` removes what is left).
 fn install_ctrl_c(cancel: CancellationToken) {
     std::thread::spawn(move || {
-        let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+            return;
+        };
         rt.block_on(async {
             if tokio::signal::ctrl_c().await.is_ok() {
                 eprintln!("\nfaultline: interrupted: healing faults and stopping the cluster (Ctrl-C again to leave at once; then run `faultline clean`)");

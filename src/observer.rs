@@ -38,15 +38,7 @@ pub struct MemberStatus {
 
 impl MemberStatus {
     fn unreachable(member: &str, error: String) -> Self {
-        Self {
-            member: member.to_string(),
-            reachable: false,
-            leader: None,
-            term: 0,
-            raft_index: 0,
-            revision: 0,
-            error: Some(error),
-        }
+        Self { member: member.to_string(), reachable: false, leader: None, term: 0, raft_index: 0, revision: 0, error: Some(error) }
     }
 
     /// The member's answer in words, for messages: `leader n1 at term 2`.
@@ -114,9 +106,7 @@ pub fn is_leader_change(last: Option<&Leader>, now: Option<&Leader>) -> bool {
 pub fn agreed_leader(members: &[MemberStatus]) -> Option<Leader> {
     let first = members.first()?;
     let leader = first.leader.as_ref()?;
-    let all_agree = members
-        .iter()
-        .all(|m| m.reachable && m.leader.as_ref() == Some(leader) && m.term == first.term);
+    let all_agree = members.iter().all(|m| m.reachable && m.leader.as_ref() == Some(leader) && m.term == first.term);
     all_agree.then(|| Leader { member: leader.clone(), term: first.term })
 }
 
@@ -300,11 +290,7 @@ pub async fn wait_for_leader(endpoints: &[Endpoint], timeout: Duration) -> Resul
         }
         if Instant::now() >= deadline {
             let said: Vec<String> = members.iter().map(MemberStatus::describe).collect();
-            return Err(format!(
-                "the members did not agree on a leader within {}: {}",
-                humantime::format_duration(timeout),
-                said.join("; ")
-            ));
+            return Err(format!("the members did not agree on a leader within {}: {}", humantime::format_duration(timeout), said.join("; ")));
         }
         tokio::time::sleep(READY_POLL_INTERVAL.min(deadline.saturating_duration_since(Instant::now()))).await;
     }
@@ -315,15 +301,7 @@ mod tests {
     use super::*;
 
     fn status(member: &str, leader: Option<&str>, term: u64) -> MemberStatus {
-        MemberStatus {
-            member: member.into(),
-            reachable: true,
-            leader: leader.map(String::from),
-            term,
-            raft_index: 10,
-            revision: 5,
-            error: None,
-        }
+        MemberStatus { member: member.into(), reachable: true, leader: leader.map(String::from), term, raft_index: 10, revision: 5, error: None }
     }
 
     fn leader(member: &str, term: u64) -> Leader {

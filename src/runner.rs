@@ -85,9 +85,7 @@ pub fn run_dir_for(s: &Scenario, opts: &RunOptions) -> PathBuf {
         return out.clone();
     }
     let now = time::OffsetDateTime::now_utc();
-    let stamp = now
-        .format(&time::macros::format_description!("[year][month][day]T[hour][minute][second]Z"))
-        .unwrap_or_else(|_| "now".into());
+    let stamp = now.format(&time::macros::format_description!("[year][month][day]T[hour][minute][second]Z")).unwrap_or_else(|_| "now".into());
     let mut dir = opts.reports_dir.join(format!("{}-{stamp}", s.name));
     let mut i = 2;
     while dir.exists() {
@@ -108,8 +106,7 @@ pub fn run(mut scenario: Scenario, opts: &RunOptions, cancel: CancellationToken)
     let plan = schedule::plan(&scenario, seed);
 
     let run_dir = run_dir_for(&scenario, opts);
-    std::fs::create_dir_all(&run_dir)
-        .map_err(|e| Error::Environment(format!("cannot create run directory {}: {e}", run_dir.display())))?;
+    std::fs::create_dir_all(&run_dir).map_err(|e| Error::Environment(format!("cannot create run directory {}: {e}", run_dir.display())))?;
     std::fs::write(run_dir.join("scenario.yaml"), scenario.to_yaml())?;
     let progress = if opts.quiet {
         Progress::silent(scenario.workload.duration.0)
@@ -186,11 +183,8 @@ async fn drive(
     cancel: CancellationToken,
     started: Instant,
 ) -> Result<Summary, Error> {
-    let sink = Arc::new(EventSink {
-        writer: Mutex::new(EventWriter::create(&run_dir.join("events.jsonl"))?),
-        all: Mutex::new(Vec::new()),
-        clock: Mutex::new(None),
-    });
+    let sink =
+        Arc::new(EventSink { writer: Mutex::new(EventWriter::create(&run_dir.join("events.jsonl"))?), all: Mutex::new(Vec::new()), clock: Mutex::new(None) });
     let mut invalid: Vec<String> = Vec::new();
 
     // Members up.
@@ -434,7 +428,14 @@ async fn current_leader(view: &watch::Receiver<ClusterView>, p: &Planned, cancel
     }
 }
 
-async fn heal_one(backend: &Arc<dyn Backend>, inj: Injected, sink: &Arc<EventSink>, invalid: &mut Vec<String>, progress: &Progress, clock: &Clock) -> Result<(), Error> {
+async fn heal_one(
+    backend: &Arc<dyn Backend>,
+    inj: Injected,
+    sink: &Arc<EventSink>,
+    invalid: &mut Vec<String>,
+    progress: &Progress,
+    clock: &Clock,
+) -> Result<(), Error> {
     let b = backend.clone();
     let i2 = inj.clone();
     let r = tokio::task::spawn_blocking(move || i2.heal(b.as_ref())).await.map_err(|e| Error::harness(format!("heal task failed: {e}")))?;
@@ -457,7 +458,14 @@ async fn heal_one(backend: &Arc<dyn Backend>, inj: Injected, sink: &Arc<EventSin
     }
 }
 
-async fn heal_all(backend: &Arc<dyn Backend>, active: &mut Vec<Injected>, sink: &Arc<EventSink>, invalid: &mut Vec<String>, progress: &Progress, clock: &Clock) {
+async fn heal_all(
+    backend: &Arc<dyn Backend>,
+    active: &mut Vec<Injected>,
+    sink: &Arc<EventSink>,
+    invalid: &mut Vec<String>,
+    progress: &Progress,
+    clock: &Clock,
+) {
     while let Some(inj) = active.pop() {
         if let Err(e) = heal_one(backend, inj, sink, invalid, progress, clock).await {
             let m = format!("failed to heal a fault: {e}");

@@ -99,15 +99,7 @@ pub fn plan(s: &Scenario, seed: u64) -> Vec<Planned> {
                     target = Target::Minority;
                 }
             }
-            out.push(Planned {
-                id: 0,
-                at,
-                heal_at: Some((at + n.for_.0).min(end)),
-                kind,
-                target,
-                origin: "nemesis".into(),
-                draw: rng.random(),
-            });
+            out.push(Planned { id: 0, at, heal_at: Some((at + n.for_.0).min(end)), kind, target, origin: "nemesis".into(), draw: rng.random() });
             at += n.interval.0;
         }
     }

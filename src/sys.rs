@@ -6,29 +6,20 @@ use std::process::{Command, Stdio};
 
 /// Run `program args...`; on failure the error carries the command line and its stderr.
 pub fn run(program: &str, args: &[&str]) -> Result<String, Error> {
-    let out = Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                Error::Environment(format!(
-                    "`{program}` is not installed; faultline needs it ({}). Run `faultline doctor` to see what is missing and how to install it.",
-                    install_hint(program)
-                ))
-            } else {
-                Error::Harness(format!("failed to run `{program}`: {e}"))
-            }
-        })?;
+    let out = Command::new(program).args(args).stdin(Stdio::null()).output().map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Error::Environment(format!(
+                "`{program}` is not installed; faultline needs it ({}). Run `faultline doctor` to see what is missing and how to install it.",
+                install_hint(program)
+            ))
+        } else {
+            Error::Harness(format!("failed to run `{program}`: {e}"))
+        }
+    })?;
     if out.status.success() {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     } else {
-        Err(Error::Harness(format!(
-            "`{program} {}` failed ({}): {}",
-            args.join(" "),
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        )))
+        Err(Error::Harness(format!("`{program} {}` failed ({}): {}", args.join(" "), out.status, String::from_utf8_lossy(&out.stderr).trim())))
     }
 }
 
@@ -51,9 +42,7 @@ pub fn which(program: &str) -> Option<std::path::PathBuf> {
     if program.contains('/') {
         return p.is_file().then(|| p.to_path_buf());
     }
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths).map(|d| d.join(program)).find(|c| c.is_file())
-    })
+    std::env::var_os("PATH").and_then(|paths| std::env::split_paths(&paths).map(|d| d.join(program)).find(|c| c.is_file()))
 }
 
 /// Whether we run as root (effective uid 0).

@@ -8,7 +8,13 @@ use std::fmt::Write;
 /// unit is decided once per key, from its largest time.
 fn clock(f: &Failure) -> impl Fn(u64) -> String {
     let ns = f.ops.iter().map(|o| o.ret.unwrap_or(o.call)).max().unwrap_or(0) > 10_000_000;
-    move |t: u64| if ns { format!("{:.3}s", t as f64 / 1e9) } else { format!("#{t}") }
+    move |t: u64| {
+        if ns {
+            format!("{:.3}s", t as f64 / 1e9)
+        } else {
+            format!("#{t}")
+        }
+    }
 }
 
 /// Explain a failure in a few lines.
@@ -40,22 +46,21 @@ pub fn text(f: &Failure) -> String {
             );
         }
         None => {
-            let _ = writeln!(o, "  just before it returned the key could only hold {states}; the longest legal order found has {} operation(s).", f.partial.len());
+            let _ =
+                writeln!(o, "  just before it returned the key could only hold {states}; the longest legal order found has {} operation(s).", f.partial.len());
         }
     }
     let _ = writeln!(o, "  the operations that cannot be ordered together (in invocation order):");
     for &i in &f.window {
         let op = &f.ops[i];
-        let mark = if i == f.culprit { "  <- breaks here" } else if f.partial.contains(&i) { "  (in the legal order)" } else { "" };
-        let _ = writeln!(
-            o,
-            "    client {:<4} {:>10} .. {:<10} {}{}",
-            op.client,
-            t(op.call),
-            op.ret.map_or("?".to_string(), &t),
-            op.text,
-            mark
-        );
+        let mark = if i == f.culprit {
+            "  <- breaks here"
+        } else if f.partial.contains(&i) {
+            "  (in the legal order)"
+        } else {
+            ""
+        };
+        let _ = writeln!(o, "    client {:<4} {:>10} .. {:<10} {}{}", op.client, t(op.call), op.ret.map_or("?".to_string(), &t), op.text, mark);
     }
     o.trim_end().to_string()
 }

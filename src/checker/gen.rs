@@ -161,27 +161,9 @@ pub fn generate(p: &Params) -> History {
         let dur = if info { rng.random_range(2 * max_ns..=5 * max_ns) } else { rng.random_range(min_ns..=max_ns) };
         let ret = call + dur;
         let took = info && rng.random_bool(0.5);
-        let lp = if info && took && rng.random_bool(0.25) {
-            ret + rng.random_range(1..=20 * max_ns)
-        } else {
-            rng.random_range(call + 1..ret)
-        };
+        let lp = if info && took && rng.random_bool(0.25) { ret + rng.random_range(1..=20 * max_ns) } else { rng.random_range(call + 1..ret) };
         let value = if f == OpKind::Read { 0 } else { fresh() };
-        ops.push(GenOp {
-            slot,
-            client: client_of[slot],
-            f,
-            key,
-            call,
-            ret,
-            lp,
-            info,
-            took,
-            value,
-            from: None,
-            outcome: EntryType::Ok,
-            read: None,
-        });
+        ops.push(GenOp { slot, client: client_of[slot], f, key, call, ret, lp, info, took, value, from: None, outcome: EntryType::Ok, read: None });
         if info {
             client_of[slot] = next_client;
             next_client += 1;
@@ -338,7 +320,9 @@ fn plant(ops: &[GenOp], plant: Plant, fresh: &mut impl FnMut() -> u64) -> Option
             Plant::None => return None,
             Plant::NeverWritten => return Some((reads[j], Some(fresh()))),
             Plant::StaleRead { depth } => {
-                let Some(w) = writers.get(&r.key) else { continue };
+                let Some(w) = writers.get(&r.key) else {
+                    continue;
+                };
                 // Latest writer that returned before `t`.
                 let before = |t: u64| -> Option<usize> {
                     let n = w.partition_point(|&(ret, _, _)| ret < t);

@@ -250,7 +250,9 @@ impl<'a> Ctx<'a> {
 
     /// Where the culprit stands against another operation in real time.
     fn relation(&self, i: usize) -> &'static str {
-        let (Some(c), o) = (self.culprit, &self.f.ops[i]) else { return "" };
+        let (Some(c), o) = (self.culprit, &self.f.ops[i]) else {
+            return "";
+        };
         if i == self.f.culprit {
             return "—";
         }
@@ -617,7 +619,8 @@ fn detail(o: &mut String, cx: &Ctx, (lo, hi): (f64, f64), heading: &str, what: &
         esc(&cx.unit.short(hi.round() as u64)),
         esc(what)
     );
-    let _ = writeln!(o, "<svg class=\"detail\" viewBox=\"0 0 {W} {height:.1}\" width=\"{W}\" height=\"{height:.1}\" role=\"img\" aria-label=\"{}\">", esc(heading));
+    let _ =
+        writeln!(o, "<svg class=\"detail\" viewBox=\"0 0 {W} {height:.1}\" width=\"{W}\" height=\"{height:.1}\" role=\"img\" aria-label=\"{}\">", esc(heading));
     // The window's extent and the culprit's run.
     let wlo = cx.window.iter().map(|&i| f.ops[i].call).min().unwrap_or(0) as f64;
     let whi = cx.window.iter().map(|&i| f.ops[i].ret.unwrap_or(f.ops[i].call)).max().unwrap_or(0) as f64;
@@ -769,7 +772,11 @@ fn order_list(o: &mut String, cx: &Ctx) {
     let f = cx.f;
     let n = f.partial.len();
     let skip = n.saturating_sub(500);
-    let _ = writeln!(o, "<details><summary>The longest legal order found ({n} operations{})</summary>", if skip > 0 { format!("; the last {}", n - skip) } else { String::new() });
+    let _ = writeln!(
+        o,
+        "<details><summary>The longest legal order found ({n} operations{})</summary>",
+        if skip > 0 { format!("; the last {}", n - skip) } else { String::new() }
+    );
     let _ = writeln!(o, "<ol start=\"{}\" class=\"order\">", skip + 1);
     for &i in f.partial.iter().skip(skip) {
         let Some(op) = f.ops.get(i) else { continue };
@@ -928,10 +935,7 @@ mod tests {
         assert!(t.iter().all(|(v, l)| v.fract() == 0.0 && l.parse::<u64>().is_ok()));
         let t = Unit::Ns.ticks(1.0e9, 1.05e9, 8);
         assert!(t.iter().any(|(_, l)| l == "1.010"), "{t:?}");
-        let page = render(
-            &Failure { key: "r".into(), ops: lines, culprit: 0, window: vec![0], partial: vec![], states_before: vec![], forced_by: None },
-            "t",
-        );
+        let page = render(&Failure { key: "r".into(), ops: lines, culprit: 0, window: vec![0], partial: vec![], states_before: vec![], forced_by: None }, "t");
         assert!(page.contains("log line"));
         assert!(page.contains("not recorded"));
     }
@@ -944,7 +948,15 @@ mod tests {
             ops.push(op(i as usize, i % 50, 1_000_000_000 + i * 1_000_000, Some(1_000_000_000 + i * 1_000_000 + 40_000_000), "write 1"));
         }
         let n = ops.len();
-        let f = Failure { key: "k".into(), ops, culprit: n - 1, window: (n - 8..n).collect(), partial: (0..n - 8).collect(), states_before: vec!["1".into()], forced_by: None };
+        let f = Failure {
+            key: "k".into(),
+            ops,
+            culprit: n - 1,
+            window: (n - 8..n).collect(),
+            partial: (0..n - 8).collect(),
+            states_before: vec!["1".into()],
+            forced_by: None,
+        };
         let page = render(&f, "big");
         assert_eq!(page.matches("<rect").count(), 8);
         let ov = &page[page.find("class=\"overview\"").unwrap()..page.find("class=\"detail\"").unwrap()];

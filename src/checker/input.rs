@@ -117,7 +117,15 @@ pub fn jepsen_log(text: &str, file: &str) -> Result<(Register, Vec<RegOp>), Stri
                     other => return Err(bad(&format!("unknown operation `{other}`"))),
                 };
                 open.insert(process, ops.len());
-                ops.push(Operation { client: process, key: "register".into(), call: ln as u64, ret: None, input, output: None, origin: format!("{file}:{ln}") });
+                ops.push(Operation {
+                    client: process,
+                    key: "register".into(),
+                    call: ln as u64,
+                    ret: None,
+                    input,
+                    output: None,
+                    origin: format!("{file}:{ln}"),
+                });
             }
             ":ok" | ":fail" | ":info" => {
                 let Some(i) = open.remove(&process) else {
@@ -125,7 +133,7 @@ pub fn jepsen_log(text: &str, file: &str) -> Result<(Register, Vec<RegOp>), Stri
                 };
                 let op = &mut ops[i];
                 match (kind, &op.input) {
-                    (":info", _) => {} // unknown: stays open, returns "at infinity"
+                    (":info", _) => {}                    // unknown: stays open, returns "at infinity"
                     (_, _) if value == ":timed-out" => {} // unknown result
                     (":ok", RegIn::Read) => {
                         op.output = Some(RegOut::Read(val(&value, &mut interner)?));
@@ -243,8 +251,7 @@ pub fn jsonl(path: &Path) -> Result<(Register, Vec<RegOp>), String> {
             continue;
         }
         let bad = |what: &str| format!("{file}:{n}: {what}");
-        let e: crate::history::Entry =
-            serde_json::from_str(&line).map_err(|e| bad(&format!("expected a history entry (design.md §2): {e}")))?;
+        let e: crate::history::Entry = serde_json::from_str(&line).map_err(|e| bad(&format!("expected a history entry (design.md §2): {e}")))?;
         if e.kind == EntryType::Invoke {
             let input = match (e.f, &e.value) {
                 (OpKind::Read, _) => RegIn::Read,
@@ -261,7 +268,9 @@ pub fn jsonl(path: &Path) -> Result<(Register, Vec<RegOp>), String> {
             continue;
         }
         // A completion of an operation never invoked is ignored, as before.
-        let Some((at, mut op)) = open.remove(&e.id) else { continue };
+        let Some((at, mut op)) = open.remove(&e.id) else {
+            continue;
+        };
         let output = match (e.kind, &op.input) {
             (EntryType::Ok, RegIn::Read) => Some(RegOut::Read(match &e.value {
                 Value::None => 0,

@@ -260,7 +260,25 @@ pub fn check<M: Model>(model: &M, ops: Vec<Operation<M::Input, M::Output>>, time
         by_key.entry(op.key.clone()).or_default().push(op);
     }
     let parts: Vec<(String, Ops<M>)> = by_key.into_iter().collect();
+    // One key (a Jepsen register log): no thread to start.
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(parts.len().max(1));
+    if threads <= 1 {
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        let mut keys = Vec::new();
+        let mut failure = None;
+        for (key, ops) in &parts {
+            let (r, f) = check_key(model, key, ops, deadline, &stop);
+            let failed = r.verdict == Verdict::NotLinearizable;
+            keys.push(r);
+            if failure.is_none() {
+                failure = f;
+            }
+            if failed {
+                stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        return finish(keys, failure, started);
+    }
     let next = std::sync::atomic::AtomicUsize::new(0);
     type Slot = Option<(KeyResult, Option<Failure>)>;
     let results: std::sync::Mutex<Vec<Slot>> = std::sync::Mutex::new(vec![None; parts.len()]);
@@ -292,6 +310,11 @@ pub fn check<M: Model>(model: &M, ops: Vec<Operation<M::Input, M::Output>>, time
         }
         keys.push(r.0);
     }
+    finish(keys, failure, started)
+}
+
+/// The verdict over all keys.
+fn finish(keys: Vec<KeyResult>, failure: Option<Failure>, started: Instant) -> CheckResult {
     let verdict = if keys.iter().any(|k| k.verdict == Verdict::NotLinearizable) {
         Verdict::NotLinearizable
     } else if keys.iter().any(|k| k.verdict == Verdict::Unknown) {

@@ -10,9 +10,9 @@
 //! reached them (a shared list), for the explanation.
 
 use super::{Failure, KeyResult, Model, Observation, OpView, Operation, Verdict};
-use std::collections::HashMap as StdHashMap;
 use rustc_hash::FxHasher;
 use smallvec::SmallVec;
+use std::collections::HashMap as StdHashMap;
 use std::hash::BuildHasherDefault;
 
 /// A hash map with a fixed hasher: the same input gives the same search order, the same
@@ -110,13 +110,7 @@ enum Kind {
 }
 
 /// Check one key's operations. `stop` asks an early end (another key already failed).
-pub fn check_key<M: Model>(
-    model: &M,
-    key: &str,
-    ops: &[Operation<M::Input, M::Output>],
-    deadline: Instant,
-    stop: &AtomicBool,
-) -> (KeyResult, Option<Failure>) {
+pub fn check_key<M: Model>(model: &M, key: &str, ops: &[Operation<M::Input, M::Output>], deadline: Instant, stop: &AtomicBool) -> (KeyResult, Option<Failure>) {
     let started = Instant::now();
     // What completed operations observe: the last return of an observer of each token, the
     // last return of an operation helped by any change, and the tokens those must not see.
@@ -153,7 +147,9 @@ pub fn check_key<M: Model>(
             if op.ret.is_some() || model.unknown_is_noop(&op.input) {
                 continue;
             }
-            let Some(tok) = model.effect(&op.input) else { continue };
+            let Some(tok) = model.effect(&op.input) else {
+                continue;
+            };
             let t1 = last_seen.get(&tok).copied().filter(|t| *t >= op.call);
             if t1 != token_until[i] {
                 token_until[i] = t1;
@@ -226,7 +222,7 @@ pub fn check_key<M: Model>(
         // In call order, so that the search's linearized sets are a prefix and a short window.
         let mut kept: Vec<usize> = (0..ops.len()).filter(|&i| ops[i].ret.is_some()).collect();
         kept.sort_by_key(|&i| (ops[i].call, i));
-        let sub: Vec<Operation<M::Input, M::Output>> = kept.iter().map(|&i| ops[i].clone()).collect();
+        let sub: Vec<&Operation<M::Input, M::Output>> = kept.iter().map(|&i| &ops[i]).collect();
         let checked = sub.len();
         let (verdict, failure) = match super::wgl::search(model, &sub, &canon, deadline, stop) {
             super::wgl::Outcome::Linearizable => (Verdict::Linearizable, None),
@@ -247,7 +243,8 @@ pub fn check_key<M: Model>(
                 (Verdict::NotLinearizable, Some(build_failure(model, key, ops, c, &pending, partial, &[st])))
             }
         };
-        let r = KeyResult { key: key.to_string(), ops: checked, dropped: ops.len() - checked, verdict, seconds: started.elapsed().as_secs_f64(), peak_configs: 0 };
+        let r =
+            KeyResult { key: key.to_string(), ops: checked, dropped: ops.len() - checked, verdict, seconds: started.elapsed().as_secs_f64(), peak_configs: 0 };
         return (r, failure);
     }
 
@@ -264,9 +261,9 @@ pub fn check_key<M: Model>(
     let mut def_slots = Slots::default();
     let mut info_slots = Slots::default();
     let mut pending: Vec<usize> = Vec::new(); // op indices that may be linearized freely
-    // Demoted unknown operations, tried only as helpers just before an operation that needs
-    // any change. `plain` ones (unconditional, with a token no operation must not see) are
-    // interchangeable: trying the first that helps is enough. The others are all tried.
+                                              // Demoted unknown operations, tried only as helpers just before an operation that needs
+                                              // any change. `plain` ones (unconditional, with a token no operation must not see) are
+                                              // interchangeable: trying the first that helps is enough. The others are all tried.
     let mut plain: Vec<usize> = Vec::new();
     let mut special: Vec<usize> = Vec::new();
     let mut returns = 0usize;
@@ -278,10 +275,7 @@ pub fn check_key<M: Model>(
     let checked = ops.len() - dropped;
 
     let result = |verdict, peak, failure| {
-        (
-            KeyResult { key: key.to_string(), ops: checked, dropped, verdict, seconds: started.elapsed().as_secs_f64(), peak_configs: peak },
-            failure,
-        )
+        (KeyResult { key: key.to_string(), ops: checked, dropped, verdict, seconds: started.elapsed().as_secs_f64(), peak_configs: peak }, failure)
     };
     let timed_out = || Instant::now() >= deadline || stop.load(Ordering::Relaxed);
 
@@ -401,7 +395,13 @@ pub fn check_key<M: Model>(
                     if len(&path) > len(&best) {
                         best = path.clone();
                     }
-                    let linearized = |p: usize| if ops[p].ret.is_none() { info.has(slot_of[p].get()) } else { def.has(slot_of[p].get()) };
+                    let linearized = |p: usize| {
+                        if ops[p].ret.is_none() {
+                            info.has(slot_of[p].get())
+                        } else {
+                            def.has(slot_of[p].get())
+                        }
+                    };
                     let mut tried: Vec<(usize, Option<M::State>)> = Vec::new();
                     let mut eager = None;
                     for &p in &pending {
@@ -437,7 +437,9 @@ pub fn check_key<M: Model>(
                             if info.has(slot_of[u].get()) {
                                 return false;
                             }
-                            let Some(s1) = model.step(&st, &ops[u].input, None).map(|s1| canon_at(s1, now)) else { return false };
+                            let Some(s1) = model.step(&st, &ops[u].input, None).map(|s1| canon_at(s1, now)) else {
+                                return false;
+                            };
                             if s1 == st {
                                 return false;
                             }
@@ -472,9 +474,11 @@ pub fn check_key<M: Model>(
                         if let Some(old) = model.state_token(&st).filter(|&t| model.state_token(&st2) != Some(t)) {
                             let done = |q: usize| q == p || Some(q) == helper || linearized(q);
                             // One still pending, or one not even invoked yet.
-                            let doomed = pending.iter().copied().find(|&q| observed[q] == Some(old) && !done(q)).or_else(|| {
-                                readers.get(&old).and_then(|rs| rs.iter().copied().find(|&q| ops[q].call > now))
-                            });
+                            let doomed = pending
+                                .iter()
+                                .copied()
+                                .find(|&q| observed[q] == Some(old) && !done(q))
+                                .or_else(|| readers.get(&old).and_then(|rs| rs.iter().copied().find(|&q| ops[q].call > now)));
                             if let Some(q) = doomed {
                                 let back = writers.get(&old).is_some_and(|ws| ws.iter().any(|&w| ops[w].call > now || (live[w] && !done(w))));
                                 if !back {
@@ -515,7 +519,8 @@ pub fn check_key<M: Model>(
                         // The operations around the starved one, and the one whose return
                         // forced its value to be overwritten.
                         let (c, r) = (ops[culprit].call, ops[culprit].ret.unwrap_or(u64::MAX));
-                        let mut w: Vec<usize> = (0..ops.len()).filter(|&i| ops[i].call <= r && ops[i].ret.unwrap_or(u64::MAX) >= c && ops[i].ret.is_some()).collect();
+                        let mut w: Vec<usize> =
+                            (0..ops.len()).filter(|&i| ops[i].call <= r && ops[i].ret.unwrap_or(u64::MAX) >= c && ops[i].ret.is_some()).collect();
                         w.push(o);
                         w
                     };

@@ -11,6 +11,7 @@
 
 use super::{Model, Operation};
 use rustc_hash::FxHasher;
+use smallvec::SmallVec;
 use std::collections::HashSet;
 use std::hash::BuildHasherDefault;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,6 +28,9 @@ pub enum Outcome {
     Unknown,
 }
 
+/// Seen (linearized set, state) pairs; the set as (leading all-ones words, the rest).
+type Cache<S> = HashSet<(usize, SmallVec<[u64; 3]>, S), BuildHasherDefault<FxHasher>>;
+
 #[derive(Clone, Copy)]
 struct Node {
     op: usize,
@@ -41,7 +45,13 @@ const NIL: usize = usize::MAX;
 
 /// Search one key's operations (every one must have a return).
 /// `canon` maps a state to its representative (states no operation can tell apart are one).
-pub fn search<M: Model>(model: &M, ops: &[Operation<M::Input, M::Output>], canon: &dyn Fn(M::State) -> M::State, deadline: Instant, stop: &AtomicBool) -> Outcome {
+pub fn search<M: Model>(
+    model: &M,
+    ops: &[&Operation<M::Input, M::Output>],
+    canon: &dyn Fn(M::State) -> M::State,
+    deadline: Instant,
+    stop: &AtomicBool,
+) -> Outcome {
     let n = ops.len();
     let mut events: Vec<(u64, u8, usize)> = Vec::with_capacity(2 * n);
     for (i, op) in ops.iter().enumerate() {
@@ -67,7 +77,8 @@ pub fn search<M: Model>(model: &M, ops: &[Operation<M::Input, M::Output>], canon
     }
     let words = n.div_ceil(64);
     let mut linearized = vec![0u64; words];
-    let mut cache: HashSet<(usize, Vec<u64>, M::State), BuildHasherDefault<FxHasher>> = HashSet::default();
+    // (words all linearized, the rest up to the last set bit, state); the window inline.
+    let mut cache: Cache<M::State> = HashSet::with_capacity_and_hasher(4 * n, Default::default());
     let mut full = 0; // linearized[..full] are all ones
     let mut hi = 0; // linearized[hi..] are all zeros
     let mut calls: Vec<(usize, M::State)> = Vec::new();
@@ -127,7 +138,7 @@ pub fn search<M: Model>(model: &M, ops: &[Operation<M::Input, M::Output>], canon
                 while end > full && linearized[end - 1] == 0 {
                     end -= 1;
                 }
-                if cache.insert((full, linearized[full..end].to_vec(), s2.clone())) {
+                if cache.insert((full, SmallVec::from_slice(&linearized[full..end]), s2.clone())) {
                     next_state = Some(s2);
                 } else {
                     linearized[node.op / 64] &= !(1 << (node.op % 64));

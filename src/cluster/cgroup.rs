@@ -54,10 +54,7 @@ impl Cgroup {
 
     /// The cgroup's directory for one v1 controller (or the v2 directory).
     pub fn dir(&self, controller: &str) -> Option<&Path> {
-        self.dirs
-            .iter()
-            .find(|d| is_v2() || d.components().any(|c| c.as_os_str() == controller))
-            .map(|d| d.as_path())
+        self.dirs.iter().find(|d| is_v2() || d.components().any(|c| c.as_os_str() == controller)).map(|d| d.as_path())
     }
 
     /// Remove the directories (they must hold no process).
@@ -78,11 +75,8 @@ impl Cgroup {
 
 /// Every faultline cgroup directory whose leaf starts with `prefix` (for `faultline clean`).
 pub fn list(prefix: &str) -> Vec<PathBuf> {
-    let bases: Vec<PathBuf> = if is_v2() {
-        vec![Path::new(ROOT).join("faultline")]
-    } else {
-        V1_CONTROLLERS.iter().map(|c| Path::new(ROOT).join(c).join("faultline")).collect()
-    };
+    let bases: Vec<PathBuf> =
+        if is_v2() { vec![Path::new(ROOT).join("faultline")] } else { V1_CONTROLLERS.iter().map(|c| Path::new(ROOT).join(c).join("faultline")).collect() };
     bases
         .into_iter()
         .flat_map(|b| std::fs::read_dir(b).into_iter().flatten().filter_map(|e| e.ok()).map(|e| e.path()))
@@ -92,7 +86,5 @@ pub fn list(prefix: &str) -> Vec<PathBuf> {
 
 /// The pids in a cgroup directory.
 pub fn pids(dir: &Path) -> Vec<u32> {
-    std::fs::read_to_string(dir.join("cgroup.procs"))
-        .map(|s| s.lines().filter_map(|l| l.trim().parse().ok()).collect())
-        .unwrap_or_default()
+    std::fs::read_to_string(dir.join("cgroup.procs")).map(|s| s.lines().filter_map(|l| l.trim().parse().ok()).collect()).unwrap_or_default()
 }

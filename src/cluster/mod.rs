@@ -90,10 +90,7 @@ pub trait Backend: Send + Sync {
 
     /// A member by name.
     fn member(&self, name: &str) -> Result<Member, Error> {
-        self.members()
-            .into_iter()
-            .find(|m| m.name == name)
-            .ok_or_else(|| Error::Harness(format!("no member named {name}")))
+        self.members().into_iter().find(|m| m.name == name).ok_or_else(|| Error::Harness(format!("no member named {name}")))
     }
 
     /// Client endpoints of every member.

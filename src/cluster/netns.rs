@@ -31,12 +31,7 @@ pub fn delete(name: &str) -> Result<(), Error> {
 /// Names of every namespace whose name starts with `prefix`.
 pub fn list(prefix: &str) -> Vec<String> {
     std::fs::read_dir(NETNS_DIR)
-        .map(|rd| {
-            rd.filter_map(|e| e.ok())
-                .filter_map(|e| e.file_name().into_string().ok())
-                .filter(|n| n.starts_with(prefix))
-                .collect()
-        })
+        .map(|rd| rd.filter_map(|e| e.ok()).filter_map(|e| e.file_name().into_string().ok()).filter(|n| n.starts_with(prefix)).collect())
         .unwrap_or_default()
 }
 
@@ -44,8 +39,7 @@ pub fn list(prefix: &str) -> Vec<String> {
 /// `/run/netns/NAME` or `/proc/PID/ns/net`). Sockets the thread opens afterwards live there.
 pub fn enter(ns: &Path) -> Result<(), Error> {
     let f = File::open(ns).map_err(|e| Error::Harness(format!("failed to open network namespace {}: {e}", ns.display())))?;
-    setns(&f, CloneFlags::CLONE_NEWNET)
-        .map_err(|e| Error::Harness(format!("failed to enter network namespace {}: {e}", ns.display())))
+    setns(&f, CloneFlags::CLONE_NEWNET).map_err(|e| Error::Harness(format!("failed to enter network namespace {}: {e}", ns.display())))
 }
 
 /// Run `f` on a fresh thread inside the namespace at `ns`, and return its result.
@@ -91,12 +85,7 @@ pub fn runtime_in(ns: &Path, threads: usize) -> Result<tokio::runtime::Runtime, 
     // Prove a worker is in the namespace: compare its netns inode with the target's.
     let want = std::fs::metadata(ns).map(|m| std::os::unix::fs::MetadataExt::ino(&m)).ok();
     let got = rt.block_on(async {
-        tokio::spawn(async {
-            std::fs::metadata("/proc/thread-self/ns/net").map(|m| std::os::unix::fs::MetadataExt::ino(&m)).ok()
-        })
-        .await
-        .ok()
-        .flatten()
+        tokio::spawn(async { std::fs::metadata("/proc/thread-self/ns/net").map(|m| std::os::unix::fs::MetadataExt::ino(&m)).ok() }).await.ok().flatten()
     });
     if failed.load(Ordering::SeqCst) || want.is_none() || want != got {
         return Err(Error::Harness(format!("the client runtime could not enter network namespace {}", ns.display())));

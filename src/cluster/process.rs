@@ -72,15 +72,9 @@ impl ProcessBackend {
     pub fn create(run_id: &str, run_dir: &Path, spec: &ClusterSpec) -> Result<Self, Error> {
         let binary = preflight(spec)?;
         let subnet = state::pick_subnet(run_id);
-        RunState {
-            run_id: run_id.into(),
-            harness_pid: std::process::id(),
-            run_dir: run_dir.to_path_buf(),
-            subnet,
-            backend: "process".into(),
-        }
-        .save()
-        .map_err(|e| Error::Harness(format!("failed to write the run state in {}: {e}", state::STATE_DIR)))?;
+        RunState { run_id: run_id.into(), harness_pid: std::process::id(), run_dir: run_dir.to_path_buf(), subnet, backend: "process".into() }
+            .save()
+            .map_err(|e| Error::Harness(format!("failed to write the run state in {}: {e}", state::STATE_DIR)))?;
 
         let prefix = format!("faultline-{run_id}");
         let ip = |host: u8| Ipv4Addr::new(10, 77, subnet, host);
@@ -208,9 +202,7 @@ impl ProcessBackend {
                 Ok(())
             });
         }
-        let child = cmd
-            .spawn()
-            .map_err(|e| Error::Environment(format!("failed to start {} for member {}: {e}", self.binary.display(), m.name)))?;
+        let child = cmd.spawn().map_err(|e| Error::Environment(format!("failed to start {} for member {}: {e}", self.binary.display(), m.name)))?;
         drop(ns);
         let pid = child.id();
         let _ = slot.cgroup.add(pid);
@@ -221,10 +213,7 @@ impl ProcessBackend {
 
     fn with_slot<T>(&self, member: &str, f: impl FnOnce(&mut Slot) -> Result<T, Error>) -> Result<T, Error> {
         let mut slots = lock(&self.slots);
-        let slot = slots
-            .iter_mut()
-            .find(|s| s.member.name == member)
-            .ok_or_else(|| Error::Harness(format!("no member named {member}")))?;
+        let slot = slots.iter_mut().find(|s| s.member.name == member).ok_or_else(|| Error::Harness(format!("no member named {member}")))?;
         f(slot)
     }
 }
@@ -311,7 +300,9 @@ impl Backend for ProcessBackend {
     }
 
     fn log_tail(&self, member: &str, lines: usize) -> String {
-        let Ok(m) = self.member(member) else { return String::new() };
+        let Ok(m) = self.member(member) else {
+            return String::new();
+        };
         let text = std::fs::read_to_string(&m.log).unwrap_or_default();
         let all: Vec<&str> = text.lines().collect();
         all[all.len().saturating_sub(lines)..].join("\n")

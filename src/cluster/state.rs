@@ -59,9 +59,7 @@ impl RunState {
 
 /// Whether `pid` is a live faultline process (not a recycled pid of something else).
 pub fn owner_alive(pid: u32) -> bool {
-    std::fs::read(format!("/proc/{pid}/cmdline"))
-        .map(|c| String::from_utf8_lossy(&c).contains("faultline") || pid == std::process::id())
-        .unwrap_or(false)
+    std::fs::read(format!("/proc/{pid}/cmdline")).map(|c| String::from_utf8_lossy(&c).contains("faultline") || pid == std::process::id()).unwrap_or(false)
         && crate::sys::proc_state(pid).is_some_and(|s| s != 'Z')
 }
 
@@ -74,8 +72,5 @@ pub fn new_run_id() -> String {
 pub fn pick_subnet(run_id: &str) -> u8 {
     let used: Vec<u8> = RunState::all().iter().filter(|s| s.owner_alive()).map(|s| s.subnet).collect();
     let start = u32::from_str_radix(run_id, 16).unwrap_or(0) % 250;
-    (0..250u32)
-        .map(|i| ((start + i) % 250 + 1) as u8)
-        .find(|o| !used.contains(o))
-        .unwrap_or(1)
+    (0..250u32).map(|i| ((start + i) % 250 + 1) as u8).find(|o| !used.contains(o)).unwrap_or(1)
 }

@@ -118,8 +118,8 @@ impl Injected {
         let events = match &self.active {
             Active::Partition(applied) => {
                 partition::remove(applied).map_err(|e| e.context(&what))?;
-                rec.proof = partition::prove_healed(&applied.grudge, &backend.members(), Duration::from_secs(3))
-                    .map_err(|m| Error::Invalid(format!("{what}: {m}")))?;
+                rec.proof =
+                    partition::prove_healed(&applied.grudge, &backend.members(), Duration::from_secs(3)).map_err(|m| Error::Invalid(format!("{what}: {m}")))?;
                 Vec::new()
             }
             Active::Process(pf) => {

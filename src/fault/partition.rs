@@ -74,10 +74,7 @@ pub fn grudge(mode: PartitionMode, targets: &[String], members: &[String], rng: 
 
 /// Describe a grudge in words: `n1 drops n2,n3; n2 drops n1`.
 pub fn describe(g: &Grudge) -> String {
-    g.iter()
-        .map(|(k, v)| format!("{k} drops {}", v.iter().cloned().collect::<Vec<_>>().join(",")))
-        .collect::<Vec<_>>()
-        .join("; ")
+    g.iter().map(|(k, v)| format!("{k} drops {}", v.iter().cloned().collect::<Vec<_>>().join(","))).collect::<Vec<_>>().join("; ")
 }
 
 /// A partition in force: the rules it added, so heal removes exactly those.
@@ -89,10 +86,7 @@ pub struct Applied {
 }
 
 fn rule(src: &Member, label: &str) -> Vec<String> {
-    ["INPUT", "-s", &format!("{}/32", src.ip), "-m", "comment", "--comment", label, "-j", "DROP"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
+    ["INPUT", "-s", &format!("{}/32", src.ip), "-m", "comment", "--comment", label, "-j", "DROP"].iter().map(|s| s.to_string()).collect()
 }
 
 fn by_name<'a>(members: &'a [Member], name: &str) -> Result<&'a Member, Error> {
@@ -221,8 +215,7 @@ mod tests {
             let heard = m.len() - r.get(x).map_or(0, |s| s.len());
             assert_eq!(heard, 3, "each member of a 5-ring sees a majority (3), {x}: {r:?}");
         }
-        let majorities: BTreeSet<Vec<String>> =
-            m.iter().map(|x| m.iter().filter(|y| !r.get(x).is_some_and(|s| s.contains(*y))).cloned().collect()).collect();
+        let majorities: BTreeSet<Vec<String>> = m.iter().map(|x| m.iter().filter(|y| !r.get(x).is_some_and(|s| s.contains(*y))).cloned().collect()).collect();
         assert_eq!(majorities.len(), 5, "no two members see the same majority");
     }
 }

@@ -28,13 +28,6 @@ pub fn probe(from: PathBuf, to: SocketAddr, timeout: Duration) -> Result<Reach, 
 
 /// Probe many links at once; results in the order given.
 pub fn probe_all(links: &[(PathBuf, SocketAddr)], timeout: Duration) -> Result<Vec<Reach>, Error> {
-    let handles: Vec<_> = links
-        .iter()
-        .cloned()
-        .map(|(from, to)| std::thread::spawn(move || probe(from, to, timeout)))
-        .collect();
-    handles
-        .into_iter()
-        .map(|h| h.join().map_err(|_| Error::Harness("a probe thread panicked".into()))?)
-        .collect()
+    let handles: Vec<_> = links.iter().cloned().map(|(from, to)| std::thread::spawn(move || probe(from, to, timeout))).collect();
+    handles.into_iter().map(|h| h.join().map_err(|_| Error::Harness("a probe thread panicked".into()))?).collect()
 }

@@ -87,8 +87,7 @@ pub fn heal(backend: &dyn Backend, fault: ProcessFault, targets: &[String]) -> R
                     continue;
                 }
                 backend.signal(t, Signal::SIGCONT)?;
-                wait_for(backend, t, MemberState::Running, Duration::from_secs(2))
-                    .map_err(|s| Error::Invalid(format!("{t} is {s:?} after SIGCONT")))?;
+                wait_for(backend, t, MemberState::Running, Duration::from_secs(2)).map_err(|s| Error::Invalid(format!("{t} is {s:?} after SIGCONT")))?;
                 proofs.push(format!("{t} running again after SIGCONT"));
             }
         }

@@ -41,10 +41,7 @@ impl Progress {
         }
         let len = (total.as_millis() as u64).max(1);
         let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stdout());
-        let style = ProgressStyle::default_bar()
-            .template("{spinner} [{bar:30}] {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> ");
+        let style = ProgressStyle::default_bar().template("{spinner} [{bar:30}] {msg}").unwrap_or_else(|_| ProgressStyle::default_bar()).progress_chars("=> ");
         bar.set_style(style);
         bar.enable_steady_tick(Duration::from_millis(200));
         let p = Progress { bar: Some(bar), total, quiet: false };
@@ -61,13 +58,7 @@ impl Progress {
     fn message(&self, elapsed: Duration, ok_per_s: f64, fault_in_force: &str) -> String {
         let remaining = self.total.saturating_sub(elapsed);
         let fault = if fault_in_force.is_empty() { "none" } else { fault_in_force };
-        format!(
-            "{} / {} ({} left) · {:.0} ok/s · fault: {fault}",
-            short(elapsed),
-            short(self.total),
-            short(remaining),
-            ok_per_s.max(0.0)
-        )
+        format!("{} / {} ({} left) · {:.0} ok/s · fault: {fault}", short(elapsed), short(self.total), short(remaining), ok_per_s.max(0.0))
     }
 
     /// Show `elapsed` of the workload, the current rate of successful operations and the
@@ -130,10 +121,7 @@ mod tests {
     #[test]
     fn message_shows_elapsed_remaining_rate_and_fault() {
         let p = Progress::new(Duration::from_secs(90), false);
-        assert_eq!(
-            p.message(Duration::from_secs(30), 396.6, "partition (isolate) n1"),
-            "30s / 1m30s (1m00s left) · 397 ok/s · fault: partition (isolate) n1"
-        );
+        assert_eq!(p.message(Duration::from_secs(30), 396.6, "partition (isolate) n1"), "30s / 1m30s (1m00s left) · 397 ok/s · fault: partition (isolate) n1");
         assert_eq!(p.message(Duration::from_secs(120), 0.0, ""), "2m00s / 1m30s (0s left) · 0 ok/s · fault: none");
     }
 

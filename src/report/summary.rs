@@ -289,14 +289,7 @@ fn percentiles(lat_us: &[u64]) -> Percentiles {
     }
     // The histogram reports a bucket's highest value; never above the true maximum.
     let at = |q: f64| round3(h.value_at_quantile(q).min(max) as f64 / 1000.0);
-    Percentiles {
-        p50: at(0.50),
-        p90: at(0.90),
-        p99: at(0.99),
-        p999: at(0.999),
-        max: round3(max as f64 / 1000.0),
-        count: lat_us.len() as u64,
-    }
+    Percentiles { p50: at(0.50), p90: at(0.90), p99: at(0.99), p999: at(0.999), max: round3(max as f64 / 1000.0), count: lat_us.len() as u64 }
 }
 
 fn latencies(ops: &[Op]) -> Latencies {
@@ -333,8 +326,7 @@ fn counts(ops: &[Op]) -> OpCounts {
 /// first success, last success → end): every gap, however short, as `(from, to)` ns.
 /// With no success at all, the whole workload is one window.
 pub fn gaps(history: &[Entry], (start, end): (u64, u64)) -> Vec<(u64, u64)> {
-    let mut oks: Vec<u64> =
-        history.iter().filter(|e| e.kind == EntryType::Ok && e.t >= start && e.t <= end).map(|e| e.t).collect();
+    let mut oks: Vec<u64> = history.iter().filter(|e| e.kind == EntryType::Ok && e.t >= start && e.t <= end).map(|e| e.t).collect();
     oks.sort_unstable();
     let mut out = Vec::with_capacity(oks.len() + 1);
     let mut last = start;
@@ -421,11 +413,7 @@ pub fn build(input: &SummaryInput) -> Summary {
 
     let gaps = gaps(input.history, input.workload_ns);
     let max_unavailable_s = secs(gaps.iter().map(|(a, b)| b - a).max().unwrap_or(0));
-    let unavailability = gaps
-        .iter()
-        .filter(|(a, b)| b - a >= MIN_UNAVAILABLE_NS)
-        .map(|&(a, b)| Window { from_s: secs(a), to_s: secs(b) })
-        .collect();
+    let unavailability = gaps.iter().filter(|(a, b)| b - a >= MIN_UNAVAILABLE_NS).map(|&(a, b)| Window { from_s: secs(a), to_s: secs(b) }).collect();
 
     let facts = GateFacts {
         ok_ops: ops_count.ok,
@@ -500,18 +488,7 @@ pub(crate) mod tests {
     }
 
     fn entry(kind: EntryType, id: u64, t: u64, f: OpKind) -> Entry {
-        Entry {
-            kind,
-            id,
-            client: (id % 4) as u32,
-            t,
-            f,
-            key: format!("k{}", id % 3),
-            value: Value::None,
-            rev: None,
-            error: None,
-            member: None,
-        }
+        Entry { kind, id, client: (id % 4) as u32, t, f, key: format!("k{}", id % 3), value: Value::None, rev: None, error: None, member: None }
     }
 
     /// An operation invoked at `at` that completes `lat` later with `outcome`.
@@ -608,14 +585,7 @@ pub(crate) mod tests {
         op(&mut h, 3, OpKind::Write, 700 * MS, S, EntryType::Info);
         op(&mut h, 4, OpKind::Read, 1900 * MS, 100 * MS, EntryType::Ok);
         let s = build(&input(&sc, &h, &[], 3 * S));
-        assert_eq!(
-            s.unavailability,
-            vec![
-                Window { from_s: 0.0, to_s: 0.5 },
-                Window { from_s: 0.6, to_s: 2.0 },
-                Window { from_s: 2.0, to_s: 3.0 },
-            ]
-        );
+        assert_eq!(s.unavailability, vec![Window { from_s: 0.0, to_s: 0.5 }, Window { from_s: 0.6, to_s: 2.0 }, Window { from_s: 2.0, to_s: 3.0 },]);
         assert_eq!(s.max_unavailable_s, 1.4);
         // The 100 ms gap is counted in the gaps but not listed.
         assert_eq!(gaps(&h, (0, 3 * S)).len(), 4);
@@ -736,9 +706,23 @@ pub(crate) mod tests {
         let s = build(&input(&sc, &h, &[], S));
         let v = serde_json::to_value(&s).unwrap();
         for k in [
-            "scenario", "seed", "backend", "etcd_version", "duration_s", "ops", "throughput_ok_per_s",
-            "latency_ms", "leader_changes", "leaders", "unavailability", "max_unavailable_s", "faults",
-            "linearizable", "consistency", "gates", "passed",
+            "scenario",
+            "seed",
+            "backend",
+            "etcd_version",
+            "duration_s",
+            "ops",
+            "throughput_ok_per_s",
+            "latency_ms",
+            "leader_changes",
+            "leaders",
+            "unavailability",
+            "max_unavailable_s",
+            "faults",
+            "linearizable",
+            "consistency",
+            "gates",
+            "passed",
         ] {
             assert!(v.get(k).is_some(), "missing {k}");
         }

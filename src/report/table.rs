@@ -82,11 +82,7 @@ fn divergence(s: &Summary) -> Option<String> {
     if c.consistent {
         return None;
     }
-    let what = if c.differences.is_empty() {
-        "the members disagree on revision, hash or key count".to_string()
-    } else {
-        c.differences.join("; ")
-    };
+    let what = if c.differences.is_empty() { "the members disagree on revision, hash or key count".to_string() } else { c.differences.join("; ") };
     Some(format!("!!! MEMBERS DIVERGED: {what} !!!"))
 }
 
@@ -95,34 +91,13 @@ pub fn render(s: &Summary) -> String {
     let mut out = String::new();
 
     // Header.
-    let _ = writeln!(
-        out,
-        "faultline · {} · seed {} · {} · etcd {} · {} s",
-        s.scenario,
-        s.seed,
-        s.backend,
-        s.etcd_version,
-        num(s.duration_s)
-    );
-    let _ = writeln!(
-        out,
-        "run dir {} · harness {} s CPU, {} MiB peak RSS",
-        s.run_dir,
-        num(s.harness.cpu_s),
-        num(s.harness.peak_rss_mib)
-    );
+    let _ = writeln!(out, "faultline · {} · seed {} · {} · etcd {} · {} s", s.scenario, s.seed, s.backend, s.etcd_version, num(s.duration_s));
+    let _ = writeln!(out, "run dir {} · harness {} s CPU, {} MiB peak RSS", s.run_dir, num(s.harness.cpu_s), num(s.harness.peak_rss_mib));
     out.push('\n');
 
     // Operations and latency.
-    let _ = writeln!(
-        out,
-        "operations  {} total · {} ok · {} fail · {} info · {} ok/s",
-        s.ops.total,
-        s.ops.ok,
-        s.ops.fail,
-        s.ops.info,
-        num(s.throughput_ok_per_s)
-    );
+    let _ =
+        writeln!(out, "operations  {} total · {} ok · {} fail · {} info · {} ok/s", s.ops.total, s.ops.ok, s.ops.fail, s.ops.info, num(s.throughput_ok_per_s));
     let rows = [("all", &s.latency_ms.all), ("read", &s.latency_ms.read), ("write", &s.latency_ms.write), ("cas", &s.latency_ms.cas)]
         .iter()
         .map(|(name, p)| {
@@ -143,12 +118,7 @@ pub fn render(s: &Summary) -> String {
         0 => out.push_str("leaders  none seen\n"),
         n => {
             let _ = writeln!(out, "leaders  {} change{} after the first", s.leader_changes, if s.leader_changes == 1 { "" } else { "s" });
-            let rows = s
-                .leaders
-                .iter()
-                .take(MAX_LEADERS)
-                .map(|l| vec![num(l.t_s), l.member.clone(), l.term.to_string()])
-                .collect();
+            let rows = s.leaders.iter().take(MAX_LEADERS).map(|l| vec![num(l.t_s), l.member.clone(), l.term.to_string()]).collect();
             push_table(&mut out, &["t s", "member", "term"], rows, &[0, 2]);
             more(&mut out, MAX_LEADERS, n);
         }
@@ -161,12 +131,7 @@ pub fn render(s: &Summary) -> String {
     } else {
         let n = s.unavailability.len();
         let _ = writeln!(out, " · {n} window{} ≥ 250 ms", if n == 1 { "" } else { "s" });
-        let rows = s
-            .unavailability
-            .iter()
-            .take(MAX_WINDOWS)
-            .map(|w| vec![num(w.from_s), num(w.to_s), num(w.len_s())])
-            .collect();
+        let rows = s.unavailability.iter().take(MAX_WINDOWS).map(|w| vec![num(w.from_s), num(w.to_s), num(w.len_s())]).collect();
         push_table(&mut out, &["from s", "to s", "length s"], rows, &[0, 1, 2]);
         more(&mut out, MAX_WINDOWS, n);
     }
@@ -205,7 +170,9 @@ pub fn render(s: &Summary) -> String {
         (CheckerStatus::NotBuilt, _) => "not checked: the checker is not built yet (issue 4)".to_string(),
         (CheckerStatus::TimedOut, _) => "UNKNOWN: the checker hit its time limit".to_string(),
         (CheckerStatus::Ran { .. }, None) => "UNKNOWN: the checker gave no answer".to_string(),
-        (CheckerStatus::Ran { seconds }, Some(true)) => format!("yes (checked in {} s)", num(seconds)),
+        (CheckerStatus::Ran { seconds }, Some(true)) => {
+            format!("yes (checked in {} s)", num(seconds))
+        }
         (CheckerStatus::Ran { seconds }, Some(false)) => {
             format!("!!! NOT LINEARIZABLE !!! (checked in {} s)", num(seconds))
         }
@@ -228,20 +195,15 @@ pub fn render(s: &Summary) -> String {
                 .members
                 .iter()
                 .map(|m| {
-                    let mut r = vec![
-                        m.member.clone(),
-                        opt(m.revision.map(|r| r.to_string())),
-                        opt(m.hash.map(|h| h.to_string())),
-                        opt(m.keys.map(|k| k.to_string())),
-                    ];
+                    let mut r =
+                        vec![m.member.clone(), opt(m.revision.map(|r| r.to_string())), opt(m.hash.map(|h| h.to_string())), opt(m.keys.map(|k| k.to_string()))];
                     if errors {
                         r.push(m.error.clone().unwrap_or_default());
                     }
                     r
                 })
                 .collect();
-            let header: &[&str] =
-                if errors { &["member", "revision", "hash", "keys", "error"] } else { &["member", "revision", "hash", "keys"] };
+            let header: &[&str] = if errors { &["member", "revision", "hash", "keys", "error"] } else { &["member", "revision", "hash", "keys"] };
             push_table(&mut out, header, rows, &[1, 2, 3]);
             if let Some(loud) = divergence(s) {
                 let _ = writeln!(out, "{loud}");
@@ -255,11 +217,7 @@ pub fn render(s: &Summary) -> String {
         out.push_str("gates  none (the scenario has no expect:)\n");
     } else {
         out.push_str("gates\n");
-        let rows = s
-            .gates
-            .iter()
-            .map(|g| vec![g.name.clone(), g.status.label().to_string(), gate_value(g, &g.actual), gate_value(g, &g.limit)])
-            .collect();
+        let rows = s.gates.iter().map(|g| vec![g.name.clone(), g.status.label().to_string(), gate_value(g, &g.actual), gate_value(g, &g.limit)]).collect();
         push_table(&mut out, &["gate", "status", "actual", "limit"], rows, &[2, 3]);
         for g in s.gates.iter().filter(|g| g.status != GateStatus::Pass) {
             let _ = writeln!(out, "  {} {}: {}", g.status.label(), g.name, g.message);
@@ -291,9 +249,7 @@ mod tests {
     use super::*;
     use crate::consistency::{Consistency, MemberFigures};
     use crate::gates::{GateStatus, NO_CHECKER};
-    use crate::report::summary::{
-        FaultSpan, HarnessUsage, Latencies, Leader, OpCounts, Percentiles, Window,
-    };
+    use crate::report::summary::{FaultSpan, HarnessUsage, Latencies, Leader, OpCounts, Percentiles, Window};
     use serde_json::json;
 
     fn p(p50: f64, max: f64, count: u64) -> Percentiles {
@@ -309,17 +265,9 @@ mod tests {
             duration_s: 60.0,
             ops: OpCounts { total: 24000, ok: 23800, fail: 120, info: 80 },
             throughput_ok_per_s: 396.667,
-            latency_ms: Latencies {
-                all: p(1.2, 1020.0, 23800),
-                read: p(1.1, 1020.0, 11900),
-                write: p(1.3, 900.0, 5950),
-                cas: Percentiles::default(),
-            },
+            latency_ms: Latencies { all: p(1.2, 1020.0, 23800), read: p(1.1, 1020.0, 11900), write: p(1.3, 900.0, 5950), cas: Percentiles::default() },
             leader_changes: 1,
-            leaders: vec![
-                Leader { t_s: 0.4, member: "n1".into(), term: 2 },
-                Leader { t_s: 11.6, member: "n3".into(), term: 3 },
-            ],
+            leaders: vec![Leader { t_s: 0.4, member: "n1".into(), term: 2 }, Leader { t_s: 11.6, member: "n3".into(), term: 3 }],
             unavailability: vec![Window { from_s: 10.1, to_s: 11.7 }],
             max_unavailable_s: 1.6,
             faults: vec![FaultSpan {

@@ -10,18 +10,13 @@ use std::path::Path;
 use std::time::Duration;
 
 /// Fault kinds the design names that are not built yet: refused, never ignored.
-const NOT_YET: [&str; 9] = [
-    "latency", "bandwidth", "io-latency", "io-error", "lose-unsynced", "cpu-stress", "cpu-limit", "mem-stress", "clock-skew",
-];
+const NOT_YET: [&str; 9] = ["latency", "bandwidth", "io-latency", "io-error", "lose-unsynced", "cpu-stress", "cpu-limit", "mem-stress", "clock-skew"];
 const KINDS: [&str; 4] = ["partition", "kill", "stop", "pause"];
 
 /// Read and resolve a scenario file.
 pub fn load(path: &Path) -> Result<Scenario, Error> {
     let text = std::fs::read_to_string(path).map_err(|e| {
-        Error::BadInput(format!(
-            "cannot read scenario {}: {e}. Give the path of a YAML scenario file, e.g. scenarios/smoke.yaml.",
-            path.display()
-        ))
+        Error::BadInput(format!("cannot read scenario {}: {e}. Give the path of a YAML scenario file, e.g. scenarios/smoke.yaml.", path.display()))
     })?;
     parse(&text, &path.display().to_string())
 }
@@ -57,11 +52,7 @@ fn explain_serde(msg: &str) -> String {
     }
     if let Some(rest) = msg.strip_prefix("unknown field `") {
         let (field, tail) = rest.split_once('`').unwrap_or((rest, ""));
-        let list = tail
-            .split_once("expected one of ")
-            .or_else(|| tail.split_once("expected "))
-            .map(|(_, l)| l)
-            .unwrap_or("");
+        let list = tail.split_once("expected one of ").or_else(|| tail.split_once("expected ")).map(|(_, l)| l).unwrap_or("");
         let known: Vec<&str> = list
             .split(',')
             .flat_map(|s| s.split(" or "))
@@ -208,7 +199,10 @@ impl Resolver<'_> {
                         other => {
                             return self.err(
                                 Some(m.referenced),
-                                format!("unknown operation `{other}` in workload.mix{}: the register workload has read, write and cas", suggest(other, &["read", "write", "cas"])),
+                                format!(
+                                    "unknown operation `{other}` in workload.mix{}: the register workload has read, write and cas",
+                                    suggest(other, &["read", "write", "cas"])
+                                ),
                             )
                         }
                     }
@@ -245,7 +239,10 @@ impl Resolver<'_> {
         if NOT_YET.contains(&kind_name) {
             return self.err(
                 loc,
-                format!("fault kind `{kind_name}` is not supported yet (it comes with the network/disk/CPU faults issue); the kinds built so far are {}", KINDS.join(", ")),
+                format!(
+                    "fault kind `{kind_name}` is not supported yet (it comes with the network/disk/CPU faults issue); the kinds built so far are {}",
+                    KINDS.join(", ")
+                ),
             );
         }
         let Some(at_) = r.at else {
@@ -303,7 +300,9 @@ impl Resolver<'_> {
         let target = match (&r.target, kind) {
             (Some(t), _) => Target::parse(t, size).or_else(|m| self.err(loc, m))?,
             (None, FaultKind::Partition { mode }) if !mode.uses_target() => Target::All,
-            (None, _) => return self.err(loc, format!("this `{kind_name}` fault has no `target`: use leader, follower, random, minority, majority, all or n1..n{size}")),
+            (None, _) => {
+                return self.err(loc, format!("this `{kind_name}` fault has no `target`: use leader, follower, random, minority, majority, all or n1..n{size}"))
+            }
         };
         if let FaultKind::Partition { mode } = kind {
             if mode.uses_target() && target == Target::All {
@@ -339,7 +338,8 @@ impl Resolver<'_> {
         }
         let start = r.start.unwrap_or(interval);
         if start >= duration {
-            return self.err(loc, format!("the nemesis starts at {start}, but the workload lasts {duration}: lengthen workload.duration or shorten nemesis.interval"));
+            return self
+                .err(loc, format!("the nemesis starts at {start}, but the workload lasts {duration}: lengthen workload.duration or shorten nemesis.interval"));
         }
         let targets = match &r.targets {
             None => vec![Target::Leader, Target::Follower, Target::Random, Target::Minority],

@@ -14,24 +14,16 @@ impl Span {
     /// Parse `250ms`, `1.5s`, `10s`, `2m`, `1h`, `500us`.
     pub fn parse(s: &str) -> Result<Self, String> {
         let s = s.trim();
-        let split = s
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(|| format!("`{s}` has no unit: write e.g. `250ms`, `10s` or `2m`"))?;
+        let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(|| format!("`{s}` has no unit: write e.g. `250ms`, `10s` or `2m`"))?;
         let (num, unit) = s.split_at(split);
-        let n: f64 = num
-            .parse()
-            .map_err(|_| format!("`{s}` is not a duration: write e.g. `250ms`, `10s` or `2m`"))?;
+        let n: f64 = num.parse().map_err(|_| format!("`{s}` is not a duration: write e.g. `250ms`, `10s` or `2m`"))?;
         let secs = match unit.trim() {
             "us" | "µs" => n / 1e6,
             "ms" => n / 1e3,
             "s" => n,
             "m" | "min" => n * 60.0,
             "h" => n * 3600.0,
-            other => {
-                return Err(format!(
-                    "`{other}` is not a unit of time in `{s}`: use us, ms, s, m or h"
-                ))
-            }
+            other => return Err(format!("`{other}` is not a unit of time in `{s}`: use us, ms, s, m or h")),
         };
         if !secs.is_finite() || !(0.0..=7.0 * 24.0 * 3600.0).contains(&secs) {
             return Err(format!("`{s}` is out of range (0 to 7 days)"));
@@ -83,9 +75,7 @@ impl Size {
         let s = s.trim();
         let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
         let (num, unit) = s.split_at(split);
-        let n: u64 = num
-            .parse()
-            .map_err(|_| format!("`{s}` is not a size: write e.g. `512MiB` or `2GiB`"))?;
+        let n: u64 = num.parse().map_err(|_| format!("`{s}` is not a size: write e.g. `512MiB` or `2GiB`"))?;
         let mult: u64 = match unit.trim() {
             "" | "B" => 1,
             "KB" | "kB" => 1_000,
@@ -96,9 +86,7 @@ impl Size {
             "GiB" => 1 << 30,
             other => return Err(format!("`{other}` is not a unit of size in `{s}`: use B, KiB, MiB, GiB, KB, MB or GB")),
         };
-        n.checked_mul(mult)
-            .map(Size)
-            .ok_or_else(|| format!("`{s}` is too large"))
+        n.checked_mul(mult).map(Size).ok_or_else(|| format!("`{s}` is too large"))
     }
 }
 
@@ -148,9 +136,7 @@ impl Percent {
     /// Parse `5%`, `12.5%` or `5`.
     pub fn parse(s: &str) -> Result<Self, String> {
         let t = s.trim().trim_end_matches('%').trim();
-        let n: f64 = t
-            .parse()
-            .map_err(|_| format!("`{s}` is not a percentage: write e.g. `5%`"))?;
+        let n: f64 = t.parse().map_err(|_| format!("`{s}` is not a percentage: write e.g. `5%`"))?;
         Percent::new(n)
     }
 
@@ -196,9 +182,7 @@ impl Rate {
             Some((n, p)) => (n.trim(), p.trim()),
             None => (s, "s"),
         };
-        let n: f64 = num
-            .parse()
-            .map_err(|_| format!("`{s}` is not a rate: write e.g. `400/s`"))?;
+        let n: f64 = num.parse().map_err(|_| format!("`{s}` is not a rate: write e.g. `400/s`"))?;
         let per_s = match per {
             "s" => n,
             "m" | "min" => n / 60.0,

@@ -153,10 +153,7 @@ pub async fn run(
         deadline: started + spec.duration.0,
     });
     // Each slot paces at rate/clients ops/s, the slots' ticks spread over one period.
-    let period = spec
-        .rate
-        .as_ref()
-        .map(|r| Duration::from_secs_f64(f64::from(spec.clients) / r.0).max(Duration::from_micros(1)));
+    let period = spec.rate.as_ref().map(|r| Duration::from_secs_f64(f64::from(spec.clients) / r.0).max(Duration::from_micros(1)));
     let mut tasks = JoinSet::new();
     for slot in 0..spec.clients {
         let endpoint = endpoints[slot as usize % endpoints.len()].clone();
@@ -177,11 +174,7 @@ pub async fn run(
             }
         }
     }
-    WorkloadReport {
-        clients_started: spec.clients,
-        ops_invoked: shared.next_id.load(Ordering::Relaxed),
-        elapsed: started.elapsed(),
-    }
+    WorkloadReport { clients_started: spec.clients, ops_invoked: shared.next_id.load(Ordering::Relaxed), elapsed: started.elapsed() }
 }
 
 /// What a request returned, before it becomes a completion.
@@ -213,17 +206,7 @@ struct SlotClient {
 
 impl SlotClient {
     fn new(slot: u32, endpoint: Endpoint, generator: OpGenerator, shared: Arc<Shared>) -> Self {
-        Self {
-            slot,
-            process: slot,
-            endpoint,
-            generator,
-            shared,
-            connection: None,
-            seq: 0,
-            seen: HashMap::new(),
-            backoff: Duration::ZERO,
-        }
+        Self { slot, process: slot, endpoint, generator, shared, connection: None, seq: 0, seen: HashMap::new(), backoff: Duration::ZERO }
     }
 
     fn fresh_value(&mut self) -> String {
@@ -239,7 +222,12 @@ impl SlotClient {
                 break;
             }
             if let Some(ticks) = pacing.as_mut() {
-                if !shared.wait(async { ticks.tick().await; }).await {
+                if !shared
+                    .wait(async {
+                        ticks.tick().await;
+                    })
+                    .await
+                {
                     break;
                 }
             }
@@ -331,13 +319,7 @@ impl SlotClient {
     }
 
     /// The completion of a request that failed; drops the connection when it is suspect.
-    fn error_entry(
-        &mut self,
-        entry: &impl Fn(EntryType, u32, Value) -> Entry,
-        how: Classified,
-        kind: OpKind,
-        input: Value,
-    ) -> Entry {
+    fn error_entry(&mut self, entry: &impl Fn(EntryType, u32, Value) -> Entry, how: Classified, kind: OpKind, input: Value) -> Entry {
         if how.reconnect {
             self.connection = None;
         }
@@ -362,21 +344,11 @@ async fn execute(conn: &mut Client, reads: ReadMode, key: &str, input: &Value) -
             };
             let resp = conn.get(key, Some(options)).await?;
             let value = first_value(resp.kvs());
-            Ok(Answer {
-                observed: Some(value.clone()),
-                value,
-                rev: resp.header().map(|h| h.revision()),
-                succeeded: true,
-            })
+            Ok(Answer { observed: Some(value.clone()), value, rev: resp.header().map(|h| h.revision()), succeeded: true })
         }
         Value::One(v) => {
             let resp = conn.put(key, v.as_str(), None).await?;
-            Ok(Answer {
-                value: input.clone(),
-                observed: Some(input.clone()),
-                rev: resp.header().map(|h| h.revision()),
-                succeeded: true,
-            })
+            Ok(Answer { value: input.clone(), observed: Some(input.clone()), rev: resp.header().map(|h| h.revision()), succeeded: true })
         }
         Value::Pair(from, to) => {
             // On a failed compare the txn reads the key, so the next cas knows what to expect.
@@ -465,13 +437,9 @@ pub(crate) mod live {
 
     /// `n1=http://127.0.0.1:24371,n2=...` from `FAULTLINE_LIVE_ENDPOINTS`.
     pub(crate) fn endpoints() -> Vec<Endpoint> {
-        let spec = std::env::var("FAULTLINE_LIVE_ENDPOINTS").unwrap_or_else(|_| {
-            "n1=http://127.0.0.1:24371,n2=http://127.0.0.1:24372,n3=http://127.0.0.1:24373".into()
-        });
-        spec.split(',')
-            .filter_map(|p| p.split_once('='))
-            .map(|(m, u)| Endpoint { member: m.into(), url: u.into() })
-            .collect()
+        let spec = std::env::var("FAULTLINE_LIVE_ENDPOINTS")
+            .unwrap_or_else(|_| "n1=http://127.0.0.1:24371,n2=http://127.0.0.1:24372,n3=http://127.0.0.1:24373".into());
+        spec.split(',').filter_map(|p| p.split_once('=')).map(|(m, u)| Endpoint { member: m.into(), url: u.into() }).collect()
     }
 
     fn env_secs(name: &str, default: f64) -> f64 {
@@ -501,10 +469,7 @@ pub(crate) mod live {
         }
         let (ok, fail, info) = (stats.ok.load(Ordering::Relaxed), stats.fail.load(Ordering::Relaxed), stats.info.load(Ordering::Relaxed));
         println!("{report:?}");
-        println!(
-            "ok {ok} fail {fail} info {info}; {:.0} ok/s",
-            ok as f64 / report.elapsed.as_secs_f64()
-        );
+        println!("ok {ok} fail {fail} info {info}; {:.0} ok/s", ok as f64 / report.elapsed.as_secs_f64());
         let mut errors: HashMap<String, usize> = HashMap::new();
         for e in &entries {
             if let Some(err) = &e.error {

@@ -85,8 +85,12 @@ fn member_cpu_s(dirs: &[PathBuf], pid: Option<u32>) -> f64 {
         }
     }
     let Some(pid) = pid else { return 0.0 };
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0.0 };
-    let Some(close) = stat.rfind(')') else { return 0.0 };
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    let Some(close) = stat.rfind(')') else {
+        return 0.0;
+    };
     let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
     // After the command name: state is field 3, utime 14 and stime 15 (1-based in proc(5)).
     let ticks: u64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0) + fields.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
@@ -95,7 +99,9 @@ fn member_cpu_s(dirs: &[PathBuf], pid: Option<u32>) -> f64 {
 
 fn machine_jiffies() -> (u64, u64) {
     let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-    let Some(line) = stat.lines().find(|l| l.starts_with("cpu ")) else { return (0, 0) };
+    let Some(line) = stat.lines().find(|l| l.starts_with("cpu ")) else {
+        return (0, 0);
+    };
     let v: Vec<u64> = line.split_whitespace().skip(1).filter_map(|x| x.parse().ok()).collect();
     // user nice system idle iowait irq softirq steal (guest time is already in user).
     let total: u64 = v.iter().take(8).sum();
@@ -106,13 +112,7 @@ fn machine_jiffies() -> (u64, u64) {
 fn snapshot(c: &TestCluster) -> CpuSnapshot {
     let members_s = c.backend.members().iter().map(|m| member_cpu_s(&m.cgroup, m.pid)).sum();
     let (machine_busy, machine_total) = machine_jiffies();
-    CpuSnapshot {
-        self_s: rusage_s(libc::RUSAGE_SELF),
-        children_s: rusage_s(libc::RUSAGE_CHILDREN),
-        members_s,
-        machine_busy,
-        machine_total,
-    }
+    CpuSnapshot { self_s: rusage_s(libc::RUSAGE_SELF), children_s: rusage_s(libc::RUSAGE_CHILDREN), members_s, machine_busy, machine_total }
 }
 
 impl CpuSnapshot {
@@ -198,9 +198,8 @@ fn faultline_phase(c: &TestCluster, mix_name: &'static str, mix: &str, clients: 
     let eps = c.endpoints();
     let path = history_path.to_path_buf();
     let before = snapshot(c);
-    let (entries, report, stats) = c
-        .rt
-        .block_on(c.rt.spawn(async move {
+    let (entries, report, stats) =
+        c.rt.block_on(c.rt.spawn(async move {
             let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
             let stats = Arc::new(LiveStats::default());
             // The runner's recorder: write as the run goes, keep everything in memory.
@@ -252,9 +251,8 @@ fn raw_phase(c: &TestCluster, mix_name: &'static str, mix: (f64, f64), clients: 
     let eps = c.endpoints();
     let before = snapshot(c);
     let started = Instant::now();
-    let results = c
-        .rt
-        .block_on(c.rt.spawn(async move {
+    let results =
+        c.rt.block_on(c.rt.spawn(async move {
             let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
             let mut tasks = tokio::task::JoinSet::new();
             for slot in 0..clients {
@@ -390,7 +388,8 @@ fn check_perf_phase(c: &TestCluster, load: &str) -> Row {
     let elapsed = started.elapsed().as_secs_f64();
     let after = snapshot(c);
     let text = String::from_utf8_lossy(&out.stdout).replace('\r', "\n");
-    let verdicts: Vec<&str> = text.lines().map(str::trim).filter(|l| l.contains("writes/s") || l.contains("Slowest") || l.contains("Stddev") || l.contains("ERROR")).collect();
+    let verdicts: Vec<&str> =
+        text.lines().map(str::trim).filter(|l| l.contains("writes/s") || l.contains("Slowest") || l.contains("Stddev") || l.contains("ERROR")).collect();
     eprintln!("etcdctl check perf --load={load} ({}): {}", out.status, verdicts.join(" | "));
     if !out.stderr.is_empty() {
         eprintln!("  stderr: {}", String::from_utf8_lossy(&out.stderr).trim());
@@ -469,11 +468,17 @@ fn bench_closed_loop_throughput_against_references() {
                 if faultline_turn {
                     let row = faultline_phase(&c, mix_name, mix, clients, secs, &dir.path().join(format!("{mix_name}-{clients}-{rep}.jsonl")));
                     eprintln!("  faultline {mix_name:7} {clients:2} clients: {:.0} ok/s", row.ok_per_s());
-                    f = Some(match f.take() { Some(prev) => prev.merge(row), None => row });
+                    f = Some(match f.take() {
+                        Some(prev) => prev.merge(row),
+                        None => row,
+                    });
                 } else {
                     let row = raw_phase(&c, mix_name, shares, clients, secs);
                     eprintln!("  raw loop  {mix_name:7} {clients:2} clients: {:.0} ok/s", row.ok_per_s());
-                    r = Some(match r.take() { Some(prev) => prev.merge(row), None => row });
+                    r = Some(match r.take() {
+                        Some(prev) => prev.merge(row),
+                        None => row,
+                    });
                 }
                 compact(&c);
             }

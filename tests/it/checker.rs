@@ -11,10 +11,13 @@ fn data() -> PathBuf {
 
 fn expected() -> Vec<(String, String)> {
     let text = std::fs::read_to_string(data().join("EXPECTED.tsv")).expect("../shared/data/porcupine-etcd/EXPECTED.tsv");
-    text.lines().skip(1).map(|l| {
-        let f: Vec<&str> = l.split('\t').collect();
-        (f[0].to_string(), f[3].to_string())
-    }).collect()
+    text.lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            (f[0].to_string(), f[3].to_string())
+        })
+        .collect()
 }
 
 fn verdict_of(file: &str) -> Verdict {
@@ -51,8 +54,11 @@ fn every_porcupine_file_gets_its_expected_verdict() {
 #[test]
 fn kv_logs_get_the_same_verdict_without_splitting_by_key() {
     use faultline::checker::models::kv_map::{unsplit, KvMap};
-    for (file, want) in expected().iter().filter(|(f, _)| f.starts_with("kv/c01") || f.starts_with("kv/c10"))
-        .filter(|(f, _)| cfg!(not(debug_assertions)) || !f.starts_with("kv/c10-ok")) {
+    for (file, want) in expected()
+        .iter()
+        .filter(|(f, _)| f.starts_with("kv/c01") || f.starts_with("kv/c10"))
+        .filter(|(f, _)| cfg!(not(debug_assertions)) || !f.starts_with("kv/c10-ok"))
+    {
         let text = std::fs::read_to_string(data().join(file)).unwrap();
         let ops = unsplit(input::kv_log(&text, file).unwrap());
         let got = checker::check(&KvMap, ops, Duration::from_secs(60)).verdict;

@@ -111,8 +111,8 @@ fn the_consistency_check_finds_equal_members_and_a_diverged_one() {
     // --force-new-cluster and written to, then started again with its old flags. (While it
     // stays cut off its old peers keep running; once they reach it, etcd's removed-member
     // guard shuts them down, which the check would also flag, but as silence, not as data.)
-    let (_cut, _) = fault::inject(c.backend.as_ref(), &planned(FaultKind::Partition { mode: PartitionMode::Isolate }, Target::Member(3)), None, &[])
-        .expect("isolate n3");
+    let (_cut, _) =
+        fault::inject(c.backend.as_ref(), &planned(FaultKind::Partition { mode: PartitionMode::Isolate }, Target::Member(3)), None, &[]).expect("isolate n3");
     c.backend.signal("n3", nix::sys::signal::Signal::SIGTERM).unwrap();
     assert!(c.backend.wait_exit("n3", Duration::from_secs(10)));
     c.backend.start_with("n3", &["--force-new-cluster".to_string()]).unwrap();

@@ -119,9 +119,7 @@ fn reference_key(model: &Register, ops: &[&Op]) -> bool {
     let n = ops.len();
     assert!(n <= 64);
     let must: u64 = (0..n).filter(|&i| ops[i].ret.is_some()).fold(0, |m, i| m | 1 << i);
-    let pred: Vec<u64> = (0..n)
-        .map(|o| (0..n).filter(|&p| p != o && ops[p].ret.is_some_and(|r| r < ops[o].call)).fold(0, |m, p| m | 1 << p))
-        .collect();
+    let pred: Vec<u64> = (0..n).map(|o| (0..n).filter(|&p| p != o && ops[p].ret.is_some_and(|r| r < ops[o].call)).fold(0, |m, p| m | 1 << p)).collect();
     let mut seen: HashSet<(u64, u32)> = HashSet::new();
     let mut stack = vec![(0u64, model.init())];
     seen.insert((0, model.init()));
@@ -147,7 +145,13 @@ fn reference_key(model: &Register, ops: &[&Op]) -> bool {
 /// Back to a history file (for saving a counterexample).
 fn to_entries(model: &Register, ops: &[Op]) -> Vec<Entry> {
     let text = |v: u32| model.names.get((v as usize).wrapping_sub(1)).cloned().unwrap_or_else(|| format!("never{v}"));
-    let name = |v: u32| if v == 0 { Value::None } else { Value::One(text(v)) };
+    let name = |v: u32| {
+        if v == 0 {
+            Value::None
+        } else {
+            Value::One(text(v))
+        }
+    };
     let mut out = Vec::new();
     for (id, op) in ops.iter().enumerate() {
         let (f, value) = match op.input {
@@ -156,7 +160,18 @@ fn to_entries(model: &Register, ops: &[Op]) -> Vec<Entry> {
             RegIn::Cas(a, b) => (OpKind::Cas, Value::Pair(text(a), text(b))),
         };
         let key = op.key.clone();
-        let e = Entry { kind: EntryType::Invoke, id: id as u64, client: op.client as u32, t: op.call, f, key, value: value.clone(), rev: None, error: None, member: None };
+        let e = Entry {
+            kind: EntryType::Invoke,
+            id: id as u64,
+            client: op.client as u32,
+            t: op.call,
+            f,
+            key,
+            value: value.clone(),
+            rev: None,
+            error: None,
+            member: None,
+        };
         let mut done = e.clone();
         match (op.ret, op.output) {
             (Some(r), Some(out)) => {
@@ -341,7 +356,8 @@ fn both_engines_agree_on_larger_mutated_histories() {
         for (k, key) in keys.iter().enumerate() {
             let x = model.names.len() as u32 + 1 + k as u32;
             let t = end + 10 + 100 * k as u64;
-            let base = Operation { client: 90_000 + k as u64, key: key.clone(), call: t, ret: None, input: RegIn::Write(x), output: None, origin: "added".into() };
+            let base =
+                Operation { client: 90_000 + k as u64, key: key.clone(), call: t, ret: None, input: RegIn::Write(x), output: None, origin: "added".into() };
             with.push(base.clone());
             with.push(Operation { client: 91_000 + k as u64, call: t + 10, ret: Some(t + 20), input: RegIn::Read, output: Some(RegOut::Read(x)), ..base });
         }

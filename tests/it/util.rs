@@ -19,10 +19,7 @@ pub struct TestCluster {
 }
 
 pub fn require_root() {
-    assert!(
-        nix::unistd::geteuid().is_root(),
-        "the real-cluster tests need root (network namespaces, iptables, cgroups); run `make test` as root"
-    );
+    assert!(nix::unistd::geteuid().is_root(), "the real-cluster tests need root (network namespaces, iptables, cgroups); run `make test` as root");
 }
 
 impl TestCluster {
@@ -51,9 +48,7 @@ impl TestCluster {
 
     pub fn wait_leader(&self, timeout: Duration) -> ClusterView {
         let eps = self.endpoints();
-        self.rt
-            .block_on(async move { observer::wait_for_leader(&eps, timeout).await })
-            .unwrap_or_else(|e| panic!("no agreed leader: {e}"))
+        self.rt.block_on(async move { observer::wait_for_leader(&eps, timeout).await }).unwrap_or_else(|e| panic!("no agreed leader: {e}"))
     }
 
     pub fn put(&self, member: &str, key: &str, value: &str) {
@@ -93,9 +88,6 @@ impl TestCluster {
     /// The leader and term the members other than `excluded` agree on, if any.
     pub fn view_of_majority(&self, excluded: &str) -> Option<(String, u64)> {
         let eps: Vec<Endpoint> = self.endpoints().into_iter().filter(|e| e.member != excluded).collect();
-        self.rt
-            .block_on(async move { observer::wait_for_leader(&eps, Duration::from_millis(1500)).await })
-            .ok()
-            .and_then(|v| v.leader.map(|l| (l, v.term)))
+        self.rt.block_on(async move { observer::wait_for_leader(&eps, Duration::from_millis(1500)).await }).ok().and_then(|v| v.leader.map(|l| (l, v.term)))
     }
 }

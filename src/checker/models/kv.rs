@@ -2,6 +2,56 @@
 //! starts as the empty string, which is also what a get of a missing key returns.
 
 use crate::checker::Model;
+use std::hash::{Hash, Hasher};
+use std::rc::Rc;
+
+/// A key's string, shared (a configuration's state is cloned by bumping a count) and with a
+/// polynomial hash kept up to date as it grows: equal strings hash alike however they were
+/// built, and hashing a state costs nothing however long the appends have made it.
+#[derive(Clone, Debug)]
+pub struct Text {
+    hash: u64,
+    text: Rc<str>,
+}
+
+const BASE: u64 = 0x100_0000_01b3;
+
+fn poly(s: &str) -> u64 {
+    s.bytes().fold(0u64, |h, b| h.wrapping_mul(BASE).wrapping_add(b as u64 + 1))
+}
+
+impl Text {
+    /// A string as a state.
+    pub fn new(s: &str) -> Text {
+        Text { hash: poly(s), text: Rc::from(s) }
+    }
+
+    fn append(&self, v: &str) -> Text {
+        let mut t = String::with_capacity(self.text.len() + v.len());
+        t.push_str(&self.text);
+        t.push_str(v);
+        Text { hash: self.hash.wrapping_mul(BASE.wrapping_pow(v.len() as u32)).wrapping_add(poly(v)), text: Rc::from(t) }
+    }
+
+    /// The string.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+impl PartialEq for Text {
+    fn eq(&self, o: &Text) -> bool {
+        self.hash == o.hash && (Rc::ptr_eq(&self.text, &o.text) || self.text == o.text)
+    }
+}
+
+impl Eq for Text {}
+
+impl Hash for Text {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        h.write_u64(self.hash)
+    }
+}
 
 /// What a kv operation asked.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -28,7 +78,7 @@ pub enum KvOut {
 pub struct Kv;
 
 impl Model for Kv {
-    type State = String;
+    type State = Text;
     type Input = KvIn;
     type Output = KvOut;
 
@@ -36,16 +86,16 @@ impl Model for Kv {
         "kv"
     }
 
-    fn init(&self) -> String {
-        String::new()
+    fn init(&self) -> Text {
+        Text::new("")
     }
 
-    fn step(&self, s: &String, i: &KvIn, o: Option<&KvOut>) -> Option<String> {
+    fn step(&self, s: &Text, i: &KvIn, o: Option<&KvOut>) -> Option<Text> {
         match (i, o) {
-            (KvIn::Get, Some(KvOut::Got(v))) => (v == s).then(|| s.clone()),
+            (KvIn::Get, Some(KvOut::Got(v))) => (v.as_str() == s.as_str()).then(|| s.clone()),
             (KvIn::Get, _) => Some(s.clone()),
-            (KvIn::Put(v), _) => Some(v.clone()),
-            (KvIn::Append(v), _) => Some(format!("{s}{v}")),
+            (KvIn::Put(v), _) => Some(Text::new(v)),
+            (KvIn::Append(v), _) => Some(s.append(v)),
         }
     }
 
@@ -58,8 +108,8 @@ impl Model for Kv {
         }
     }
 
-    fn describe_state(&self, s: &String) -> String {
-        format!("{s:?}")
+    fn describe_state(&self, s: &Text) -> String {
+        format!("{:?}", s.as_str())
     }
 
     fn read_only(&self, i: &KvIn, _o: &KvOut) -> bool {

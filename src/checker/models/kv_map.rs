@@ -2,7 +2,7 @@
 //! model). Slower than checking key by key, and it must give the same verdict: the tests use
 //! it to show P-compositionality holds on real histories.
 
-use super::kv::{Kv, KvIn, KvOut};
+use super::kv::{Kv, KvIn, KvOut, Text};
 use crate::checker::{Model, Operation};
 use std::collections::BTreeMap;
 
@@ -25,7 +25,7 @@ impl Model for KvMap {
 
     fn step(&self, s: &Self::State, (key, i): &Self::Input, o: Option<&KvOut>) -> Option<Self::State> {
         let cur = s.get(key).cloned().unwrap_or_default();
-        let next = Kv.step(&cur, i, o)?;
+        let next = Kv.step(&Text::new(&cur), i, o)?.as_str().to_string();
         if next == cur {
             return Some(s.clone());
         }

@@ -88,7 +88,9 @@ impl Model for Register {
             (RegIn::Write(v), None) => format!("write {} (outcome unknown)", self.show(*v)),
             (RegIn::Write(v), _) => format!("write {}", self.show(*v)),
             (RegIn::Cas(f, t), Some(RegOut::CompareFailed)) => format!("cas {}→{} failed (value was not {})", self.show(*f), self.show(*t), self.show(*f)),
-            (RegIn::Cas(f, t), None) => format!("cas {}→{} (outcome unknown)", self.show(*f), self.show(*t)),
+            (RegIn::Cas(f, t), None) => {
+                format!("cas {}→{} (outcome unknown)", self.show(*f), self.show(*t))
+            }
             (RegIn::Cas(f, t), _) => format!("cas {}→{}", self.show(*f), self.show(*t)),
         }
     }
