@@ -1,6 +1,7 @@
 //! `faultline clean`: find what runs left behind by their label — network namespaces named
 //! `faultline-<run>-*`, processes carrying `FAULTLINE_RUN=<run>` in their environment,
-//! cgroups `faultline/<run>-*`, state files `/run/faultline/<run>.json` — and remove it,
+//! cgroups `faultline/<run>-*`, state files `/run/faultline/<run>.json`, Docker containers and
+//! networks labelled `faultline.run=<run>` — and remove it,
 //! sparing runs whose faultline process is still alive (unless forced).
 
 use crate::cluster::cgroup;
@@ -59,6 +60,15 @@ pub fn clean(only: Option<&str>, force: bool) -> Cleaned {
     runs.extend(procs.iter().map(|(_, r)| r.clone()));
     runs.extend(states.iter().map(|s| s.run_id.clone()));
     runs.extend(cgroup::list("").iter().filter_map(|p| p.file_name()?.to_str()?.split('-').next().map(str::to_string)));
+    // Containers and networks labelled faultline.run, through the engine (none to clean
+    // when no engine answers).
+    let keep = |rid: &str| {
+        only.is_some_and(|o| o != rid) || (!force && states.iter().any(|s| s.run_id == rid && s.owner_alive() && s.harness_pid != std::process::id()))
+    };
+    if let Ok((removed, failed)) = crate::cluster::docker::clean_labelled(None, &keep) {
+        c.removed.extend(removed);
+        c.failed.extend(failed);
+    }
 
     for run in runs {
         if only.is_some_and(|o| o != run) {
@@ -71,12 +81,23 @@ pub fn clean(only: Option<&str>, force: bool) -> Cleaned {
                 continue;
             }
         }
+        // An attached cluster is someone else's: heal its containers, never remove them.
+        if let Some(st) = st.filter(|s| !s.attached.is_empty()) {
+            match crate::cluster::docker::clean_attached(&run, &st.attached) {
+                Ok((did, failed)) => {
+                    c.removed.extend(did);
+                    c.failed.extend(failed);
+                }
+                Err(e) => c.failed.push(format!("attached containers of run {run}: {e}")),
+            }
+        }
         // Processes first (they hold namespaces and cgroups).
         let mine: Vec<u32> = procs.iter().filter(|(_, r)| *r == run).map(|(p, _)| *p).collect();
         let mut cg_pids: Vec<u32> = cgroup::list(&format!("{run}-")).iter().flat_map(|d| cgroup::pids(d)).collect();
         cg_pids.retain(|p| !mine.contains(p));
         for pid in mine.iter().chain(cg_pids.iter()) {
-            if *pid == std::process::id() {
+            // Gone already (a container the engine removed above).
+            if *pid == std::process::id() || !std::path::Path::new(&format!("/proc/{pid}")).exists() {
                 continue;
             }
             // A stopped process must be continued to die promptly in some kernels' views.

@@ -115,6 +115,39 @@ pub enum Command {
         /// Also remove runs whose owner still seems alive.
         #[arg(long)]
         force: bool,
+        /// Also remove the Docker images faultline built (every image labelled
+        /// faultline.image, and only those); without it images are kept.
+        #[arg(long)]
+        images: bool,
+    },
+    /// The etcd image the docker backend runs: build it from this machine's etcd.
+    Image {
+        /// What to do with the image.
+        #[command(subcommand)]
+        action: ImageCommand,
+    },
+}
+
+/// `faultline image` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// Build faultline/etcd:<version> locally (no registry) from an etcd binary: FROM scratch,
+    /// the binary at /usr/local/bin/etcd, the libraries it links (as ldd finds them),
+    /// etcdctl when installed, an empty /var/lib/etcd. Rebuilding the same binary is quick
+    /// (the engine caches the layers).
+    ///
+    /// Example: faultline image build --etcd /usr/bin/etcd
+    #[command(after_help = EXIT_CODES)]
+    Build {
+        /// The etcd binary (default: etcd on PATH).
+        #[arg(long, value_name = "PATH")]
+        etcd: Option<PathBuf>,
+        /// The image reference (default: faultline/etcd:<the binary's version>).
+        #[arg(long, value_name = "TAG")]
+        tag: Option<String>,
+        /// Redo every step instead of reusing the layers of an earlier build of the same files.
+        #[arg(long)]
+        no_cache: bool,
     },
 }
 

@@ -19,6 +19,7 @@ pub mod explain;
 pub mod fault;
 pub mod gates;
 pub mod history;
+pub mod image;
 pub mod observer;
 pub mod report;
 pub mod runner;

@@ -2,7 +2,7 @@
 //! one of the exit codes of design.md §4. Errors print as one paragraph, never a backtrace.
 
 use clap::Parser;
-use faultline::cli::{Cli, Command};
+use faultline::cli::{Cli, Command, ImageCommand};
 use faultline::error::{Error, Exit};
 use faultline::runner::{self, RunOptions};
 use faultline::{clean, doctor, explain, report, scenario};
@@ -134,7 +134,7 @@ fn dispatch(cmd: Command) -> Result<Exit, Error> {
             println!("{}", doctor::render(&checks));
             Ok(Exit::Pass)
         }
-        Command::Clean { run, force } => {
+        Command::Clean { run, force, images } => {
             if !faultline::sys::is_root() {
                 return Err(Error::Environment(
                     "faultline clean needs root to remove namespaces, processes and cgroups: run it as root (sudo faultline clean).".into(),
@@ -150,12 +150,34 @@ fn dispatch(cmd: Command) -> Result<Exit, Error> {
             for f in &c.failed {
                 eprintln!("could not remove {f}");
             }
-            if c.removed.is_empty() && c.failed.is_empty() {
-                println!("nothing to clean: no faultline namespaces, processes, cgroups or run state left behind");
+            let removed_images = if images { block_on(faultline::image::remove_all())? } else { Vec::new() };
+            for r in &removed_images {
+                println!("removed {r}");
+            }
+            if c.removed.is_empty() && c.failed.is_empty() && removed_images.is_empty() {
+                println!(
+                    "nothing to clean: no faultline namespaces, processes, cgroups or run state left behind{}",
+                    if images { ", and no faultline images" } else { "" }
+                );
             }
             Ok(if c.failed.is_empty() { Exit::Pass } else { Exit::Harness })
         }
+        Command::Image { action: ImageCommand::Build { etcd, tag, no_cache } } => {
+            let etcd = match etcd {
+                Some(p) => faultline::sys::which(&p.display().to_string()).unwrap_or(p),
+                None => faultline::sys::which("etcd").ok_or_else(|| {
+                    Error::Environment("etcd is not on PATH: install it (apt-get install etcd-server) or pass the binary with --etcd PATH.".into())
+                })?,
+            };
+            block_on(faultline::image::build_opts(&etcd, tag.as_deref(), no_cache))?;
+            Ok(Exit::Pass)
+        }
     }
+}
+
+/// Run one async library call (the Docker engine's API) to completion.
+fn block_on<T>(f: impl std::future::Future<Output = Result<T, Error>>) -> Result<T, Error> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| Error::harness(format!("failed to start the runtime: {e}")))?.block_on(f)
 }
 
 /// First Ctrl-C: cancel the run (it heals, stops members and writes an interrupted summary).

@@ -13,6 +13,7 @@
 //! summary marked interrupted is written.
 
 use crate::client::Endpoint;
+use crate::cluster::docker::DockerBackend;
 use crate::cluster::process::ProcessBackend;
 use crate::cluster::{self, netns, state, Backend};
 use crate::error::{Error, Exit};
@@ -68,14 +69,19 @@ pub struct RunOutcome {
     pub exit: Exit,
 }
 
-/// Pick the backend for this run.
+/// Pick the backend for this run: `auto` is Docker where an engine answers, else the
+/// process backend (saying why); `docker` without an engine is an environment error (exit 3).
 pub fn choose_backend(s: &Scenario, opt: Option<BackendChoice>) -> Result<&'static str, Error> {
     match opt.unwrap_or(s.cluster.backend) {
-        BackendChoice::Auto | BackendChoice::Process => Ok("process"),
-        BackendChoice::Docker => Err(Error::BadInput(
-            "the docker backend is not built yet (it comes with its own issue); run with `--backend process` (local etcd processes in network namespaces) or `--backend auto`."
-                .into(),
-        )),
+        BackendChoice::Process => Ok("process"),
+        BackendChoice::Docker => cluster::docker::available().map(|()| "docker"),
+        BackendChoice::Auto => match cluster::docker::available() {
+            Ok(()) => Ok("docker"),
+            Err(e) => {
+                eprintln!("faultline: backend auto: no Docker engine answers ({e}); using the process backend (local etcd processes in network namespaces)");
+                Ok("process")
+            }
+        },
     }
 }
 
@@ -100,9 +106,14 @@ pub fn run(mut scenario: Scenario, opts: &RunOptions, cancel: CancellationToken)
     let backend_kind = choose_backend(&scenario, opts.backend)?;
     let seed = opts.seed.or(scenario.seed).unwrap_or_else(rand::random);
     scenario.seed = Some(seed);
-    cluster::process::preflight(&scenario.cluster)?;
-    let binary = crate::sys::which(&scenario.cluster.etcd.binary).unwrap_or_else(|| PathBuf::from(&scenario.cluster.etcd.binary));
-    let etcd_version = cluster::etcd_version(&binary)?;
+    let etcd_version = match backend_kind {
+        "docker" => cluster::docker::prepare_image(&scenario.cluster, opts.quiet)?,
+        _ => {
+            cluster::process::preflight(&scenario.cluster)?;
+            let binary = crate::sys::which(&scenario.cluster.etcd.binary).unwrap_or_else(|| PathBuf::from(&scenario.cluster.etcd.binary));
+            cluster::etcd_version(&binary)?
+        }
+    };
     let plan = schedule::plan(&scenario, seed);
 
     let run_dir = run_dir_for(&scenario, opts);
@@ -130,7 +141,10 @@ pub fn run(mut scenario: Scenario, opts: &RunOptions, cancel: CancellationToken)
         .map_err(|e| Error::harness(format!("failed to start the runtime: {e}")))?;
     let started = Instant::now();
     let run_id = state::new_run_id();
-    let backend: Arc<dyn Backend> = Arc::new(ProcessBackend::create(&run_id, &run_dir, &scenario.cluster)?);
+    let backend: Arc<dyn Backend> = match backend_kind {
+        "docker" => Arc::new(DockerBackend::create(&run_id, &run_dir, &scenario.cluster, &scenario.cluster.etcd.image)?),
+        _ => Arc::new(ProcessBackend::create(&run_id, &run_dir, &scenario.cluster)?),
+    };
     let client_rt = Arc::new(netns::runtime_in(&backend.client_netns(), 2)?);
     let result = host_rt.block_on(drive(&scenario, seed, &plan, backend.clone(), client_rt, &run_dir, &etcd_version, &progress, cancel, started));
     progress.finish();

@@ -4,6 +4,7 @@
 //! cgroup, and the backend's signal/start verbs.
 
 pub mod cgroup;
+pub mod docker;
 pub mod netns;
 pub mod process;
 pub mod state;
@@ -69,6 +70,11 @@ pub trait Backend: Send + Sync {
     fn kind(&self) -> &'static str;
     /// The run id every resource is labelled with.
     fn run_id(&self) -> &str;
+    /// Whether the members are someone else's, already running when the run attached to
+    /// them: the run does not start them, and teardown gives them back healed, not removed.
+    fn attached(&self) -> bool {
+        false
+    }
     /// Handles of every member, as they are now.
     fn members(&self) -> Vec<Member>;
     /// The network namespace clients connect from.

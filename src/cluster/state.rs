@@ -21,6 +21,10 @@ pub struct RunState {
     pub subnet: u8,
     /// `process` or `docker`.
     pub backend: String,
+    /// Attach mode: the ids of the containers the run attached to (never removed; `clean`
+    /// heals them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attached: Vec<String>,
 }
 
 impl RunState {

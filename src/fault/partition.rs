@@ -125,6 +125,27 @@ pub fn remove(a: &Applied) -> Result<(), Error> {
     first_err.map_or(Ok(()), Err)
 }
 
+/// Remove every rule whose comment starts with `prefix` from the filter table of the
+/// namespace at `ns` (what a run left in a namespace it does not own, e.g. an attached
+/// container's); returns how many were removed.
+pub fn remove_labelled(ns: &std::path::Path, prefix: &str) -> Result<usize, Error> {
+    let saved = netns::exec(ns, "iptables-save", &["-t", "filter"])?;
+    let mut n = 0;
+    for line in saved.lines() {
+        let Some(rest) = line.strip_prefix("-A ") else { continue };
+        let words: Vec<&str> = rest.split_whitespace().collect();
+        let labelled = words.windows(2).any(|w| w[0] == "--comment" && w[1].trim_matches('"').starts_with(prefix));
+        if !labelled {
+            continue;
+        }
+        let mut args = vec!["-w", "-D"];
+        args.extend(words.iter().map(|w| w.trim_matches('"')));
+        netns::exec(ns, "iptables", &args)?;
+        n += 1;
+    }
+    Ok(n)
+}
+
 /// The links a grudge cuts, as (prober's namespace, address it cannot reach).
 fn links(g: &Grudge, members: &[Member]) -> Result<Vec<(String, String, std::path::PathBuf, SocketAddr)>, Error> {
     let mut out = Vec::new();

@@ -76,8 +76,53 @@ pub struct ClusterSpec {
     pub backend: BackendChoice,
     /// Number of members, 1..=7.
     pub size: usize,
-    /// The etcd settings every member gets.
+    /// The etcd settings every member gets (not applied when attaching: the cluster runs
+    /// with the settings its owner gave it).
     pub etcd: EtcdSpec,
+    /// Attach to running containers faultline did not start, instead of creating a cluster.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attach: Option<AttachSpec>,
+}
+
+/// Which running containers form the cluster to attach to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AttachSpec {
+    /// How the containers are found.
+    #[serde(flatten)]
+    pub selector: AttachSelector,
+    /// The etcd client port inside each container.
+    pub client_port: u16,
+}
+
+/// How the containers of an attached cluster are found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttachSelector {
+    /// The containers of a Compose project (label `com.docker.compose.project=NAME`);
+    /// members are named after their Compose service.
+    ComposeProject(String),
+    /// The containers carrying every one of these labels (`key=value` or `key`); members
+    /// are named after their container.
+    Labels(Vec<String>),
+}
+
+impl AttachSelector {
+    /// The engine's label filters for this selector.
+    pub fn label_filters(&self) -> Vec<String> {
+        match self {
+            Self::ComposeProject(p) => vec![format!("com.docker.compose.project={p}")],
+            Self::Labels(l) => l.clone(),
+        }
+    }
+}
+
+impl fmt::Display for AttachSelector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::ComposeProject(p) => write!(f, "compose project `{p}`"),
+            Self::Labels(l) => write!(f, "containers labelled {}", l.join(", ")),
+        }
+    }
 }
 
 /// The etcd settings every member gets.

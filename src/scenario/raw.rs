@@ -32,6 +32,15 @@ pub struct RawCluster {
     pub size: Option<Spanned<u32>>,
     #[serde(default)]
     pub etcd: RawEtcd,
+    pub attach: Option<Spanned<RawAttach>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAttach {
+    pub compose_project: Option<String>,
+    pub labels: Option<Vec<String>>,
+    pub client_port: Option<u16>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -126,9 +126,37 @@ impl Resolver<'_> {
 
     fn cluster(&self, raw: &RawScenario) -> Result<ClusterSpec, Error> {
         let c = &raw.cluster;
-        let backend = match &c.backend {
+        let mut backend = match &c.backend {
             Some(b) => BackendChoice::parse(&b.value).or_else(|m| self.err(Some(b.referenced), m))?,
             None => BackendChoice::Auto,
+        };
+        let attach = match &c.attach {
+            None => None,
+            Some(a) => {
+                let loc = Some(a.referenced);
+                let selector = match (&a.value.compose_project, &a.value.labels) {
+                    (Some(p), None) if !p.trim().is_empty() => AttachSelector::ComposeProject(p.trim().to_string()),
+                    (None, Some(l)) if !l.is_empty() && l.iter().all(|x| !x.trim().is_empty()) => AttachSelector::Labels(l.clone()),
+                    (Some(_), Some(_)) => return self.err(loc, "cluster.attach takes either compose_project or labels, not both".to_string()),
+                    _ => {
+                        return self.err(
+                            loc,
+                            "cluster.attach needs `compose_project: NAME` (the Compose project of the cluster) or `labels: [key=value, ...]` (labels its etcd containers carry)"
+                                .to_string(),
+                        )
+                    }
+                };
+                match backend {
+                    BackendChoice::Process => {
+                        return self.err(
+                            c.backend.as_ref().map(|b| b.referenced),
+                            "cluster.attach finds running Docker containers: it needs `backend: docker` (or auto), not process".to_string(),
+                        )
+                    }
+                    _ => backend = BackendChoice::Docker,
+                }
+                Some(AttachSpec { selector, client_port: a.value.client_port.unwrap_or(crate::cluster::CLIENT_PORT) })
+            }
         };
         let size = match &c.size {
             Some(s) if (1..=7).contains(&s.value) => s.value as usize,
@@ -149,6 +177,7 @@ impl Resolver<'_> {
         Ok(ClusterSpec {
             backend,
             size,
+            attach,
             etcd: EtcdSpec {
                 binary: e.binary.clone().unwrap_or_else(|| "etcd".into()),
                 image: e.image.clone().unwrap_or_else(|| "faultline/etcd:3.4.23".into()),

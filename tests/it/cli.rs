@@ -59,11 +59,12 @@ fn run_refuses_unknown_and_unbuilt_faults_before_touching_anything() {
 }
 
 #[test]
-fn docker_backend_says_it_is_not_built_yet() {
-    let p = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/smoke.yaml");
-    let (code, _, err) = faultline(&["run", p, "--backend", "docker"]);
-    assert_eq!(code, 2, "{err}");
-    assert!(err.contains("docker backend is not built yet"), "{err}");
+fn a_docker_image_that_is_not_here_says_how_to_get_one() {
+    let (_d, p) = write("i.yaml", "name: i\ncluster: {backend: docker, etcd: {image: example.invalid/etcd:0.0.1}}\n");
+    let (code, _, err) = faultline(&["run", &p]);
+    // Exit 3 either way: the image is missing, or no Docker engine answers here.
+    assert_eq!(code, 3, "{err}");
+    assert!((err.contains("no registry") && err.contains("faultline image build")) || err.contains("Docker engine"), "{err}");
 }
 
 #[test]

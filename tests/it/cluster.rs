@@ -152,7 +152,7 @@ fn a_whole_run_with_a_leader_partition_reports_a_leader_change_and_passes() {
     .unwrap();
     let dir = out.path().join("run");
     let o = std::process::Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .args(["run", scen.to_str().unwrap(), "--out", dir.to_str().unwrap(), "--quiet"])
+        .args(["run", scen.to_str().unwrap(), "--out", dir.to_str().unwrap(), "--quiet", "--backend", "process"])
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
@@ -178,7 +178,7 @@ fn clean_removes_everything_an_orphaned_run_left() {
     let scen = out.path().join("s.yaml");
     std::fs::write(&scen, "name: it-orphan\nworkload: {clients: 2, rate: 50/s, duration: 60s}\n").unwrap();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .args(["run", scen.to_str().unwrap(), "--out", out.path().join("run").to_str().unwrap(), "--quiet"])
+        .args(["run", scen.to_str().unwrap(), "--out", out.path().join("run").to_str().unwrap(), "--quiet", "--backend", "process"])
         .spawn()
         .unwrap();
     // Wait until its cluster is up (its history file appears at workload start).

@@ -6,5 +6,7 @@ mod bench;
 mod checker;
 mod cli;
 mod cluster;
+mod docker;
+mod image;
 mod props;
 mod util;
