@@ -6,7 +6,7 @@ CARGO ?= cargo
 SCENARIO ?= scenarios/leader-partition.yaml
 APT_PACKAGES := etcd-server etcd-client protobuf-compiler iptables nftables iproute2 util-linux
 
-.PHONY: deps build demo test clean-runs doctor
+.PHONY: deps build demo test clean-runs doctor compose-up compose-down
 
 # Install the Debian packages faultline needs (as root), only when something is missing.
 deps:
@@ -34,3 +34,14 @@ test: deps
 
 clean-runs: build
 	./target/release/faultline clean
+
+# The cluster of docker-compose.yml (project `faultline`), from the locally built image:
+# look at it by hand, or let faultline attach to it (examples/attach-compose.yaml).
+COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
+compose-up: build
+	./target/release/faultline image build
+	FAULTLINE_ETCD_VERSION=$$(etcd --version | awk '/etcd Version/ {print $$3}') $(COMPOSE) -p faultline up -d
+	@echo "etcd at http://10.79.0.11:2379 http://10.79.0.12:2379 http://10.79.0.13:2379; try: ETCDCTL_API=3 etcdctl --endpoints=http://10.79.0.11:2379 endpoint status -w table --cluster"
+
+compose-down:
+	$(COMPOSE) -p faultline down -v

@@ -43,7 +43,8 @@ pub enum Command {
         #[arg(required = true, value_name = "SCENARIO")]
         scenarios: Vec<PathBuf>,
         /// Where the members run: auto (docker if an engine answers, else process), process
-        /// (local etcd processes in network namespaces; needs root) or docker (not built yet).
+        /// (local etcd processes in network namespaces; needs root) or docker (containers through the
+        /// Docker engine; the etcd image is built from the local etcd when missing).
         #[arg(long, value_enum)]
         backend: Option<BackendArg>,
         /// Seed for the fault schedule and the workload (overrides the scenario's); the same
@@ -106,8 +107,10 @@ pub enum Command {
     /// cgroups, Docker, etcd. Each row says what it enables and how to get it when missing.
     Doctor,
     /// Remove what crashed or killed runs left behind: etcd processes, network namespaces (and
-    /// the links and rules inside them), cgroups and run state. Runs whose faultline process
-    /// is still alive are left alone unless --force.
+    /// the links and rules inside them), cgroups, Docker containers and networks labelled
+    /// faultline.run, and run state. Containers of an attached cluster are healed (unpaused,
+    /// started, the run's rules removed), never removed. Runs whose faultline process is still
+    /// alive are left alone unless --force.
     Clean {
         /// Only this run id (the 6 hex digits in faultline-<id>-... names).
         #[arg(long, value_name = "ID")]
@@ -158,7 +161,7 @@ pub enum BackendArg {
     Auto,
     /// Local etcd processes in network namespaces.
     Process,
-    /// Docker containers (not built yet).
+    /// Docker containers.
     Docker,
 }
 

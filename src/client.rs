@@ -47,6 +47,23 @@ pub async fn connect(ep: &Endpoint, timeout: Duration) -> Result<etcd_client::Cl
     etcd_client::Client::connect([ep.url.as_str()], Some(options)).await
 }
 
+/// Delete every key under `prefix` through the first member that answers; how many went.
+pub async fn delete_prefix(endpoints: &[Endpoint], prefix: &str) -> Result<i64, String> {
+    let mut last = String::from("no member to send it to");
+    for ep in endpoints {
+        let attempt = async {
+            let mut c = connect(ep, Duration::from_secs(5)).await?;
+            c.delete(prefix, Some(etcd_client::DeleteOptions::new().with_prefix())).await
+        };
+        match tokio::time::timeout(Duration::from_secs(6), attempt).await {
+            Ok(Ok(r)) => return Ok(r.deleted()),
+            Ok(Err(e)) => last = format!("{}: {e}", ep.member),
+            Err(_) => last = format!("{}: timed out", ep.member),
+        }
+    }
+    Err(last)
+}
+
 /// Whether a failed request may have taken effect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorClass {

@@ -82,9 +82,31 @@ pub fn checks() -> Vec<Check> {
         "Docker engine",
         docker.is_some(),
         docker.clone().unwrap_or_else(|| "no answer on /var/run/docker.sock".into()),
-        "the docker backend (its own issue; not built yet)",
-        "install and start Docker Engine (apt-get install docker.io)",
+        "the docker backend (what backend auto picks) and attach mode",
+        "install and start Docker Engine (apt-get install docker.io); without it, backend auto uses the process backend",
     ));
+    if docker.is_some() {
+        let tag = etcd_version_here().map(|v| crate::image::default_tag(&v));
+        let have = tag.as_ref().and_then(|t| {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            rt.block_on(crate::image::exists(t)).ok()
+        });
+        out.push(row(
+            "etcd image",
+            have == Some(true),
+            tag.clone().map(|t| if have == Some(true) { t } else { format!("{t} not built yet") }).unwrap_or_else(|| "no local etcd to name it after".into()),
+            "docker backend members (run builds it when missing)",
+            "faultline image build (seconds, from the local etcd)",
+        ));
+        let compose = compose_version();
+        out.push(row(
+            "Docker Compose",
+            compose.is_some(),
+            compose.unwrap_or_default(),
+            "docker-compose.yml: the same cluster by hand, to attach to (make compose-up)",
+            "apt-get install docker-compose (or the compose plugin)",
+        ));
+    }
     let etcd = sys::which("etcd");
     let etcd_v = etcd.as_ref().and_then(|p| crate::cluster::etcd_version(p).ok());
     out.push(row(
@@ -101,6 +123,18 @@ pub fn checks() -> Vec<Check> {
     let etcdctl = sys::which("etcdctl");
     out.push(row("etcdctl", etcdctl.is_some(), "", "benchmarks (etcdctl check perf) and manual inspection", "apt-get install etcd-client"));
     out
+}
+
+/// The local etcd's version, if there is one.
+fn etcd_version_here() -> Option<String> {
+    sys::which("etcd").and_then(|p| crate::cluster::etcd_version(&p).ok())
+}
+
+/// `docker compose version` or `docker-compose version`, first line.
+fn compose_version() -> Option<String> {
+    [("docker", &["compose", "version"][..]), ("docker-compose", &["version"][..])]
+        .iter()
+        .find_map(|(p, a)| sys::run(p, a).ok().map(|s| s.lines().next().unwrap_or("").trim().to_string()))
 }
 
 fn version(prog: &str, args: &[&str]) -> String {

@@ -142,7 +142,11 @@ fn dispatch(cmd: Command) -> Result<Exit, Error> {
             }
             let c = clean::clean(run.as_deref(), force);
             for r in &c.removed {
-                println!("removed {r}");
+                if r.starts_with("healed ") {
+                    println!("{r}");
+                } else {
+                    println!("removed {r}");
+                }
             }
             for s in &c.skipped {
                 println!("left alone {s}");

@@ -72,6 +72,18 @@ pub struct RunOutcome {
 /// Pick the backend for this run: `auto` is Docker where an engine answers, else the
 /// process backend (saying why); `docker` without an engine is an environment error (exit 3).
 pub fn choose_backend(s: &Scenario, opt: Option<BackendChoice>) -> Result<&'static str, Error> {
+    if let Some(a) = &s.cluster.attach {
+        // Attaching needs the engine that runs the cluster: no fallback.
+        if opt == Some(BackendChoice::Process) {
+            return Err(Error::Invalid(format!(
+                "--backend process cannot attach to the {} (cluster.attach): drop --backend, or drop cluster.attach to let faultline start its own members",
+                a.selector
+            )));
+        }
+        return cluster::docker::available()
+            .map(|()| "docker")
+            .map_err(|e| e.context(format!("cluster.attach needs the Docker engine that runs the {}", a.selector)));
+    }
     match opt.unwrap_or(s.cluster.backend) {
         BackendChoice::Process => Ok("process"),
         BackendChoice::Docker => cluster::docker::available().map(|()| "docker"),
@@ -106,7 +118,9 @@ pub fn run(mut scenario: Scenario, opts: &RunOptions, cancel: CancellationToken)
     let backend_kind = choose_backend(&scenario, opts.backend)?;
     let seed = opts.seed.or(scenario.seed).unwrap_or_else(rand::random);
     scenario.seed = Some(seed);
-    let etcd_version = match backend_kind {
+    let mut etcd_version = match backend_kind {
+        // An attached cluster says its version once found (below).
+        "docker" if scenario.cluster.attach.is_some() => String::new(),
         "docker" => cluster::docker::prepare_image(&scenario.cluster, opts.quiet)?,
         _ => {
             cluster::process::preflight(&scenario.cluster)?;
@@ -114,10 +128,29 @@ pub fn run(mut scenario: Scenario, opts: &RunOptions, cancel: CancellationToken)
             cluster::etcd_version(&binary)?
         }
     };
-    let plan = schedule::plan(&scenario, seed);
 
     let run_dir = run_dir_for(&scenario, opts);
     std::fs::create_dir_all(&run_dir).map_err(|e| Error::Environment(format!("cannot create run directory {}: {e}", run_dir.display())))?;
+    let run_id = state::new_run_id();
+    // Attach first: the cluster found decides the members the schedule targets.
+    let attached = match &scenario.cluster.attach {
+        Some(a) => {
+            let b = DockerBackend::attach(&run_id, &run_dir, a)?;
+            let found = b.members().len();
+            if found != scenario.cluster.size {
+                return Err(Error::Environment(format!(
+                    "cluster.attach found {found} etcd container(s) in the {} ({}), but cluster.size is {}: set `cluster.size: {found}` so the faults are planned for the cluster that is there",
+                    a.selector,
+                    b.members().iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", "),
+                    scenario.cluster.size
+                )));
+            }
+            etcd_version = b.attached_version().unwrap_or_else(|| "unknown version".into());
+            Some(b)
+        }
+        None => None,
+    };
+    let plan = schedule::plan(&scenario, seed);
     std::fs::write(run_dir.join("scenario.yaml"), scenario.to_yaml())?;
     let progress = if opts.quiet {
         Progress::silent(scenario.workload.duration.0)
@@ -125,8 +158,12 @@ pub fn run(mut scenario: Scenario, opts: &RunOptions, cancel: CancellationToken)
         Progress::new(scenario.workload.duration.0, crate::report::progress::stdout_is_terminal())
     };
     {
+        let how = match &scenario.cluster.attach {
+            Some(a) => format!("attached to the {}: ", a.selector),
+            None => String::new(),
+        };
         progress.println(&format!(
-            "faultline: {} — seed {seed}, {} members ({backend_kind}, etcd {etcd_version}), {} fault(s) scheduled, run dir {}",
+            "faultline: {} — seed {seed}, {} members ({how}{backend_kind}, etcd {etcd_version}), {} fault(s) scheduled, run dir {}",
             scenario.name,
             scenario.cluster.size,
             plan.len(),
@@ -140,9 +177,9 @@ pub fn run(mut scenario: Scenario, opts: &RunOptions, cancel: CancellationToken)
         .build()
         .map_err(|e| Error::harness(format!("failed to start the runtime: {e}")))?;
     let started = Instant::now();
-    let run_id = state::new_run_id();
-    let backend: Arc<dyn Backend> = match backend_kind {
-        "docker" => Arc::new(DockerBackend::create(&run_id, &run_dir, &scenario.cluster, &scenario.cluster.etcd.image)?),
+    let backend: Arc<dyn Backend> = match (backend_kind, attached) {
+        ("docker", Some(b)) => Arc::new(b),
+        ("docker", None) => Arc::new(DockerBackend::create(&run_id, &run_dir, &scenario.cluster, &scenario.cluster.etcd.image)?),
         _ => Arc::new(ProcessBackend::create(&run_id, &run_dir, &scenario.cluster)?),
     };
     let client_rt = Arc::new(netns::runtime_in(&backend.client_netns(), 2)?);
@@ -201,10 +238,16 @@ async fn drive(
         Arc::new(EventSink { writer: Mutex::new(EventWriter::create(&run_dir.join("events.jsonl"))?), all: Mutex::new(Vec::new()), clock: Mutex::new(None) });
     let mut invalid: Vec<String> = Vec::new();
 
-    // Members up.
-    for m in backend.members() {
-        let pid = backend.start(&m.name)?;
-        sink.emit(EventKind::MemberStart { member: m.name.clone(), pid: Some(pid) });
+    // Members up (an attached cluster is up already: it is only looked at).
+    if backend.attached() {
+        let names: Vec<String> = backend.members().iter().map(|m| format!("{} {}", m.name, m.client_url)).collect();
+        sink.emit(EventKind::Note {
+            message: format!("attached to running members {} (their etcd settings are their owner's; the scenario's are not applied)", names.join(", ")),
+        });
+    } else {
+        for (member, pid) in backend.start_all()? {
+            sink.emit(EventKind::MemberStart { member, pid: Some(pid) });
+        }
     }
     let endpoints: Vec<Endpoint> = backend.endpoints();
     let ready = {
@@ -280,13 +323,14 @@ async fn drive(
         sink.emit(EventKind::WorkloadStart { clients: s.workload.clients });
         let wl = {
             let spec = s.workload.clone();
+            let prefix = key_prefix(backend.as_ref());
             let eps = endpoints.clone();
             let st = stats.clone();
             let stop = workload_stop.clone();
             let tx = hist_tx.take();
             client_rt.spawn(async move {
                 match tx {
-                    Some(tx) => Some(workload::run(&spec, seed, &eps, clock, tx, st, stop).await),
+                    Some(tx) => Some(workload::run(&spec, seed, &prefix, &eps, clock, tx, st, stop).await),
                     None => None,
                 }
             })
@@ -380,6 +424,18 @@ async fn drive(
             let eps = endpoints.clone();
             consistency = Some(client_rt.spawn(async move { crate::consistency::check(&eps, CATCH_UP).await }).await.map_err(Error::harness)?);
         }
+        // On someone else's cluster, the run's keys go when the run is done.
+        if backend.attached() {
+            let eps = endpoints.clone();
+            let prefix = key_prefix(backend.as_ref());
+            let gone = client_rt.spawn(async move { crate::client::delete_prefix(&eps, &prefix).await }).await.map_err(Error::harness)?;
+            match gone {
+                Ok(n) => sink.emit(EventKind::Note {
+                    message: format!("deleted the run's {n} key(s) under {} from the attached cluster", key_prefix(backend.as_ref())),
+                }),
+                Err(e) => progress.println(&format!("could not delete the run's keys under {}: {e}", key_prefix(backend.as_ref()))),
+            }
+        }
         observer_stop.cancel();
         let _ = obs.await;
     }
@@ -394,6 +450,16 @@ async fn drive(
     }
     interrupted |= cancel.is_cancelled();
     Ok(finish(s, seed, &backend, etcd_version, run_dir, &history, &events, workload_end_ns, consistency.as_ref(), invalid, interrupted))
+}
+
+/// Where the workload's keys live in etcd: at the top on a cluster of the run's own, under
+/// `/faultline/<run id>/` on an attached cluster (which may hold data of its owner's).
+fn key_prefix(backend: &dyn Backend) -> String {
+    if backend.attached() {
+        format!("/faultline/{}/", backend.run_id())
+    } else {
+        String::new()
+    }
 }
 
 /// Drives the progress display while the runner waits for its next step.

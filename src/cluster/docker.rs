@@ -16,13 +16,13 @@
 //! `faultline.member=<name>`, which is how `faultline clean` finds them after a crash.
 
 use super::state::{self, RunState};
-use super::{Backend, Member, MemberState, CLIENT_PORT, PEER_PORT};
+use super::{Backend, Member, MemberState, PEER_PORT};
 use crate::error::Error;
 use crate::scenario::{AttachSelector, AttachSpec, ClusterSpec};
 use bollard::models::{ContainerCreateBody, EndpointIpamConfig, EndpointSettings, HostConfig, Ipam, IpamConfig, NetworkCreateRequest, NetworkingConfig};
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, InspectContainerOptions, KillContainerOptionsBuilder, ListContainersOptionsBuilder, ListNetworksOptionsBuilder, LogsOptionsBuilder,
-    RemoveContainerOptionsBuilder, StartContainerOptions,
+    CreateContainerOptionsBuilder, InspectContainerOptions, KillContainerOptionsBuilder, ListContainersOptionsBuilder, ListNetworksOptionsBuilder,
+    LogsOptionsBuilder, RemoveContainerOptionsBuilder, StartContainerOptions,
 };
 use bollard::Docker;
 use futures_util::StreamExt;
@@ -70,28 +70,32 @@ struct Attached {
     since: i64,
 }
 
-/// Connect to the Docker engine (negotiating the API version: Debian's engine speaks 1.41).
-/// `Error::Environment` with what to do when it is absent, unreachable or refuses us.
+/// Connect to the Docker engine (negotiating the API version: Debian's engine speaks 1.41)
+/// and ping it. `Error::Environment` with what to do when it is absent, unreachable or
+/// refuses us (the one paragraph of [`crate::image::connect`]).
 pub async fn connect() -> Result<Docker, Error> {
-    let hint = "Start the engine (`systemctl start docker` or `dockerd &`), make its socket reachable (DOCKER_HOST, or /var/run/docker.sock \
-                readable by this user: add it to the `docker` group), or run with `--backend process` (local etcd processes in network namespaces).";
-    let docker = Docker::connect_with_local_defaults().map_err(|e| Error::Environment(format!("no Docker engine to talk to: {e}. {hint}")))?;
-    let docker = docker.negotiate_version().await.map_err(|e| Error::Environment(format!("the Docker engine did not answer: {e}. {hint}")))?;
-    docker.ping().await.map_err(|e| Error::Environment(format!("the Docker engine did not answer a ping: {e}. {hint}")))?;
+    let docker = crate::image::connect().await?;
+    docker.ping().await.map_err(|e| {
+        Error::Environment(format!(
+            "the Docker engine did not answer a ping ({e}): check that dockerd is running (`systemctl status docker`), or run with `--backend process`"
+        ))
+    })?;
     Ok(docker)
 }
 
 /// Whether a Docker engine answers here (for `backend: auto`), within a second.
 pub fn available() -> Result<(), Error> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    rt.block_on(async { tokio::time::timeout(Duration::from_secs(2), connect()).await.map_err(|_| Error::Environment("the Docker engine did not answer within 2 s".into()))? })
-        .map(|_| ())
+    rt.block_on(async {
+        tokio::time::timeout(Duration::from_secs(2), connect()).await.map_err(|_| Error::Environment("the Docker engine did not answer within 2 s".into()))?
+    })
+    .map(|_| ())
 }
 
 /// The image a scenario runs when it names none: the one `faultline image build` makes from
 /// the etcd binary on this machine.
 pub fn default_image(etcd_version: &str) -> String {
-    format!("faultline/etcd:{etcd_version}")
+    crate::image::default_tag(etcd_version)
 }
 
 /// Make sure the scenario's image is here (building `faultline/etcd:<version>` from the
@@ -150,9 +154,16 @@ impl DockerBackend {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
         let docker = rt.block_on(connect())?;
         let subnet = state::pick_subnet(run_id);
-        RunState { run_id: run_id.into(), harness_pid: std::process::id(), run_dir: run_dir.to_path_buf(), subnet, backend: "docker".into(), attached: Vec::new() }
-            .save()
-            .map_err(|e| Error::Harness(format!("failed to write the run state in {}: {e}", state::STATE_DIR)))?;
+        RunState {
+            run_id: run_id.into(),
+            harness_pid: std::process::id(),
+            run_dir: run_dir.to_path_buf(),
+            subnet,
+            backend: "docker".into(),
+            attached: Vec::new(),
+        }
+        .save()
+        .map_err(|e| Error::Harness(format!("failed to write the run state in {}: {e}", state::STATE_DIR)))?;
         let ip = |host: u8| Ipv4Addr::new(10, 78, subnet, host);
         let network = format!("faultline-{run_id}");
         let backend = DockerBackend {
@@ -183,36 +194,8 @@ impl DockerBackend {
 
         std::fs::create_dir_all(run_dir.join("logs"))?;
         std::fs::create_dir_all(run_dir.join("data"))?;
-        let members: Vec<Member> = (0..spec.size)
-            .map(|i| {
-                let name = format!("n{}", i + 1);
-                let addr = ip(11 + i as u8);
-                Member {
-                    netns: PathBuf::from("/nonexistent/not-running"),
-                    ip: addr,
-                    client_url: format!("http://{addr}:{CLIENT_PORT}"),
-                    peer_url: format!("http://{addr}:{PEER_PORT}"),
-                    pid: None,
-                    cgroup: Vec::new(),
-                    data_dir: run_dir.join("data").join(&name),
-                    log: run_dir.join("logs").join(format!("{name}.log")),
-                    index: i,
-                    name,
-                }
-            })
-            .collect();
-        let initial_cluster = members.iter().map(|m| format!("{}={}", m.name, m.peer_url)).collect::<Vec<_>>().join(",");
-        let e = &spec.etcd;
-        let mut common = vec![
-            format!("--initial-cluster={initial_cluster}"),
-            format!("--initial-cluster-token=faultline-{run_id}"),
-            "--initial-cluster-state=new".into(),
-            format!("--heartbeat-interval={}", e.heartbeat_interval.0.as_millis()),
-            format!("--election-timeout={}", e.election_timeout.0.as_millis()),
-            format!("--snapshot-count={}", e.snapshot_count),
-            format!("--quota-backend-bytes={}", e.quota_backend_bytes.0),
-        ];
-        common.extend(e.extra_args.iter().cloned());
+        let members = super::new_members(spec.size, run_dir, ip, |_| PathBuf::from("/nonexistent/not-running"));
+        let common = super::shared_flags(run_id, spec, &members);
         for m in members {
             std::fs::create_dir_all(&m.data_dir)?;
             let mut cmd = vec![
@@ -307,7 +290,8 @@ impl DockerBackend {
     fn create_container(&self, m: &Member, cmd: &[String]) -> Result<String, Error> {
         let name = self.container_name(&m.name);
         let labels = HashMap::from([(RUN_LABEL.to_string(), self.run_id.clone()), (MEMBER_LABEL.to_string(), m.name.clone())]);
-        let endpoint = EndpointSettings { ipam_config: Some(EndpointIpamConfig { ipv4_address: Some(m.ip.to_string()), ..Default::default() }), ..Default::default() };
+        let endpoint =
+            EndpointSettings { ipam_config: Some(EndpointIpamConfig { ipv4_address: Some(m.ip.to_string()), ..Default::default() }), ..Default::default() };
         let body = ContainerCreateBody {
             image: Some(self.image.clone()),
             entrypoint: self.entrypoint.clone(),
@@ -350,7 +334,8 @@ impl DockerBackend {
     fn inspect(&self, container: &str) -> Result<(bool, bool, Option<u32>), Error> {
         let d = self.docker.clone();
         let c = container.to_string();
-        let info = self.call(async move { d.inspect_container(&c, None::<InspectContainerOptions>).await }).map_err(|e| engine_err("inspecting a container", e))?;
+        let info =
+            self.call(async move { d.inspect_container(&c, None::<InspectContainerOptions>).await }).map_err(|e| engine_err("inspecting a container", e))?;
         let st = info.state.unwrap_or_default();
         let pid = st.pid.filter(|&p| p > 0).map(|p| p as u32);
         Ok((st.running.unwrap_or(false), st.paused.unwrap_or(false), pid))
@@ -477,6 +462,23 @@ impl Backend for DockerBackend {
         self.start_container(member)
     }
 
+    fn start_all(&self) -> Result<Vec<(String, u32)>, Error> {
+        // All at once: a member's etcd first checks whether its peers are already
+        // bootstrapped, waiting up to 1 s for each peer address that does not answer yet; when
+        // every container is up, an address with no listener answers at once.
+        let names: Vec<String> = self.members().into_iter().map(|m| m.name).collect();
+        std::thread::scope(|s| {
+            let handles: Vec<_> = names.iter().map(|n| (n.clone(), s.spawn(move || self.start_container(n)))).collect();
+            handles
+                .into_iter()
+                .map(|(n, h)| match h.join() {
+                    Ok(r) => r.map(|pid| (n, pid)),
+                    Err(p) => std::panic::resume_unwind(p),
+                })
+                .collect()
+        })
+    }
+
     fn start_with(&self, member: &str, extra_args: &[String]) -> Result<u32, Error> {
         // A container's command is fixed: replace the (stopped) container by one with the
         // extra flags, on the same data and address.
@@ -515,6 +517,18 @@ impl Backend for DockerBackend {
             }
         };
         r.map_err(|e| engine_err(&format!("sending {sig} to {member}"), e))
+    }
+
+    fn signal_verb(&self, sig: Signal) -> String {
+        match sig {
+            Signal::SIGSTOP => "engine pause (cgroup freezer)".into(),
+            Signal::SIGCONT => "engine unpause".into(),
+            s => format!("engine kill {}", s.as_str()),
+        }
+    }
+
+    fn process_mechanism(&self) -> &'static str {
+        "docker-engine"
     }
 
     fn wait_exit(&self, member: &str, timeout: Duration) -> bool {
@@ -556,7 +570,8 @@ impl Backend for DockerBackend {
             return self.release_attached();
         }
         let mut removed = Vec::new();
-        let slots: Vec<(String, String, PathBuf)> = lock(&self.slots).iter().map(|s| (s.member.name.clone(), s.container.clone(), s.member.log.clone())).collect();
+        let slots: Vec<(String, String, PathBuf)> =
+            lock(&self.slots).iter().map(|s| (s.member.name.clone(), s.container.clone(), s.member.log.clone())).collect();
         for (name, c, log) in slots {
             // The container's log goes into the run directory before the container goes.
             let text = self.logs(&c, None);
@@ -589,7 +604,8 @@ impl DockerBackend {
     /// since the attach. Nothing is removed.
     fn release_attached(&self) -> Vec<String> {
         let mut said = Vec::new();
-        let slots: Vec<(String, String, PathBuf)> = lock(&self.slots).iter().map(|s| (s.member.name.clone(), s.container.clone(), s.member.log.clone())).collect();
+        let slots: Vec<(String, String, PathBuf)> =
+            lock(&self.slots).iter().map(|s| (s.member.name.clone(), s.container.clone(), s.member.log.clone())).collect();
         let d = self.docker.clone();
         let ids: Vec<String> = slots.iter().map(|(_, c, _)| c.clone()).collect();
         let (healed, failed) = self.call(async move { heal_attached(&d, &self.run_id, &ids).await });
@@ -645,7 +661,8 @@ async fn find_attached(docker: &Docker, selector: &AttachSelector) -> Result<Vec
                 "cluster.attach: container {cname} of the {selector} is {what}: faultline attaches only to a healthy running cluster; bring it back (`docker start {cname}` / `docker unpause {cname}`) and run again"
             )));
         }
-        let pid = st.pid.filter(|p| *p > 0).map(|p| p as u32).ok_or_else(|| Error::Environment(format!("cluster.attach: the engine gives no pid for {cname}")))?;
+        let pid =
+            st.pid.filter(|p| *p > 0).map(|p| p as u32).ok_or_else(|| Error::Environment(format!("cluster.attach: the engine gives no pid for {cname}")))?;
         let service = c.labels.as_ref().and_then(|l| l.get("com.docker.compose.service")).cloned();
         let name = match selector {
             AttachSelector::ComposeProject(_) => service.unwrap_or_else(|| cname.clone()),
@@ -701,12 +718,12 @@ async fn heal_attached(docker: &Docker, run_id: &str, ids: &[String]) -> (Vec<St
         let st = info.state.unwrap_or_default();
         if st.paused.unwrap_or(false) {
             match docker.unpause_container(id).await {
-                Ok(()) => did.push(format!("unpaused attached container {name}")),
+                Ok(()) => did.push(format!("healed attached container {name}: unpaused")),
                 Err(e) => failed.push(format!("container {name} (unpause): {e}")),
             }
         } else if !st.running.unwrap_or(false) {
             match docker.start_container(id, None::<StartContainerOptions>).await {
-                Ok(()) => did.push(format!("started attached container {name} again (a fault had stopped it)")),
+                Ok(()) => did.push(format!("healed attached container {name}: started again (a fault had stopped it)")),
                 Err(e) => failed.push(format!("container {name} (start): {e}")),
             }
         }
@@ -718,7 +735,7 @@ async fn heal_attached(docker: &Docker, run_id: &str, ids: &[String]) -> (Vec<St
             let ns = PathBuf::from(format!("/proc/{pid}/ns/net"));
             match crate::fault::partition::remove_labelled(&ns, &format!("faultline-{run_id}-")) {
                 Ok(0) => {}
-                Ok(n) => did.push(format!("{n} iptables rule(s) of the run in attached container {name}")),
+                Ok(n) => did.push(format!("healed attached container {name}: removed {n} iptables rule(s) of the run")),
                 Err(e) => failed.push(format!("container {name} (rules): {e}")),
             }
         }

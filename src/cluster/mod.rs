@@ -81,10 +81,23 @@ pub trait Backend: Send + Sync {
     fn client_netns(&self) -> PathBuf;
     /// Start (or restart, on the same data) a member; returns its pid.
     fn start(&self, member: &str) -> Result<u32, Error>;
+    /// Start every member (at a run's beginning); returns (member, pid) in member order.
+    fn start_all(&self) -> Result<Vec<(String, u32)>, Error> {
+        self.members().iter().map(|m| self.start(&m.name).map(|pid| (m.name.clone(), pid))).collect()
+    }
     /// Start a member with extra etcd flags for this start only (operators' mistakes in tests).
     fn start_with(&self, member: &str, extra_args: &[String]) -> Result<u32, Error>;
     /// Send a signal to a member's process.
     fn signal(&self, member: &str, sig: Signal) -> Result<(), Error>;
+    /// How [`Backend::signal`] carries out `sig`, in words for proofs (`SIGKILL`; on Docker
+    /// `engine kill SIGKILL`, `engine pause (cgroup freezer)`).
+    fn signal_verb(&self, sig: Signal) -> String {
+        sig.as_str().to_string()
+    }
+    /// The mechanism of process faults, for the faults table: `signal`, `docker-engine`.
+    fn process_mechanism(&self) -> &'static str {
+        "signal"
+    }
     /// Wait up to `timeout` for a member's process to exit; true if it did.
     fn wait_exit(&self, member: &str, timeout: Duration) -> bool;
     /// What a member's process is doing.
@@ -103,6 +116,47 @@ pub trait Backend: Send + Sync {
     fn endpoints(&self) -> Vec<Endpoint> {
         self.members().iter().map(Member::endpoint).collect()
     }
+}
+
+/// The members of a new cluster faultline makes: `n1`..`nN` at host addresses .11, .12, ...
+/// (`ip(host)`), their namespaces named by `netns(name)`, data and logs under `run_dir`.
+pub fn new_members(size: usize, run_dir: &std::path::Path, ip: impl Fn(u8) -> Ipv4Addr, netns: impl Fn(&str) -> PathBuf) -> Vec<Member> {
+    (0..size)
+        .map(|i| {
+            let name = format!("n{}", i + 1);
+            let addr = ip(11 + i as u8);
+            Member {
+                netns: netns(&name),
+                ip: addr,
+                client_url: format!("http://{addr}:{CLIENT_PORT}"),
+                peer_url: format!("http://{addr}:{PEER_PORT}"),
+                pid: None,
+                cgroup: Vec::new(),
+                data_dir: run_dir.join("data").join(&name),
+                log: run_dir.join("logs").join(format!("{name}.log")),
+                index: i,
+                name,
+            }
+        })
+        .collect()
+}
+
+/// The etcd flags every member of a new cluster shares: the static initial cluster, its
+/// token, and the scenario's settings (`cluster.etcd`).
+pub fn shared_flags(run_id: &str, spec: &crate::scenario::ClusterSpec, members: &[Member]) -> Vec<String> {
+    let initial_cluster = members.iter().map(|m| format!("{}={}", m.name, m.peer_url)).collect::<Vec<_>>().join(",");
+    let e = &spec.etcd;
+    let mut flags = vec![
+        format!("--initial-cluster={initial_cluster}"),
+        format!("--initial-cluster-token=faultline-{run_id}"),
+        "--initial-cluster-state=new".into(),
+        format!("--heartbeat-interval={}", e.heartbeat_interval.0.as_millis()),
+        format!("--election-timeout={}", e.election_timeout.0.as_millis()),
+        format!("--snapshot-count={}", e.snapshot_count),
+        format!("--quota-backend-bytes={}", e.quota_backend_bytes.0),
+    ];
+    flags.extend(e.extra_args.iter().cloned());
+    flags
 }
 
 /// The etcd binary's version, from `etcd --version` (`3.4.23`).

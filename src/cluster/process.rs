@@ -11,7 +11,7 @@
 
 use super::cgroup::Cgroup;
 use super::state::{self, RunState};
-use super::{netns, Backend, Member, MemberState, CLIENT_PORT, PEER_PORT};
+use super::{netns, Backend, Member, MemberState};
 use crate::error::Error;
 use crate::scenario::ClusterSpec;
 use crate::sys;
@@ -72,42 +72,21 @@ impl ProcessBackend {
     pub fn create(run_id: &str, run_dir: &Path, spec: &ClusterSpec) -> Result<Self, Error> {
         let binary = preflight(spec)?;
         let subnet = state::pick_subnet(run_id);
-        RunState { run_id: run_id.into(), harness_pid: std::process::id(), run_dir: run_dir.to_path_buf(), subnet, backend: "process".into(), attached: Vec::new() }
-            .save()
-            .map_err(|e| Error::Harness(format!("failed to write the run state in {}: {e}", state::STATE_DIR)))?;
+        RunState {
+            run_id: run_id.into(),
+            harness_pid: std::process::id(),
+            run_dir: run_dir.to_path_buf(),
+            subnet,
+            backend: "process".into(),
+            attached: Vec::new(),
+        }
+        .save()
+        .map_err(|e| Error::Harness(format!("failed to write the run state in {}: {e}", state::STATE_DIR)))?;
 
         let prefix = format!("faultline-{run_id}");
         let ip = |host: u8| Ipv4Addr::new(10, 77, subnet, host);
-        let members: Vec<Member> = (0..spec.size)
-            .map(|i| {
-                let name = format!("n{}", i + 1);
-                let addr = ip(11 + i as u8);
-                Member {
-                    netns: netns::path(&format!("{prefix}-{name}")),
-                    ip: addr,
-                    client_url: format!("http://{addr}:{CLIENT_PORT}"),
-                    peer_url: format!("http://{addr}:{PEER_PORT}"),
-                    pid: None,
-                    cgroup: Vec::new(),
-                    data_dir: run_dir.join("data").join(&name),
-                    log: run_dir.join("logs").join(format!("{name}.log")),
-                    index: i,
-                    name,
-                }
-            })
-            .collect();
-        let initial_cluster = members.iter().map(|m| format!("{}={}", m.name, m.peer_url)).collect::<Vec<_>>().join(",");
-        let e = &spec.etcd;
-        let mut args = vec![
-            format!("--initial-cluster={initial_cluster}"),
-            format!("--initial-cluster-token=faultline-{run_id}"),
-            "--initial-cluster-state=new".into(),
-            format!("--heartbeat-interval={}", e.heartbeat_interval.0.as_millis()),
-            format!("--election-timeout={}", e.election_timeout.0.as_millis()),
-            format!("--snapshot-count={}", e.snapshot_count),
-            format!("--quota-backend-bytes={}", e.quota_backend_bytes.0),
-        ];
-        args.extend(e.extra_args.iter().cloned());
+        let members = super::new_members(spec.size, run_dir, ip, |name| netns::path(&format!("{prefix}-{name}")));
+        let args = super::shared_flags(run_id, spec, &members);
 
         let backend = ProcessBackend {
             run_id: run_id.into(),

@@ -93,7 +93,7 @@ pub fn inject(backend: &dyn Backend, planned: &Planned, leader: Option<&str>, bu
         }
         kind => {
             let pf = process_fault(kind).ok_or_else(|| Error::Harness(format!("{kind} is not a process fault")))?;
-            record.mechanism = "signal".into();
+            record.mechanism = backend.process_mechanism().into();
             let (proof, events) = process::inject(backend, pf, &targets).map_err(|e| e.context(&what))?;
             record.proof = proof;
             (Active::Process(pf), events)

@@ -37,13 +37,13 @@ pub fn inject(backend: &dyn Backend, fault: ProcessFault, targets: &[String]) ->
                     // A stopped process only acts on SIGTERM once it runs again.
                     let _ = backend.signal(t, Signal::SIGCONT);
                 }
-                let mut how = sig.as_str().to_string();
+                let mut how = backend.signal_verb(sig);
                 if !backend.wait_exit(t, Duration::from_secs(wait)) {
                     backend.signal(t, Signal::SIGKILL)?;
                     if !backend.wait_exit(t, Duration::from_secs(5)) {
                         return Err(Error::Invalid(format!("{t} (pid {pid}) did not exit after {sig} and SIGKILL")));
                     }
-                    how = format!("{sig}, then SIGKILL after {wait}s");
+                    how = format!("{how}, then {} after {wait}s", backend.signal_verb(Signal::SIGKILL));
                 }
                 proofs.push(format!("{t} (pid {pid}) gone {} ms after {how}", start.elapsed().as_millis()));
                 events.push(EventKind::MemberStop { member: t.clone(), how });
@@ -51,8 +51,8 @@ pub fn inject(backend: &dyn Backend, fault: ProcessFault, targets: &[String]) ->
             ProcessFault::Pause => {
                 backend.signal(t, Signal::SIGSTOP)?;
                 wait_for(backend, t, MemberState::Paused, Duration::from_secs(2))
-                    .map_err(|s| Error::Invalid(format!("{t} (pid {pid}) is {s:?}, not stopped, after SIGSTOP")))?;
-                proofs.push(format!("{t} (pid {pid}) in state T (stopped) {} ms after SIGSTOP", start.elapsed().as_millis()));
+                    .map_err(|s| Error::Invalid(format!("{t} (pid {pid}) is {s:?}, not paused, after {}", backend.signal_verb(Signal::SIGSTOP))))?;
+                proofs.push(format!("{t} (pid {pid}) paused {} ms after {}", start.elapsed().as_millis(), backend.signal_verb(Signal::SIGSTOP)));
             }
         }
     }
@@ -87,8 +87,9 @@ pub fn heal(backend: &dyn Backend, fault: ProcessFault, targets: &[String]) -> R
                     continue;
                 }
                 backend.signal(t, Signal::SIGCONT)?;
-                wait_for(backend, t, MemberState::Running, Duration::from_secs(2)).map_err(|s| Error::Invalid(format!("{t} is {s:?} after SIGCONT")))?;
-                proofs.push(format!("{t} running again after SIGCONT"));
+                let verb = backend.signal_verb(Signal::SIGCONT);
+                wait_for(backend, t, MemberState::Running, Duration::from_secs(2)).map_err(|s| Error::Invalid(format!("{t} is {s:?} after {verb}")))?;
+                proofs.push(format!("{t} running again after {verb}"));
             }
         }
     }

@@ -32,7 +32,9 @@ pub fn resolve(target: Target, members: &[String], candidates: &[String], leader
         }
         Target::Random => pick(candidates.to_vec(), 1, rng),
         Target::Member(i) => {
-            let name = format!("n{i}");
+            // `nI` is the I-th member: its own name on a cluster faultline made, the I-th
+            // attached member (in name order) otherwise.
+            let name = members.get(usize::from(i).saturating_sub(1)).cloned().unwrap_or_else(|| format!("n{i}"));
             if candidates.contains(&name) {
                 Ok(vec![name])
             } else {

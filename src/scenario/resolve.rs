@@ -137,12 +137,11 @@ impl Resolver<'_> {
                 let selector = match (&a.value.compose_project, &a.value.labels) {
                     (Some(p), None) if !p.trim().is_empty() => AttachSelector::ComposeProject(p.trim().to_string()),
                     (None, Some(l)) if !l.is_empty() && l.iter().all(|x| !x.trim().is_empty()) => AttachSelector::Labels(l.clone()),
-                    (Some(_), Some(_)) => return self.err(loc, "cluster.attach takes either compose_project or labels, not both".to_string()),
+                    (Some(_), Some(_)) => return self.err(loc, "cluster.attach takes either compose_project or labels, not both"),
                     _ => {
                         return self.err(
                             loc,
-                            "cluster.attach needs `compose_project: NAME` (the Compose project of the cluster) or `labels: [key=value, ...]` (labels its etcd containers carry)"
-                                .to_string(),
+                            "cluster.attach needs `compose_project: NAME` (the Compose project of the cluster) or `labels: [key=value, ...]` (labels its etcd containers carry)",
                         )
                     }
                 };
@@ -150,7 +149,7 @@ impl Resolver<'_> {
                     BackendChoice::Process => {
                         return self.err(
                             c.backend.as_ref().map(|b| b.referenced),
-                            "cluster.attach finds running Docker containers: it needs `backend: docker` (or auto), not process".to_string(),
+                            "cluster.attach finds running Docker containers: it needs `backend: docker` (or auto), not process",
                         )
                     }
                     _ => backend = BackendChoice::Docker,
@@ -468,6 +467,22 @@ mod tests {
         assert!(m.starts_with("s.yaml:3:"), "{m}");
         let m = err("name: x\nfaults:\n  - {at: 1s, kind: latency, target: leader, delay: 100ms}\n");
         assert!(m.contains("not supported yet"), "{m}");
+    }
+
+    #[test]
+    fn attach_takes_one_selector_and_means_docker() {
+        let s = parse("name: x\ncluster: {attach: {compose_project: web}}\n", "s.yaml").unwrap();
+        assert_eq!(s.cluster.backend, BackendChoice::Docker);
+        let a = s.cluster.attach.unwrap();
+        assert_eq!(a.selector, AttachSelector::ComposeProject("web".into()));
+        assert_eq!(a.selector.label_filters(), vec!["com.docker.compose.project=web".to_string()]);
+        assert_eq!(a.client_port, 2379);
+        let s = parse("name: x\ncluster: {attach: {labels: [app=etcd], client_port: 12379}}\n", "s.yaml").unwrap();
+        assert_eq!(s.cluster.attach.map(|a| (a.selector, a.client_port)), Some((AttachSelector::Labels(vec!["app=etcd".into()]), 12379)));
+        assert!(err("name: x\ncluster: {attach: {}}\n").contains("needs `compose_project: NAME`"));
+        assert!(err("name: x\ncluster: {attach: {compose_project: a, labels: [b]}}\n").contains("not both"));
+        let m = err("name: x\ncluster: {backend: process, attach: {compose_project: a}}\n");
+        assert!(m.starts_with("s.yaml:2:") && m.contains("needs `backend: docker`"), "{m}");
     }
 
     #[test]

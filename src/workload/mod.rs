@@ -38,10 +38,13 @@ pub struct WorkloadReport {
 /// Run the workload until `spec.duration` has passed since the call, or `stop` is
 /// cancelled; then let the operations in flight finish (each is bounded by `op_timeout`)
 /// and return. History entries go to `sink` in the order they happened; `stats` counts the
-/// completions as they come.
+/// completions as they come. Keys are `k0`, `k1`, ... in the history and `prefix` + key in
+/// etcd (an attached cluster that holds other data gets a prefix of the run's own).
+#[allow(clippy::too_many_arguments)]
 pub async fn run(
     spec: &WorkloadSpec,
     seed: u64,
+    prefix: &str,
     endpoints: &[Endpoint],
     clock: Clock,
     sink: UnboundedSender<Entry>,
@@ -49,6 +52,6 @@ pub async fn run(
     stop: CancellationToken,
 ) -> WorkloadReport {
     match spec.kind {
-        WorkloadKind::Register => register::run(spec, seed, endpoints, clock, sink, stats, stop).await,
+        WorkloadKind::Register => register::run(spec, seed, prefix, endpoints, clock, sink, stats, stop).await,
     }
 }

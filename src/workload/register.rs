@@ -100,6 +100,8 @@ struct Shared {
     stats: Arc<LiveStats>,
     stop: CancellationToken,
     deadline: Instant,
+    /// Put in front of every key sent to etcd (not in the history).
+    prefix: String,
 }
 
 impl Shared {
@@ -129,9 +131,11 @@ impl Shared {
 }
 
 /// Run the register workload (see [`super::run`]).
+#[allow(clippy::too_many_arguments)]
 pub async fn run(
     spec: &WorkloadSpec,
     seed: u64,
+    prefix: &str,
     endpoints: &[Endpoint],
     clock: Clock,
     sink: UnboundedSender<Entry>,
@@ -143,6 +147,7 @@ pub async fn run(
         return WorkloadReport { clients_started: 0, ops_invoked: 0, elapsed: started.elapsed() };
     }
     let shared = Arc::new(Shared {
+        prefix: prefix.to_string(),
         op_timeout: spec.op_timeout.0,
         reads: spec.reads,
         recorder: Recorder { clock, sink: Mutex::new(sink) },
@@ -283,7 +288,8 @@ impl SlotClient {
             member: Some(member.clone()),
         };
         self.shared.recorder.record(entry(EntryType::Invoke, self.process, input.clone()));
-        let sent = tokio::time::timeout(self.shared.op_timeout, execute(&mut conn, self.shared.reads, &key, &input));
+        let etcd_key = format!("{}{key}", self.shared.prefix);
+        let sent = tokio::time::timeout(self.shared.op_timeout, execute(&mut conn, self.shared.reads, &etcd_key, &input));
         let result = sent.await;
         let completion = match result {
             Ok(Ok(answer)) => {
@@ -462,7 +468,7 @@ pub(crate) mod live {
         };
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let stats = Arc::new(LiveStats::default());
-        let report = super::super::run(&spec, 42, &endpoints(), Clock::start(), tx, stats.clone(), CancellationToken::new()).await;
+        let report = super::super::run(&spec, 42, "", &endpoints(), Clock::start(), tx, stats.clone(), CancellationToken::new()).await;
         let mut entries = Vec::new();
         while let Ok(e) = rx.try_recv() {
             entries.push(e);

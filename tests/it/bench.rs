@@ -25,7 +25,6 @@
 
 use crate::util::TestCluster;
 use faultline::client::{self, Endpoint};
-use faultline::cluster::Backend;
 use faultline::history::{self, Clock, EntryType, HistoryWriter};
 use faultline::workload::{self, LiveStats};
 use std::path::{Path, PathBuf};
@@ -216,7 +215,7 @@ fn faultline_phase(c: &TestCluster, mix_name: &'static str, mix: &str, clients: 
                 let _ = w.flush();
                 all
             });
-            let report = workload::run(&spec, 42, &eps, Clock::start(), tx, stats.clone(), CancellationToken::new()).await;
+            let report = workload::run(&spec, 42, "", &eps, Clock::start(), tx, stats.clone(), CancellationToken::new()).await;
             let all = recorder.await.expect("recorder");
             (all, report, stats)
         }))

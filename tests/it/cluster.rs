@@ -3,7 +3,7 @@
 //! orphaned run.
 
 use crate::util::{require_root, TestCluster};
-use faultline::cluster::{netns, Backend, MemberState};
+use faultline::cluster::{netns, MemberState};
 use faultline::consistency;
 use faultline::fault;
 use faultline::scenario::{FaultKind, PartitionMode, Target};
@@ -29,7 +29,12 @@ fn three_members_come_up_and_agree_on_a_leader() {
 
 #[test]
 fn isolating_the_leader_elects_another_and_the_old_one_rejoins_after_heal() {
-    let c = TestCluster::start(3);
+    leader_isolation(&TestCluster::start(3));
+}
+
+/// Isolate the leader: the others elect a new one at a higher term; healed, the old one
+/// rejoins. (Run on each backend.)
+pub fn leader_isolation(c: &TestCluster) {
     let before = c.wait_leader(Duration::from_secs(5));
     let old = before.leader.clone().unwrap();
     let (inj, _) = fault::inject(c.backend.as_ref(), &planned(FaultKind::Partition { mode: PartitionMode::Isolate }, Target::Leader), Some(&old), &[])
@@ -58,7 +63,11 @@ fn isolating_the_leader_elects_another_and_the_old_one_rejoins_after_heal() {
 
 #[test]
 fn a_killed_member_restarts_on_its_data_and_serves_a_key_written_before() {
-    let c = TestCluster::start(3);
+    kill_and_restart(&TestCluster::start(3));
+}
+
+/// Kill n2, restart it on its data: it serves a key written before the kill.
+pub fn kill_and_restart(c: &TestCluster) {
     c.put("n2", "before-kill", "42");
     let (inj, events) = fault::inject(c.backend.as_ref(), &planned(FaultKind::Kill, Target::Member(2)), None, &[]).expect("kill");
     assert!(inj.record.proof.contains("gone"), "{}", inj.record.proof);
@@ -73,12 +82,16 @@ fn a_killed_member_restarts_on_its_data_and_serves_a_key_written_before() {
 
 #[test]
 fn a_paused_member_falls_behind_and_catches_up() {
-    let c = TestCluster::start(3);
+    pause_and_catch_up(&TestCluster::start(3), "SIGSTOP");
+}
+
+/// Pause a follower (the proof names `verb`), write while it is paused, resume: it catches up.
+pub fn pause_and_catch_up(c: &TestCluster, verb: &str) {
     let v = c.wait_leader(Duration::from_secs(5));
     let follower = v.members.iter().find(|m| Some(&m.member) != v.leader.as_ref()).unwrap().member.clone();
     let n: u8 = follower[1..].parse().unwrap();
     let (inj, _) = fault::inject(c.backend.as_ref(), &planned(FaultKind::Pause, Target::Member(n)), None, &[]).expect("pause");
-    assert!(inj.record.proof.contains("state T"), "{}", inj.record.proof);
+    assert!(inj.record.proof.contains("paused") && inj.record.proof.contains(verb), "{}", inj.record.proof);
     assert_eq!(c.backend.state(&follower), MemberState::Paused);
     let leader = v.leader.clone().unwrap();
     for i in 0..50 {

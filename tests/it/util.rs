@@ -11,7 +11,7 @@ use std::time::Duration;
 
 /// A running cluster for a test; torn down on drop.
 pub struct TestCluster {
-    pub backend: Arc<ProcessBackend>,
+    pub backend: Arc<dyn Backend>,
     pub rt: tokio::runtime::Runtime,
     /// The run directory (data dirs and logs); removed when the test ends.
     pub _dir: tempfile::TempDir,
@@ -23,15 +23,34 @@ pub fn require_root() {
 }
 
 impl TestCluster {
+    /// A cluster of local processes in namespaces.
     pub fn start(size: usize) -> TestCluster {
         require_root();
         let s = scenario::parse(&format!("name: t\ncluster: {{size: {size}}}\n"), "test").unwrap();
         let dir = tempfile::tempdir().unwrap();
         let run_id = state::new_run_id();
-        let backend = Arc::new(ProcessBackend::create(&run_id, dir.path(), &s.cluster).expect("create cluster"));
-        for m in backend.members() {
-            backend.start(&m.name).expect("start member");
+        let backend: Arc<dyn Backend> = Arc::new(ProcessBackend::create(&run_id, dir.path(), &s.cluster).expect("create cluster"));
+        Self::up(backend, dir, run_id)
+    }
+
+    /// A cluster of containers (the image built from the local etcd when missing), or `None`
+    /// — saying the test was skipped and why — when no Docker engine answers.
+    pub fn docker(size: usize) -> Option<TestCluster> {
+        if let Err(e) = faultline::cluster::docker::available() {
+            eprintln!("SKIPPED: no Docker engine answers here ({e}); the Docker backend was not tested");
+            return None;
         }
+        let s = scenario::parse(&format!("name: t\ncluster: {{size: {size}, backend: docker}}\n"), "test").unwrap();
+        faultline::cluster::docker::prepare_image(&s.cluster, true).expect("the etcd image");
+        let dir = tempfile::tempdir().unwrap();
+        let run_id = state::new_run_id();
+        let backend: Arc<dyn Backend> =
+            Arc::new(faultline::cluster::docker::DockerBackend::create(&run_id, dir.path(), &s.cluster, &s.cluster.etcd.image).expect("create cluster"));
+        Some(Self::up(backend, dir, run_id))
+    }
+
+    fn up(backend: Arc<dyn Backend>, dir: tempfile::TempDir, run_id: String) -> TestCluster {
+        backend.start_all().expect("start members");
         let rt = netns::runtime_in(&backend.client_netns(), 2).expect("client runtime");
         let c = TestCluster { backend, rt, _dir: dir, run_id };
         c.wait_leader(Duration::from_secs(30));
