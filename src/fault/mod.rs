@@ -3,6 +3,8 @@
 //! [`target`] resolves targets, [`probe`] provides network evidence. Faults reach members
 //! only through the [`Backend`] and its [`Member`](crate::cluster::Member) handles.
 
+pub mod disk;
+pub mod net;
 pub mod partition;
 pub mod probe;
 pub mod process;

@@ -1,0 +1,1 @@
+//! Disk faults (FUSE layer) against real mounts.

@@ -1,0 +1,1 @@
+//! Network shaping against real namespaces.
