@@ -123,6 +123,17 @@ pub enum Command {
         #[arg(long)]
         images: bool,
     },
+    /// Internal: a CPU burner or memory holder that a cpu-stress / mem-stress fault starts
+    /// inside a member's cgroup. Not for direct use.
+    #[command(hide = true)]
+    StressWorker {
+        /// Percent of one core to keep busy.
+        #[arg(long)]
+        cpu_load: Option<f64>,
+        /// Bytes of memory to allocate and touch.
+        #[arg(long)]
+        mem_bytes: Option<u64>,
+    },
     /// The etcd image the docker backend runs: build it from this machine's etcd.
     Image {
         /// What to do with the image.

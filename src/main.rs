@@ -24,6 +24,9 @@ fn main() -> ExitCode {
         let loc = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
         let msg = info.payload().downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| info.payload().downcast_ref::<String>().cloned()).unwrap_or_default();
         eprintln!("faultline: internal error{loc}: {msg}. This is a bug in faultline; please report it with the run directory. If a run was interrupted by it, `faultline clean` removes what it left.");
+        if std::env::var_os("FAULTLINE_BACKTRACE").is_some() {
+            eprintln!("{}", std::backtrace::Backtrace::force_capture());
+        }
     }));
     let exit = match std::panic::catch_unwind(|| dispatch(cli.command)) {
         Ok(Ok(exit)) => exit,
@@ -129,6 +132,7 @@ fn dispatch(cmd: Command) -> Result<Exit, Error> {
             }
             Ok(if bad { Exit::BadInput } else { check::exit_for(&done) })
         }
+        Command::StressWorker { cpu_load, mem_bytes } => faultline::fault::cpu::worker_main(cpu_load, mem_bytes),
         Command::Doctor => {
             let checks = doctor::checks();
             println!("{}", doctor::render(&checks));

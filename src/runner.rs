@@ -183,7 +183,11 @@ pub fn run(mut scenario: Scenario, opts: &RunOptions, cancel: CancellationToken)
         _ => Arc::new(ProcessBackend::create(&run_id, &run_dir, &scenario.cluster)?),
     };
     let client_rt = Arc::new(netns::runtime_in(&backend.client_netns(), 2)?);
-    let result = host_rt.block_on(drive(&scenario, seed, &plan, backend.clone(), client_rt, &run_dir, &etcd_version, &progress, cancel, started));
+    let result = host_rt.block_on(drive(&scenario, seed, &plan, backend.clone(), client_rt.clone(), &run_dir, &etcd_version, &progress, cancel, started));
+    // The client runtime goes here, outside any async context (also when `drive` failed).
+    if let Some(rt) = Arc::into_inner(client_rt) {
+        rt.shutdown_background();
+    }
     progress.finish();
     let removed = backend.teardown();
     if !opts.quiet && std::env::var_os("FAULTLINE_DEBUG").is_some() {
@@ -445,9 +449,7 @@ async fn drive(
     let _ = ev_pump.await;
     let history = recorder.await.map_err(Error::harness)?;
     let events = sink.all.lock().map(|e| e.clone()).unwrap_or_default();
-    if let Some(rt) = Arc::into_inner(client_rt) {
-        rt.shutdown_background();
-    }
+    drop(client_rt);
     interrupted |= cancel.is_cancelled();
     Ok(finish(s, seed, &backend, etcd_version, run_dir, &history, &events, workload_end_ns, consistency.as_ref(), invalid, interrupted))
 }

@@ -67,7 +67,7 @@ pub fn plan(s: &Scenario, seed: u64) -> Vec<Planned> {
                 id: 0,
                 at,
                 heal_at,
-                kind: f.kind,
+                kind: f.kind.clone(),
                 target: f.target,
                 origin: if rep == 0 { format!("faults[{i}]") } else { format!("faults[{i}] #{}", rep + 1) },
                 draw: rng.random(),
@@ -87,7 +87,7 @@ pub fn plan(s: &Scenario, seed: u64) -> Vec<Planned> {
         while at < end {
             let kind = match n.kinds[rng.random_range(0..n.kinds.len())] {
                 NemesisKind::Partition => FaultKind::Partition { mode: modes[rng.random_range(0..modes.len())] },
-                NemesisKind::Kill => FaultKind::Kill,
+                NemesisKind::Kill => FaultKind::Kill { lose_unsynced: false },
                 NemesisKind::Stop => FaultKind::Stop,
                 NemesisKind::Pause => FaultKind::Pause,
             };

@@ -416,7 +416,11 @@ fn cgroups_of(pid: u32) -> Vec<PathBuf> {
         let (_, ctrls, path) = (parts.next(), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
         let path = path.trim_start_matches('/');
         if ctrls.is_empty() {
-            dirs.push(Path::new("/sys/fs/cgroup").join(path));
+            // The unified hierarchy's line: the cgroup only on a v2 host (on a v1 host it is
+            // the empty hybrid `unified` tree).
+            if super::cgroup::is_v2() {
+                dirs.push(Path::new("/sys/fs/cgroup").join(path));
+            }
             continue;
         }
         for c in ctrls.split(',') {

@@ -3,6 +3,7 @@
 //! [`target`] resolves targets, [`probe`] provides network evidence. Faults reach members
 //! only through the [`Backend`] and its [`Member`](crate::cluster::Member) handles.
 
+pub mod cpu;
 pub mod disk;
 pub mod net;
 pub mod partition;
@@ -34,22 +35,26 @@ pub struct Injected {
 enum Active {
     Partition(partition::Applied),
     Process(ProcessFault),
+    Cpu(std::sync::Arc<std::sync::Mutex<cpu::CpuFault>>),
 }
 
 /// Every fault kind built, with the mechanism it uses (for `faultline doctor`).
-pub const ALL: [(&str, &str); 4] = [
+pub const ALL: [(&str, &str); 7] = [
     ("partition", "iptables DROP rules inside member namespaces (modes isolate, halves, ring, bridge, one-way)"),
-    ("kill", "SIGKILL, restart on the same data dir"),
+    ("kill", "SIGKILL (Docker: the engine's kill), restart on the same data dir"),
     ("stop", "SIGTERM, restart on the same data dir"),
-    ("pause", "SIGSTOP / SIGCONT"),
+    ("pause", "SIGSTOP / SIGCONT (Docker: the engine's pause, cgroup freezer)"),
+    ("cpu-stress", "burner processes inside the member's cgroup"),
+    ("cpu-limit", "the CPU quota of the member's cgroup"),
+    ("mem-stress", "a process holding touched memory inside the member's memory cgroup"),
 ];
 
-fn process_fault(kind: FaultKind) -> Option<ProcessFault> {
+fn process_fault(kind: &FaultKind) -> Option<ProcessFault> {
     match kind {
-        FaultKind::Kill => Some(ProcessFault::Kill),
+        FaultKind::Kill { .. } => Some(ProcessFault::Kill),
         FaultKind::Stop => Some(ProcessFault::Stop),
         FaultKind::Pause => Some(ProcessFault::Pause),
-        FaultKind::Partition { .. } => None,
+        _ => None,
     }
 }
 
@@ -77,8 +82,9 @@ pub fn inject(backend: &dyn Backend, planned: &Planned, leader: Option<&str>, bu
     };
     let label = format!("faultline-{}-f{}", backend.run_id(), planned.id);
     let what = format!("fault #{} ({} on {})", planned.id, planned.kind, targets.join(","));
-    let (active, events) = match planned.kind {
+    let (active, events) = match &planned.kind {
         FaultKind::Partition { mode } => {
+            let mode = *mode;
             let g = partition::grudge(mode, &targets, &names, &mut rng);
             record.mechanism = "iptables".into();
             record.params.insert("mode".into(), mode.name().into());
@@ -93,8 +99,33 @@ pub fn inject(backend: &dyn Backend, planned: &Planned, leader: Option<&str>, bu
             }
             (Active::Partition(applied), Vec::new())
         }
+        FaultKind::CpuStress { .. } | FaultKind::CpuLimit { .. } | FaultKind::MemStress { .. } => {
+            let hit: Vec<crate::cluster::Member> = members.iter().filter(|m| targets.contains(&m.name)).cloned().collect();
+            let (f, proof) = match &planned.kind {
+                FaultKind::CpuStress { workers, load } => {
+                    record.mechanism = "cgroup-burners".into();
+                    record.params.insert("workers".into(), (*workers).into());
+                    record.params.insert("load".into(), load.to_string().into());
+                    cpu::stress_cpu(backend.run_id(), &hit, *workers, load.0)
+                }
+                FaultKind::CpuLimit { cores } => {
+                    record.mechanism = "cgroup-quota".into();
+                    record.params.insert("cores".into(), (*cores).into());
+                    cpu::limit_cpu(&hit, *cores)
+                }
+                FaultKind::MemStress { size } => {
+                    record.mechanism = "cgroup-memory".into();
+                    record.params.insert("size".into(), size.to_string().into());
+                    cpu::stress_memory(backend.run_id(), &hit, size.0)
+                }
+                _ => unreachable!("matched above"),
+            }
+            .map_err(|e| e.context(&what))?;
+            record.proof = proof;
+            (Active::Cpu(std::sync::Arc::new(std::sync::Mutex::new(f))), Vec::new())
+        }
         kind => {
-            let pf = process_fault(kind).ok_or_else(|| Error::Harness(format!("{kind} is not a process fault")))?;
+            let pf = process_fault(kind).ok_or_else(|| Error::Invalid(format!("{what}: fault kind {kind} is not built yet")))?;
             record.mechanism = backend.process_mechanism().into();
             let (proof, events) = process::inject(backend, pf, &targets).map_err(|e| e.context(&what))?;
             record.proof = proof;
@@ -109,7 +140,7 @@ impl Injected {
     pub fn busy_members(&self) -> &[String] {
         match self.active {
             Active::Process(_) => &self.record.targets,
-            Active::Partition(_) => &[],
+            Active::Partition(_) | Active::Cpu(_) => &[],
         }
     }
 
@@ -128,6 +159,11 @@ impl Injected {
                 let (proof, events) = process::heal(backend, *pf, &rec.targets).map_err(|e| e.context(&what))?;
                 rec.proof = proof;
                 events
+            }
+            Active::Cpu(f) => {
+                let mut f = f.lock().map_err(|_| Error::Harness(format!("{what}: the fault's state was poisoned")))?;
+                rec.proof = f.heal().map_err(|e| e.context(&what))?;
+                Vec::new()
             }
         };
         Ok((rec, events))

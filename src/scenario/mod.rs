@@ -9,7 +9,7 @@ pub mod units;
 pub use resolve::{load, parse};
 use serde::Serialize;
 use std::fmt;
-use units::{Rate, Size, Span};
+use units::{Percent, Rate, Size, Span};
 
 /// A scenario, checked and with every default filled in.
 #[derive(Debug, Clone, Serialize)]
@@ -217,9 +217,9 @@ pub struct FaultSpec {
     pub kind: FaultKind,
 }
 
-/// The fault kinds built so far. Kinds named in the design but not built are refused by
-/// [`resolve`] with "not supported yet", never ignored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// What a fault does. Kinds named in the design but not built are refused by [`resolve`]
+/// with "not supported yet", never ignored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum FaultKind {
     /// Drop packets between members (iptables in member namespaces).
@@ -228,11 +228,153 @@ pub enum FaultKind {
         mode: PartitionMode,
     },
     /// SIGKILL; restarted on the same data when `for` ends.
-    Kill,
+    Kill {
+        /// Throw away what the member wrote but did not fsync (the disk layer's cache), as
+        /// a power loss would, before it restarts.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        lose_unsynced: bool,
+    },
     /// SIGTERM; restarted on the same data when `for` ends.
     Stop,
     /// SIGSTOP; SIGCONT when `for` ends.
     Pause,
+    /// Delay, jitter and lose the member's outgoing packets.
+    Latency(NetShape),
+    /// Limit the member's outgoing bandwidth.
+    Bandwidth {
+        /// Bits per second.
+        rate: BitRate,
+    },
+    /// Delay chosen file operations in the member's data directory.
+    IoLatency(DiskFault),
+    /// Fail chosen file operations in the member's data directory with an errno.
+    IoError(DiskFault),
+    /// fsync returns success without making anything durable (a lying disk cache).
+    FsyncLie,
+    /// Burner processes in the member's cgroup, competing for its CPU share.
+    CpuStress {
+        /// How many burners.
+        workers: u32,
+        /// How busy each one is.
+        load: Percent,
+    },
+    /// A CPU quota on the member's cgroup.
+    CpuLimit {
+        /// Cores' worth of CPU time (0.2 = 20 ms per 100 ms).
+        cores: f64,
+    },
+    /// A process in the member's memory cgroup holding `size` of touched memory.
+    MemStress {
+        /// How much memory.
+        size: Size,
+    },
+}
+
+/// Network shaping parameters (`kind: latency`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NetShape {
+    /// Added one-way delay of each outgoing packet.
+    pub delay: Span,
+    /// Uniform ± variation of the delay.
+    pub jitter: Span,
+    /// How much each delay depends on the previous one (netem only).
+    pub correlation: Percent,
+    /// Share of packets dropped.
+    pub loss: Percent,
+    /// Share of packets sent twice (netem only).
+    pub duplicate: Percent,
+    /// Share of packets sent at once, ahead of delayed ones (netem only).
+    pub reorder: Percent,
+    /// Only packets to these members (`n1`..); empty = to everyone.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub peers: Vec<u8>,
+    /// Which traffic: all, peer (2380) or client (2379).
+    pub ports: PortSel,
+    /// How: auto (netem where the kernel has it, else nfqueue), netem or nfqueue.
+    pub mechanism: NetMechanism,
+}
+
+/// Which of a member's traffic a shaping applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PortSel {
+    /// Every packet.
+    All,
+    /// Raft traffic between members (port 2380).
+    Peer,
+    /// Client traffic (port 2379).
+    Client,
+}
+
+/// The mechanism a network shaping asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NetMechanism {
+    /// netem where the kernel has it, else the NFQUEUE shaper.
+    Auto,
+    /// `tc netem` (kernel).
+    Netem,
+    /// faultline's userspace shaper behind an NFQUEUE rule.
+    Nfqueue,
+}
+
+/// A bandwidth in bits per second, written `10mbit`, `512kbit`, `1gbit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BitRate(pub u64);
+
+impl BitRate {
+    /// Parse `10mbit`, `512kbit`, `1gbit`, `8000bit`.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let t = s.trim().to_ascii_lowercase();
+        let (num, mult) = [("gbit", 1_000_000_000u64), ("mbit", 1_000_000), ("kbit", 1_000), ("bit", 1)]
+            .iter()
+            .find_map(|(u, m)| t.strip_suffix(u).map(|n| (n.trim().to_string(), *m)))
+            .ok_or_else(|| format!("`{s}` is not a bandwidth: write e.g. `10mbit`, `512kbit` or `1gbit`"))?;
+        let n: f64 = num.parse().map_err(|_| format!("`{s}` is not a bandwidth: write e.g. `10mbit`"))?;
+        let bits = (n * mult as f64).round();
+        if !(8_000.0..=100_000_000_000.0).contains(&bits) {
+            return Err(format!("`{s}` is out of range: a bandwidth is from 8kbit to 100gbit"));
+        }
+        Ok(BitRate(bits as u64))
+    }
+}
+
+impl fmt::Display for BitRate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            b if b % 1_000_000_000 == 0 => write!(f, "{}gbit", b / 1_000_000_000),
+            b if b % 1_000_000 == 0 => write!(f, "{}mbit", b / 1_000_000),
+            b if b % 1_000 == 0 => write!(f, "{}kbit", b / 1_000),
+            b => write!(f, "{b}bit"),
+        }
+    }
+}
+
+impl Serialize for BitRate {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+/// Disk fault parameters (`kind: io-latency` / `io-error`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DiskFault {
+    /// The file operations it applies to (`write`, `fsync`, `read`, `open`, ...).
+    pub ops: Vec<String>,
+    /// Share of those calls it hits.
+    pub percent: Percent,
+    /// Only files matching this glob, relative to the data directory (`member/wal/*`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// io-latency: the added delay.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delay: Option<Span>,
+    /// io-latency: uniform ± variation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jitter: Option<Span>,
+    /// io-error: the errno returned (`EIO`, `ENOSPC`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errno: Option<String>,
 }
 
 impl FaultKind {
@@ -240,10 +382,23 @@ impl FaultKind {
     pub fn name(&self) -> &'static str {
         match self {
             FaultKind::Partition { .. } => "partition",
-            FaultKind::Kill => "kill",
+            FaultKind::Kill { .. } => "kill",
             FaultKind::Stop => "stop",
             FaultKind::Pause => "pause",
+            FaultKind::Latency(_) => "latency",
+            FaultKind::Bandwidth { .. } => "bandwidth",
+            FaultKind::IoLatency(_) => "io-latency",
+            FaultKind::IoError(_) => "io-error",
+            FaultKind::FsyncLie => "fsync-lie",
+            FaultKind::CpuStress { .. } => "cpu-stress",
+            FaultKind::CpuLimit { .. } => "cpu-limit",
+            FaultKind::MemStress { .. } => "mem-stress",
         }
+    }
+
+    /// Whether the members need the disk layer mounted from their start for this fault.
+    pub fn needs_disk_layer(&self) -> bool {
+        matches!(self, FaultKind::IoLatency(_) | FaultKind::IoError(_) | FaultKind::FsyncLie | FaultKind::Kill { lose_unsynced: true })
     }
 }
 
@@ -251,6 +406,14 @@ impl fmt::Display for FaultKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             FaultKind::Partition { mode } => write!(f, "partition ({})", mode.name()),
+            FaultKind::Kill { lose_unsynced: true } => f.write_str("kill (losing unsynced writes)"),
+            FaultKind::Latency(s) => write!(f, "latency ({} ± {}, loss {})", s.delay, s.jitter, s.loss),
+            FaultKind::Bandwidth { rate } => write!(f, "bandwidth ({rate})"),
+            FaultKind::IoLatency(d) => write!(f, "io-latency ({} on {})", d.delay.map(|x| x.to_string()).unwrap_or_default(), d.ops.join(",")),
+            FaultKind::IoError(d) => write!(f, "io-error ({} on {})", d.errno.as_deref().unwrap_or("EIO"), d.ops.join(",")),
+            FaultKind::CpuStress { workers, load } => write!(f, "cpu-stress ({workers} × {load})"),
+            FaultKind::CpuLimit { cores } => write!(f, "cpu-limit ({cores} cores)"),
+            FaultKind::MemStress { size } => write!(f, "mem-stress ({size})"),
             other => f.write_str(other.name()),
         }
     }

@@ -10,8 +10,25 @@ use std::path::Path;
 use std::time::Duration;
 
 /// Fault kinds the design names that are not built yet: refused, never ignored.
-const NOT_YET: [&str; 9] = ["latency", "bandwidth", "io-latency", "io-error", "lose-unsynced", "cpu-stress", "cpu-limit", "mem-stress", "clock-skew"];
-const KINDS: [&str; 4] = ["partition", "kill", "stop", "pause"];
+const NOT_YET: [&str; 6] = ["latency", "bandwidth", "io-latency", "io-error", "fsync-lie", "clock-skew"];
+const NEMESIS_KINDS: [&str; 4] = ["partition", "kill", "stop", "pause"];
+const KINDS: [&str; 7] = ["partition", "kill", "stop", "pause", "cpu-stress", "cpu-limit", "mem-stress"];
+
+/// The parameters each fault kind takes (besides at, for, every, kind, target).
+fn params_of(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "partition" => &["mode"],
+        "kill" => &["lose_unsynced"],
+        "latency" => &["delay", "jitter", "correlation", "loss", "duplicate", "reorder", "peers", "ports", "mechanism"],
+        "bandwidth" => &["rate"],
+        "io-latency" => &["ops", "delay", "jitter", "percent", "path"],
+        "io-error" => &["ops", "errno", "percent", "path"],
+        "cpu-stress" => &["workers", "load"],
+        "cpu-limit" => &["cores"],
+        "mem-stress" => &["size"],
+        _ => &[],
+    }
+}
 
 /// Read and resolve a scenario file.
 pub fn load(path: &Path) -> Result<Scenario, Error> {
@@ -268,7 +285,7 @@ impl Resolver<'_> {
             return self.err(
                 loc,
                 format!(
-                    "fault kind `{kind_name}` is not supported yet (it comes with the network/disk/CPU faults issue); the kinds built so far are {}",
+                    "fault kind `{kind_name}` is not supported yet (it comes with the network and disk faults); the kinds built so far are {}",
                     KINDS.join(", ")
                 ),
             );
@@ -310,29 +327,62 @@ impl Resolver<'_> {
                 }
                 FaultKind::Partition { mode }
             }
-            "kill" => FaultKind::Kill,
+            "kill" => {
+                if r.lose_unsynced == Some(true) {
+                    return self
+                        .err(loc, "`lose_unsynced: true` is not supported yet: it needs the disk-fault layer, which comes with the network/disk faults");
+                }
+                FaultKind::Kill { lose_unsynced: false }
+            }
             "stop" => FaultKind::Stop,
             "pause" => FaultKind::Pause,
+            "cpu-stress" => {
+                let workers = r.workers.unwrap_or(1);
+                if !(1..=64).contains(&workers) {
+                    return self.err(loc, format!("cpu-stress `workers: {workers}` is out of range: 1 to 64 burner processes"));
+                }
+                let load = r.load.unwrap_or(Percent(100.0));
+                if load.0 <= 0.0 {
+                    return self.err(loc, "cpu-stress `load` must be above 0%: it is how busy each burner keeps a core");
+                }
+                FaultKind::CpuStress { workers, load }
+            }
+            "cpu-limit" => {
+                let Some(cores) = r.cores else {
+                    return self.err(loc, "a cpu-limit fault needs `cores`: the CPU the member may use, e.g. `cores: 0.2` (20 ms per 100 ms)");
+                };
+                if !(0.01..=64.0).contains(&cores) {
+                    return self.err(loc, format!("cpu-limit `cores: {cores}` is out of range: from 0.01 to 64"));
+                }
+                FaultKind::CpuLimit { cores }
+            }
+            "mem-stress" => {
+                let Some(size) = r.size else {
+                    return self.err(loc, "a mem-stress fault needs `size`: how much memory to hold in the member's cgroup, e.g. `size: 256MiB`");
+                };
+                if size.0 == 0 || size.0 > 64 << 30 {
+                    return self.err(loc, format!("mem-stress `size: {size}` is out of range: above 0 and at most 64GiB"));
+                }
+                FaultKind::MemStress { size }
+            }
             other => {
                 let mut all: Vec<&str> = KINDS.to_vec();
                 all.extend(NOT_YET);
                 return self.err(loc, format!("unknown fault kind `{other}`{}: the kinds built so far are {}", suggest(other, &all), KINDS.join(", ")));
             }
         };
-        if r.mode.is_some() && !matches!(kind, FaultKind::Partition { .. }) {
-            return self.err(loc, format!("`mode` applies only to partition faults, not to `{kind_name}`"));
+        if let Some(p) = stray_param(r).into_iter().find(|p| !params_of(kind_name).contains(p)) {
+            let owners: Vec<&str> = KINDS.iter().chain(NOT_YET.iter()).copied().filter(|k| params_of(k).contains(&p)).collect();
+            return self.err(loc, format!("`{p}` does not apply to a `{kind_name}` fault (it is a parameter of {})", owners.join(", ")));
         }
-        if let Some(p) = stray_param(r) {
-            return self.err(loc, format!("`{p}` does not apply to a `{kind_name}` fault (it belongs to a fault kind not built yet)"));
-        }
-        let target = match (&r.target, kind) {
+        let target = match (&r.target, &kind) {
             (Some(t), _) => Target::parse(t, size).or_else(|m| self.err(loc, m))?,
             (None, FaultKind::Partition { mode }) if !mode.uses_target() => Target::All,
             (None, _) => {
                 return self.err(loc, format!("this `{kind_name}` fault has no `target`: use leader, follower, random, minority, majority, all or n1..n{size}"))
             }
         };
-        if let FaultKind::Partition { mode } = kind {
+        if let FaultKind::Partition { mode } = &kind {
             if mode.uses_target() && target == Target::All {
                 return self.err(loc, format!("a `{}` partition of `all` members cuts nobody off: target leader, follower, minority or a member", mode.name()));
             }
@@ -353,10 +403,13 @@ impl Resolver<'_> {
                 "kill" => NemesisKind::Kill,
                 "stop" => NemesisKind::Stop,
                 "pause" => NemesisKind::Pause,
-                other if NOT_YET.contains(&other) => {
-                    return self.err(loc, format!("nemesis kind `{other}` is not supported yet; the kinds built so far are {}", KINDS.join(", ")))
+                other if NOT_YET.contains(&other) || KINDS.contains(&other) => {
+                    return self.err(
+                        loc,
+                        format!("the nemesis cannot draw `{other}` faults yet; it draws {} (schedule `{other}` under `faults:`)", NEMESIS_KINDS.join(", ")),
+                    )
                 }
-                other => return self.err(loc, format!("unknown nemesis kind `{other}`{}: use {}", suggest(other, &KINDS), KINDS.join(", "))),
+                other => return self.err(loc, format!("unknown nemesis kind `{other}`{}: use {}", suggest(other, &NEMESIS_KINDS), NEMESIS_KINDS.join(", "))),
             });
         }
         let interval = r.interval.unwrap_or(Span(Duration::from_secs(10)));
@@ -389,8 +442,9 @@ fn bounded(r: &Resolver<'_>, v: &Option<Spanned<u32>>, default: u32, lo: u32, hi
 }
 
 /// The first parameter of a not-yet-built fault kind present on a fault.
-fn stray_param(r: &RawFault) -> Option<&'static str> {
+fn stray_param(r: &RawFault) -> Vec<&'static str> {
     let present = [
+        ("mode", r.mode.is_some()),
         ("delay", r.delay.is_some()),
         ("jitter", r.jitter.is_some()),
         ("correlation", r.correlation.is_some()),
@@ -411,7 +465,7 @@ fn stray_param(r: &RawFault) -> Option<&'static str> {
         ("cores", r.cores.is_some()),
         ("size", r.size.is_some()),
     ];
-    present.iter().find(|(_, p)| *p).map(|(n, _)| *n)
+    present.iter().filter(|(_, p)| *p).map(|(n, _)| *n).collect()
 }
 
 #[cfg(test)]
@@ -493,7 +547,8 @@ mod tests {
         assert!(err("name: x\nfaults:\n  - {at: 1s, kind: kill, target: leadr}\n").contains("did you mean `leader`?"));
         assert!(err("name: x\nworkload: {duration: 10s}\nfaults:\n  - {at: 20s, kind: kill, target: leader}\n").contains("never run"));
         assert!(err("name: x\nfaults:\n  - {at: 1s, for: 5s, every: 5s, kind: kill, target: leader}\n").contains("shorter than"));
-        assert!(err("name: x\nfaults:\n  - {at: 1s, kind: kill, target: leader, mode: isolate}\n").contains("only to partition"));
+        assert!(err("name: x\nfaults:\n  - {at: 1s, kind: kill, target: leader, mode: isolate}\n")
+            .contains("`mode` does not apply to a `kill` fault (it is a parameter of partition)"));
         assert!(err("name: x\nworkload: {duration: ten}\n").contains("duration"));
         assert!(err("name: x\ncluster: {etcd: {heartbeat_interval: 500ms, election_timeout: 1s}}\n").contains("5 times"));
         assert!(err("name: x\nworkload: {reads: stale}\n").contains("linearizable or serializable"));

@@ -69,7 +69,7 @@ fn a_killed_member_restarts_on_its_data_and_serves_a_key_written_before() {
 /// Kill n2, restart it on its data: it serves a key written before the kill.
 pub fn kill_and_restart(c: &TestCluster) {
     c.put("n2", "before-kill", "42");
-    let (inj, events) = fault::inject(c.backend.as_ref(), &planned(FaultKind::Kill, Target::Member(2)), None, &[]).expect("kill");
+    let (inj, events) = fault::inject(c.backend.as_ref(), &planned(FaultKind::Kill { lose_unsynced: false }, Target::Member(2)), None, &[]).expect("kill");
     assert!(inj.record.proof.contains("gone"), "{}", inj.record.proof);
     assert_eq!(events.len(), 1);
     assert_eq!(c.backend.state("n2"), MemberState::Down);
@@ -215,4 +215,40 @@ fn clean_removes_everything_an_orphaned_run_left() {
     let etcds = std::process::Command::new("pgrep").args(["-f", &format!("faultline-{run}")]).output().unwrap();
     assert!(etcds.stdout.is_empty(), "etcd processes of the run survived clean");
     assert!(!faultline::cluster::state::RunState::path(&run).exists());
+}
+
+#[test]
+fn a_cpu_stressed_member_shows_the_burners_in_its_cgroup_and_a_capped_one_is_throttled() {
+    faultline::fault::cpu::set_worker_exe(std::path::Path::new(env!("CARGO_BIN_EXE_faultline")));
+    let c = TestCluster::start(3);
+    let m = c.backend.member("n2").unwrap();
+    let usage = || -> u64 {
+        let d = m.cgroup.iter().find(|d| d.join("cpuacct.usage").exists()).expect("a cpuacct cgroup");
+        std::fs::read_to_string(d.join("cpuacct.usage")).unwrap().trim().parse().unwrap()
+    };
+    let before = usage();
+    std::thread::sleep(Duration::from_secs(1));
+    let idle = usage() - before;
+    let load = faultline::scenario::units::Percent(100.0);
+    let (inj, _) = fault::inject(c.backend.as_ref(), &planned(FaultKind::CpuStress { workers: 1, load }, Target::Member(2)), None, &[]).expect("cpu-stress");
+    assert!(inj.record.proof.contains("burner"), "{}", inj.record.proof);
+    let start = usage();
+    std::thread::sleep(Duration::from_secs(1));
+    let stressed = usage() - start;
+    inj.heal(c.backend.as_ref()).expect("stop the burners");
+    // One burner at 100 % adds most of a core to the member's own CPU use (2 cores here,
+    // shared with the other members and the test).
+    assert!(stressed > idle + 400_000_000, "member CPU in 1 s: idle {idle} ns, stressed {stressed} ns");
+    let workers = std::process::Command::new("pgrep").args(["-f", "stress-worker"]).output().unwrap();
+    assert!(workers.stdout.is_empty(), "burners left running");
+
+    let (inj, _) = fault::inject(c.backend.as_ref(), &planned(FaultKind::CpuLimit { cores: 0.05 }, Target::Member(2)), None, &[]).expect("cpu-limit");
+    assert!(inj.record.proof.contains("5000 100000"), "{}", inj.record.proof);
+    for i in 0..20 {
+        c.put("n2", &format!("capped-{i}"), "x");
+    }
+    let (rec, _) = inj.heal(c.backend.as_ref()).expect("restore the quota");
+    assert!(rec.proof.contains("quota restored"), "{}", rec.proof);
+    let d = m.cgroup.iter().find(|d| d.join("cpu.cfs_quota_us").exists()).unwrap();
+    assert_eq!(std::fs::read_to_string(d.join("cpu.cfs_quota_us")).unwrap().trim(), "-1");
 }
