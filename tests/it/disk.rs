@@ -432,3 +432,63 @@ fn etcd_runs_restarts_and_fails_on_the_layer() {
     drop(e);
     m.unmount();
 }
+
+#[test]
+fn the_cache_is_bounded_by_forced_flushes() {
+    require_root();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    fs::create_dir(&dir).unwrap();
+    let label = format!("faultline-test{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
+    let layer = DiskLayer::mount_with_limit(&dir, &label, 64 << 10).expect("mount the layer");
+    layer.set_mode(DurabilityMode::LoseUnsynced);
+    let mut f = File::create(dir.join("big")).unwrap();
+    for i in 0..25u8 {
+        f.write_all(&[i; 4096]).unwrap(); // 100 KiB in all, never fsync'd
+    }
+    drop(f);
+    let s = layer.stats();
+    assert_eq!(s.forced_flushes, 1, "{s:?}");
+    assert_eq!(s.forced_flush_bytes, 17 * 4096, "the write that crossed 64 KiB flushed everything: {s:?}");
+    assert_eq!(s.unsynced_bytes, 8 * 4096);
+    let d = layer.drop_unsynced();
+    assert_eq!(d.bytes, 8 * 4096);
+    assert_eq!(fs::metadata(dir.join("big")).unwrap().len(), 17 * 4096);
+    layer.unmount().unwrap();
+    assert_not_mounted(&dir, &label);
+}
+
+#[test]
+fn force_unmount_detaches_a_layer_that_list_mounts_finds() {
+    let mut m = Mounted::new(|_| {});
+    let prefix = format!("faultline-test{}-", std::process::id());
+    assert!(disk::list_mounts(&prefix).contains(&m.dir));
+    disk::force_unmount(&m.dir).unwrap();
+    assert!(!disk::list_mounts(&prefix).contains(&m.dir));
+    disk::force_unmount(&m.dir).expect("not mounted is not an error");
+    m.unmount(); // the handle copes with a mount someone else removed
+}
+
+#[test]
+fn etcd_keeps_acknowledged_writes_when_unsynced_ones_are_dropped() {
+    let mut m = Mounted::new(|_| {});
+    m.layer().set_mode(DurabilityMode::LoseUnsynced);
+    let log = m._tmp.path().join("etcd.log");
+    let (cp, pp) = (free_port(), free_port());
+    let mut e = Etcd::start(&m.dir, &log, cp, pp);
+    e.put_until_ok("/disk/k0", "v0", Duration::from_secs(10));
+    for i in 1..20 {
+        let o = e.ctl(&["put", &format!("/disk/k{i}"), &format!("v{i}")]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    e.kill(); // power loss: kill, then drop what was not fsync'd
+    let d = m.layer().drop_unsynced();
+    let mut e = Etcd::start(&m.dir, &log, cp, pp);
+    e.put_until_ok("/disk/after", "x", Duration::from_secs(10));
+    let got = e.ctl(&["get", "/disk/k", "--prefix", "--keys-only"]);
+    let keys = String::from_utf8_lossy(&got.stdout).split_whitespace().filter(|k| k.starts_with("/disk/k")).count();
+    assert_eq!(keys, 20, "acknowledged puts lost after dropping {d:?}:\n{}", e.log_text());
+    e.kill();
+    drop(e);
+    m.unmount();
+}
