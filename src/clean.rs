@@ -1,6 +1,6 @@
 //! `faultline clean`: find what runs left behind by their label — network namespaces named
 //! `faultline-<run>-*`, processes carrying `FAULTLINE_RUN=<run>` in their environment,
-//! cgroups `faultline/<run>-*`, state files `/run/faultline/<run>.json`, Docker containers and
+//! cgroups `faultline/<run>-*`, disk-fault layers (FUSE mounts labelled `faultline-<run>-*`), state files `/run/faultline/<run>.json`, Docker containers and
 //! networks labelled `faultline.run=<run>` — and remove it,
 //! sparing runs whose faultline process is still alive (unless forced).
 
@@ -107,6 +107,13 @@ pub fn clean(only: Option<&str>, force: bool) -> Cleaned {
         }
         if !mine.is_empty() || !cg_pids.is_empty() {
             std::thread::sleep(Duration::from_millis(200));
+        }
+        // Disk layers over data directories (lazily: a process may still hold files there).
+        for point in crate::fault::disk::list_mounts(&format!("faultline-{run}-")) {
+            match crate::fault::disk::force_unmount(&point) {
+                Ok(()) => c.removed.push(format!("disk layer mounted over {}", point.display())),
+                Err(e) => c.failed.push(format!("disk layer over {}: {e}", point.display())),
+            }
         }
         for dir in cgroup::list(&format!("{run}-")) {
             match std::fs::remove_dir(&dir) {

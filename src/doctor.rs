@@ -53,18 +53,31 @@ pub fn checks() -> Vec<Check> {
         "tc netem",
         netem,
         if netem { "" } else { "kernel has no sch_netem" },
-        "latency/loss faults in the kernel (faults issue)",
+        "latency/loss faults in the kernel",
         "a kernel with sch_netem (modprobe sch_netem); faultline will use NFQUEUE instead",
     ));
     let tbf = in_ns("tc", &["qdisc", "replace", "dev", "lo", "root", "tbf", "rate", "1mbit", "burst", "32kbit", "latency", "400ms"]);
-    out.push(row("tc tbf", tbf, "", "bandwidth faults (faults issue)", "a kernel with sch_tbf"));
+    out.push(row("tc tbf", tbf, "", "bandwidth faults", "a kernel with sch_tbf"));
     let nfq = in_ns("iptables", &["-w", "-A", "OUTPUT", "-p", "udp", "--dport", "9", "-j", "NFQUEUE", "--queue-num", "7", "--queue-bypass"]);
-    out.push(row("NFQUEUE", nfq, "", "userspace latency/loss shaping where netem is missing (faults issue)", "a kernel with nfnetlink_queue / xt_NFQUEUE"));
+    out.push(row("NFQUEUE", nfq, "", "userspace latency/loss shaping where netem is missing", "a kernel with nfnetlink_queue / xt_NFQUEUE"));
     if ns_ok {
         let _ = netns::delete(&scratch);
     }
+    out.push(row(
+        "network shaping",
+        ns_ok && (netem || nfq),
+        if netem {
+            "latency faults will use tc netem"
+        } else if nfq {
+            "latency faults will use the NFQUEUE shaper (no sch_netem here)"
+        } else {
+            "neither netem nor NFQUEUE works"
+        },
+        "latency, jitter, loss (mechanism: auto picks the first that works)",
+        "a kernel with sch_netem or nfnetlink_queue",
+    ));
     let fuse = std::path::Path::new("/dev/fuse").exists();
-    out.push(row("FUSE", fuse, "", "disk faults: io-latency, io-error, lose-unsynced (faults issue)", "apt-get install fuse3; load the fuse module"));
+    out.push(row("FUSE", fuse, "", "disk faults: io-latency, io-error, fsync-lie, kill with lose_unsynced", "apt-get install fuse3; load the fuse module"));
     let v2 = cgroup::is_v2();
     let controllers: Vec<&str> = ["cpu", "cpuacct", "memory", "freezer", "blkio"]
         .into_iter()

@@ -116,6 +116,19 @@ pub fn run_dir_for(s: &Scenario, opts: &RunOptions) -> PathBuf {
 /// Run one scenario end to end.
 pub fn run(mut scenario: Scenario, opts: &RunOptions, cancel: CancellationToken) -> Result<RunOutcome, Error> {
     let backend_kind = choose_backend(&scenario, opts.backend)?;
+    let disk_layer = disk_layer_mode(&scenario);
+    if let (Some(a), Some(_)) = (&scenario.cluster.attach, disk_layer) {
+        return Err(Error::BadInput(format!(
+            "disk faults (io-latency, io-error, fsync-lie, kill with lose_unsynced) need faultline's layer over each member's data directory from the member's start, which an attached cluster ({}) cannot have: drop those faults, or let faultline start the cluster",
+            a.selector
+        )));
+    }
+    // A network fault its mechanism cannot do is refused before anything is built.
+    for f in &scenario.faults {
+        if let crate::scenario::FaultKind::Latency(shape) = &f.kind {
+            crate::fault::net::choose(crate::fault::shaping::requested(shape.mechanism), &crate::fault::shaping::to_shape(shape, &[]))?;
+        }
+    }
     let seed = opts.seed.or(scenario.seed).unwrap_or_else(rand::random);
     scenario.seed = Some(seed);
     let mut etcd_version = match backend_kind {
@@ -182,6 +195,10 @@ pub fn run(mut scenario: Scenario, opts: &RunOptions, cancel: CancellationToken)
         ("docker", None) => Arc::new(DockerBackend::create(&run_id, &run_dir, &scenario.cluster, &scenario.cluster.etcd.image)?),
         _ => Arc::new(ProcessBackend::create(&run_id, &run_dir, &scenario.cluster)?),
     };
+    if let Some(mode) = disk_layer {
+        let layers = backend.layers().ok_or_else(|| Error::harness("this backend has no disk-fault layers"))?;
+        layers.mount_all(&run_id, &backend.members(), mode)?;
+    }
     let client_rt = Arc::new(netns::runtime_in(&backend.client_netns(), 2)?);
     let result = host_rt.block_on(drive(&scenario, seed, &plan, backend.clone(), client_rt.clone(), &run_dir, &etcd_version, &progress, cancel, started));
     // The client runtime goes here, outside any async context (also when `drive` failed).
@@ -452,6 +469,19 @@ async fn drive(
     drop(client_rt);
     interrupted |= cancel.is_cancelled();
     Ok(finish(s, seed, &backend, etcd_version, run_dir, &history, &events, workload_end_ns, consistency.as_ref(), invalid, interrupted))
+}
+
+/// Whether the members need the disk-fault layer over their data directories, and in which
+/// mode: keeping unsynced writes in the layer's cache when a fault will drop them (a `kill`
+/// with `lose_unsynced`, `fsync-lie`), writing through otherwise.
+fn disk_layer_mode(s: &Scenario) -> Option<crate::fault::disk::DurabilityMode> {
+    use crate::fault::disk::DurabilityMode;
+    use crate::scenario::FaultKind;
+    if !s.faults.iter().any(|f| f.kind.needs_disk_layer()) {
+        return None;
+    }
+    let losing = s.faults.iter().any(|f| matches!(f.kind, FaultKind::Kill { lose_unsynced: true } | FaultKind::FsyncLie));
+    Some(if losing { DurabilityMode::LoseUnsynced } else { DurabilityMode::Durable })
 }
 
 /// Where the workload's keys live in etcd: at the top on a cluster of the run's own, under

@@ -57,6 +57,7 @@ pub struct DockerBackend {
     network: String,
     slots: Mutex<Vec<Slot>>,
     torn_down: Mutex<bool>,
+    layers: super::layers::Layers,
     /// Set when the cluster is someone else's (attach mode): faultline never removes,
     /// recreates or reconfigures its containers, and heals them at teardown.
     attached: Option<Attached>,
@@ -175,6 +176,7 @@ impl DockerBackend {
             network: network.clone(),
             slots: Mutex::new(Vec::new()),
             torn_down: Mutex::new(false),
+            layers: super::layers::Layers::default(),
             attached: None,
         };
         // From here on, Drop removes whatever was made if a step fails.
@@ -259,6 +261,7 @@ impl DockerBackend {
             network: String::new(),
             slots: Mutex::new(slots),
             torn_down: Mutex::new(false),
+            layers: super::layers::Layers::default(),
             attached: Some(Attached { selector, since }),
         })
     }
@@ -448,6 +451,15 @@ impl Backend for DockerBackend {
         self.attached.is_some()
     }
 
+    fn layers(&self) -> Option<&super::layers::Layers> {
+        // An attached cluster's data is its owner's: no layer goes over it.
+        if self.attached.is_some() {
+            None
+        } else {
+            Some(&self.layers)
+        }
+    }
+
     fn run_id(&self) -> &str {
         &self.run_id
     }
@@ -588,6 +600,8 @@ impl Backend for DockerBackend {
             }
             self.note_down(&name);
         }
+        // The containers are gone: their data directories' layers can go.
+        removed.extend(self.layers.unmount_all());
         let d = self.docker.clone();
         let net = self.network.clone();
         match self.call(async move { d.remove_network(&net).await }) {
@@ -737,9 +751,8 @@ async fn heal_attached(docker: &Docker, run_id: &str, ids: &[String]) -> (Vec<St
         };
         if let Some(pid) = pid {
             let ns = PathBuf::from(format!("/proc/{pid}/ns/net"));
-            match crate::fault::partition::remove_labelled(&ns, &format!("faultline-{run_id}-")) {
-                Ok(0) => {}
-                Ok(n) => did.push(format!("healed attached container {name}: removed {n} iptables rule(s) of the run")),
+            match crate::fault::net::remove_leftovers(&ns, &format!("faultline-{run_id}-")) {
+                Ok(gone) => did.extend(gone.into_iter().map(|g| format!("healed attached container {name}: removed {g}"))),
                 Err(e) => failed.push(format!("container {name} (rules): {e}")),
             }
         }

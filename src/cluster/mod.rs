@@ -5,6 +5,7 @@
 
 pub mod cgroup;
 pub mod docker;
+pub mod layers;
 pub mod netns;
 pub mod process;
 pub mod state;
@@ -106,6 +107,15 @@ pub trait Backend: Send + Sync {
     fn log_tail(&self, member: &str, lines: usize) -> String;
     /// Stop every member and remove everything the run created; says what was removed.
     fn teardown(&self) -> Vec<String>;
+    /// The disk-fault layers of the members' data directories, when the backend can have
+    /// them (not on a cluster faultline attached to: its data is not faultline's to mount over).
+    fn layers(&self) -> Option<&layers::Layers> {
+        None
+    }
+    /// A member's disk-fault layer, when mounted.
+    fn disk_layer(&self, member: &str) -> Option<std::sync::Arc<crate::fault::disk::DiskLayer>> {
+        self.layers().and_then(|l| l.get(member))
+    }
 
     /// A member by name.
     fn member(&self, name: &str) -> Result<Member, Error> {

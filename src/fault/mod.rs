@@ -9,6 +9,7 @@ pub mod net;
 pub mod partition;
 pub mod probe;
 pub mod process;
+pub mod shaping;
 pub mod target;
 
 use crate::cluster::{Backend, MemberState};
@@ -36,14 +37,20 @@ enum Active {
     Partition(partition::Applied),
     Process(ProcessFault),
     Cpu(std::sync::Arc<std::sync::Mutex<cpu::CpuFault>>),
+    Shaped(shaping::Shaped),
 }
 
 /// Every fault kind built, with the mechanism it uses (for `faultline doctor`).
-pub const ALL: [(&str, &str); 7] = [
+pub const ALL: [(&str, &str); 12] = [
     ("partition", "iptables DROP rules inside member namespaces (modes isolate, halves, ring, bridge, one-way)"),
     ("kill", "SIGKILL (Docker: the engine's kill), restart on the same data dir"),
     ("stop", "SIGTERM, restart on the same data dir"),
     ("pause", "SIGSTOP / SIGCONT (Docker: the engine's pause, cgroup freezer)"),
+    ("latency", "tc netem in the member's namespace where the kernel has it, else faultline's NFQUEUE shaper (delay, jitter, loss)"),
+    ("bandwidth", "tc tbf on the member's interface"),
+    ("io-latency", "faultline's FUSE layer over the member's data directory: delay chosen calls"),
+    ("io-error", "faultline's FUSE layer: fail chosen calls with an errno"),
+    ("fsync-lie", "faultline's FUSE layer: fsync answers success and keeps the data in its cache (kill with lose_unsynced drops it)"),
     ("cpu-stress", "burner processes inside the member's cgroup"),
     ("cpu-limit", "the CPU quota of the member's cgroup"),
     ("mem-stress", "a process holding touched memory inside the member's memory cgroup"),
@@ -124,10 +131,54 @@ pub fn inject(backend: &dyn Backend, planned: &Planned, leader: Option<&str>, bu
             record.proof = proof;
             (Active::Cpu(std::sync::Arc::new(std::sync::Mutex::new(f))), Vec::new())
         }
+        FaultKind::Latency(shape) => {
+            let (sh, proof, mech) = shaping::inject_latency(&members, &targets, shape, &label).map_err(|e| e.context(&what))?;
+            record.mechanism = mech.into();
+            record.params.insert("delay".into(), shape.delay.to_string().into());
+            record.params.insert("jitter".into(), shape.jitter.to_string().into());
+            record.params.insert("loss".into(), shape.loss.to_string().into());
+            record.proof = proof;
+            (Active::Shaped(sh), Vec::new())
+        }
+        FaultKind::Bandwidth { rate } => {
+            let (sh, proof) = shaping::inject_bandwidth(&members, &targets, *rate, &label).map_err(|e| e.context(&what))?;
+            record.mechanism = "tbf".into();
+            record.params.insert("rate".into(), rate.to_string().into());
+            record.proof = proof;
+            (Active::Shaped(sh), Vec::new())
+        }
+        FaultKind::IoLatency(d) | FaultKind::IoError(d) => {
+            let (sh, proof) = shaping::inject_disk(backend, &targets, d, planned.id as u32, planned.draw).map_err(|e| e.context(&what))?;
+            record.mechanism = "fuse".into();
+            record.params.insert("ops".into(), d.ops.join(",").into());
+            record.params.insert("percent".into(), d.percent.to_string().into());
+            if let Some(p) = &d.path {
+                record.params.insert("path".into(), p.clone().into());
+            }
+            if let Some(x) = d.delay {
+                record.params.insert("delay".into(), x.to_string().into());
+            }
+            if let Some(x) = &d.errno {
+                record.params.insert("errno".into(), x.clone().into());
+            }
+            record.proof = proof;
+            (Active::Shaped(sh), Vec::new())
+        }
+        FaultKind::FsyncLie => {
+            let (sh, proof) = shaping::inject_fsync_lie(backend, &targets).map_err(|e| e.context(&what))?;
+            record.mechanism = "fuse".into();
+            record.proof = proof;
+            (Active::Shaped(sh), Vec::new())
+        }
         kind => {
             let pf = process_fault(kind).ok_or_else(|| Error::Invalid(format!("{what}: fault kind {kind} is not built yet")))?;
             record.mechanism = backend.process_mechanism().into();
-            let (proof, events) = process::inject(backend, pf, &targets).map_err(|e| e.context(&what))?;
+            let (mut proof, events) = process::inject(backend, pf, &targets).map_err(|e| e.context(&what))?;
+            if let FaultKind::Kill { lose_unsynced: true } = kind {
+                // The member is dead: what it wrote but did not fsync goes, as in a power loss.
+                proof = format!("{proof}; {}", shaping::lose_unsynced(backend, &targets).map_err(|e| e.context(&what))?);
+                record.params.insert("lose_unsynced".into(), true.into());
+            }
             record.proof = proof;
             (Active::Process(pf), events)
         }
@@ -140,7 +191,7 @@ impl Injected {
     pub fn busy_members(&self) -> &[String] {
         match self.active {
             Active::Process(_) => &self.record.targets,
-            Active::Partition(_) | Active::Cpu(_) => &[],
+            Active::Partition(_) | Active::Cpu(_) | Active::Shaped(_) => &[],
         }
     }
 
@@ -159,6 +210,10 @@ impl Injected {
                 let (proof, events) = process::heal(backend, *pf, &rec.targets).map_err(|e| e.context(&what))?;
                 rec.proof = proof;
                 events
+            }
+            Active::Shaped(sh) => {
+                rec.proof = shaping::heal(backend, sh).map_err(|e| e.context(&what))?;
+                Vec::new()
             }
             Active::Cpu(f) => {
                 let mut f = f.lock().map_err(|_| Error::Harness(format!("{what}: the fault's state was poisoned")))?;

@@ -10,9 +10,10 @@ use std::path::Path;
 use std::time::Duration;
 
 /// Fault kinds the design names that are not built yet: refused, never ignored.
-const NOT_YET: [&str; 6] = ["latency", "bandwidth", "io-latency", "io-error", "fsync-lie", "clock-skew"];
+const NOT_YET: [&str; 1] = ["clock-skew"];
 const NEMESIS_KINDS: [&str; 4] = ["partition", "kill", "stop", "pause"];
-const KINDS: [&str; 7] = ["partition", "kill", "stop", "pause", "cpu-stress", "cpu-limit", "mem-stress"];
+const KINDS: [&str; 12] =
+    ["partition", "kill", "stop", "pause", "latency", "bandwidth", "io-latency", "io-error", "fsync-lie", "cpu-stress", "cpu-limit", "mem-stress"];
 
 /// The parameters each fault kind takes (besides at, for, every, kind, target).
 fn params_of(kind: &str) -> &'static [&'static str] {
@@ -327,13 +328,23 @@ impl Resolver<'_> {
                 }
                 FaultKind::Partition { mode }
             }
-            "kill" => {
-                if r.lose_unsynced == Some(true) {
-                    return self
-                        .err(loc, "`lose_unsynced: true` is not supported yet: it needs the disk-fault layer, which comes with the network/disk faults");
-                }
-                FaultKind::Kill { lose_unsynced: false }
+            "kill" => FaultKind::Kill { lose_unsynced: r.lose_unsynced.unwrap_or(false) },
+            "latency" => FaultKind::Latency(self.net_shape(r, size).or_else(|m| self.err(loc, m))?),
+            "bandwidth" => {
+                let Some(rate) = &r.rate else {
+                    return self.err(loc, "a bandwidth fault needs `rate`: the member's outgoing bandwidth, e.g. `rate: 10mbit`");
+                };
+                FaultKind::Bandwidth { rate: BitRate::parse(rate).or_else(|m| self.err(loc, m))? }
             }
+            "io-latency" | "io-error" => {
+                let d = self.disk_fault(kind_name, r).or_else(|m| self.err(loc, m))?;
+                if kind_name == "io-latency" {
+                    FaultKind::IoLatency(d)
+                } else {
+                    FaultKind::IoError(d)
+                }
+            }
+            "fsync-lie" => FaultKind::FsyncLie,
             "stop" => FaultKind::Stop,
             "pause" => FaultKind::Pause,
             "cpu-stress" => {
@@ -388,6 +399,67 @@ impl Resolver<'_> {
             }
         }
         Ok(FaultSpec { at: at_, for_: r.for_, every: r.every, target, kind })
+    }
+
+    /// The parameters of a `latency` fault.
+    fn net_shape(&self, r: &RawFault, size: usize) -> Result<NetShape, String> {
+        let zero = Percent(0.0);
+        let mut peers = Vec::new();
+        for p in r.peers.iter().flatten() {
+            match Target::parse(p, size)? {
+                Target::Member(i) => peers.push(i),
+                _ => return Err(format!("`peers` names members (n1..n{size}), not `{p}`")),
+            }
+        }
+        let ports = match r.ports.as_deref().unwrap_or("all") {
+            "all" => PortSel::All,
+            "peer" => PortSel::Peer,
+            "client" => PortSel::Client,
+            other => return Err(format!("unknown `ports: {other}`{}: use all, peer (2380) or client (2379)", suggest(other, &["all", "peer", "client"]))),
+        };
+        let mechanism = match r.mechanism.as_deref().unwrap_or("auto") {
+            "auto" => NetMechanism::Auto,
+            "netem" => NetMechanism::Netem,
+            "nfqueue" => NetMechanism::Nfqueue,
+            other => return Err(format!("unknown `mechanism: {other}`{}: use auto, netem or nfqueue", suggest(other, &["auto", "netem", "nfqueue"]))),
+        };
+        let shape = NetShape {
+            delay: r.delay.unwrap_or(Span(Duration::ZERO)),
+            jitter: r.jitter.unwrap_or(Span(Duration::ZERO)),
+            correlation: r.correlation.unwrap_or(zero),
+            loss: r.loss.unwrap_or(zero),
+            duplicate: r.duplicate.unwrap_or(zero),
+            reorder: r.reorder.unwrap_or(zero),
+            peers,
+            ports,
+            mechanism,
+        };
+        if shape.delay.0.is_zero() && shape.loss.0 == 0.0 && shape.duplicate.0 == 0.0 {
+            return Err("this latency fault does nothing: give it a `delay` (e.g. `delay: 100ms`), a `loss` or a `duplicate`".into());
+        }
+        crate::fault::shaping::to_shape(&shape, &[]).validate().map_err(|e| e.to_string())?;
+        Ok(shape)
+    }
+
+    /// The parameters of an `io-latency` or `io-error` fault.
+    fn disk_fault(&self, kind: &str, r: &RawFault) -> Result<DiskFault, String> {
+        let ops = r.ops.clone().unwrap_or_default();
+        if ops.is_empty() {
+            return Err(format!("a {kind} fault needs `ops`: the file operations it hits, e.g. `ops: [fsync]` or `ops: [write, fsync]`"));
+        }
+        for o in &ops {
+            crate::fault::disk::IoOp::parse(o)?;
+        }
+        let d = DiskFault { ops, percent: r.percent.unwrap_or(Percent(100.0)), path: r.path.clone(), delay: r.delay, jitter: r.jitter, errno: r.errno.clone() };
+        match kind {
+            "io-latency" if d.delay.is_none_or(|x| x.0.is_zero()) => return Err("an io-latency fault needs `delay`, e.g. `delay: 200ms`".into()),
+            "io-error" => {
+                crate::fault::disk::parse_errno(d.errno.as_deref().unwrap_or("EIO"))?;
+            }
+            _ => {}
+        }
+        crate::fault::shaping::disk_rule(&d, 0, 0)?.check()?;
+        Ok(d)
     }
 
     fn nemesis(&self, n: &Spanned<super::raw::RawNemesis>, size: usize, duration: Span) -> Result<NemesisSpec, Error> {
@@ -519,8 +591,34 @@ mod tests {
         let m = err("name: x\nfaults:\n  - {at: 1s, kind: partiton, target: leader}\n");
         assert!(m.contains("did you mean `partition`?"), "{m}");
         assert!(m.starts_with("s.yaml:3:"), "{m}");
-        let m = err("name: x\nfaults:\n  - {at: 1s, kind: latency, target: leader, delay: 100ms}\n");
+        let m = err("name: x\nfaults:\n  - {at: 1s, kind: clock-skew, target: leader}\n");
         assert!(m.contains("not supported yet"), "{m}");
+    }
+
+    #[test]
+    fn network_disk_and_cpu_faults_resolve_and_their_mistakes_are_explained() {
+        let s = parse(
+            "name: x\nfaults:\n  - {at: 1s, kind: latency, target: all, delay: 150ms, jitter: 20ms, ports: peer, peers: [n2]}\n  - {at: 1s, kind: io-latency, target: leader, ops: [fsync], delay: 200ms, path: 'member/wal/*'}\n  - {at: 1s, kind: io-error, target: follower, ops: [write], errno: ENOSPC, percent: 5%}\n  - {at: 1s, kind: bandwidth, target: leader, rate: 10mbit}\n  - {at: 1s, kind: kill, target: leader, lose_unsynced: true}\n",
+            "s.yaml",
+        )
+        .unwrap();
+        match &s.faults[0].kind {
+            FaultKind::Latency(n) => {
+                assert_eq!((n.delay.0, n.jitter.0, n.ports, n.peers.clone()), (Duration::from_millis(150), Duration::from_millis(20), PortSel::Peer, vec![2]))
+            }
+            k => panic!("{k:?}"),
+        }
+        assert!(matches!(&s.faults[2].kind, FaultKind::IoError(d) if d.errno.as_deref() == Some("ENOSPC") && d.percent.0 == 5.0));
+        assert_eq!(s.faults[3].kind, FaultKind::Bandwidth { rate: BitRate(10_000_000) });
+        assert!(s.faults[4].kind.needs_disk_layer() && s.faults[1].kind.needs_disk_layer() && !s.faults[0].kind.needs_disk_layer());
+        assert!(err("name: x\nfaults:\n  - {at: 1s, kind: latency, target: all}\n").contains("does nothing"));
+        assert!(err("name: x\nfaults:\n  - {at: 1s, kind: io-latency, target: all, ops: [fsnyc], delay: 1s}\n").contains("fsync"));
+        assert!(err("name: x\nfaults:\n  - {at: 1s, kind: io-error, target: all, ops: [write], errno: EWHAT}\n").contains("EWHAT"));
+        assert!(err("name: x\nfaults:\n  - {at: 1s, kind: bandwidth, target: all, rate: fast}\n").contains("10mbit"));
+        assert!(err("name: x\nfaults:\n  - {at: 1s, kind: latency, target: all, delay: 1s, mechanism: tc}\n").contains("nfqueue"));
+        assert!(err("name: x\nfaults:\n  - {at: 1s, kind: cpu-limit, target: all}\n").contains("cores"));
+        let m = err("name: x\nfaults:\n  - {at: 1s, kind: kill, target: all, delay: 1s}\n");
+        assert!(m.contains("`delay` does not apply to a `kill` fault") && m.contains("latency"), "{m}");
     }
 
     #[test]

@@ -252,3 +252,35 @@ fn a_cpu_stressed_member_shows_the_burners_in_its_cgroup_and_a_capped_one_is_thr
     let d = m.cgroup.iter().find(|d| d.join("cpu.cfs_quota_us").exists()).unwrap();
     assert_eq!(std::fs::read_to_string(d.join("cpu.cfs_quota_us")).unwrap().trim(), "-1");
 }
+
+#[test]
+fn a_write_waits_for_the_leaders_delayed_wal_fsync_and_the_layer_counts_it() {
+    let c = TestCluster::start_on_layers(3, faultline::fault::disk::DurabilityMode::Durable);
+    let v = c.wait_leader(Duration::from_secs(5));
+    let leader = v.leader.clone().unwrap();
+    let n: u8 = leader[1..].parse().unwrap();
+    let fast = Instant::now();
+    c.put(&leader, "before", "x");
+    let before = fast.elapsed();
+    let d = faultline::scenario::DiskFault {
+        ops: vec!["fsync".into()],
+        percent: faultline::scenario::units::Percent(100.0),
+        path: Some("member/wal/*".into()),
+        delay: Some(faultline::scenario::units::Span(Duration::from_millis(200))),
+        jitter: None,
+        errno: None,
+    };
+    let (inj, _) = fault::inject(c.backend.as_ref(), &planned(FaultKind::IoLatency(d), Target::Member(n)), Some(&leader), &[]).expect("io-latency");
+    assert_eq!(inj.record.mechanism, "fuse");
+    let slow = Instant::now();
+    c.put(&leader, "during", "y");
+    let during = slow.elapsed();
+    let (rec, _) = inj.heal(c.backend.as_ref()).expect("heal");
+    // etcd fsyncs its WAL before it acknowledges a write: the write takes the delay.
+    assert!(during >= Duration::from_millis(200), "a write took {during:?} with a 200 ms WAL fsync (before: {before:?})");
+    assert!(before < Duration::from_millis(200), "a write took {before:?} before the fault");
+    assert!(rec.proof.contains("delayed") && !rec.proof.contains(" 0 delayed"), "{}", rec.proof);
+    let data = c.backend.member(&leader).unwrap().data_dir;
+    drop(c);
+    assert!(faultline::fault::disk::list_mounts("faultline-").iter().all(|p| *p != data), "the layer over {} is still mounted", data.display());
+}

@@ -33,6 +33,18 @@ impl TestCluster {
         Self::up(backend, dir, run_id)
     }
 
+    /// A cluster of local processes whose data directories sit under faultline's disk-fault
+    /// layer (mounted before the members start), in `mode`.
+    pub fn start_on_layers(size: usize, mode: faultline::fault::disk::DurabilityMode) -> TestCluster {
+        require_root();
+        let s = scenario::parse(&format!("name: t\ncluster: {{size: {size}}}\n"), "test").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let run_id = state::new_run_id();
+        let backend: Arc<dyn Backend> = Arc::new(ProcessBackend::create(&run_id, dir.path(), &s.cluster).expect("create cluster"));
+        backend.layers().expect("layers").mount_all(&run_id, &backend.members(), mode).expect("mount the disk layers");
+        Self::up(backend, dir, run_id)
+    }
+
     /// A cluster of containers (the image built from the local etcd when missing), or `None`
     /// — saying the test was skipped and why — when no Docker engine answers.
     pub fn docker(size: usize) -> Option<TestCluster> {

@@ -375,6 +375,8 @@ pub struct DiskLayer {
     notifier: Notifier,
     /// The mount's device number (its FUSE connection id).
     dev: u64,
+    /// The rules in force, as given to [`DiskLayer::set_rules`].
+    active: std::sync::Mutex<Vec<DiskRule>>,
 }
 
 impl fmt::Debug for DiskLayer {
@@ -439,7 +441,15 @@ impl DiskLayer {
         };
         let notifier = session.notifier();
         let mounted = std::fs::metadata(&dir).map(|m| std::os::unix::fs::MetadataExt::dev(&m));
-        let layer = DiskLayer { dir: dir.clone(), label: label.to_string(), shared, session: Some(session), notifier, dev: *mounted.as_ref().unwrap_or(&0) };
+        let layer = DiskLayer {
+            dir: dir.clone(),
+            label: label.to_string(),
+            shared,
+            session: Some(session),
+            notifier,
+            dev: *mounted.as_ref().unwrap_or(&0),
+            active: Default::default(),
+        };
         match mounted {
             Ok(d) if d != st.st_dev && mount::is_ours(&dir, label) => Ok(layer),
             Ok(_) => Err(Error::Harness(format!("the disk layer over {} does not show in /proc/self/mountinfo after mounting", dir.display()))),
@@ -459,8 +469,14 @@ impl DiskLayer {
 
     /// Replace the active fault rules (empty = passthrough). Takes effect for the next call.
     pub fn set_rules(&self, rules: Vec<DiskRule>) {
+        *self.active.lock().unwrap_or_else(|p| p.into_inner()) = rules.clone();
         let set = Arc::new(rules::RuleSet::new(rules, &self.shared.book));
         *self.shared.rules.write().unwrap_or_else(|p| p.into_inner()) = set;
+    }
+
+    /// The rules in force (to add one to them, or take one out).
+    pub fn rules(&self) -> Vec<DiskRule> {
+        self.active.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Counters since mount, per rule id: calls seen, delayed, failed (so the runner can prove a fault took effect).
