@@ -29,7 +29,7 @@ impl Layers {
                 }
                 Err(e) => {
                     map.clear();
-                    return Err(e.context(&format!("mounting the disk-fault layer over {}'s data directory", m.name)));
+                    return Err(e.context(format!("mounting the disk-fault layer over {}'s data directory", m.name)));
                 }
             }
         }

@@ -50,13 +50,16 @@ pub fn disk_rule(d: &DiskFault, id: u32, seed: u64) -> Result<DiskRule, String> 
     Ok(DiskRule { id, action, ops, percent: d.percent.0, path: d.path.clone(), seed })
 }
 
+/// What is in force on each target, taken out (`None`) when healed.
+pub type PerMember<T> = Arc<Mutex<Vec<(String, Option<T>)>>>;
+
 /// A network or disk fault in force.
 #[derive(Debug, Clone)]
 pub enum Shaped {
     /// Shapings, one per target (taken out when healed).
-    Net(Arc<Mutex<Vec<(String, Option<net::Shaping>)>>>),
+    Net(PerMember<net::Shaping>),
     /// Bandwidth limits, one per target.
-    Bandwidth(Arc<Mutex<Vec<(String, Option<net::Bandwidth>)>>>),
+    Bandwidth(PerMember<net::Bandwidth>),
     /// A rule on the targets' disk layers.
     Disk {
         /// The rule's id on each layer.
