@@ -90,7 +90,7 @@ pub fn inject_latency(members: &[Member], targets: &[String], s: &NetShape, labe
         if !shape.peers.is_empty() && own.peers.is_empty() {
             continue;
         }
-        let sh = net::apply(&m.netns, &own, mechanism, label).map_err(|e| e.context(&format!("shaping {t}'s traffic")))?;
+        let sh = net::apply(&m.netns, &own, mechanism, label).map_err(|e| e.context(format!("shaping {t}'s traffic")))?;
         done.push((t.clone(), Some(sh)));
     }
     let deadline = Instant::now() + Duration::from_secs(3);
@@ -123,7 +123,7 @@ pub fn inject_bandwidth(members: &[Member], targets: &[String], rate: BitRate, l
     let mut done = Vec::new();
     for t in targets {
         let m = member(members, t)?;
-        let b = net::apply_bandwidth(&m.netns, rate.0, label).map_err(|e| e.context(&format!("limiting {t}'s bandwidth")))?;
+        let b = net::apply_bandwidth(&m.netns, rate.0, label).map_err(|e| e.context(format!("limiting {t}'s bandwidth")))?;
         done.push((t.clone(), Some(b)));
     }
     let proof = format!("tbf at {rate} (burst {} bytes) on {} egress", net::burst_bytes(rate.0), targets.join(", "));
@@ -202,7 +202,7 @@ pub fn heal(backend: &dyn Backend, s: &Shaped) -> Result<String, Error> {
             let mut said = Vec::new();
             for (n, sh) in all.iter_mut() {
                 if let Some(sh) = sh.take() {
-                    let c = sh.remove().map_err(|e| e.context(&format!("removing {n}'s shaping")))?;
+                    let c = sh.remove().map_err(|e| e.context(format!("removing {n}'s shaping")))?;
                     said.push(format!(
                         "{n}: {} packet(s) matched, {} delayed, {} dropped, {} overflow; held p50 {} µs, p99 {} µs",
                         c.seen, c.delayed, c.dropped, c.overflow, c.hold_p50_us, c.hold_p99_us
@@ -215,7 +215,7 @@ pub fn heal(backend: &dyn Backend, s: &Shaped) -> Result<String, Error> {
             let mut all = all.lock().map_err(|_| Error::Harness("bandwidth state poisoned".into()))?;
             for (n, b) in all.iter_mut() {
                 if let Some(b) = b.take() {
-                    b.remove().map_err(|e| e.context(&format!("removing {n}'s bandwidth limit")))?;
+                    b.remove().map_err(|e| e.context(format!("removing {n}'s bandwidth limit")))?;
                 }
             }
             Ok("bandwidth limit removed".into())
