@@ -167,6 +167,12 @@ fn passthrough_equals_the_real_files() {
     fs::remove_file(m.path("gone/f")).unwrap();
     fs::remove_dir(m.path("gone")).unwrap();
     assert!(!m.path("gone").exists());
+    // A directory too big for one readdir reply.
+    fs::create_dir(m.path("many")).unwrap();
+    for i in 0..300 {
+        File::create(m.path(&format!("many/file-with-a-longish-name-{i:04}"))).unwrap();
+    }
+    assert_eq!(fs::read_dir(m.path("many")).unwrap().count(), 300);
 
     m.unmount();
     // The data is in the real directory.
@@ -221,6 +227,12 @@ fn io_latency_delays_fsync_under_the_glob_only() {
     let c = m.layer().counters();
     assert_eq!(c.len(), 1);
     assert_eq!((c[0].id, c[0].seen, c[0].delayed, c[0].failed), (1, 2, 2, 0), "{c:?}");
+    // A delayed write keeps its data.
+    m.layer().set_rules(vec![rule(2, DiskAction::Delay { delay: Duration::from_millis(50), jitter: Duration::ZERO }, &[IoOp::Write], None)]);
+    let t = Instant::now();
+    w.write_all(b" and more").unwrap();
+    assert!(t.elapsed() >= Duration::from_millis(50));
+    assert_eq!(fs::read(m.path("wal/a.wal")).unwrap(), b"entry and more");
     m.layer().set_rules(Vec::new());
     let t = Instant::now();
     w.sync_data().unwrap();
