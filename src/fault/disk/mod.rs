@@ -391,7 +391,7 @@ fn check_label(label: &str) -> Result<(), Error> {
 }
 
 impl DiskLayer {
-    /// Mount over `dir` (which must exist); `label` (e.g. "faultline-<run>-n1") names the mount
+    /// Mount over `dir` (which must exist); `label` (e.g. `faultline-<run>-n1`) names the mount
     /// (its source; the type is `fuse.faultline`) so `faultline clean` can find it in
     /// /proc/self/mountinfo. Mount before the member starts: a process that opened files in
     /// `dir` earlier keeps using the real files, unseen by the layer.
