@@ -3,7 +3,7 @@
 //!
 //! ```sh
 //! cargo run --release --example diskbench -- fsync --dir /tmp/x [--layer MODE] [--count 1000] [--size 4096]
-//! cargo run --release --example diskbench -- etcd  --dir /tmp/x [--layer MODE] [--puts 2000] [--clients 1] [--value 256]
+//! cargo run --release --example diskbench -- etcd  --dir /tmp/x [--layer MODE] [--puts 2000] [--clients 1] [--value 256] [--count-ops]
 //! ```
 //!
 //! `fsync`: `count` times write `size` bytes at the end of a file and fdatasync it.
@@ -11,9 +11,10 @@
 //! over `clients` concurrent clients. With `--layer MODE` (`durable`, `lose-unsynced`,
 //! `fsync-lie`) the layer is mounted over `--dir` first; without it the directory is used as is.
 //! `--dir` must exist and be empty. Prints one JSON line: per-operation p50/p99/mean in µs and
-//! operations per second.
+//! operations per second. `--count-ops` (with `--layer`) also prints to stderr how many
+//! requests of each kind reached the layer (through rules at 0 %, which only count).
 
-use faultline::fault::disk::{DiskLayer, DurabilityMode};
+use faultline::fault::disk::{DiskAction, DiskLayer, DiskRule, DurabilityMode, IoOp};
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::os::fd::AsRawFd;
@@ -22,7 +23,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn usage() -> ! {
-    eprintln!("usage: diskbench (fsync|etcd) --dir DIR [--layer durable|lose-unsynced|fsync-lie] [--count N] [--size B] [--puts N] [--clients C] [--value B]");
+    eprintln!("usage: diskbench (fsync|etcd) --dir DIR [--layer durable|lose-unsynced|fsync-lie] [--count N] [--size B] [--puts N] [--clients C] [--value B] [--count-ops]");
     std::process::exit(2)
 }
 
@@ -35,13 +36,18 @@ struct Args {
     puts: usize,
     clients: usize,
     value: usize,
+    count_ops: bool,
 }
 
 fn args() -> Args {
     let mut a = std::env::args().skip(1);
     let what = a.next().unwrap_or_else(|| usage());
-    let mut r = Args { what, dir: PathBuf::new(), layer: None, count: 1000, size: 4096, puts: 2000, clients: 1, value: 256 };
+    let mut r = Args { what, dir: PathBuf::new(), layer: None, count: 1000, size: 4096, puts: 2000, clients: 1, value: 256, count_ops: false };
     while let Some(k) = a.next() {
+        if k == "--count-ops" {
+            r.count_ops = true;
+            continue;
+        }
         let v = a.next().unwrap_or_else(|| usage());
         let num = || v.parse::<usize>().unwrap_or_else(|_| usage());
         match k.as_str() {
@@ -161,6 +167,14 @@ fn main() {
         let label = format!("faultline-bench{}", std::process::id());
         let l = DiskLayer::mount(&a.dir, &label).unwrap_or_else(|e| panic!("{e}"));
         l.set_mode(mode);
+        if a.count_ops {
+            let rules = IoOp::ALL.iter().enumerate();
+            l.set_rules(
+                rules
+                    .map(|(i, op)| DiskRule { id: i as u32, action: DiskAction::Fail { errno: libc::EIO }, ops: vec![*op], percent: 0.0, path: None, seed: 0 })
+                    .collect(),
+            );
+        }
         l
     });
     let (lat, wall) = match a.what.as_str() {
@@ -169,6 +183,10 @@ fn main() {
         _ => usage(),
     };
     if let Some(l) = layer {
+        if a.count_ops {
+            let counts: Vec<String> = l.counters().iter().filter(|c| c.seen > 0).map(|c| format!("{} {}", IoOp::ALL[c.id as usize], c.seen)).collect();
+            eprintln!("requests: {}", counts.join(", "));
+        }
         let s = l.stats();
         if s.forced_flushes > 0 {
             eprintln!("note: {} forced flushes", s.forced_flushes);
