@@ -595,6 +595,12 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_layer_can_be_shared_between_threads() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<DiskLayer>();
+    }
+
+    #[test]
     fn ops_parse_with_aliases_and_hints() {
         assert_eq!(IoOp::parse("fsync"), Ok(IoOp::Fsync));
         assert_eq!(IoOp::parse("FDATASYNC"), Ok(IoOp::Fsync));
