@@ -1,6 +1,7 @@
 //! Disk faults (FUSE layer) against real mounts: passthrough equals the real files, delays
 //! and errors measured at the syscall, unsynced writes lost (and fsync'd ones under
-//! fsync-lie), and a real etcd member started, killed and restarted on the layer.
+//! fsync-lie), and a real etcd member started, killed and restarted on the layer (also in a
+//! container, through a bind mount, when a Docker engine answers).
 
 use crate::util::require_root;
 use faultline::fault::disk::{self, DiskAction, DiskLayer, DiskRule, DurabilityMode, IoOp};
@@ -167,6 +168,12 @@ fn passthrough_equals_the_real_files() {
     fs::remove_file(m.path("gone/f")).unwrap();
     fs::remove_dir(m.path("gone")).unwrap();
     assert!(!m.path("gone").exists());
+    // A directory too big for one readdir reply.
+    fs::create_dir(m.path("many")).unwrap();
+    for i in 0..300 {
+        File::create(m.path(&format!("many/file-with-a-longish-name-{i:04}"))).unwrap();
+    }
+    assert_eq!(fs::read_dir(m.path("many")).unwrap().count(), 300);
 
     m.unmount();
     // The data is in the real directory.
@@ -221,6 +228,12 @@ fn io_latency_delays_fsync_under_the_glob_only() {
     let c = m.layer().counters();
     assert_eq!(c.len(), 1);
     assert_eq!((c[0].id, c[0].seen, c[0].delayed, c[0].failed), (1, 2, 2, 0), "{c:?}");
+    // A delayed write keeps its data.
+    m.layer().set_rules(vec![rule(2, DiskAction::Delay { delay: Duration::from_millis(50), jitter: Duration::ZERO }, &[IoOp::Write], None)]);
+    let t = Instant::now();
+    w.write_all(b" and more").unwrap();
+    assert!(t.elapsed() >= Duration::from_millis(50));
+    assert_eq!(fs::read(m.path("wal/a.wal")).unwrap(), b"entry and more");
     m.layer().set_rules(Vec::new());
     let t = Instant::now();
     w.sync_data().unwrap();
@@ -312,6 +325,20 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// `etcdctl` (API 3) against `client`, with short timeouts.
+fn etcdctl(client: &str, args: &[&str]) -> std::process::Output {
+    Command::new("etcdctl")
+        .env_clear()
+        .env("ETCDCTL_API", "3")
+        .env("PATH", "/usr/bin:/bin")
+        .arg(format!("--endpoints={client}"))
+        .args(["--dial-timeout=1s", "--command-timeout=3s"])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run etcdctl")
+}
+
 struct Etcd {
     child: Child,
     client: String,
@@ -342,16 +369,7 @@ impl Etcd {
     }
 
     fn ctl(&self, args: &[&str]) -> std::process::Output {
-        Command::new("etcdctl")
-            .env_clear()
-            .env("ETCDCTL_API", "3")
-            .env("PATH", "/usr/bin:/bin")
-            .arg(format!("--endpoints={}", self.client))
-            .args(["--dial-timeout=1s", "--command-timeout=3s"])
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run etcdctl")
+        etcdctl(&self.client, args)
     }
 
     fn put_until_ok(&self, key: &str, value: &str, within: Duration) {
@@ -490,5 +508,58 @@ fn etcd_keeps_acknowledged_writes_when_unsynced_ones_are_dropped() {
     assert_eq!(keys, 20, "acknowledged puts lost after dropping {d:?}:\n{}", e.log_text());
     e.kill();
     drop(e);
+    m.unmount();
+}
+
+#[test]
+fn etcd_in_a_container_uses_the_layer_through_a_bind_mount() {
+    let image = "faultline/etcd:3.4.23";
+    if let Err(e) = faultline::cluster::docker::available() {
+        eprintln!("SKIPPED: no Docker engine answers here ({e}); the layer under a container was not tested");
+        return;
+    }
+    if !Command::new("docker").args(["image", "inspect", image]).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success()) {
+        eprintln!("SKIPPED: no image {image} (`faultline image build` makes it); the layer under a container was not tested");
+        return;
+    }
+    let mut m = Mounted::new(|_| {});
+    // Count what the container's etcd does through the layer (a rule that never fires).
+    m.layer().set_rules(vec![DiskRule { percent: 0.0, ..rule(1, DiskAction::Fail { errno: libc::EIO }, &[IoOp::Fsync], Some("etcd/member/wal/*")) }]);
+    let (cp, pp) = (free_port(), free_port());
+    let name = format!("{}-etcd", m.label);
+    let client = format!("http://127.0.0.1:{cp}");
+    let peer = format!("http://127.0.0.1:{pp}");
+    // Mounted before the container is created: its bind mount of the directory is the layer.
+    let run = Command::new("docker")
+        .args(["run", "-d", "--rm", "--name", &name, "--network", "host", "-v"])
+        .arg(format!("{}:/data", m.dir.display()))
+        .arg(image)
+        .args(["--name", "n1", "--data-dir", "/data/etcd", "--listen-client-urls", &client, "--advertise-client-urls", &client])
+        .args(["--listen-peer-urls", &peer, "--initial-advertise-peer-urls", &peer, "--initial-cluster", &format!("n1={peer}")])
+        .output()
+        .expect("docker run");
+    assert!(run.status.success(), "docker run: {}", String::from_utf8_lossy(&run.stderr));
+    let end = Instant::now() + Duration::from_secs(15);
+    let ok = loop {
+        if etcdctl(&client, &["put", "/disk/c", "v"]).status.success() {
+            break true;
+        }
+        if Instant::now() > end {
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let logs =
+        Command::new("docker").args(["logs", "--tail", "20", &name]).output().map(|o| String::from_utf8_lossy(&o.stderr).into_owned()).unwrap_or_default();
+    let _ = Command::new("docker").args(["kill", &name]).output();
+    assert!(ok, "etcd in a container on the layer never took a put:\n{logs}");
+    let c = m.layer().counters();
+    assert!(c[0].seen >= 1, "the container's WAL fsyncs did not go through the layer: {c:?}");
+    let end = Instant::now() + Duration::from_secs(10);
+    while Command::new("docker").args(["inspect", &name]).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success()) {
+        assert!(Instant::now() < end, "container {name} did not go away");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(m.underneath_len("etcd/member/snap/db") > 0);
     m.unmount();
 }

@@ -393,7 +393,7 @@ fn check_label(label: &str) -> Result<(), Error> {
 }
 
 impl DiskLayer {
-    /// Mount over `dir` (which must exist); `label` (e.g. "faultline-<run>-n1") names the mount
+    /// Mount over `dir` (which must exist); `label` (e.g. `faultline-<run>-n1`) names the mount
     /// (its source; the type is `fuse.faultline`) so `faultline clean` can find it in
     /// /proc/self/mountinfo. Mount before the member starts: a process that opened files in
     /// `dir` earlier keeps using the real files, unseen by the layer.
@@ -609,6 +609,12 @@ pub fn force_unmount(path: &Path) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_layer_can_be_shared_between_threads() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<DiskLayer>();
+    }
 
     #[test]
     fn ops_parse_with_aliases_and_hints() {

@@ -3,7 +3,7 @@
 //! random draws, and their counters.
 
 use super::{DiskAction, DiskRule, IoOp, RuleCounters};
-use globset::{Glob, GlobBuilder, GlobMatcher};
+use globset::{GlobBuilder, GlobMatcher};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
@@ -51,11 +51,26 @@ pub(crate) fn compile_glob(pattern: &str) -> Result<GlobMatcher, String> {
         .map_err(|e| format!("path `{pattern}` is not a valid glob ({e}); write it relative to the data directory, e.g. `member/wal/*`"))
 }
 
+/// A rule's path test: its glob, or (a glob that did not compile) the literal path.
+enum PathMatch {
+    Glob(GlobMatcher),
+    Literal(String),
+}
+
+impl PathMatch {
+    fn is_match(&self, path: &str) -> bool {
+        match self {
+            PathMatch::Glob(g) => g.is_match(path),
+            PathMatch::Literal(l) => l == path,
+        }
+    }
+}
+
 struct Compiled {
     ops: u32,
     action: DiskAction,
     percent: f64,
-    glob: Option<GlobMatcher>,
+    glob: Option<PathMatch>,
     rng: Mutex<ChaCha8Rng>,
     counters: Arc<Counters>,
 }
@@ -97,10 +112,7 @@ impl RuleSet {
             .map(|r| {
                 let ops = r.ops.iter().fold(0u32, |m, op| m | op.bit());
                 mask |= ops;
-                let glob = r
-                    .path
-                    .as_deref()
-                    .map(|p| compile_glob(p).unwrap_or_else(|_| Glob::new(&globset::escape(p)).map(|g| g.compile_matcher()).unwrap_or_else(|_| never())));
+                let glob = r.path.as_deref().map(|p| compile_glob(p).map_or_else(|_| PathMatch::Literal(p.to_string()), PathMatch::Glob));
                 Compiled {
                     ops,
                     action: r.action,
@@ -177,14 +189,6 @@ impl RuleSet {
             None if delay.is_zero() => Verdict::Pass,
             None => Verdict::Delay(delay),
         }
-    }
-}
-
-fn never() -> GlobMatcher {
-    // A pattern no relative path matches (a NUL byte never reaches us in a name).
-    match Glob::new("\u{0}never\u{0}") {
-        Ok(g) => g.compile_matcher(),
-        Err(_) => unreachable!("a literal glob always compiles"),
     }
 }
 
