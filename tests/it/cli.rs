@@ -49,10 +49,15 @@ fn a_typo_gets_file_line_column_and_the_closest_key_with_exit_2() {
 
 #[test]
 fn run_refuses_unknown_and_unbuilt_faults_before_touching_anything() {
-    let (_d, p) = write("x.yaml", "name: x\nfaults:\n  - {at: 1s, for: 1s, kind: io-error, target: leader, errno: EIO}\n");
+    let (_d, p) = write("x.yaml", "name: x\nfaults:\n  - {at: 1s, for: 1s, kind: clock-skew, target: leader}\n");
     let (code, _, err) = faultline(&["run", &p]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("not supported yet"), "{err}");
+    // A disk fault without the operations it hits is explained, before anything is built.
+    let (_d2, p) = write("y.yaml", "name: y\nfaults:\n  - {at: 1s, for: 1s, kind: io-error, target: leader, errno: EIO}\n");
+    let (code, _, err) = faultline(&["run", &p]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("needs `ops`"), "{err}");
     let (code, _, err) = faultline(&["run", "/nonexistent/scenario.yaml"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("cannot read scenario"), "{err}");
@@ -78,4 +83,17 @@ fn a_missing_etcd_binary_says_how_to_install_it() {
         assert_eq!(code, 3, "{err}");
         assert!(err.contains("needs root"), "{err}");
     }
+}
+
+#[test]
+fn forcing_netem_where_the_kernel_lacks_it_is_refused_before_anything_is_built() {
+    if faultline::fault::net::netem_available() {
+        eprintln!("SKIPPED: this kernel has sch_netem, so `mechanism: netem` is valid here");
+        return;
+    }
+    let (_d, p) = write("n.yaml", "name: n\nfaults:\n  - {at: 1s, for: 1s, kind: latency, target: leader, delay: 100ms, mechanism: netem}\n");
+    let (code, _, err) = faultline(&["run", &p, "--backend", "process"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("sch_netem") && err.contains("nfqueue"), "{err}");
+    assert!(faultline::cluster::netns::list("faultline-").iter().all(|n| n.contains("nettest")), "a namespace was made");
 }
