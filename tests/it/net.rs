@@ -481,22 +481,23 @@ fn leftovers_of_a_crashed_run_are_found_by_label_and_handle() {
     assert_clean(&p);
 }
 
-/// Busy and total jiffies of the whole machine (`/proc/stat`, every core).
-fn machine_jiffies() -> (u64, u64) {
-    let stat = std::fs::read_to_string("/proc/stat").unwrap();
-    let v: Vec<u64> = stat.lines().next().unwrap().split_whitespace().skip(1).filter_map(|x| x.parse().ok()).collect();
-    let idle = v[3] + v[4];
-    let total: u64 = v.iter().take(8).sum();
-    (total - idle, total)
+/// CPU time of this whole process (every thread: senders, receivers, echo server, shaper,
+/// and the kernel's packet processing done on their behalf), ns. Precise, unlike
+/// `/proc/stat`, whose tick sampling misses short bursts on an otherwise idle CPU.
+fn process_cpu_ns() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: valid out pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 /// One measured phase: the shaping in force (none for the reference), the shaper's CPU
-/// when it started (its set-up is not counted per packet), the machine's jiffies.
+/// when it started (its set-up is not counted per packet), the process's CPU.
 struct Phase {
     name: String,
     shaping: Option<net::Shaping>,
     cpu0_us: u64,
-    busy0: u64,
+    cpu0_ns: u64,
 }
 
 impl Phase {
@@ -504,18 +505,17 @@ impl Phase {
         let shaping =
             delay.map(|d| net::apply(&p.a_ns(), &Shape { delay: ms(d), peers: vec![p.b_ip], ..Default::default() }, Mechanism::Nfqueue, &p.label()).unwrap());
         let cpu0_us = shaping.as_ref().map_or(0, |s| s.counters().cpu_us);
-        Phase { name: delay.map_or("no shaper".to_string(), |d| format!("shaper {d} ms")), shaping, cpu0_us, busy0: machine_jiffies().0 }
+        Phase { name: delay.map_or("no shaper".to_string(), |d| format!("shaper {d} ms")), shaping, cpu0_us, cpu0_ns: process_cpu_ns() }
     }
 
-    /// The final counters, the shaper's CPU per packet seen (ns) and the machine's busy CPU
-    /// per `packets` (ns).
+    /// The final counters, the shaper thread's CPU per packet seen (ns) and the whole
+    /// process's CPU per `packets` (ns).
     fn end(self, packets: u64) -> (String, net::ShapeCounters, f64, f64) {
-        let busy = machine_jiffies().0 - self.busy0;
+        let cpu = process_cpu_ns() - self.cpu0_ns;
         let c = self.shaping.map(|s| s.remove().unwrap()).unwrap_or_default();
         let shaper = if c.seen > 0 { (c.cpu_us - self.cpu0_us) as f64 * 1000.0 / c.seen as f64 } else { 0.0 };
-        // USER_HZ is 100 on Linux: a jiffy is 10 ms.
-        let machine = busy as f64 * 1e7 / packets.max(1) as f64;
-        (self.name, c, shaper, machine)
+        let process = cpu as f64 / packets.max(1) as f64;
+        (self.name, c, shaper, process)
     }
 }
 
@@ -534,19 +534,19 @@ fn bench_shaper_cost() {
 
     println!("\na) UDP echo a→b→a, a's egress towards b shaped, {secs} s per phase, 16-byte datagrams paced in 1 ms ticks");
     println!(
-        "phase | rate/s | sent | back | rtt p50 µs | rtt p99 µs | rtt max µs | hold p50 µs | hold p99 µs | max held | shaper CPU ns/pkt | machine CPU ns/pkt"
+        "phase | rate/s | sent | back | rtt p50 µs | rtt p99 µs | rtt max µs | hold p50 µs | hold p99 µs | max held | shaper CPU ns/pkt | process CPU ns/pkt"
     );
     for &rate in &rates {
         for delay in [None, Some(0u64), Some(50)] {
             let n = (rate as f64 * secs) as u64;
             let ph = Phase::start(&p, delay);
             let got = paced_rtts(&p.a_ns(), local, echo_at, n, rate);
-            let (name, c, shaper, machine) = ph.end(n);
+            let (name, c, shaper, process) = ph.end(n);
             let mut v: Vec<u64> = got.iter().map(|d| d.as_micros() as u64).collect();
             v.sort();
             let q = |f: f64| v.get(((v.len().max(1) - 1) as f64 * f) as usize).copied().unwrap_or(0);
             println!(
-                "{name} | {rate} | {n} | {} | {} | {} | {} | {} | {} | {} | {shaper:.0} | {machine:.0}",
+                "{name} | {rate} | {n} | {} | {} | {} | {} | {} | {} | {} | {shaper:.0} | {process:.0}",
                 v.len(),
                 q(0.5),
                 q(0.99),
@@ -559,15 +559,15 @@ fn bench_shaper_cost() {
     }
 
     println!("\nb) flood: 64-byte datagrams a→b as fast as one thread sends, {secs} s, counted at b");
-    println!("phase | sender buffer | sent/s | received at b /s | shaper seen /s | bypassed /s | max held | overflow | shaper CPU ns/pkt | machine CPU ns/pkt");
+    println!("phase | sender buffer | sent/s | received at b /s | shaper seen /s | bypassed /s | max held | overflow | shaper CPU ns/pkt | process CPU ns/pkt");
     for (delay, sndbuf) in [(None, 8 << 20), (Some(0u64), 8 << 20), (Some(50), 8 << 20), (Some(50), 0)] {
         let ph = Phase::start(&p, delay);
         let (sent, received) = flood(&p, secs, sndbuf);
-        let (name, c, shaper, machine) = ph.end(received);
+        let (name, c, shaper, process) = ph.end(received);
         let bypassed = if delay.is_some() { received.saturating_sub(c.seen) } else { 0 };
         let buf = if sndbuf == 0 { "default".to_string() } else { format!("{} MiB", sndbuf >> 20) };
         println!(
-            "{name} | {buf} | {:.0} | {:.0} | {:.0} | {:.0} | {} | {} | {shaper:.0} | {machine:.0}",
+            "{name} | {buf} | {:.0} | {:.0} | {:.0} | {:.0} | {} | {} | {shaper:.0} | {process:.0}",
             sent as f64 / secs,
             received as f64 / secs,
             c.seen as f64 / secs,
@@ -579,12 +579,12 @@ fn bench_shaper_cost() {
 
     let bytes = 64 << 20;
     println!("\nc) one TCP transfer of {} MiB a→b", bytes >> 20);
-    println!("phase | MB/s | packets shaped | max held | shaper CPU ns/pkt");
+    println!("phase | MB/s | packets shaped | max held | shaper CPU ns/pkt | process CPU s");
     for delay in [None, Some(0u64), Some(50)] {
         let ph = Phase::start(&p, delay);
         let took = transfer(&p, bytes);
-        let (name, c, shaper, _) = ph.end(1);
-        println!("{name} | {:.1} | {} | {} | {shaper:.0}", bytes as f64 / 1e6 / took.as_secs_f64(), c.seen, c.max_held);
+        let (name, c, shaper, process) = ph.end(1);
+        println!("{name} | {:.1} | {} | {} | {shaper:.0} | {:.3}", bytes as f64 / 1e6 / took.as_secs_f64(), c.seen, c.max_held, process / 1e9);
     }
     assert_clean(&p);
 }

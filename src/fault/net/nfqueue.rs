@@ -70,7 +70,8 @@ const RCVBUF: libc::c_int = 4 << 20;
 pub(crate) const THREAD_NAME: &str = "faultline-shape";
 /// The firewall mark of the copies the shaper sends ("flsh"); the rules skip it.
 pub(super) const RESENT_MARK: u32 = 0x666c_7368;
-/// How many packets' bytes are copied to userspace: whole packets (they are re-sent).
+/// How many of a packet's bytes are copied to userspace when the shape holds packets: all
+/// (they are re-sent). A shape that never holds (loss only) copies metadata only.
 const COPY_RANGE: u16 = 0xffff;
 /// Spare packet buffers kept for reuse (beyond it, released buffers are freed).
 const POOL: usize = 1024;
@@ -245,6 +246,11 @@ impl Draws {
         }
         let r = self.repeat();
         Self::event(&mut self.rng, r, &mut self.last_reorder, self.reorder)
+    }
+
+    /// Whether some packets will be held or duplicated (and so must be copied whole).
+    pub(super) fn holds(&self) -> bool {
+        self.base_ns > 0 || self.jitter_ns > 0 || self.duplicate > 0.0
     }
 
     /// Whether to send this packet twice.
@@ -423,9 +429,10 @@ impl Drop for Shaper {
     }
 }
 
-/// Open the queue inside the current namespace: bind the first free number, metadata only,
-/// fail open, nonblocking. Returns the queue, its number and its socket.
-fn open(label: &str, started: u32) -> Result<(Queue, u16, RawFd), Error> {
+/// Open the queue inside the current namespace: bind the first free number, whole packets
+/// copied when `copy` (else metadata only), fail open, nonblocking. Returns the queue, its
+/// number and its socket.
+fn open(label: &str, started: u32, copy: bool) -> Result<(Queue, u16, RawFd), Error> {
     let mut q = Queue::open().map_err(|e| {
         Error::Environment(format!("cannot open an NFQUEUE netlink socket ({e}); the kernel needs nfnetlink_queue (`modprobe nfnetlink_queue`)"))
     })?;
@@ -450,7 +457,7 @@ fn open(label: &str, started: u32) -> Result<(Queue, u16, RawFd), Error> {
         Error::harness(format!("no free NFQUEUE queue number among 64 tried (last error: {})", last.map_or(String::new(), |e| e.to_string())))
     })?;
     let conf = |r: std::io::Result<()>, what: &str| r.map_err(|e| Error::harness(format!("configuring NFQUEUE queue {n} ({what}): {e}")));
-    conf(q.set_copy_range(n, COPY_RANGE), "copy whole packets")?;
+    conf(q.set_copy_range(n, if copy { COPY_RANGE } else { 0 }), "copy range")?;
     conf(q.set_queue_max_len(n, KERNEL_QUEUE), "queue length")?;
     conf(q.set_fail_open(n, true), "fail open")?;
     q.set_nonblocking(true);
@@ -569,7 +576,7 @@ fn run(ns: &Path, label: &str, started: u32, draws: Draws, stats: &Stats, stop: 
             return Err(Error::Invalid(format!("there is no interface {DEV} in network namespace {}: nothing to shape", ns.display())));
         }
         let raw = raw_socket()?;
-        open(label, started).map(|q| (q, raw))
+        open(label, started, draws.holds()).map(|q| (q, raw))
     });
     let ((mut q, num, fd), raw) = match opened {
         Ok(x) => x,
