@@ -741,7 +741,7 @@ impl Worker<'_> {
                 accept(self.q, msg, stats);
                 continue;
             }
-            let mut bytes = self.pool.pop().unwrap_or_default();
+            let mut bytes = self.pool.pop().unwrap_or_else(|| Vec::with_capacity(2048));
             bytes.extend_from_slice(payload);
             // The original goes; the copy is sent when due.
             msg.set_verdict(Verdict::Drop);
