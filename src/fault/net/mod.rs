@@ -1,15 +1,20 @@
 //! Network shaping inside a member's namespace (issue 6): latency, jitter, loss, duplicate,
-//! reorder on the member's egress, through `tc netem` where the kernel has it ([`netem`]) and
-//! through an NFQUEUE userspace shaper where it has not ([`nfqueue`]); bandwidth through
+//! reorder on the member's egress, through `tc netem` where the kernel has it (`netem.rs`) and
+//! through an NFQUEUE userspace shaper where it has not (`nfqueue.rs`); bandwidth through
 //! `tbf` ([`apply_bandwidth`]).
 //!
-//! A [`Shape`] says what the user asked for; [`choose`] picks the [`Mechanism`] (refusing
-//! what the mechanism cannot do, never ignoring it); [`apply`] puts it in force on one
-//! member's namespace and returns a [`Shaping`], which removes what it added on
-//! [`Shaping::remove`] or when dropped. Every iptables rule carries the fault's label as its
+//! A [`Shape`] says what the user asked for; [`choose`] picks the [`Mechanism`] (refusing a
+//! netem the kernel lacks, with the way out); [`apply`] puts it in force on one member's
+//! namespace and returns a [`Shaping`], which removes what it added on [`Shaping::remove`] or
+//! when dropped. Every iptables rule carries the fault's label as its
 //! comment and every qdisc one of the handles in [`HANDLES`], so [`remove_leftovers`] (for
 //! `faultline clean`) finds what a crashed run left in a namespace it does not own; a
 //! namespace the run owns takes everything with it when deleted.
+//!
+//! [`apply`], [`Shaping::remove`] and [`apply_bandwidth`] run `tc`/`iptables` through
+//! `nsenter` and wait for them: call them from a blocking thread, like the partition code. An
+//! NFQUEUE shaping owns a thread that has entered the member's namespace, which keeps that
+//! namespace alive: remove (or drop) shapings before deleting the namespace.
 //!
 //! See `docs/faults.md` ("Network shaping") for what each parameter does per mechanism.
 
@@ -423,6 +428,14 @@ mod tests {
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
+    }
+
+    #[test]
+    fn handles_move_between_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<Shaping>();
+        send_sync::<Bandwidth>();
+        assert_eq!(nfqueue::THREAD_NAME.len(), 15, "the kernel keeps 15 characters of a thread name");
     }
 
     #[test]

@@ -67,7 +67,7 @@ const KERNEL_QUEUE: u32 = MAX_HELD as u32 + 1024;
 /// The socket's receive buffer (room for several thousand unread packet notices).
 const RCVBUF: libc::c_int = 4 << 20;
 /// The name of the shaper threads (15 characters, the kernel's limit).
-pub(crate) const THREAD_NAME: &str = "faultline-shape";
+pub(super) const THREAD_NAME: &str = "faultline-shape";
 /// The firewall mark of the copies the shaper sends ("flsh"); the rules skip it.
 pub(super) const RESENT_MARK: u32 = 0x666c_7368;
 /// How many of a packet's bytes are copied to userspace when the shape holds packets: all
@@ -416,7 +416,8 @@ impl Shaper {
             // SAFETY: writing 8 bytes from a valid u64 to our eventfd.
             unsafe { libc::write(self.stop.as_raw_fd(), (&one as *const u64).cast(), 8) };
             if t.join().is_err() {
-                first_err.get_or_insert(Error::harness("the shaper thread panicked (its packets were let through by --queue-bypass)"));
+                first_err
+                    .get_or_insert(Error::harness("the shaper thread panicked: the copies it held were lost, and packets now pass unshaped (--queue-bypass)"));
             }
         }
         first_err.map_or(Ok(()), Err)
