@@ -1,15 +1,20 @@
 //! Network shaping inside a member's namespace (issue 6): latency, jitter, loss, duplicate,
-//! reorder on the member's egress, through `tc netem` where the kernel has it ([`netem`]) and
-//! through an NFQUEUE userspace shaper where it has not ([`nfqueue`]); bandwidth through
+//! reorder on the member's egress, through `tc netem` where the kernel has it (`netem.rs`) and
+//! through an NFQUEUE userspace shaper where it has not (`nfqueue.rs`); bandwidth through
 //! `tbf` ([`apply_bandwidth`]).
 //!
-//! A [`Shape`] says what the user asked for; [`choose`] picks the [`Mechanism`] (refusing
-//! what the mechanism cannot do, never ignoring it); [`apply`] puts it in force on one
-//! member's namespace and returns a [`Shaping`], which removes what it added on
-//! [`Shaping::remove`] or when dropped. Every iptables rule carries the fault's label as its
+//! A [`Shape`] says what the user asked for; [`choose`] picks the [`Mechanism`] (refusing a
+//! netem the kernel lacks, with the way out); [`apply`] puts it in force on one member's
+//! namespace and returns a [`Shaping`], which removes what it added on [`Shaping::remove`] or
+//! when dropped. Every iptables rule carries the fault's label as its
 //! comment and every qdisc one of the handles in [`HANDLES`], so [`remove_leftovers`] (for
 //! `faultline clean`) finds what a crashed run left in a namespace it does not own; a
 //! namespace the run owns takes everything with it when deleted.
+//!
+//! [`apply`], [`Shaping::remove`] and [`apply_bandwidth`] run `tc`/`iptables` through
+//! `nsenter` and wait for them: call them from a blocking thread, like the partition code. An
+//! NFQUEUE shaping owns a thread that has entered the member's namespace, which keeps that
+//! namespace alive: remove (or drop) shapings before deleting the namespace.
 //!
 //! See `docs/faults.md` ("Network shaping") for what each parameter does per mechanism.
 
@@ -90,7 +95,7 @@ pub struct Shape {
     pub correlation: f64,
     /// Percent of packets dropped.
     pub loss: f64,
-    /// Percent of packets sent twice (netem only).
+    /// Percent of packets sent twice.
     pub duplicate: f64,
     /// Percent of packets sent at once, overtaking the delayed ones (needs a delay).
     pub reorder: f64,
@@ -233,40 +238,21 @@ fn probe_netem() -> bool {
     ok
 }
 
-/// What the mechanism cannot do, in words, or `None` when it can do all of `shape`.
-fn unsupported(mechanism: Mechanism, shape: &Shape) -> Option<String> {
-    match mechanism {
-        Mechanism::Netem => None,
-        Mechanism::Nfqueue if shape.duplicate > 0.0 => Some(format!(
-            "duplicate {}% cannot be done by the NFQUEUE shaper: it can let a packet through, hold it or drop it, never send it twice",
-            shape.duplicate
-        )),
-        Mechanism::Nfqueue => None,
-    }
-}
-
 const NO_NETEM: &str = "this kernel lacks sch_netem (`tc qdisc add ... netem` fails with \"Specified qdisc kind is unknown\"); \
 use `mechanism: nfqueue` (or `auto`, which picks it here), or load the module (`modprobe sch_netem`, package linux-modules-extra on Ubuntu)";
 
-/// Pick the mechanism for `shape`: `requested` when given (`None` is auto: netem where the
-/// kernel has it, else nfqueue). A forced netem on a kernel without it is an
-/// [`Error::Environment`]; a parameter the mechanism cannot do is refused, never ignored —
-/// [`Error::BadInput`] when the mechanism was forced, [`Error::Environment`] when auto fell
-/// back to nfqueue because the kernel lacks netem.
+/// Pick the mechanism for `shape` (checked first with [`Shape::validate`]): `requested` when
+/// given, `None` is auto: netem where the kernel has it, else nfqueue. A forced netem on a
+/// kernel without it is an [`Error::Environment`] that names the way out. Both mechanisms do
+/// every parameter of a [`Shape`], so nothing is refused for the mechanism's sake (see
+/// `docs/faults.md` for where they differ).
 pub fn choose(requested: Option<Mechanism>, shape: &Shape) -> Result<Mechanism, Error> {
     shape.validate()?;
-    let m = match requested {
-        Some(Mechanism::Netem) if !netem_available() => return Err(Error::Environment(format!("mechanism netem: {NO_NETEM}"))),
-        Some(m) => m,
-        None if netem_available() => Mechanism::Netem,
-        None => Mechanism::Nfqueue,
-    };
-    match unsupported(m, shape) {
-        None => Ok(m),
-        Some(why) if requested.is_some() => Err(Error::BadInput(format!("{why}; use `mechanism: netem` (or `auto`) on a kernel with sch_netem, or remove it"))),
-        Some(why) => {
-            Err(Error::Environment(format!("{why}, and netem is unavailable ({NO_NETEM}); remove it from the shape or run on a kernel with sch_netem")))
-        }
+    match requested {
+        Some(Mechanism::Netem) if !netem_available() => Err(Error::Environment(format!("mechanism netem: {NO_NETEM}"))),
+        Some(m) => Ok(m),
+        None if netem_available() => Ok(Mechanism::Netem),
+        None => Ok(Mechanism::Nfqueue),
     }
 }
 
@@ -282,6 +268,8 @@ pub struct ShapeCounters {
     pub dropped: u64,
     /// Packets let through at once by `reorder`, overtaking held ones.
     pub reordered: u64,
+    /// Packets sent twice.
+    pub duplicated: u64,
     /// Packets let through at once because [`MAX_HELD`] were held already.
     pub overflow: u64,
     /// Packets held now.
@@ -331,9 +319,6 @@ pub fn apply(ns: &Path, shape: &Shape, mechanism: Mechanism, label: &str) -> Res
     shape.validate()?;
     if mechanism == Mechanism::Netem && !netem_available() {
         return Err(Error::Environment(format!("mechanism netem: {NO_NETEM}")));
-    }
-    if let Some(why) = unsupported(mechanism, shape) {
-        return Err(Error::BadInput(why));
     }
     if label.is_empty() || label.len() > 255 || label.chars().any(|c| c.is_whitespace() || c == '"') {
         return Err(Error::Harness(format!("shaping label {label:?} must be 1-255 characters without spaces or quotes")));
@@ -446,6 +431,14 @@ mod tests {
     }
 
     #[test]
+    fn handles_move_between_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<Shaping>();
+        send_sync::<Bandwidth>();
+        assert_eq!(nfqueue::THREAD_NAME.len(), 15, "the kernel keeps 15 characters of a thread name");
+    }
+
+    #[test]
     fn mechanism_names_parse_back() {
         assert_eq!(Mechanism::parse("auto"), Ok(None));
         for m in [Mechanism::Netem, Mechanism::Nfqueue] {
@@ -470,15 +463,6 @@ mod tests {
             let e = bad.validate().unwrap_err();
             assert!(matches!(e, Error::BadInput(_)) && e.to_string().contains(want), "{bad:?}: {e}");
         }
-    }
-
-    #[test]
-    fn nfqueue_refuses_duplicate_with_a_reason() {
-        let s = Shape { duplicate: 5.0, ..Default::default() };
-        let e = choose(Some(Mechanism::Nfqueue), &s).unwrap_err();
-        assert!(matches!(e, Error::BadInput(_)), "{e}");
-        assert!(e.to_string().contains("never send it twice"), "{e}");
-        assert!(unsupported(Mechanism::Netem, &s).is_none());
     }
 
     #[test]

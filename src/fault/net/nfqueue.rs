@@ -3,32 +3,47 @@
 //! An iptables rule in the member's namespace sends the packets to shape to a queue:
 //!
 //! ```text
-//! iptables -w -A OUTPUT -o eth0 [-d PEER/32] [-p tcp --dport|--sport PORT] \
+//! iptables -w -A OUTPUT -o eth0 [-d PEER/32] [-p tcp --dport|--sport PORT] -m mark ! --mark 0x666c7368 \
 //!     -m comment --comment LABEL -j NFQUEUE --queue-num N --queue-bypass
 //! ```
 //!
 //! and a dedicated thread that has entered the namespace (queues and their netlink sockets
 //! are per namespace) binds queue `N` with the pure-Rust `nfq` crate and decides each
-//! packet's fate: drop (`loss`), let through at once (`reorder`, or a zero delay), or hold it
-//! in a min-heap keyed by its release time and give the ACCEPT verdict when it is due. Only
-//! metadata is copied to userspace (copy mode META: the packet id is all a verdict needs).
+//! packet's fate:
 //!
-//! Failure modes all fail open, never closed: `--queue-bypass` lets packets through while no
-//! shaper is bound (it died, or a crash left the rule behind); the queue's fail-open flag
-//! lets them through when the kernel queue ([`MAX_HELD`] + 1024) or the socket's buffer is
-//! full; past [`MAX_HELD`] held packets the shaper itself accepts at once (`overflow`).
+//! - `loss`: the DROP verdict;
+//! - `reorder`, a zero delay, or more than [`MAX_HELD`] held: the ACCEPT verdict at once;
+//! - otherwise (a delay, or `duplicate`): the packet is copied, its original gets the DROP
+//!   verdict, and the copy waits in a min-heap keyed by release time; when due it is sent
+//!   through a raw socket of the namespace (twice when duplicated), carrying the mark
+//!   [`RESENT_MARK`] that the rule excludes, so it is not queued again.
+//!
+//! Why copy instead of holding the verdict: a packet held in the queue still belongs to the
+//! socket that sent it, and TCP Small Queues lets a TCP socket have only about two segments
+//! (or 1 ms of its pacing rate) queued inside the host. Held verdicts therefore cap a TCP
+//! connection at ~2 segments per delay: measured here, 4 MiB through a 50 ms delay took 54 s
+//! (77 KB/s). netem avoids this by detaching the packet from its socket
+//! (`skb_orphan_partial`); dropping the original and sending a copy does the same from
+//! userspace. The copy is the packet as it left the stack (checksums completed by the
+//! kernel, segments already split from GSO super-packets), re-sent with its own headers
+//! (`IPPROTO_RAW`); it loses only the original's firewall mark and socket priority.
+//!
+//! Failure modes fail open for packets not yet taken, never closed: `--queue-bypass` lets
+//! packets through while no shaper is bound (it died, or a crash left the rule behind); the
+//! queue's fail-open flag lets them through when the kernel queue ([`MAX_HELD`] + 1024) or
+//! the socket's buffer is full. Copies held when the shaper stops are sent at once.
 //!
 //! The thread sleeps in `ppoll` on the queue's socket and an eventfd (the stop signal), with
 //! the time until the next release as timeout: no busy waiting, and a stop is immediate.
-//! Removal deletes the rules first, then stops the thread, which accepts whatever it still
-//! holds or finds queued before it closes the socket (closing it with packets unanswered
-//! would make the kernel drop them).
+//! Removal deletes the rules first, then stops the thread, which sends what it holds and
+//! accepts what it finds queued before it closes the socket (closing it with packets
+//! unanswered would make the kernel drop them).
 
 use super::{Shape, ShapeCounters, DEV, MAX_HELD};
 use crate::cluster::netns;
 use crate::error::Error;
 use hdrhistogram::Histogram;
-use nfq::{Message, Queue, Verdict};
+use nfq::{Queue, Verdict};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use std::collections::BinaryHeap;
@@ -52,7 +67,14 @@ const KERNEL_QUEUE: u32 = MAX_HELD as u32 + 1024;
 /// The socket's receive buffer (room for several thousand unread packet notices).
 const RCVBUF: libc::c_int = 4 << 20;
 /// The name of the shaper threads (15 characters, the kernel's limit).
-pub(crate) const THREAD_NAME: &str = "faultline-shape";
+pub(super) const THREAD_NAME: &str = "faultline-shape";
+/// The firewall mark of the copies the shaper sends ("flsh"); the rules skip it.
+pub(super) const RESENT_MARK: u32 = 0x666c_7368;
+/// How many of a packet's bytes are copied to userspace when the shape holds packets: all
+/// (they are re-sent). A shape that never holds (loss only) copies metadata only.
+const COPY_RANGE: u16 = 0xffff;
+/// Spare packet buffers kept for reuse (beyond it, released buffers are freed).
+const POOL: usize = 1024;
 /// Highest hold time the histogram tracks, µs.
 const MAX_HOLD_US: u64 = 120_000_000;
 
@@ -77,6 +99,8 @@ pub(super) fn rules(shape: &Shape, dev: &str, label: &str, queue: u16) -> Vec<Ve
             if let Some((dir, port)) = p {
                 r.extend(["-p".into(), "tcp".into(), dir.to_string(), port.to_string()]);
             }
+            r.extend(["-m", "mark", "!", "--mark"].map(String::from));
+            r.push(format!("{RESENT_MARK:#x}"));
             r.extend(["-m", "comment", "--comment", label, "-j", "NFQUEUE", "--queue-num"].map(String::from));
             r.extend([queue.to_string(), "--queue-bypass".into()]);
             out.push(r);
@@ -102,6 +126,7 @@ struct Stats {
     delayed: AtomicU64,
     dropped: AtomicU64,
     reordered: AtomicU64,
+    duplicated: AtomicU64,
     overflow: AtomicU64,
     held: AtomicU64,
     max_held: AtomicU64,
@@ -120,6 +145,7 @@ impl Stats {
             delayed: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             reordered: AtomicU64::new(0),
+            duplicated: AtomicU64::new(0),
             overflow: AtomicU64::new(0),
             held: AtomicU64::new(0),
             max_held: AtomicU64::new(0),
@@ -140,6 +166,7 @@ impl Stats {
             delayed: l(&self.delayed),
             dropped: l(&self.dropped),
             reordered: l(&self.reordered),
+            duplicated: l(&self.duplicated),
             overflow: l(&self.overflow),
             held: l(&self.held),
             max_held: l(&self.max_held),
@@ -162,10 +189,12 @@ pub(super) struct Draws {
     rho: f64,
     loss: f64,
     reorder: f64,
+    duplicate: f64,
     base_ns: i64,
     jitter_ns: i64,
     last_loss: bool,
     last_reorder: bool,
+    last_duplicate: bool,
     last_delay_ns: i64,
 }
 
@@ -177,10 +206,12 @@ impl Draws {
             rho: shape.correlation / 100.0,
             loss: shape.loss / 100.0,
             reorder: shape.reorder / 100.0,
+            duplicate: shape.duplicate / 100.0,
             base_ns,
             jitter_ns: shape.jitter.as_nanos().min(i64::MAX as u128 / 4) as i64,
             last_loss: false,
             last_reorder: false,
+            last_duplicate: false,
             last_delay_ns: base_ns,
         }
     }
@@ -217,6 +248,20 @@ impl Draws {
         Self::event(&mut self.rng, r, &mut self.last_reorder, self.reorder)
     }
 
+    /// Whether some packets will be held or duplicated (and so must be copied whole).
+    pub(super) fn holds(&self) -> bool {
+        self.base_ns > 0 || self.jitter_ns > 0 || self.duplicate > 0.0
+    }
+
+    /// Whether to send this packet twice.
+    pub(super) fn duplicate(&mut self) -> bool {
+        if self.duplicate <= 0.0 {
+            return false;
+        }
+        let r = self.repeat();
+        Self::event(&mut self.rng, r, &mut self.last_duplicate, self.duplicate)
+    }
+
     /// This packet's delay: uniform in `delay ± jitter`, never below zero.
     pub(super) fn delay(&mut self) -> Duration {
         if self.jitter_ns > 0 && !self.repeat() {
@@ -226,13 +271,15 @@ impl Draws {
     }
 }
 
-/// A packet waiting for its release time; the heap is a max-heap, so the order is reversed
+/// A copy waiting for its release time; the heap is a max-heap, so the order is reversed
 /// to put the earliest release (then the earliest arrival) on top.
 struct Held {
     due: Instant,
     seq: u64,
     since: Instant,
-    msg: Message,
+    /// 1, or 2 when duplicated.
+    copies: u8,
+    bytes: Vec<u8>,
 }
 
 impl PartialEq for Held {
@@ -369,7 +416,8 @@ impl Shaper {
             // SAFETY: writing 8 bytes from a valid u64 to our eventfd.
             unsafe { libc::write(self.stop.as_raw_fd(), (&one as *const u64).cast(), 8) };
             if t.join().is_err() {
-                first_err.get_or_insert(Error::harness("the shaper thread panicked (its packets were let through by --queue-bypass)"));
+                first_err
+                    .get_or_insert(Error::harness("the shaper thread panicked: the copies it held were lost, and packets now pass unshaped (--queue-bypass)"));
             }
         }
         first_err.map_or(Ok(()), Err)
@@ -382,9 +430,10 @@ impl Drop for Shaper {
     }
 }
 
-/// Open the queue inside the current namespace: bind the first free number, metadata only,
-/// fail open, nonblocking. Returns the queue, its number and its socket.
-fn open(label: &str, started: u32) -> Result<(Queue, u16, RawFd), Error> {
+/// Open the queue inside the current namespace: bind the first free number, whole packets
+/// copied when `copy` (else metadata only), fail open, nonblocking. Returns the queue, its
+/// number and its socket.
+fn open(label: &str, started: u32, copy: bool) -> Result<(Queue, u16, RawFd), Error> {
     let mut q = Queue::open().map_err(|e| {
         Error::Environment(format!("cannot open an NFQUEUE netlink socket ({e}); the kernel needs nfnetlink_queue (`modprobe nfnetlink_queue`)"))
     })?;
@@ -409,7 +458,7 @@ fn open(label: &str, started: u32) -> Result<(Queue, u16, RawFd), Error> {
         Error::harness(format!("no free NFQUEUE queue number among 64 tried (last error: {})", last.map_or(String::new(), |e| e.to_string())))
     })?;
     let conf = |r: std::io::Result<()>, what: &str| r.map_err(|e| Error::harness(format!("configuring NFQUEUE queue {n} ({what}): {e}")));
-    conf(q.set_copy_range(n, 0), "copy metadata only")?;
+    conf(q.set_copy_range(n, if copy { COPY_RANGE } else { 0 }), "copy range")?;
     conf(q.set_queue_max_len(n, KERNEL_QUEUE), "queue length")?;
     conf(q.set_fail_open(n, true), "fail open")?;
     q.set_nonblocking(true);
@@ -475,8 +524,51 @@ fn find_fd(queue: u16) -> Result<RawFd, Error> {
     }
 }
 
-/// The shaper thread: enter the namespace, open the queue, report ready, shape until told
-/// to stop.
+/// The raw socket copies are sent through: `IPPROTO_RAW` (the copy carries its own IP
+/// header), marked [`RESENT_MARK`] so the rules let it pass, never blocking.
+fn raw_socket() -> Result<OwnedFd, Error> {
+    // SAFETY: socket returns a new descriptor we own, or -1.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_RAW | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK, libc::IPPROTO_RAW) };
+    if fd < 0 {
+        return Err(Error::harness(format!("opening a raw socket for delayed packets: {}", std::io::Error::last_os_error())));
+    }
+    // SAFETY: fd is valid and owned by nobody else.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let mark = RESENT_MARK as libc::c_int;
+    // SAFETY: a valid socket and c_int option values.
+    if unsafe { libc::setsockopt(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_MARK, (&mark as *const libc::c_int).cast(), 4) } != 0 {
+        return Err(Error::harness(format!("marking the shaper's raw socket: {}", std::io::Error::last_os_error())));
+    }
+    // SAFETY: as above; best effort.
+    unsafe { libc::setsockopt(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_SNDBUFFORCE, (&RCVBUF as *const libc::c_int).cast(), 4) };
+    Ok(fd)
+}
+
+/// Send a copy: an IPv4 packet whose destination is in its header.
+fn send_copy(raw: RawFd, bytes: &[u8]) -> bool {
+    if bytes.len() < 20 {
+        return false;
+    }
+    // SAFETY: zeroed sockaddr_in is valid.
+    let mut to: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+    to.sin_family = libc::AF_INET as libc::sa_family_t;
+    to.sin_addr.s_addr = u32::from_ne_bytes([bytes[16], bytes[17], bytes[18], bytes[19]]);
+    // SAFETY: bytes and to are valid for the lengths given.
+    let n = unsafe {
+        libc::sendto(
+            raw,
+            bytes.as_ptr().cast(),
+            bytes.len(),
+            libc::MSG_DONTWAIT,
+            (&to as *const libc::sockaddr_in).cast(),
+            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        )
+    };
+    n == bytes.len() as isize
+}
+
+/// The shaper thread: enter the namespace, open the queue and the raw socket, report ready,
+/// shape until told to stop.
 fn run(ns: &Path, label: &str, started: u32, draws: Draws, stats: &Stats, stop: RawFd, ready: mpsc::Sender<Result<u16, Error>>) {
     let opened = netns::enter(ns).and_then(|()| {
         let dev = std::ffi::CString::new(DEV).map_err(Error::harness)?;
@@ -484,9 +576,10 @@ fn run(ns: &Path, label: &str, started: u32, draws: Draws, stats: &Stats, stop: 
         if unsafe { libc::if_nametoindex(dev.as_ptr()) } == 0 {
             return Err(Error::Invalid(format!("there is no interface {DEV} in network namespace {}: nothing to shape", ns.display())));
         }
-        open(label, started)
+        let raw = raw_socket()?;
+        open(label, started, draws.holds()).map(|q| (q, raw))
     });
-    let (mut q, num, fd) = match opened {
+    let ((mut q, num, fd), raw) = match opened {
         Ok(x) => x,
         Err(e) => {
             let _ = ready.send(Err(e));
@@ -498,14 +591,14 @@ fn run(ns: &Path, label: &str, started: u32, draws: Draws, stats: &Stats, stop: 
     // SAFETY: prctl with an integer argument.
     unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1000 as libc::c_ulong) };
     let _ = ready.send(Ok(num));
-    shape_loop(&mut q, fd, stop, draws, stats);
-    // Rules are gone (removal deletes them before signalling): answer everything still here.
-    q.set_nonblocking(true);
-    let mut left: BinaryHeap<Held> = BinaryHeap::new();
-    while let Ok(msg) = q.recv() {
-        left.push(Held { due: Instant::now(), seq: 0, since: Instant::now(), msg });
+    let mut sh = Worker { q: &mut q, raw: raw.as_raw_fd(), stats, draws, heap: BinaryHeap::with_capacity(1024), pool: Vec::new(), seq: 0 };
+    sh.run(fd, stop);
+    // Rules are gone (removal deletes them before signalling): send what is held, answer
+    // what is still queued.
+    sh.release(None);
+    while let Ok(msg) = sh.q.recv() {
+        accept(sh.q, msg, stats);
     }
-    release_all(&mut q, left, stats);
     q.set_nonblocking(false);
     let _ = q.unbind(num);
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
@@ -515,7 +608,7 @@ fn run(ns: &Path, label: &str, started: u32, draws: Draws, stats: &Stats, stop: 
     stats.finished.store(true, Ordering::Release);
 }
 
-fn accept(q: &mut Queue, mut msg: Message, stats: &Stats) {
+fn accept(q: &mut Queue, mut msg: nfq::Message, stats: &Stats) {
     msg.set_verdict(Verdict::Accept);
     if q.verdict(msg).is_err() {
         stats.errors.fetch_add(1, Ordering::Relaxed);
@@ -526,59 +619,84 @@ fn hold_us(d: Duration) -> u64 {
     (d.as_micros() as u64).clamp(1, MAX_HOLD_US)
 }
 
-fn release_all(q: &mut Queue, mut heap: BinaryHeap<Held>, stats: &Stats) {
-    let now = Instant::now();
-    let mut h = stats.hold.lock().unwrap_or_else(|p| p.into_inner());
-    while let Some(p) = heap.pop() {
-        h.saturating_record(hold_us(now - p.since));
-        accept(q, p.msg, stats);
-    }
-    stats.held.store(0, Ordering::Relaxed);
-}
-
 fn to_timespec(d: Duration) -> libc::timespec {
     libc::timespec { tv_sec: d.as_secs().min(i64::MAX as u64) as libc::time_t, tv_nsec: d.subsec_nanos() as libc::c_long }
 }
 
-/// Receive, decide, hold and release until the stop eventfd is signalled.
-fn shape_loop(q: &mut Queue, fd: RawFd, stop: RawFd, mut draws: Draws, stats: &Stats) {
-    let mut heap: BinaryHeap<Held> = BinaryHeap::with_capacity(1024);
-    let mut seq: u64 = 0;
-    let mut fds = [libc::pollfd { fd, events: libc::POLLIN, revents: 0 }, libc::pollfd { fd: stop, events: libc::POLLIN, revents: 0 }];
-    loop {
-        // Release what is due.
-        let now = Instant::now();
-        if heap.peek().is_some_and(|p| p.due <= now) {
-            let mut h = stats.hold.lock().unwrap_or_else(|p| p.into_inner());
-            while heap.peek().is_some_and(|p| p.due <= now) {
-                let Some(p) = heap.pop() else { break };
-                h.saturating_record(hold_us(now - p.since));
-                accept(q, p.msg, stats);
+/// The shaper thread's state.
+struct Worker<'a> {
+    q: &'a mut Queue,
+    raw: RawFd,
+    stats: &'a Stats,
+    draws: Draws,
+    heap: BinaryHeap<Held>,
+    /// Spare buffers for copies, so a steady flow allocates nothing.
+    pool: Vec<Vec<u8>>,
+    seq: u64,
+}
+
+impl Worker<'_> {
+    /// Receive, decide, hold and release until the stop eventfd is signalled.
+    fn run(&mut self, fd: RawFd, stop: RawFd) {
+        let mut fds = [libc::pollfd { fd, events: libc::POLLIN, revents: 0 }, libc::pollfd { fd: stop, events: libc::POLLIN, revents: 0 }];
+        loop {
+            self.release(Some(Instant::now()));
+            // Sleep until a packet arrives, the next release is due, or we are told to stop.
+            let ts = self.heap.peek().map(|p| to_timespec(p.due.saturating_duration_since(Instant::now())));
+            fds[0].revents = 0;
+            fds[1].revents = 0;
+            // SAFETY: fds is a valid array of 2 pollfds; ts is null or points to a timespec.
+            let r = unsafe { libc::ppoll(fds.as_mut_ptr(), 2, ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec), std::ptr::null()) };
+            if r < 0 {
+                if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                    continue;
+                }
+                self.stats.errors.fetch_add(1, Ordering::Relaxed);
+                return;
             }
-            stats.held.store(heap.len() as u64, Ordering::Relaxed);
-        }
-        // Sleep until a packet arrives, the next release is due, or we are told to stop.
-        let ts = heap.peek().map(|p| to_timespec(p.due.saturating_duration_since(Instant::now())));
-        fds[0].revents = 0;
-        fds[1].revents = 0;
-        // SAFETY: fds is a valid array of 2 pollfds; ts is null or points to a timespec.
-        let r = unsafe { libc::ppoll(fds.as_mut_ptr(), 2, ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec), std::ptr::null()) };
-        if r < 0 {
-            if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
-                continue;
+            if fds[1].revents != 0 {
+                return;
             }
-            stats.errors.fetch_add(1, Ordering::Relaxed);
-            break;
+            if fds[0].revents != 0 {
+                self.receive();
+            }
         }
-        if fds[1].revents != 0 {
-            break;
+    }
+
+    /// Whether the earliest copy is due by `now` (`None`: whenever).
+    fn due(&self, now: Option<Instant>) -> bool {
+        self.heap.peek().is_some_and(|p| now.is_none_or(|n| p.due <= n))
+    }
+
+    /// Send the copies due by `now` (all of them for `None`).
+    fn release(&mut self, now: Option<Instant>) {
+        if !self.due(now) {
+            return;
         }
-        if fds[0].revents == 0 {
-            continue;
+        let mut h = self.stats.hold.lock().unwrap_or_else(|p| p.into_inner());
+        while self.due(now) {
+            let Some(p) = self.heap.pop() else { break };
+            for _ in 0..p.copies {
+                if !send_copy(self.raw, &p.bytes) {
+                    self.stats.errors.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            h.saturating_record(hold_us(p.since.elapsed()));
+            if self.pool.len() < POOL {
+                let mut b = p.bytes;
+                b.clear();
+                self.pool.push(b);
+            }
         }
+        self.stats.held.store(self.heap.len() as u64, Ordering::Relaxed);
+    }
+
+    /// Read what the kernel queued (a batch at most) and decide each packet's fate.
+    fn receive(&mut self) {
+        let stats = self.stats;
         let mut h = stats.hold.lock().unwrap_or_else(|p| p.into_inner());
         for _ in 0..BATCH {
-            let mut msg = match q.recv() {
+            let mut msg = match self.q.recv() {
                 Ok(m) => m,
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
@@ -590,38 +708,71 @@ fn shape_loop(q: &mut Queue, fd: RawFd, stop: RawFd, mut draws: Draws, stats: &S
             };
             let now = Instant::now();
             stats.seen.fetch_add(1, Ordering::Relaxed);
-            if heap.len() >= MAX_HELD {
+            if self.heap.len() >= MAX_HELD {
                 stats.overflow.fetch_add(1, Ordering::Relaxed);
                 h.saturating_record(1);
-                accept(q, msg, stats);
-            } else if draws.lose() {
+                accept(self.q, msg, stats);
+                continue;
+            }
+            if self.draws.lose() {
                 stats.dropped.fetch_add(1, Ordering::Relaxed);
                 msg.set_verdict(Verdict::Drop);
-                if q.verdict(msg).is_err() {
+                if self.q.verdict(msg).is_err() {
                     stats.errors.fetch_add(1, Ordering::Relaxed);
                 }
-            } else if draws.reorder() {
+                continue;
+            }
+            if self.draws.reorder() {
                 stats.reordered.fetch_add(1, Ordering::Relaxed);
                 h.saturating_record(hold_us(now.elapsed()));
-                accept(q, msg, stats);
-            } else {
-                let d = draws.delay();
-                if d.is_zero() {
-                    h.saturating_record(hold_us(now.elapsed()));
-                    accept(q, msg, stats);
-                } else {
-                    heap.push(Held { due: now + d, seq, since: now, msg });
-                    seq += 1;
-                    stats.delayed.fetch_add(1, Ordering::Relaxed);
-                }
+                accept(self.q, msg, stats);
+                continue;
             }
+            let dup = self.draws.duplicate();
+            let d = self.draws.delay();
+            if d.is_zero() && !dup {
+                h.saturating_record(hold_us(now.elapsed()));
+                accept(self.q, msg, stats);
+                continue;
+            }
+            let payload = msg.get_payload();
+            if payload.len() < 20 || payload.len() < msg.get_original_len() || payload[0] >> 4 != 4 {
+                // Not a whole IPv4 packet: it cannot be re-sent, so it passes unshaped.
+                stats.errors.fetch_add(1, Ordering::Relaxed);
+                accept(self.q, msg, stats);
+                continue;
+            }
+            let mut bytes = self.pool.pop().unwrap_or_else(|| Vec::with_capacity(2048));
+            bytes.extend_from_slice(payload);
+            // The original goes; the copy is sent when due.
+            msg.set_verdict(Verdict::Drop);
+            if self.q.verdict(msg).is_err() {
+                stats.errors.fetch_add(1, Ordering::Relaxed);
+            }
+            let copies = 1 + dup as u8;
+            if dup {
+                stats.duplicated.fetch_add(1, Ordering::Relaxed);
+            }
+            if d.is_zero() {
+                for _ in 0..copies {
+                    if !send_copy(self.raw, &bytes) {
+                        stats.errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                h.saturating_record(hold_us(now.elapsed()));
+                bytes.clear();
+                self.pool.push(bytes);
+                continue;
+            }
+            self.heap.push(Held { due: now + d, seq: self.seq, since: now, copies, bytes });
+            self.seq += 1;
+            stats.delayed.fetch_add(1, Ordering::Relaxed);
         }
         drop(h);
-        let n = heap.len() as u64;
+        let n = self.heap.len() as u64;
         stats.held.store(n, Ordering::Relaxed);
         stats.max_held.fetch_max(n, Ordering::Relaxed);
     }
-    release_all(q, heap, stats);
 }
 
 #[cfg(test)]
@@ -635,10 +786,10 @@ mod tests {
         let s = Shape { peers: vec![Ipv4Addr::new(10, 0, 0, 2), Ipv4Addr::new(10, 0, 0, 3)], ports: Ports::Peer, ..Default::default() };
         let r: Vec<String> = rules(&s, "eth0", "faultline-r1-f3", 17000).iter().map(|r| r.join(" ")).collect();
         assert_eq!(r.len(), 4);
-        assert_eq!(r[0], "OUTPUT -o eth0 -d 10.0.0.2/32 -p tcp --dport 2380 -m comment --comment faultline-r1-f3 -j NFQUEUE --queue-num 17000 --queue-bypass");
-        assert_eq!(r[3], "OUTPUT -o eth0 -d 10.0.0.3/32 -p tcp --sport 2380 -m comment --comment faultline-r1-f3 -j NFQUEUE --queue-num 17000 --queue-bypass");
+        assert_eq!(r[0], "OUTPUT -o eth0 -d 10.0.0.2/32 -p tcp --dport 2380 -m mark ! --mark 0x666c7368 -m comment --comment faultline-r1-f3 -j NFQUEUE --queue-num 17000 --queue-bypass");
+        assert_eq!(r[3], "OUTPUT -o eth0 -d 10.0.0.3/32 -p tcp --sport 2380 -m mark ! --mark 0x666c7368 -m comment --comment faultline-r1-f3 -j NFQUEUE --queue-num 17000 --queue-bypass");
         let all: Vec<String> = rules(&Shape::default(), "eth0", "l", 16384).iter().map(|r| r.join(" ")).collect();
-        assert_eq!(all, vec!["OUTPUT -o eth0 -m comment --comment l -j NFQUEUE --queue-num 16384 --queue-bypass"]);
+        assert_eq!(all, vec!["OUTPUT -o eth0 -m mark ! --mark 0x666c7368 -m comment --comment l -j NFQUEUE --queue-num 16384 --queue-bypass"]);
     }
 
     #[test]
