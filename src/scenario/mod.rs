@@ -277,13 +277,13 @@ pub struct NetShape {
     pub delay: Span,
     /// Uniform ± variation of the delay.
     pub jitter: Span,
-    /// How much each delay depends on the previous one (netem only).
+    /// How much each random draw follows the previous one.
     pub correlation: Percent,
     /// Share of packets dropped.
     pub loss: Percent,
-    /// Share of packets sent twice (netem only).
+    /// Share of packets sent twice.
     pub duplicate: Percent,
-    /// Share of packets sent at once, ahead of delayed ones (netem only).
+    /// Share of packets sent at once, ahead of delayed ones.
     pub reorder: Percent,
     /// Only packets to these members (`n1`..); empty = to everyone.
     #[serde(skip_serializing_if = "Vec::is_empty")]
