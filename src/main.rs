@@ -136,6 +136,10 @@ fn dispatch(cmd: Command) -> Result<Exit, Error> {
         Command::Doctor => {
             let checks = doctor::checks();
             println!("{}", doctor::render(&checks));
+            println!("fault kinds and how faultline carries them out (docs/faults.md):");
+            for (kind, how) in faultline::fault::ALL {
+                println!("  {kind:<11} {how}");
+            }
             Ok(Exit::Pass)
         }
         Command::Clean { run, force, images } => {
