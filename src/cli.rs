@@ -57,6 +57,14 @@ pub enum Command {
         /// No progress bar and no report table (summary.json is still written).
         #[arg(long, short)]
         quiet: bool,
+        /// Also write JUnit XML to FILE: a test suite per scenario, a test case per gate (a
+        /// failed gate is a failure with its figures and the run directory), for CI systems.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+        /// Print each run's summary (summary.json) on stdout, as a JSON array, instead of the
+        /// table and progress lines (which would mix with it).
+        #[arg(long)]
+        json: bool,
     },
     /// Check scenarios and explain them (resolved settings and fault schedule) without running.
     ///

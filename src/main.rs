@@ -41,14 +41,18 @@ fn main() -> ExitCode {
 
 fn dispatch(cmd: Command) -> Result<Exit, Error> {
     match cmd {
-        Command::Run { scenarios, backend, seed, out, quiet } => {
+        Command::Run { scenarios, backend, seed, out, quiet, junit, json } => {
             // Parse every scenario before running any.
             let parsed = scenarios.iter().map(|p| scenario::load(p)).collect::<Result<Vec<_>, _>>()?;
+            let quiet = quiet || json;
             let cancel = CancellationToken::new();
             install_ctrl_c(cancel.clone());
             let mut exit = Exit::Pass;
             let several = parsed.len() > 1;
+            // What each scenario came to, for --junit and --json.
+            let mut outcomes: Vec<Result<report::Summary, (String, String)>> = Vec::new();
             for s in parsed {
+                let name = s.name.clone();
                 let opts = RunOptions {
                     backend: backend.map(Into::into),
                     seed,
@@ -65,15 +69,39 @@ fn dispatch(cmd: Command) -> Result<Exit, Error> {
                             println!("{}", report::table::render(&outcome.summary));
                         }
                         exit = exit.worst(outcome.exit);
+                        outcomes.push(Ok(outcome.summary));
                     }
                     Err(e) => {
                         eprintln!("faultline: {e}");
                         exit = exit.worst(e.exit());
+                        outcomes.push(Err((name, e.to_string())));
                     }
                 }
                 if cancel.is_cancelled() {
                     break;
                 }
+            }
+            if let Some(path) = junit {
+                let cases: Vec<report::junit::Outcome> = outcomes
+                    .iter()
+                    .map(|o| match o {
+                        Ok(s) => report::junit::Outcome::Ran(s),
+                        Err((n, m)) => report::junit::Outcome::Failed(n, m.clone()),
+                    })
+                    .collect();
+                std::fs::write(&path, report::junit::render(&cases))
+                    .map_err(|e| Error::Environment(format!("cannot write the JUnit file {}: {e}", path.display())))?;
+                eprintln!("faultline: wrote JUnit results to {}", path.display());
+            }
+            if json {
+                let all: Vec<serde_json::Value> = outcomes
+                    .iter()
+                    .map(|o| match o {
+                        Ok(s) => serde_json::to_value(s).unwrap_or(serde_json::Value::Null),
+                        Err((n, m)) => serde_json::json!({ "scenario": n, "verdict": "error", "error": m }),
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&all).unwrap_or_default());
             }
             Ok(exit)
         }

@@ -97,3 +97,38 @@ fn forcing_netem_where_the_kernel_lacks_it_is_refused_before_anything_is_built()
     assert!(err.contains("sch_netem") && err.contains("nfqueue"), "{err}");
     assert!(faultline::cluster::netns::list("faultline-").iter().all(|n| n.contains("nettest")), "a namespace was made");
 }
+
+#[test]
+fn junit_lists_each_gate_and_json_prints_the_summary() {
+    crate::util::require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let scen = dir.path().join("g.yaml");
+    std::fs::write(
+        &scen,
+        "name: gate-test\nseed: 1\nworkload: {clients: 2, rate: 100/s, duration: 3s}\nexpect: {linearizable: true, consistent: true, min_ok_ops: 50, p99: 1ms}\n",
+    )
+    .unwrap();
+    let junit = dir.path().join("junit.xml");
+    let out = dir.path().join("run");
+    let (code, stdout, err) =
+        faultline(&["run", scen.to_str().unwrap(), "--backend", "process", "--out", out.to_str().unwrap(), "--junit", junit.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 1, "the p99 gate of 1 ms cannot pass on a 3-member cluster: {err}");
+    // --json: stdout is exactly the summaries.
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    assert_eq!(v[0]["scenario"], "gate-test");
+    assert_eq!(v[0]["verdict"], "fail");
+    // JUnit: well-formed, a case per gate, the failed one with its figures and the run dir.
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let doc = roxmltree::Document::parse(&xml).unwrap_or_else(|e| panic!("{e}: {xml}"));
+    let cases: Vec<roxmltree::Node> = doc.descendants().filter(|n| n.has_tag_name("testcase")).collect();
+    let names: Vec<&str> = cases.iter().filter_map(|c| c.attribute("name")).collect();
+    for g in ["linearizable", "consistent", "min_ok_ops", "p99", "valid run"] {
+        assert!(names.contains(&g), "no test case {g}: {names:?}");
+    }
+    let failed: Vec<&str> = cases.iter().filter(|c| c.children().any(|k| k.has_tag_name("failure"))).filter_map(|c| c.attribute("name")).collect();
+    assert_eq!(failed, ["p99"]);
+    let msg = cases.iter().find(|c| c.attribute("name") == Some("p99")).unwrap().descendants().find(|n| n.has_tag_name("failure")).unwrap().text().unwrap();
+    assert!(msg.contains("limit") && msg.contains(out.to_str().unwrap()), "{msg}");
+    let suite = doc.descendants().find(|n| n.has_tag_name("testsuite")).unwrap();
+    assert_eq!(suite.attribute("failures"), Some("1"));
+}
