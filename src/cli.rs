@@ -66,6 +66,29 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run a recorded run again: the same scenario and seed (the same schedule and per-client
+    /// operations), every fault pinned to the members the original hit, by name; then say how
+    /// the replay differs from the original.
+    ///
+    /// Example: faultline replay reports/leader-partition-20261130T194023Z --until 12s
+    Replay {
+        /// The original run's directory (it holds scenario.yaml and events.jsonl).
+        #[arg(value_name = "RUN_DIR")]
+        run_dir: PathBuf,
+        /// Stop at this offset from workload start (e.g. 12s), for bisecting a failure; faults
+        /// from then on are dropped, earlier ones keep their places.
+        #[arg(long, value_name = "OFFSET", value_parser = parse_span)]
+        until: Option<std::time::Duration>,
+        /// Where the replay's run directory goes (default: reports/<name>-<time>).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Backend for the replay (default: the scenario's).
+        #[arg(long, value_enum)]
+        backend: Option<BackendArg>,
+        /// No progress bar and no report table.
+        #[arg(long, short)]
+        quiet: bool,
+    },
     /// Check scenarios and explain them (resolved settings and fault schedule) without running.
     ///
     /// Example: faultline validate scenarios/*.yaml --seed 7
@@ -192,4 +215,9 @@ impl From<BackendArg> for BackendChoice {
             BackendArg::Docker => BackendChoice::Docker,
         }
     }
+}
+
+/// Parse a duration as scenarios write it (`12s`, `1500ms`, `2m`).
+fn parse_span(s: &str) -> Result<std::time::Duration, String> {
+    crate::scenario::units::Span::parse(s).map(|x| x.0)
 }

@@ -21,6 +21,7 @@ pub mod gates;
 pub mod history;
 pub mod image;
 pub mod observer;
+pub mod replay;
 pub mod report;
 pub mod runner;
 pub mod scenario;

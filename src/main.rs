@@ -62,6 +62,7 @@ fn dispatch(cmd: Command) -> Result<Exit, Error> {
                     },
                     reports_dir: PathBuf::from("reports"),
                     quiet,
+                    ..Default::default()
                 };
                 match runner::run(s, &opts, cancel.clone()) {
                     Ok(outcome) => {
@@ -104,6 +105,35 @@ fn dispatch(cmd: Command) -> Result<Exit, Error> {
                 println!("{}", serde_json::to_string_pretty(&all).unwrap_or_default());
             }
             Ok(exit)
+        }
+        Command::Replay { run_dir, until, out, backend, quiet } => {
+            let rec = faultline::replay::load(&run_dir)?;
+            for (id, names) in &rec.pinned {
+                let written = rec.written.get(id).map(String::as_str).unwrap_or("?");
+                if !written.starts_with('n') || written.len() > 2 {
+                    eprintln!("faultline: replay: fault #{id} (target {written}) pinned to {} as in the original run", names.join(","));
+                }
+            }
+            let cancel = CancellationToken::new();
+            install_ctrl_c(cancel.clone());
+            let opts = RunOptions {
+                backend: backend.map(Into::into),
+                seed: rec.scenario.seed,
+                out,
+                reports_dir: PathBuf::from("reports"),
+                quiet,
+                pinned: rec.pinned.clone(),
+                until,
+            };
+            let clients = rec.scenario.workload.clients;
+            let outcome = runner::run(rec.scenario, &opts, cancel)?;
+            if !quiet {
+                println!("{}", report::table::render(&outcome.summary));
+            }
+            let diff = faultline::replay::compare(&run_dir, &outcome.run_dir, clients)?;
+            print!("{}", faultline::replay::render(&diff));
+            let _ = std::fs::write(outcome.run_dir.join("replay.json"), serde_json::to_vec_pretty(&diff).unwrap_or_default());
+            Ok(outcome.exit)
         }
         Command::Validate { scenarios, seed } => {
             let mut exit = Exit::Pass;

@@ -56,6 +56,10 @@ pub struct RunOptions {
     pub reports_dir: PathBuf,
     /// No progress bar, no table.
     pub quiet: bool,
+    /// Replay: the members each fault id hit in the original run, by name.
+    pub pinned: std::collections::BTreeMap<usize, Vec<String>>,
+    /// Replay: stop at this offset from workload start (faults from then on are dropped).
+    pub until: Option<Duration>,
 }
 
 /// What a finished run produced.
@@ -163,8 +167,21 @@ pub fn run(mut scenario: Scenario, opts: &RunOptions, cancel: CancellationToken)
         }
         None => None,
     };
-    let plan = schedule::plan(&scenario, seed);
+    // The schedule of the whole scenario first, so that `--until` keeps the same prefix.
+    let mut plan = schedule::plan(&scenario, seed);
+    if let Some(until) = opts.until.filter(|u| *u < scenario.workload.duration.0) {
+        plan.retain(|p| p.at < until);
+        for p in &mut plan {
+            p.heal_at = p.heal_at.map(|h| h.min(until));
+        }
+        scenario.workload.duration = crate::scenario::units::Span(until);
+    }
+    for p in &mut plan {
+        p.pinned = opts.pinned.get(&p.id).cloned();
+    }
     std::fs::write(run_dir.join("scenario.yaml"), scenario.to_yaml())?;
+    // The resolved schedule, for replays and for people.
+    std::fs::write(run_dir.join("schedule.json"), serde_json::to_vec_pretty(&plan).unwrap_or_default())?;
     let progress = if opts.quiet {
         Progress::silent(scenario.workload.duration.0)
     } else {

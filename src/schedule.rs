@@ -28,6 +28,10 @@ pub struct Planned {
     pub origin: String,
     /// Seed for the choices made when it starts (random members, halves).
     pub draw: u64,
+    /// A replay's members for it, by name, as the original run resolved its target; `None`
+    /// resolves the target when it starts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pinned: Option<Vec<String>>,
 }
 
 fn ser_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -71,6 +75,7 @@ pub fn plan(s: &Scenario, seed: u64) -> Vec<Planned> {
                 target: f.target,
                 origin: if rep == 0 { format!("faults[{i}]") } else { format!("faults[{i}] #{}", rep + 1) },
                 draw: rng.random(),
+                pinned: None,
             });
             match f.every {
                 Some(every) if at + every.0 < end => {
@@ -99,7 +104,7 @@ pub fn plan(s: &Scenario, seed: u64) -> Vec<Planned> {
                     target = Target::Minority;
                 }
             }
-            out.push(Planned { id: 0, at, heal_at: Some((at + n.for_.0).min(end)), kind, target, origin: "nemesis".into(), draw: rng.random() });
+            out.push(Planned { id: 0, at, heal_at: Some((at + n.for_.0).min(end)), kind, target, origin: "nemesis".into(), draw: rng.random(), pinned: None });
             at += n.interval.0;
         }
     }

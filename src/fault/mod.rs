@@ -76,8 +76,22 @@ pub fn inject(backend: &dyn Backend, planned: &Planned, leader: Option<&str>, bu
         _ => names.iter().filter(|n| !busy.contains(n) && backend.state(n) == MemberState::Running).cloned().collect(),
     };
     let mut rng = ChaCha8Rng::seed_from_u64(planned.draw);
-    let targets = target::resolve(planned.target, &names, &candidates, leader, &mut rng)
-        .map_err(|m| Error::Invalid(format!("fault #{} ({} on {}) could not start: {m}", planned.id, planned.kind, planned.target)))?;
+    let targets = match &planned.pinned {
+        // A replay: the members the original run hit, by name.
+        Some(pinned) => {
+            if let Some(bad) = pinned.iter().find(|n| !candidates.contains(n)) {
+                return Err(Error::Invalid(format!(
+                    "fault #{} ({} pinned to {}) could not start: {bad} is not available now (not a member, down, or under another fault)",
+                    planned.id,
+                    planned.kind,
+                    pinned.join(",")
+                )));
+            }
+            pinned.clone()
+        }
+        None => target::resolve(planned.target, &names, &candidates, leader, &mut rng)
+            .map_err(|m| Error::Invalid(format!("fault #{} ({} on {}) could not start: {m}", planned.id, planned.kind, planned.target)))?,
+    };
     let mut record = FaultRecord {
         id: planned.id,
         kind: planned.kind.name().to_string(),
