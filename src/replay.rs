@@ -80,7 +80,13 @@ pub struct Differences {
     pub clients_unmatched: usize,
 }
 
-fn fault_starts(run_dir: &Path) -> Result<BTreeMap<usize, (String, f64, Vec<String>)>, Error> {
+/// A fault's start as a run recorded it: kind, offset (s), members.
+type Started = (String, f64, Vec<String>);
+
+/// One client's invocations: operation, key, value written.
+type Invocations = Vec<(OpKind, String, String)>;
+
+fn fault_starts(run_dir: &Path) -> Result<BTreeMap<usize, Started>, Error> {
     let evs = events::read(&run_dir.join("events.jsonl")).map_err(|e| Error::BadInput(format!("cannot read events: {e}")))?;
     Ok(evs
         .into_iter()
@@ -93,9 +99,9 @@ fn fault_starts(run_dir: &Path) -> Result<BTreeMap<usize, (String, f64, Vec<Stri
 
 /// What each client invoked: (operation, key, the value it wrote; for a cas the value it
 /// tried to write — the value it compared with depends on what it read, so on timing).
-fn invocations(run_dir: &Path) -> Result<BTreeMap<u32, Vec<(OpKind, String, String)>>, Error> {
+fn invocations(run_dir: &Path) -> Result<BTreeMap<u32, Invocations>, Error> {
     let h = history::read(&run_dir.join("history.jsonl")).map_err(|e| Error::BadInput(format!("cannot read the history: {e}")))?;
-    let mut by: BTreeMap<u32, Vec<(OpKind, String, String)>> = BTreeMap::new();
+    let mut by: BTreeMap<u32, Invocations> = BTreeMap::new();
     for e in h.into_iter().filter(|e| e.kind == EntryType::Invoke) {
         let v = match e.value {
             Value::One(v) => v,
