@@ -266,11 +266,13 @@ impl SlotClient {
             OpKind::Read => Value::None,
             OpKind::Write => Value::One(self.fresh_value()),
             OpKind::Cas => {
-                let from = match self.seen.get(&key) {
-                    Some(v) => v.clone(),
-                    None => self.fresh_value(),
-                };
-                Value::Pair(from, self.fresh_value())
+                // Two values drawn whatever the slot has seen, so that the values a slot writes
+                // depend only on the seed (a replay writes the same ones); the first is the
+                // expected value only when the slot has seen none (then the cas fails).
+                let unseen = self.fresh_value();
+                let to = self.fresh_value();
+                let from = self.seen.get(&key).cloned().unwrap_or(unseen);
+                Value::Pair(from, to)
             }
         };
         let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);

@@ -292,7 +292,9 @@ fn jitter_spreads_delays_across_delay_plus_minus_jitter() {
     v.sort_by(|a, b| a.total_cmp(b));
     let q = |f: f64| v[((v.len() - 1) as f64 * f) as usize];
     eprintln!("jitter 50±20ms: min {:.1} p10 {:.1} p50 {:.1} p90 {:.1} max {:.1} ms; {c:?}", v[0], q(0.1), q(0.5), q(0.9), v[v.len() - 1]);
-    assert!(v[0] >= 30.0 && v[v.len() - 1] <= 75.0, "round trips within [30, 70] ms (+5 ms slack): {} .. {}", v[0], v[v.len() - 1]);
+    // Never early; late only by scheduling (a loaded machine runs the shaper's thread late, so
+    // the bound is on the 95th percentile, not the maximum).
+    assert!(v[0] >= 30.0 && q(0.95) <= 75.0, "round trips within [30, 70] ms (+5 ms slack): min {} p95 {} max {}", v[0], q(0.95), v[v.len() - 1]);
     // Uniform on [30, 70]: p10 = 34, p50 = 50, p90 = 66.
     assert!(q(0.1) < 38.0 && q(0.9) > 62.0 && (q(0.5) - 50.0).abs() < 5.0, "spread: p10 {} p50 {} p90 {}", q(0.1), q(0.5), q(0.9));
     // Jitter larger than the gap between packets reorders them.
