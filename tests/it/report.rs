@@ -229,10 +229,10 @@ fn report_renders_in_headless_chromium() {
 
 /// docs/benchmarks.md §9: a 10-minute history at 500 ops/s (300k operations).
 ///
-/// `cargo test --release --test it report::bench_report_10_minutes -- --ignored --nocapture`
+/// `cargo test --release --test it report::timing_10_minute_run -- --ignored --nocapture`
 #[test]
 #[ignore]
-fn bench_report_10_minutes() {
+fn timing_10_minute_run() {
     let d = fresh_dir("bench");
     std::fs::write(d.join("summary.json"), summary_json(600.0)).unwrap();
     std::fs::write(d.join("events.jsonl"), EVENTS).unwrap();
