@@ -256,3 +256,19 @@ fn timing_10_minute_run() {
         page.matches('<').count() - page.matches("</").count()
     );
 }
+
+#[test]
+fn report_draws_a_fault_never_healed_to_the_end() {
+    let d = fresh_dir("open");
+    std::fs::write(d.join("summary.json"), summary_json(30.0)).unwrap();
+    let events = r#"{"t":0,"event":"member-start","member":"n1","pid":11}
+{"t":5000000000,"event":"fault-start","id":0,"kind":"pause","target":"n1","targets":["n1"],"mechanism":"SIGSTOP","params":{},"proof":"state T"}
+"#;
+    std::fs::write(d.join("events.jsonl"), events).unwrap();
+    std::fs::write(d.join("history.jsonl"), "").unwrap();
+    let page = std::fs::read_to_string(faultline::report::html::write(&d).unwrap()).unwrap();
+    assert!(page.contains("<g class=\"fault open\" data-kind=\"pause\""));
+    assert!(page.contains("never healed"));
+    assert!(page.contains("no operations"));
+    assert!(page.contains("no leader seen"));
+}
