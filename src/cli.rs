@@ -134,6 +134,16 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         html: Option<PathBuf>,
     },
+    /// (Re)write report.html in a run directory from its summary.json, events.jsonl and
+    /// history.jsonl: faults per member, leaders, throughput, latency and unavailability on
+    /// one time axis. Self-contained; open it in any browser.
+    ///
+    /// Example: faultline report reports/leader-partition-20261123T170512Z/
+    Report {
+        /// The run directory.
+        #[arg(value_name = "RUN_DIR")]
+        run_dir: PathBuf,
+    },
     /// Show what this machine can do: root, namespaces, iptables/nft, netem, NFQUEUE, FUSE,
     /// cgroups, Docker, etcd. Each row says what it enables and how to get it when missing.
     Doctor,

@@ -190,6 +190,10 @@ fn dispatch(cmd: Command) -> Result<Exit, Error> {
             }
             Ok(if bad { Exit::BadInput } else { check::exit_for(&done) })
         }
+        Command::Report { run_dir } => {
+            println!("wrote {}", report::html::write(&run_dir)?.display());
+            Ok(Exit::Pass)
+        }
         Command::StressWorker { cpu_load, mem_bytes } => faultline::fault::cpu::worker_main(cpu_load, mem_bytes),
         Command::Doctor => {
             let checks = doctor::checks();

@@ -662,6 +662,10 @@ fn finish(
     if let Err(e) = summary::write(&sum, &run_dir.join("summary.json")) {
         eprintln!("faultline: could not write {}: {e}", run_dir.join("summary.json").display());
     }
+    // The page is a convenience: failing to draw it is a note, never a failed run.
+    if let Err(e) = crate::report::html::write(run_dir) {
+        eprintln!("faultline: note: could not write report.html: {e}");
+    }
     sum
 }
 

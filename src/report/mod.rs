@@ -1,7 +1,8 @@
 //! Reports are sinks of a finished (or running) run: [`summary`] computes `summary.json`
 //! from the history, events and checks; [`table`] renders it for the terminal;
-//! [`progress`] is the live bar while the workload runs; [`junit`] is JUnit XML for CI. None of them touch the cluster.
+//! [`html`] draws `report.html`; [`progress`] is the live bar while the workload runs; [`junit`] is JUnit XML for CI. None of them touch the cluster.
 
+pub mod html;
 pub mod junit;
 pub mod progress;
 pub mod summary;

@@ -11,4 +11,5 @@ mod docker;
 mod image;
 mod net;
 mod props;
+mod report;
 mod util;

@@ -1,0 +1,274 @@
+//! `report.html` (src/report/html.rs): a run directory built from fixtures in the formats the
+//! runner writes, the page's content asserted, and a look in headless Chromium when it is
+//! installed. No cluster needed.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+/// A fresh, empty directory under the system temp dir.
+fn fresh_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("faultline-report-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// `summary.json` as `report::summary::write` writes it: 3 members, two unavailability windows,
+/// one failed gate.
+fn summary_json(duration_s: f64) -> String {
+    format!(
+        r#"{{
+  "scenario": "leader-partition", "seed": 42, "backend": "process", "etcd_version": "3.5.17", "duration_s": {duration_s},
+  "ops": {{"total": 100, "ok": 90, "fail": 8, "info": 2}}, "throughput_ok_per_s": 3.0,
+  "latency_ms": {{
+    "all": {{"p50": 2.5, "p90": 5.0, "p99": 9.0, "p999": 9.0, "max": 9.0, "count": 90}},
+    "read": {{"p50": 2.5, "p90": 5.0, "p99": 9.0, "p999": 9.0, "max": 9.0, "count": 30}},
+    "write": {{"p50": 2.5, "p90": 5.0, "p99": 9.0, "p999": 9.0, "max": 9.0, "count": 30}},
+    "cas": {{"p50": 2.5, "p90": 5.0, "p99": 9.0, "p999": 9.0, "max": 9.0, "count": 30}}
+  }},
+  "leader_changes": 1,
+  "leaders": [{{"t_s": 0.001, "member": "n1", "term": 2}}, {{"t_s": 9.9, "member": "n3", "term": 3}}],
+  "unavailability": [{{"from_s": 8.0, "to_s": 9.9}}, {{"from_s": 19.5, "to_s": 21.25}}],
+  "max_unavailable_s": 1.9,
+  "faults": [],
+  "linearizable": true,
+  "consistency": null,
+  "gates": [
+    {{"name": "min_ok_ops", "limit": 10, "actual": 90, "pass": true, "status": "pass", "message": "90 successful operations ≥ 10", "assumption": true}},
+    {{"name": "max_unavailable", "limit": 1.5, "actual": 1.9, "pass": false, "status": "fail", "message": "longest window 1.9 s > 1.5 s"}}
+  ],
+  "passed": false, "checker": {{"status": "ran", "seconds": 0.01}}, "exit_code": 1, "verdict": "fail",
+  "verdict_reasons": ["max_unavailable: longest window 1.9 s > 1.5 s"], "invalid_reasons": [], "interrupted": false,
+  "harness": {{"cpu_s": 0.5, "peak_rss_mib": 20.0}}, "run_dir": "/tmp/x"
+}}
+"#
+    )
+}
+
+/// `events.jsonl`: members, a leader partition of n1 (8.3 → 18.1 s), a kill of n2 (12 → 14 s),
+/// leader changes at 9.9 and 21.3 s.
+const EVENTS: &str = r#"{"t":0,"event":"member-start","member":"n1","pid":11}
+{"t":0,"event":"member-start","member":"n2","pid":12}
+{"t":0,"event":"member-start","member":"n3","pid":13}
+{"t":0,"event":"note","message":"cluster healthy"}
+{"t":21913,"event":"workload-start","clients":2}
+{"t":1353789,"event":"leader-change","member":"n1","term":2}
+{"t":8318370316,"event":"fault-start","id":0,"kind":"partition","target":"leader","targets":["n1"],"mechanism":"iptables","params":{"mode":"isolate"},"proof":"4 probe(s) blocked <cut>"}
+{"t":9901592006,"event":"leader-change","member":"n3","term":3}
+{"t":12000000000,"event":"fault-start","id":1,"kind":"kill","target":"n2","targets":["n2"],"mechanism":"signal","params":{},"proof":"SIGKILL delivered, pid 12 gone"}
+{"t":12000000001,"event":"member-stop","member":"n2","how":"SIGKILL"}
+{"t":14000000000,"event":"fault-heal","id":1,"kind":"kill","target":"n2","targets":["n2"],"mechanism":"signal","params":{},"proof":"n2 restarted"}
+{"t":14000000001,"event":"member-start","member":"n2","pid":14}
+{"t":18053012323,"event":"fault-heal","id":0,"kind":"partition","target":"leader","targets":["n1"],"mechanism":"iptables","params":{"mode":"isolate"},"proof":"4 probe(s) crossed"}
+{"t":21301511929,"event":"leader-change","member":"n3","term":11}
+{"t":30001575647,"event":"workload-end"}
+"#;
+
+/// A history of `secs` seconds at `per_s` operations a second from 2 clients, every 10th
+/// failing, latency 1-9 ms, with nothing completing in the unavailability windows.
+fn write_history(path: &Path, secs: u64, per_s: u64) {
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let gap = 1_000_000_000 / per_s;
+    let mut line = String::new();
+    for i in 0..secs * per_s {
+        let t = i * gap;
+        let ts = t as f64 / 1e9;
+        if (8.0..9.9).contains(&ts) || (19.5..21.25).contains(&ts) {
+            continue;
+        }
+        let lat = 1_000_000 + (i % 9) * 1_000_000;
+        let (f, v_in, v_out) = match i % 3 {
+            0 => ("read", "null".to_string(), format!("\"{}\"", i % 7)),
+            1 => ("write", format!("\"{i}\""), format!("\"{i}\"")),
+            _ => ("cas", format!("[\"{}\",\"{i}\"]", i % 5), format!("[\"{}\",\"{i}\"]", i % 5)),
+        };
+        let client = i % 2;
+        let key = format!("k{}", i % 16);
+        line.clear();
+        let _ = writeln!(line, r#"{{"type":"invoke","id":{i},"client":{client},"t":{t},"f":"{f}","key":"{key}","value":{v_in},"member":"n1"}}"#);
+        if i % 10 == 9 {
+            let _ =
+                writeln!(line, r#"{{"type":"fail","id":{i},"client":{client},"t":{},"f":"{f}","key":"{key}","value":{v_in},"error":"no leader"}}"#, t + lat);
+        } else {
+            let _ = writeln!(line, r#"{{"type":"ok","id":{i},"client":{client},"t":{},"f":"{f}","key":"{key}","value":{v_out},"rev":{}}}"#, t + lat, i + 2);
+        }
+        out.write_all(line.as_bytes()).unwrap();
+    }
+    out.flush().unwrap();
+}
+
+/// A run directory with every file the report reads.
+fn run_dir(name: &str, violation: bool) -> PathBuf {
+    let d = fresh_dir(name);
+    std::fs::write(d.join("summary.json"), summary_json(30.0)).unwrap();
+    std::fs::write(d.join("events.jsonl"), EVENTS).unwrap();
+    write_history(&d.join("history.jsonl"), 30, 20);
+    if violation {
+        std::fs::write(d.join("linearizability.html"), "<!DOCTYPE html><title>violation</title>").unwrap();
+    }
+    d
+}
+
+#[test]
+fn report_draws_faults_leaders_charts_windows_and_gates() {
+    let d = run_dir("content", false);
+    let path = faultline::report::html::write(&d).unwrap();
+    assert_eq!(path, d.join("report.html"));
+    let page = std::fs::read_to_string(&path).unwrap();
+
+    assert!(page.contains("<svg"), "no drawing");
+    // The header.
+    for s in ["leader-partition", "42", "process", "3.5.17", "30.0 s", "FAIL"] {
+        assert!(page.contains(s), "header lacks {s}");
+    }
+    // A lane per member.
+    for m in ["n1", "n2", "n3"] {
+        assert!(page.contains(&format!("class=\"lane\" data-member=\"{m}\"")), "no lane for {m}");
+    }
+    // Fault bars with their kind, from→to and mechanism; the proof in a tooltip (escaped).
+    assert_eq!(page.matches("<g class=\"fault\" data-kind=\"partition\"").count(), 1);
+    assert_eq!(page.matches("<g class=\"fault\" data-kind=\"kill\"").count(), 1);
+    assert!(page.contains("partition 8.3→18.1 · iptables"), "partition bar label");
+    assert!(page.contains("proof: 4 probe(s) blocked &lt;cut&gt;"), "partition proof tooltip");
+    assert!(page.contains("healed: n2 restarted"), "heal proof");
+    // Leader segments with terms; two changes after the first leader.
+    assert_eq!(page.matches("<g class=\"leader\"").count(), 3);
+    assert!(page.contains("n3 leader, term 11"));
+    assert_eq!(page.matches("<path class=\"change\"").count(), 2);
+    // Throughput and latency series.
+    assert!(page.contains("<path class=\"tput ok\" d=\"M"));
+    assert!(page.contains("<path class=\"tput bad\" d=\"M"), "every 10th operation failed");
+    assert!(page.contains("<path class=\"lat p50\" d=\"M"));
+    assert!(page.contains("<path class=\"lat p99\" d=\"M"));
+    // Two windows, shaded in each of the four panels.
+    assert_eq!(page.matches("<rect class=\"unav\"").count(), 8);
+    assert!(page.contains("unavailable 8.000–9.900 s"));
+    // The gates.
+    assert!(page.contains("<code>min_ok_ops</code>"));
+    assert!(page.contains("<code>max_unavailable</code>"));
+    assert!(page.contains("<span class=\"st fail\">FAIL</span>"));
+    assert!(page.contains("<td class=\"num\">1.9</td><td class=\"num\">1.5</td>"), "actual then limit");
+    // No violation page, no link.
+    assert!(!page.contains("href=\"linearizability.html\""));
+    // Self-contained: nothing fetched (the SVG namespace is a name, not a resource).
+    let without_ns = page.replace("xmlns=\"http://www.w3.org/2000/svg\"", "");
+    assert!(!without_ns.contains("http://") && !without_ns.contains("https://"), "the page references the network");
+    assert!(!page.contains("<script"), "no script needed");
+    // Small: a few hundred elements.
+    let elements = page.matches('<').count();
+    assert!(elements < 1500, "{elements} elements");
+}
+
+#[test]
+fn report_links_the_violation_page_when_there_is_one() {
+    let d = run_dir("violation", true);
+    let page = std::fs::read_to_string(faultline::report::html::write(&d).unwrap()).unwrap();
+    assert!(page.contains("<a href=\"linearizability.html\">linearizability.html</a>"));
+}
+
+#[test]
+fn report_without_events_or_history_still_draws_and_says_why() {
+    let d = fresh_dir("bare");
+    std::fs::write(d.join("summary.json"), summary_json(30.0)).unwrap();
+    let page = std::fs::read_to_string(faultline::report::html::write(&d).unwrap()).unwrap();
+    assert!(page.contains("events.jsonl is missing"));
+    assert!(page.contains("history.jsonl is missing"));
+    assert_eq!(page.matches("<rect class=\"unav\"").count(), 8);
+}
+
+#[test]
+fn report_names_the_bad_file() {
+    let d = fresh_dir("bad");
+    let e = faultline::report::html::write(&d).unwrap_err();
+    assert!(e.to_string().contains("summary.json"), "{e}");
+    std::fs::write(d.join("summary.json"), summary_json(30.0)).unwrap();
+    std::fs::write(d.join("history.jsonl"), "{\"type\":\"invoke\"}\n").unwrap();
+    let e = faultline::report::html::write(&d).unwrap_err();
+    assert!(e.to_string().contains("history.jsonl:1"), "{e}");
+    assert_eq!(e.exit().code(), 2);
+}
+
+#[test]
+fn report_subcommand_rewrites_the_page() {
+    let d = run_dir("cli", false);
+    let out = Command::new(env!("CARGO_BIN_EXE_faultline")).arg("report").arg(&d).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("report.html"));
+    assert!(d.join("report.html").is_file());
+    let out = Command::new(env!("CARGO_BIN_EXE_faultline")).arg("report").arg(d.join("nope")).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn report_renders_in_headless_chromium() {
+    let Some(chromium) =
+        ["chromium", "chromium-browser", "google-chrome"].into_iter().find(|c| Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()))
+    else {
+        println!("SKIPPED: no chromium installed (apt-get install -y chromium) to render report.html");
+        return;
+    };
+    let d = run_dir("chromium", true);
+    let page = faultline::report::html::write(&d).unwrap();
+    let png = d.join("report.png");
+    let out = Command::new(chromium)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1400,1600"])
+        .arg(format!("--screenshot={}", png.display()))
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let bytes = std::fs::read(&png).unwrap();
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "not a PNG");
+    // A blank 1400x1600 page compresses to a few KB; the drawing makes it tens of KB.
+    assert!(bytes.len() > 30_000, "screenshot only {} bytes", bytes.len());
+    println!("screenshot: {}", png.display());
+}
+
+/// docs/benchmarks.md §9: a 10-minute history at 500 ops/s (300k operations).
+///
+/// `cargo test --release --test it report::timing_10_minute_run -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn timing_10_minute_run() {
+    let d = fresh_dir("bench");
+    std::fs::write(d.join("summary.json"), summary_json(600.0)).unwrap();
+    std::fs::write(d.join("events.jsonl"), EVENTS).unwrap();
+    write_history(&d.join("history.jsonl"), 600, 500);
+    let hist = std::fs::metadata(d.join("history.jsonl")).unwrap().len();
+    let mut times = Vec::new();
+    for _ in 0..5 {
+        let t0 = Instant::now();
+        faultline::report::html::write(&d).unwrap();
+        times.push(t0.elapsed().as_secs_f64());
+    }
+    times.sort_by(f64::total_cmp);
+    let page = std::fs::read_to_string(d.join("report.html")).unwrap();
+    println!(
+        "history {:.1} MB; report.html generated in {:.3} s median (min {:.3}, max {:.3}); page {} bytes, {} elements",
+        hist as f64 / 1e6,
+        times[2],
+        times[0],
+        times[4],
+        page.len(),
+        page.matches('<').count() - page.matches("</").count()
+    );
+}
+
+#[test]
+fn report_draws_a_fault_never_healed_to_the_end() {
+    let d = fresh_dir("open");
+    std::fs::write(d.join("summary.json"), summary_json(30.0)).unwrap();
+    let events = r#"{"t":0,"event":"member-start","member":"n1","pid":11}
+{"t":5000000000,"event":"fault-start","id":0,"kind":"pause","target":"n1","targets":["n1"],"mechanism":"SIGSTOP","params":{},"proof":"state T"}
+"#;
+    std::fs::write(d.join("events.jsonl"), events).unwrap();
+    std::fs::write(d.join("history.jsonl"), "").unwrap();
+    let page = std::fs::read_to_string(faultline::report::html::write(&d).unwrap()).unwrap();
+    assert!(page.contains("<g class=\"fault open\" data-kind=\"pause\""));
+    assert!(page.contains("never healed"));
+    assert!(page.contains("no operations"));
+    assert!(page.contains("no leader seen"));
+}
