@@ -77,6 +77,24 @@ fn dispatch(cmd: Command) -> Result<Exit, Error> {
             }
             Ok(exit)
         }
+        Command::Compare { scenario, a, b, runs, seed, out, backend } => {
+            use faultline::compare::{self, CompareOptions, Variant};
+            let opts = CompareOptions {
+                a: Variant::parse("a", &a)?,
+                b: Variant::parse("b", &b)?,
+                runs,
+                seed,
+                backend: backend.map(Into::into),
+                out,
+                reports_dir: PathBuf::from("reports"),
+            };
+            let cancel = CancellationToken::new();
+            install_ctrl_c(cancel.clone());
+            let (c, dir) = compare::compare(scenario::load(&scenario)?, &opts, cancel)?;
+            println!("{}", c.render());
+            println!("runs, compare.json and compare.html in {}", dir.display());
+            Ok(compare::exit_of(&c.runs).worst(if c.interrupted { Exit::Invalid } else { Exit::Pass }))
+        }
         Command::Validate { scenarios, seed } => {
             let mut exit = Exit::Pass;
             for p in &scenarios {
