@@ -250,8 +250,14 @@ pub struct RunRecord {
     /// Why the run did not finish (its error), when it did not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    /// The figures (see [`METRICS`]); empty when the run did not finish.
+    /// The figures (see [`METRICS`]), in table order; empty when the run did not finish.
+    /// In `compare.json` an object `{"leader_changes": 0, ...}`.
+    #[serde(serialize_with = "as_map")]
     pub figures: Vec<(String, f64)>,
+}
+
+fn as_map<S: serde::Serializer>(v: &[(String, f64)], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_map(v.iter().map(|(k, x)| (k, x)))
 }
 
 impl RunRecord {
@@ -344,8 +350,11 @@ pub struct Row {
 }
 
 /// Aggregate the runs: one [`Row`] per metric that some run has, in [`METRICS`] order.
+/// An interrupted run's figures cover part of a run and are left out.
 pub fn aggregate(runs: &[RunRecord]) -> Vec<Row> {
-    let side = |label: &str, key: &str| Stats::of(&runs.iter().filter(|r| r.variant == label).filter_map(|r| r.get(key)).collect::<Vec<_>>());
+    let side = |label: &str, key: &str| {
+        Stats::of(&runs.iter().filter(|r| r.variant == label && r.verdict != "interrupted").filter_map(|r| r.get(key)).collect::<Vec<_>>())
+    };
     METRICS
         .iter()
         .filter_map(|(key, label, _)| {
@@ -480,6 +489,11 @@ impl Comparison {
             interrupted,
             exit_code: exit.code(),
         }
+    }
+
+    /// The exit code as [`Exit`].
+    pub fn exit(&self) -> Exit {
+        exit_from_code(self.exit_code)
     }
 
     fn rows(&self) -> Vec<[String; 6]> {
@@ -665,6 +679,17 @@ pub fn dir_for(s: &Scenario, opts: &CompareOptions) -> PathBuf {
     dir
 }
 
+/// A setting the chosen backend ignores (`binary` on docker, `image` on process), said as a warning.
+pub fn unused_setting(v: &Variant, backend: BackendChoice) -> Option<String> {
+    v.settings.iter().find_map(|s| match (s, backend) {
+        (Setting::Binary(_), BackendChoice::Docker) => Some(
+            "`binary` is for the process backend; on docker the members run `image` (build one from a binary with `faultline image build --etcd PATH`)".into(),
+        ),
+        (Setting::Image(_), BackendChoice::Process) => Some("`image` is for the docker backend; on the process backend the members run `binary`".into()),
+        _ => None,
+    })
+}
+
 /// Run the comparison: check both variants, then run a-1, b-1, a-2, b-2, ... with the
 /// same seed for run i of each, write `compare.json` and `compare.html` to the directory,
 /// and return what was found. Progress goes to stderr; the table is for the caller to print.
@@ -686,6 +711,11 @@ pub fn compare(base: Scenario, opts: &CompareOptions, cancel: CancellationToken)
                 v.describe(),
                 s.cluster.etcd.binary
             )));
+        }
+    }
+    for (v, s) in [(&opts.a, &sa), (&opts.b, &sb)] {
+        if let Some(w) = unused_setting(v, v.backend().or(opts.backend).unwrap_or(s.cluster.backend)) {
+            eprintln!("faultline: warning: variant {}: {w}", v.label);
         }
     }
     let (seeds, drawn) = seeds(opts.seed.or(base.seed), opts.runs);
@@ -897,6 +927,10 @@ mod tests {
         ];
         runs[5].verdict = "fail".into();
         runs[5].exit_code = 1;
+        let mut cut = runs.clone();
+        cut.push(run("a", 4, &[("leader_changes", 50.0)]));
+        cut[6].verdict = "interrupted".into();
+        assert_eq!(aggregate(&cut)[0].a.unwrap().max, 1.0, "an interrupted run is not aggregated");
         let rows = aggregate(&runs);
         assert_eq!(rows.len(), 2, "only metrics some run has");
         let lc = &rows[0];
@@ -925,6 +959,17 @@ mod tests {
         assert_eq!(j["aggregates"][1]["separation"], "separated");
         assert_eq!(j["b"]["settings"][1]["key"], "election_timeout");
         assert_eq!(j["b"]["settings"][1]["value"], "200ms");
+        assert_eq!(j["runs"][1]["figures"]["all_p99_ms"], 30.0);
+    }
+
+    #[test]
+    fn a_setting_the_backend_ignores_is_named() {
+        let v = Variant::parse("b", &words(&["binary=/opt/etcd"])).unwrap();
+        assert!(unused_setting(&v, BackendChoice::Docker).unwrap().contains("process backend"));
+        assert_eq!(unused_setting(&v, BackendChoice::Process), None);
+        let v = Variant::parse("b", &words(&["image=faultline/etcd:3.5.17"])).unwrap();
+        assert!(unused_setting(&v, BackendChoice::Process).is_some());
+        assert_eq!(unused_setting(&v, BackendChoice::Auto), None);
     }
 
     #[test]

@@ -93,7 +93,7 @@ fn dispatch(cmd: Command) -> Result<Exit, Error> {
             let (c, dir) = compare::compare(scenario::load(&scenario)?, &opts, cancel)?;
             println!("{}", c.render());
             println!("runs, compare.json and compare.html in {}", dir.display());
-            Ok(compare::exit_of(&c.runs).worst(if c.interrupted { Exit::Invalid } else { Exit::Pass }))
+            Ok(c.exit())
         }
         Command::Validate { scenarios, seed } => {
             let mut exit = Exit::Pass;
