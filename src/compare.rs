@@ -577,7 +577,7 @@ impl Comparison {
         }
         h.push_str(
             "</table><p>separated = every run of one variant is on one side of every run of the other; overlap = these runs do not tell \
-             the variants apart.</p><h2>Runs</h2><div class=\"plots\">",
+             the variants apart; too few runs = one run on a side, whose range says nothing about the spread.</p><h2>Runs</h2><p>Each dot is a run (hover for its value); the axis starts at 0.</p><div class=\"plots\">",
         );
         for row in &self.aggregates {
             let pts =
@@ -597,13 +597,15 @@ fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-/// A small SVG: one line of dots for a's runs and one for b's on a shared axis.
+/// A small SVG: one line of dots for a's runs and one for b's on a shared axis from zero.
 pub fn dot_plot(a: &[(usize, f64)], b: &[(usize, f64)]) -> String {
     const W: f64 = 260.0;
     const L: f64 = 22.0;
     const R: f64 = 10.0;
     let all: Vec<f64> = a.iter().chain(b).map(|p| p.1).collect();
-    let lo = all.iter().copied().fold(f64::INFINITY, f64::min);
+    // The axis starts at zero (every figure is a count, a time or a rate), so that a
+    // difference of 1 in 500 does not look like the whole width.
+    let lo = all.iter().copied().fold(f64::INFINITY, f64::min).min(0.0);
     let hi = all.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let (lo, hi) = if !lo.is_finite() {
         (0.0, 1.0)
