@@ -89,6 +89,48 @@ pub enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Compare two versions or settings of etcd on one scenario (pre-upgrade, tuning).
+    ///
+    /// Runs SCENARIO --runs times under variant a and under variant b, alternating
+    /// (a-1, b-1, a-2, ...) with the same seed for run i of both, into DIR/a-1, DIR/b-1, ...
+    /// (default reports/compare-<scenario>-<UTC time>/). Prints one table: per metric
+    /// (leader changes, longest unavailability, p50/p99/p99.9 per operation kind, ok/fail/info
+    /// counts, throughput, verdicts) the median [min–max] of a and of b, b − a, b / a, and
+    /// whether the runs separate the variants (ranges that do not overlap) or overlap.
+    /// Writes DIR/compare.json and DIR/compare.html (the table and dot plots of the runs).
+    ///
+    /// Variant keys: binary (etcd path, process backend), image (docker backend),
+    /// heartbeat_interval, election_timeout, snapshot_count, quota_backend_bytes,
+    /// extra_args (comma separated), backend. The exit code is 0 when every run passed
+    /// its gates, else the worst run's.
+    ///
+    /// Example: faultline compare scenarios/tuning-heartbeat.yaml --a heartbeat_interval=100ms election_timeout=1s --b heartbeat_interval=20ms election_timeout=100ms --runs 3
+    ///
+    /// Example (upgrade): faultline compare scenarios/leader-kill.yaml --backend process --a binary=/usr/bin/etcd --b binary=/opt/etcd-3.5/etcd
+    #[command(after_help = EXIT_CODES)]
+    Compare {
+        /// The scenario file (before --a and --b).
+        #[arg(value_name = "SCENARIO")]
+        scenario: PathBuf,
+        /// Variant a: KEY=VALUE settings (e.g. heartbeat_interval=100ms election_timeout=1s).
+        #[arg(long = "a", value_name = "KEY=VALUE", num_args = 1.., required = true)]
+        a: Vec<String>,
+        /// Variant b: KEY=VALUE settings.
+        #[arg(long = "b", value_name = "KEY=VALUE", num_args = 1.., required = true)]
+        b: Vec<String>,
+        /// Runs per variant.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// The first run's seed (run i uses SEED + i - 1); default the scenario's, else drawn and printed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// The comparison directory.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Backend for variants that do not set `backend=`.
+        #[arg(long, value_enum)]
+        backend: Option<BackendArg>,
+    },
     /// Check scenarios and explain them (resolved settings and fault schedule) without running.
     ///
     /// Example: faultline validate scenarios/*.yaml --seed 7

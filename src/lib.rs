@@ -11,6 +11,7 @@ pub mod clean;
 pub mod cli;
 pub mod client;
 pub mod cluster;
+pub mod compare;
 pub mod consistency;
 pub mod doctor;
 pub mod error;

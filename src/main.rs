@@ -135,6 +135,24 @@ fn dispatch(cmd: Command) -> Result<Exit, Error> {
             let _ = std::fs::write(outcome.run_dir.join("replay.json"), serde_json::to_vec_pretty(&diff).unwrap_or_default());
             Ok(outcome.exit)
         }
+        Command::Compare { scenario, a, b, runs, seed, out, backend } => {
+            use faultline::compare::{self, CompareOptions, Variant};
+            let opts = CompareOptions {
+                a: Variant::parse("a", &a)?,
+                b: Variant::parse("b", &b)?,
+                runs,
+                seed,
+                backend: backend.map(Into::into),
+                out,
+                reports_dir: PathBuf::from("reports"),
+            };
+            let cancel = CancellationToken::new();
+            install_ctrl_c(cancel.clone());
+            let (c, dir) = compare::compare(scenario::load(&scenario)?, &opts, cancel)?;
+            println!("{}", c.render());
+            println!("runs, compare.json and compare.html in {}", dir.display());
+            Ok(c.exit())
+        }
         Command::Validate { scenarios, seed } => {
             let mut exit = Exit::Pass;
             for p in &scenarios {

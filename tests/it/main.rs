@@ -6,6 +6,7 @@ mod bench;
 mod checker;
 mod cli;
 mod cluster;
+mod compare;
 mod disk;
 mod docker;
 mod image;
