@@ -55,6 +55,19 @@ pub enum EventKind {
     },
     /// The workload ended.
     WorkloadEnd {},
+    /// A scheduled etcd operation (`ops:`) finished.
+    Op {
+        /// `compact`, `defrag`, `move-leader`, `alarm-disarm`.
+        op: String,
+        /// Members it acted on.
+        targets: Vec<String>,
+        /// Whether it succeeded (and verified its result).
+        ok: bool,
+        /// Its verified result, or why it failed.
+        detail: String,
+        /// How long it took, s.
+        duration_s: f64,
+    },
     /// Anything else worth knowing.
     Note {
         /// The note.

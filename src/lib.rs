@@ -22,6 +22,7 @@ pub mod gates;
 pub mod history;
 pub mod image;
 pub mod observer;
+pub mod ops;
 pub mod replay;
 pub mod report;
 pub mod runner;

@@ -380,6 +380,7 @@ async fn drive(
         enum Step<'a> {
             Start(&'a Planned),
             Heal(usize),
+            Op(&'a crate::scenario::OpSpec),
         }
         let end = s.workload.duration.0;
         let mut steps: Vec<(Duration, u8, Step)> = Vec::new();
@@ -388,6 +389,9 @@ async fn drive(
             if let Some(h) = p.heal_at.filter(|h| *h < end) {
                 steps.push((h, 0, Step::Heal(p.id)));
             }
+        }
+        for o in &s.ops {
+            steps.push((o.at.0, 2, Step::Op(o)));
         }
         steps.sort_by_key(|(t, prio, _)| (*t, *prio));
         for (at, _, step) in steps {
@@ -432,6 +436,30 @@ async fn drive(
                             return Err(e);
                         }
                     }
+                }
+                Step::Op(o) => {
+                    let leader = {
+                        let deadline = Instant::now() + Duration::from_secs(10);
+                        loop {
+                            let l = view_rx.borrow().leader.clone();
+                            if l.is_some() || Instant::now() >= deadline || cancel.is_cancelled() {
+                                break l;
+                            }
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                        }
+                    };
+                    let eps = endpoints.clone();
+                    let op = o.op;
+                    let r = client_rt.spawn(async move { run_op(op, &eps, leader.as_deref()).await }).await.map_err(Error::harness)?;
+                    let (ok, detail, targets, took) = match r {
+                        Ok(d) => (true, d.detail, d.targets, d.took.as_secs_f64()),
+                        Err(m) => (false, m, Vec::new(), 0.0),
+                    };
+                    progress.println(&format!("{:>7.2}s  op {} {}: {detail}", clock.now_ns() as f64 / 1e9, op.name(), if ok { "done" } else { "FAILED" }));
+                    if !ok {
+                        invalid.push(format!("op {} at {} failed: {detail}", op.name(), o.at));
+                    }
+                    sink.emit(EventKind::Op { op: op.name().into(), targets, ok, detail, duration_s: took });
                 }
                 Step::Heal(id) => {
                     if let Some(pos) = active.iter().position(|a| a.planned.id == id) {
@@ -546,6 +574,33 @@ impl Meter {
 
 /// The leader to resolve a target against; waits (bounded) through an election when the
 /// target needs one.
+/// Carry out one scheduled etcd operation, its targets resolved against the current leader.
+async fn run_op(op: crate::scenario::EtcdOp, eps: &[Endpoint], leader: Option<&str>) -> Result<crate::ops::Done, String> {
+    use crate::scenario::{EtcdOp, Target};
+    let pick = |t: Target| -> Vec<Endpoint> {
+        match t {
+            Target::All => eps.to_vec(),
+            Target::Leader => eps.iter().filter(|e| Some(e.member.as_str()) == leader).cloned().collect(),
+            Target::Member(i) => eps.get(usize::from(i).saturating_sub(1)).cloned().into_iter().collect(),
+            // follower, random, minority, majority: the members that do not lead, in order.
+            _ => eps.iter().filter(|e| Some(e.member.as_str()) != leader).take(1).cloned().collect(),
+        }
+    };
+    match op {
+        EtcdOp::Compact { keep } => crate::ops::compact(eps, keep).await,
+        EtcdOp::Defrag { target } => crate::ops::defrag(&pick(target)).await,
+        EtcdOp::MoveLeader { target } => {
+            let leader = leader.ok_or("there is no leader to hand leadership over")?;
+            let to = pick(target).into_iter().next().ok_or("no member to hand leadership to")?;
+            if to.member == leader {
+                return Err(format!("{leader} already leads"));
+            }
+            crate::ops::move_leader(eps, leader, &to.member).await
+        }
+        EtcdOp::AlarmDisarm => crate::ops::alarm_disarm(eps).await,
+    }
+}
+
 async fn current_leader(view: &watch::Receiver<ClusterView>, p: &Planned, cancel: &CancellationToken) -> Option<String> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {

@@ -32,6 +32,9 @@ pub struct Scenario {
     /// The seeded random schedule.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nemesis: Option<NemesisSpec>,
+    /// etcd operations at fixed times.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ops: Vec<OpSpec>,
     /// The gates.
     pub expect: Expectations,
 }
@@ -268,6 +271,51 @@ pub enum FaultKind {
         /// How much memory.
         size: Size,
     },
+}
+
+/// An etcd operation at a time (`ops:`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OpSpec {
+    /// Offset from workload start.
+    pub at: Span,
+    /// What it does.
+    #[serde(flatten)]
+    pub op: EtcdOp,
+}
+
+/// The etcd operations built so far.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(tag = "op", rename_all = "kebab-case")]
+pub enum EtcdOp {
+    /// Compact to the current revision minus `keep`.
+    Compact {
+        /// Revisions kept.
+        keep: u64,
+    },
+    /// Defragment the targets one at a time.
+    Defrag {
+        /// Who.
+        target: Target,
+    },
+    /// Hand leadership to the target (a follower or a named member).
+    MoveLeader {
+        /// Who.
+        target: Target,
+    },
+    /// Disarm every alarm.
+    AlarmDisarm,
+}
+
+impl EtcdOp {
+    /// The name as written.
+    pub fn name(&self) -> &'static str {
+        match self {
+            EtcdOp::Compact { .. } => "compact",
+            EtcdOp::Defrag { .. } => "defrag",
+            EtcdOp::MoveLeader { .. } => "move-leader",
+            EtcdOp::AlarmDisarm => "alarm-disarm",
+        }
+    }
 }
 
 /// Network shaping parameters (`kind: latency`).

@@ -20,6 +20,8 @@ pub struct RawScenario {
     pub workload: RawWorkload,
     #[serde(default)]
     pub faults: Vec<Spanned<RawFault>>,
+    #[serde(default)]
+    pub ops: Vec<Spanned<RawOp>>,
     pub nemesis: Option<Spanned<RawNemesis>>,
     #[serde(default)]
     pub expect: RawExpect,
@@ -105,6 +107,16 @@ pub struct RawFault {
     pub load: Option<Percent>,
     pub cores: Option<f64>,
     pub size: Option<Size>,
+}
+
+/// One entry of `ops:` (an etcd operation at a time).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOp {
+    pub at: Option<Span>,
+    pub op: Option<String>,
+    pub target: Option<String>,
+    pub keep: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]

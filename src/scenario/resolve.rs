@@ -121,6 +121,10 @@ impl Resolver<'_> {
             Some(n) => Some(self.nemesis(n, cluster.size, workload.duration)?),
             None => None,
         };
+        let mut ops = Vec::new();
+        for o in &raw.ops {
+            ops.push(self.op(o, cluster.size, workload.duration)?);
+        }
         let e = &raw.expect;
         let expect = Expectations {
             linearizable: e.linearizable,
@@ -138,8 +142,59 @@ impl Resolver<'_> {
             workload,
             faults,
             nemesis,
+            ops,
             expect,
         })
+    }
+
+    /// One entry of `ops:`.
+    fn op(&self, o: &Spanned<super::raw::RawOp>, size: usize, duration: Span) -> Result<OpSpec, Error> {
+        const BUILT: [&str; 4] = ["compact", "defrag", "move-leader", "alarm-disarm"];
+        const LATER: [&str; 7] = ["member-add", "learner-promote", "member-remove", "member-replace", "snapshot-save", "snapshot-restore", "rolling-restart"];
+        let loc = Some(o.referenced);
+        let r = &o.value;
+        let Some(name) = r.op.as_deref() else {
+            return self.err(loc, format!("this entry of `ops:` has no `op`: use one of {}", BUILT.join(", ")));
+        };
+        let Some(at) = r.at else {
+            return self.err(loc, format!("this `{name}` op has no `at`: say when it runs, e.g. `at: 10s`"));
+        };
+        if at >= duration {
+            return self.err(loc, format!("this op runs at {at}, but the workload lasts {duration}: it would never run"));
+        }
+        let target = |default: Target| -> Result<Target, Error> {
+            match &r.target {
+                Some(t) => Target::parse(t, size).or_else(|m| self.err(loc, m)),
+                None => Ok(default),
+            }
+        };
+        let op = match name {
+            "compact" => EtcdOp::Compact { keep: r.keep.unwrap_or(0) },
+            "defrag" => EtcdOp::Defrag { target: target(Target::All)? },
+            "move-leader" => {
+                let t = target(Target::Follower)?;
+                if !matches!(t, Target::Follower | Target::Member(_)) {
+                    return self.err(loc, format!("move-leader hands leadership to one member: target `follower` or n1..n{size}, not `{t}`"));
+                }
+                EtcdOp::MoveLeader { target: t }
+            }
+            "alarm-disarm" => EtcdOp::AlarmDisarm,
+            other if LATER.contains(&other) => {
+                return self.err(loc, format!("op `{other}` is not supported yet; the ops built so far are {}", BUILT.join(", ")));
+            }
+            other => {
+                let mut all = BUILT.to_vec();
+                all.extend(LATER);
+                return self.err(loc, format!("unknown op `{other}`{}: the ops built so far are {}", suggest(other, &all), BUILT.join(", ")));
+            }
+        };
+        if r.keep.is_some() && !matches!(op, EtcdOp::Compact { .. }) {
+            return self.err(loc, format!("`keep` applies to compact, not to `{name}`"));
+        }
+        if r.target.is_some() && matches!(op, EtcdOp::Compact { .. } | EtcdOp::AlarmDisarm) {
+            return self.err(loc, format!("`{name}` acts on the whole cluster: it takes no `target`"));
+        }
+        Ok(OpSpec { at, op })
     }
 
     fn cluster(&self, raw: &RawScenario) -> Result<ClusterSpec, Error> {
@@ -619,6 +674,20 @@ mod tests {
         assert!(err("name: x\nfaults:\n  - {at: 1s, kind: cpu-limit, target: all}\n").contains("cores"));
         let m = err("name: x\nfaults:\n  - {at: 1s, kind: kill, target: all, delay: 1s}\n");
         assert!(m.contains("`delay` does not apply to a `kill` fault") && m.contains("latency"), "{m}");
+    }
+
+    #[test]
+    fn ops_resolve_and_the_unbuilt_ones_are_refused() {
+        let s = parse("name: x\nops:\n  - {at: 1s, op: compact, keep: 10}\n  - {at: 2s, op: defrag}\n  - {at: 3s, op: move-leader, target: n2}\n  - {at: 4s, op: alarm-disarm}\n", "s.yaml").unwrap();
+        let ops: Vec<EtcdOp> = s.ops.iter().map(|o| o.op).collect();
+        assert_eq!(
+            ops,
+            [EtcdOp::Compact { keep: 10 }, EtcdOp::Defrag { target: Target::All }, EtcdOp::MoveLeader { target: Target::Member(2) }, EtcdOp::AlarmDisarm]
+        );
+        assert!(err("name: x\nops:\n  - {at: 1s, op: member-add}\n").contains("not supported yet"));
+        assert!(err("name: x\nops:\n  - {at: 1s, op: compcat}\n").contains("did you mean `compact`?"));
+        assert!(err("name: x\nops:\n  - {at: 1s, op: move-leader, target: all}\n").contains("one member"));
+        assert!(err("name: x\nops:\n  - {at: 1s, op: defrag, keep: 3}\n").contains("`keep` applies to compact"));
     }
 
     #[test]

@@ -326,3 +326,30 @@ fn a_replay_has_the_same_schedule_members_and_operations_as_its_original() {
     assert!(r["clients_differ"].as_array().unwrap().is_empty(), "{r}");
     assert!(r["ops_compared"].as_u64().unwrap() > 100, "{r}");
 }
+
+#[test]
+fn compaction_defrag_move_leader_and_alarm_disarm_verify_themselves() {
+    let c = TestCluster::start(3);
+    for i in 0..200 {
+        c.put("n1", &format!("op-{}", i % 10), &"x".repeat(512));
+    }
+    let eps = c.endpoints();
+    let done = c.rt.block_on(faultline::ops::compact(&eps, 0)).expect("compact");
+    assert!(done.detail.contains("is refused"), "{}", done.detail);
+    let done = c.rt.block_on(faultline::ops::defrag(&eps)).expect("defrag");
+    assert_eq!(done.targets.len(), 3);
+    // After a compaction the defragmented database is no larger than before.
+    for part in done.detail.split("; ") {
+        let nums: Vec<u64> = part.split(|ch: char| !ch.is_ascii_digit()).filter_map(|x| x.parse().ok()).collect();
+        let (before, after) = (nums[nums.len() - 2], nums[nums.len() - 1]);
+        assert!(after <= before, "{part}");
+    }
+    let v = c.wait_leader(Duration::from_secs(5));
+    let leader = v.leader.clone().unwrap();
+    let to = v.members.iter().find(|m| m.member != leader).unwrap().member.clone();
+    let done = c.rt.block_on(faultline::ops::move_leader(&eps, &leader, &to)).expect("move-leader");
+    assert!(done.detail.contains(&format!("{to} reports itself leader")), "{}", done.detail);
+    assert_eq!(c.wait_leader(Duration::from_secs(5)).leader.as_deref(), Some(to.as_str()));
+    let done = c.rt.block_on(faultline::ops::alarm_disarm(&eps)).expect("alarm-disarm");
+    assert!(done.detail.contains("none left"), "{}", done.detail);
+}
