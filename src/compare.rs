@@ -13,6 +13,7 @@
 //! all the data can say; no p-value is made up.
 
 use crate::error::{Error, Exit};
+use crate::markup::escape as esc;
 use crate::report::summary::{Percentiles, Summary};
 use crate::runner::{self, RunOptions};
 use crate::scenario::units::{Size, Span};
@@ -591,10 +592,6 @@ impl Comparison {
 
 fn join_seeds(seeds: &[u64]) -> String {
     seeds.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
-}
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 /// A small SVG: one line of dots for a's runs and one for b's on a shared axis from zero.

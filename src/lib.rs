@@ -21,6 +21,7 @@ pub mod fault;
 pub mod gates;
 pub mod history;
 pub mod image;
+pub mod markup;
 pub mod observer;
 pub mod ops;
 pub mod replay;

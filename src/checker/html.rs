@@ -16,6 +16,7 @@
 //! ```
 
 use super::{Failure, OpView};
+use crate::markup::escape as esc;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 
@@ -107,25 +108,6 @@ impl Unit {
         }
         out
     }
-}
-
-/// Escape text for HTML and SVG (elements and attribute values). Control characters other
-/// than tab and newline become U+FFFD, so the page stays well-formed.
-fn esc(s: &str) -> String {
-    let mut o = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&#39;"),
-            '\t' | '\n' => o.push(c),
-            c if c.is_control() => o.push('\u{FFFD}'),
-            c => o.push(c),
-        }
-    }
-    o
 }
 
 /// At most `n` characters of `s`, with an ellipsis when cut (kv values can be kilobytes).

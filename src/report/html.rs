@@ -23,6 +23,7 @@
 use crate::error::Error;
 use crate::events::{self, EventKind, FaultRecord};
 use crate::history::EntryType;
+use crate::markup::escape as esc;
 use crate::report::summary::{self, Summary, Window};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -251,25 +252,6 @@ impl Timeline {
             f.rec.targets.iter().map(String::as_str).collect()
         }
     }
-}
-
-/// Escape text for HTML and SVG (elements and attribute values). Control characters other
-/// than tab and newline become U+FFFD, so the page stays well-formed.
-fn esc(s: &str) -> String {
-    let mut o = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&#39;"),
-            '\t' | '\n' => o.push(c),
-            c if c.is_control() => o.push('\u{FFFD}'),
-            c => o.push(c),
-        }
-    }
-    o
 }
 
 /// A gate's limit or actual value as text: strings bare, `null` as a dash.

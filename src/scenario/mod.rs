@@ -6,6 +6,7 @@ pub mod raw;
 mod resolve;
 pub mod units;
 
+pub(crate) use resolve::suggest;
 pub use resolve::{load, parse};
 use serde::Serialize;
 use std::fmt;

@@ -41,6 +41,7 @@ mod rules;
 mod sys;
 
 use crate::error::Error;
+use crate::scenario::suggest;
 use fs::{Fs, Shared};
 use fuser::{BackgroundSession, Config, INodeNo, Notifier, Session, SessionACL};
 use std::fmt;
@@ -164,17 +165,6 @@ impl fmt::Display for IoOp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
-}
-
-/// ` (did you mean `x`?)` when a known word is close.
-fn suggest(word: &str, known: &[&str]) -> String {
-    known
-        .iter()
-        .map(|k| (strsim::jaro_winkler(word, k), *k))
-        .filter(|(score, _)| *score > 0.75)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, k)| format!(" (did you mean `{k}`?)"))
-        .unwrap_or_default()
 }
 
 const ERRNOS: [(&str, i32); 31] = [
