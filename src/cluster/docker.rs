@@ -155,16 +155,7 @@ impl DockerBackend {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
         let docker = rt.block_on(connect())?;
         let subnet = state::pick_subnet(run_id);
-        RunState {
-            run_id: run_id.into(),
-            harness_pid: std::process::id(),
-            run_dir: run_dir.to_path_buf(),
-            subnet,
-            backend: "docker".into(),
-            attached: Vec::new(),
-        }
-        .save()
-        .map_err(|e| Error::Harness(format!("failed to write the run state in {}: {e}", state::STATE_DIR)))?;
+        RunState::record(run_id, run_dir, subnet, "docker", Vec::new())?;
         let ip = |host: u8| Ipv4Addr::new(10, 78, subnet, host);
         let network = format!("faultline-{run_id}");
         let backend = DockerBackend {
@@ -241,16 +232,7 @@ impl DockerBackend {
             };
             slots.push(Slot { member, container: f.id.clone(), cmd: Vec::new() });
         }
-        RunState {
-            run_id: run_id.into(),
-            harness_pid: std::process::id(),
-            run_dir: run_dir.to_path_buf(),
-            subnet: 0,
-            backend: "docker".into(),
-            attached: found.iter().map(|f| f.id.clone()).collect(),
-        }
-        .save()
-        .map_err(|e| Error::Harness(format!("failed to write the run state in {}: {e}", state::STATE_DIR)))?;
+        RunState::record(run_id, run_dir, 0, "docker", found.iter().map(|f| f.id.clone()).collect())?;
         let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
         Ok(DockerBackend {
             run_id: run_id.into(),

@@ -73,16 +73,7 @@ impl ProcessBackend {
     pub fn create(run_id: &str, run_dir: &Path, spec: &ClusterSpec) -> Result<Self, Error> {
         let binary = preflight(spec)?;
         let subnet = state::pick_subnet(run_id);
-        RunState {
-            run_id: run_id.into(),
-            harness_pid: std::process::id(),
-            run_dir: run_dir.to_path_buf(),
-            subnet,
-            backend: "process".into(),
-            attached: Vec::new(),
-        }
-        .save()
-        .map_err(|e| Error::Harness(format!("failed to write the run state in {}: {e}", state::STATE_DIR)))?;
+        RunState::record(run_id, run_dir, subnet, "process", Vec::new())?;
 
         let prefix = format!("faultline-{run_id}");
         let ip = |host: u8| Ipv4Addr::new(10, 77, subnet, host);

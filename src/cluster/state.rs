@@ -28,6 +28,14 @@ pub struct RunState {
 }
 
 impl RunState {
+    /// Record a run owned by this faultline process: write its state file (the label
+    /// `faultline clean` reads), or say why it could not be written.
+    pub fn record(run_id: &str, run_dir: &Path, subnet: u8, backend: &str, attached: Vec<String>) -> Result<(), crate::error::Error> {
+        RunState { run_id: run_id.into(), harness_pid: std::process::id(), run_dir: run_dir.to_path_buf(), subnet, backend: backend.into(), attached }
+            .save()
+            .map_err(|e| crate::error::Error::Harness(format!("failed to write the run state in {STATE_DIR}: {e}")))
+    }
+
     /// The state file's path.
     pub fn path(run_id: &str) -> PathBuf {
         Path::new(STATE_DIR).join(format!("{run_id}.json"))

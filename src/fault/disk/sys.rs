@@ -82,25 +82,13 @@ pub(crate) fn pread_full(fd: RawFd, buf: &mut [u8], offset: u64) -> SysResult<us
     Ok(done)
 }
 
-/// `pwrite` the whole of `data` at `offset`.
+/// `pwrite` the whole of `data` at `offset` (std's `write_all_at` on the borrowed descriptor:
+/// it retries on EINTR and short writes).
 pub(crate) fn pwrite_all(fd: RawFd, data: &[u8], offset: u64) -> SysResult<()> {
-    let mut done = 0;
-    while done < data.len() {
-        // SAFETY: the pointer and length describe the unwritten tail of `data`.
-        let n = unsafe { libc::pwrite(fd, data[done..].as_ptr().cast(), data.len() - done, (offset + done as u64) as libc::off_t) };
-        if n < 0 {
-            let e = last_errno();
-            if e == libc::EINTR {
-                continue;
-            }
-            return Err(e);
-        }
-        if n == 0 {
-            return Err(libc::EIO);
-        }
-        done += n as usize;
-    }
-    Ok(())
+    use std::os::unix::fs::FileExt;
+    // SAFETY: the descriptor stays owned by the caller; ManuallyDrop never closes it.
+    let file = std::mem::ManuallyDrop::new(unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fd) });
+    file.write_all_at(data, offset).map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))
 }
 
 /// `fsync`, or `fdatasync` when `datasync`.
