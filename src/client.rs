@@ -23,6 +23,56 @@ pub struct Endpoint {
     pub url: String,
 }
 
+/// The members clients may send to, as it changes during a run (members added, removed,
+/// promoted). A roster made with [`Roster::fixed`] never changes.
+#[derive(Debug, Clone)]
+pub struct Roster(tokio::sync::watch::Receiver<Vec<Endpoint>>);
+
+/// The runner's end of a [`Roster`]: publishes the new list after a membership change.
+#[derive(Debug)]
+pub struct RosterUpdater(tokio::sync::watch::Sender<Vec<Endpoint>>);
+
+impl Roster {
+    /// A roster and the updater that changes it.
+    pub fn new(endpoints: Vec<Endpoint>) -> (RosterUpdater, Roster) {
+        let (tx, rx) = tokio::sync::watch::channel(endpoints);
+        (RosterUpdater(tx), Roster(rx))
+    }
+
+    /// A roster that never changes.
+    pub fn fixed(endpoints: Vec<Endpoint>) -> Roster {
+        Self::new(endpoints).1
+    }
+
+    /// The members now.
+    pub fn current(&self) -> Vec<Endpoint> {
+        self.0.borrow().clone()
+    }
+
+    /// The members, when they changed since this handle last looked.
+    pub fn changed(&mut self) -> Option<Vec<Endpoint>> {
+        if self.0.has_changed().unwrap_or(false) {
+            Some(self.0.borrow_and_update().clone())
+        } else {
+            None
+        }
+    }
+}
+
+impl RosterUpdater {
+    /// Publish a new list (no-op when it is the same).
+    pub fn set(&self, endpoints: Vec<Endpoint>) {
+        self.0.send_if_modified(|now| {
+            if *now == endpoints {
+                false
+            } else {
+                *now = endpoints;
+                true
+            }
+        });
+    }
+}
+
 /// HTTP/2 keep-alive ping interval. etcd refuses pings more often than every 5 s
 /// (`--grpc-keepalive-min-time`) and pings on idle connections, so faultline pings only
 /// while a request is open, and rarely.

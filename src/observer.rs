@@ -141,6 +141,17 @@ impl Poller {
         Self { endpoints, connections, names: HashMap::new() }
     }
 
+    /// Poll another set of members from now on (keeping the connections of those that stay).
+    fn set_endpoints(&mut self, endpoints: Vec<Endpoint>) {
+        let mut connections = Vec::with_capacity(endpoints.len());
+        for ep in &endpoints {
+            let kept = self.endpoints.iter().position(|e| e == ep).and_then(|i| self.connections[i].take());
+            connections.push(kept);
+        }
+        self.endpoints = endpoints;
+        self.connections = connections;
+    }
+
     /// One round: every member's status, concurrently, each bounded by `timeout`.
     async fn round(&mut self, timeout: Duration) -> Vec<MemberStatus> {
         let mut pending = Vec::with_capacity(self.endpoints.len());
@@ -226,20 +237,20 @@ impl Poller {
     }
 }
 
-/// Poll every member's maintenance status concurrently every `interval`, publish the view
+/// Poll every member of `roster` (as it changes) concurrently every `interval`, publish the view
 /// on `view` after each round, and emit `leader-change` on `events` whenever the cluster's
 /// leader changes (see [`choose_leader`], [`is_leader_change`]). A member that does not
 /// answer within twice the interval is unreachable (a paused member never answers, so a
 /// round then takes that long). Returns when `stop` is cancelled.
 pub async fn observe(
-    endpoints: Vec<Endpoint>,
+    mut roster: client::Roster,
     clock: Clock,
     interval: Duration,
     events: UnboundedSender<Event>,
     view: tokio::sync::watch::Sender<ClusterView>,
     stop: CancellationToken,
 ) {
-    let mut poller = Poller::new(endpoints);
+    let mut poller = Poller::new(roster.current());
     let mut ticks = tokio::time::interval(interval);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut last: Option<Leader> = None;
@@ -248,6 +259,9 @@ pub async fn observe(
             biased;
             _ = stop.cancelled() => return,
             _ = ticks.tick() => {}
+        }
+        if let Some(eps) = roster.changed() {
+            poller.set_endpoints(eps);
         }
         let at_ns = clock.now_ns();
         let members = tokio::select! {
@@ -388,7 +402,7 @@ mod live {
         let (view_tx, mut view_rx) = tokio::sync::watch::channel(ClusterView::default());
         let stop = CancellationToken::new();
         let clock = Clock::start();
-        let observer = tokio::spawn(observe(endpoints, clock, Duration::from_millis(100), events_tx, view_tx, stop.clone()));
+        let observer = tokio::spawn(observe(client::Roster::fixed(endpoints), clock, Duration::from_millis(100), events_tx, view_tx, stop.clone()));
         let printer = tokio::spawn(async move {
             let mut last = String::new();
             while view_rx.changed().await.is_ok() {

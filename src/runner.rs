@@ -12,7 +12,7 @@
 //! Ctrl-C cancels at any step: faults are healed, members stopped, namespaces removed, and a
 //! summary marked interrupted is written.
 
-use crate::client::Endpoint;
+use crate::client::{Endpoint, Roster, RosterUpdater};
 use crate::cluster::docker::DockerBackend;
 use crate::cluster::process::ProcessBackend;
 use crate::cluster::{self, netns, state, Backend};
@@ -351,24 +351,27 @@ async fn drive(
 
     let observer_stop = CancellationToken::new();
     let workload_stop = cancel.child_token();
+    let rosters = Arc::new(Rosters::new(endpoints.clone()));
+    let op_turn = Arc::new(tokio::sync::Mutex::new(()));
+    let mut ops_in_flight: Vec<tokio::task::JoinHandle<Option<String>>> = Vec::new();
     let mut active: Vec<Injected> = Vec::new();
     let mut interrupted = cancel.is_cancelled();
     let mut consistency = None;
     let mut hist_tx = Some(hist_tx);
     if cluster_ready && !interrupted {
         *sink.clock.lock().map_err(|_| Error::harness("event sink poisoned"))? = Some(clock);
-        let obs = client_rt.spawn(observer::observe(endpoints.clone(), clock, OBSERVE_EVERY, ev_tx.clone(), view_tx, observer_stop.clone()));
+        let obs = client_rt.spawn(observer::observe(rosters.all.clone(), clock, OBSERVE_EVERY, ev_tx.clone(), view_tx, observer_stop.clone()));
         sink.emit(EventKind::WorkloadStart { clients: s.workload.clients });
         let wl = {
             let spec = s.workload.clone();
             let prefix = key_prefix(backend.as_ref());
-            let eps = endpoints.clone();
+            let voters = rosters.voters.clone();
             let st = stats.clone();
             let stop = workload_stop.clone();
             let tx = hist_tx.take();
             client_rt.spawn(async move {
                 match tx {
-                    Some(tx) => Some(workload::run(&spec, seed, &prefix, &eps, clock, tx, st, stop).await),
+                    Some(tx) => Some(workload::run(&spec, seed, &prefix, &voters, clock, tx, st, stop).await),
                     None => None,
                 }
             })
@@ -438,28 +441,37 @@ async fn drive(
                     }
                 }
                 Step::Op(o) => {
-                    let leader = {
-                        let deadline = Instant::now() + Duration::from_secs(10);
-                        loop {
-                            let l = view_rx.borrow().leader.clone();
-                            if l.is_some() || Instant::now() >= deadline || cancel.is_cancelled() {
-                                break l;
-                            }
-                            tokio::time::sleep(Duration::from_millis(50)).await;
+                    let job = OpJob {
+                        op: o.op.clone(),
+                        at: o.at,
+                        backend: backend.clone(),
+                        client_rt: client_rt.clone(),
+                        sink: sink.clone(),
+                        progress: progress.clone(),
+                        clock,
+                        rosters: rosters.clone(),
+                        view: view_rx.clone(),
+                        cancel: cancel.clone(),
+                    };
+                    if let crate::scenario::EtcdOp::RollingRestart { etcd } = &o.op {
+                        // Inline: it takes faults off and puts them back on as it goes, so the
+                        // schedule waits for it (after any op in flight).
+                        let _turn = op_turn.clone().lock_owned().await;
+                        let leader = job.leader().await;
+                        let ctx = Ctx { backend: &backend, client_rt: &client_rt, sink: &sink, progress, clock: &clock };
+                        let r = rolling_restart(&ctx, etcd, &rosters.all.current(), leader.as_deref(), &mut active, &mut invalid).await;
+                        if let Some(m) = job.record(r).await {
+                            invalid.push(m);
                         }
-                    };
-                    let eps = endpoints.clone();
-                    let op = o.op;
-                    let r = client_rt.spawn(async move { run_op(op, &eps, leader.as_deref()).await }).await.map_err(Error::harness)?;
-                    let (ok, detail, targets, took) = match r {
-                        Ok(d) => (true, d.detail, d.targets, d.took.as_secs_f64()),
-                        Err(m) => (false, m, Vec::new(), 0.0),
-                    };
-                    progress.println(&format!("{:>7.2}s  op {} {}: {detail}", clock.now_ns() as f64 / 1e9, op.name(), if ok { "done" } else { "FAILED" }));
-                    if !ok {
-                        invalid.push(format!("op {} at {} failed: {detail}", op.name(), o.at));
+                    } else {
+                        // In the background, one op at a time, while faults start and heal: an op
+                        // may wait for the cluster (a refused reconfiguration is retried).
+                        let turn = op_turn.clone();
+                        ops_in_flight.push(tokio::spawn(async move {
+                            let _turn = turn.lock_owned().await;
+                            job.run().await
+                        }));
                     }
-                    sink.emit(EventKind::Op { op: op.name().into(), targets, ok, detail, duration_s: took });
                 }
                 Step::Heal(id) => {
                     if let Some(pos) = active.iter().position(|a| a.planned.id == id) {
@@ -477,6 +489,14 @@ async fn drive(
         if !interrupted {
             interrupted = meter.wait_until(end, &clock, &cancel, progress, &fault_now).await;
         }
+        // Ops still running finish (each is bounded) before the faults are healed.
+        for t in ops_in_flight.drain(..) {
+            match t.await {
+                Ok(Some(m)) => invalid.push(m),
+                Ok(None) => {}
+                Err(e) => invalid.push(format!("an op task failed: {e}")),
+            }
+        }
         workload_stop.cancel();
         // Let the workload drain its operations in flight (each bounded by op_timeout).
         let report = wl.await.map_err(|e| Error::harness(format!("workload task failed: {e}")))?;
@@ -487,7 +507,7 @@ async fn drive(
         // Consistency: only meaningful once every fault is healed.
         if !interrupted {
             progress.println("workload done, faults healed: checking that the members agree (revision, HashKV, keys)...");
-            let eps = endpoints.clone();
+            let eps = rosters.all.current();
             consistency = Some(client_rt.spawn(async move { crate::consistency::check(&eps, CATCH_UP).await }).await.map_err(Error::harness)?);
         }
         // On someone else's cluster, the run's keys go when the run is done.
@@ -572,20 +592,225 @@ impl Meter {
     }
 }
 
-/// The leader to resolve a target against; waits (bounded) through an election when the
-/// target needs one.
+/// The members the run's clients see: all of them (observer, operations, consistency) and
+/// the voters (the workload: a learner serves no client requests).
+struct Rosters {
+    all: Roster,
+    all_tx: RosterUpdater,
+    voters: Roster,
+    voters_tx: RosterUpdater,
+}
+
+impl Rosters {
+    fn new(endpoints: Vec<Endpoint>) -> Self {
+        let (all_tx, all) = Roster::new(endpoints.clone());
+        let (voters_tx, voters) = Roster::new(endpoints);
+        Rosters { all, all_tx, voters, voters_tx }
+    }
+
+    /// After a membership change: the backend's members, and which of them are learners
+    /// (`None` when no member answered: the voters stay as they were, less removed ones).
+    fn update(&self, members: Vec<Endpoint>, learners: Option<Vec<String>>) {
+        let voters: Vec<Endpoint> = match learners {
+            Some(l) => members.iter().filter(|e| !l.contains(&e.member)).cloned().collect(),
+            None => self.voters.current().into_iter().filter(|e| members.contains(e)).collect(),
+        };
+        self.all_tx.set(members);
+        if !voters.is_empty() {
+            self.voters_tx.set(voters);
+        }
+    }
+}
+
+/// One scheduled op with what it needs to run on its own, beside the fault schedule.
+struct OpJob {
+    op: crate::scenario::EtcdOp,
+    at: crate::scenario::units::Span,
+    backend: Arc<dyn Backend>,
+    client_rt: Arc<tokio::runtime::Runtime>,
+    sink: Arc<EventSink>,
+    progress: Progress,
+    clock: Clock,
+    rosters: Arc<Rosters>,
+    view: watch::Receiver<ClusterView>,
+    cancel: CancellationToken,
+}
+
+impl OpJob {
+    /// The leader now, waiting (up to 10 s) through an election.
+    async fn leader(&self) -> Option<String> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let l = self.view.borrow().leader.clone();
+            if l.is_some() || Instant::now() >= deadline || self.cancel.is_cancelled() {
+                return l;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Carry it out; the reason the run is invalid when it failed.
+    async fn run(self) -> Option<String> {
+        let leader = self.leader().await;
+        let eps = self.rosters.all.current();
+        let (b, op) = (self.backend.clone(), self.op.clone());
+        let r = match self.client_rt.spawn(async move { run_op(op, &b, &eps, leader.as_deref()).await }).await {
+            Ok(r) => r,
+            Err(e) => Err(format!("the op task failed: {e}")),
+        };
+        self.record(r).await
+    }
+
+    /// After a membership change, whom clients see; then the event and the progress line.
+    async fn record(&self, r: Result<crate::ops::Done, String>) -> Option<String> {
+        if self.op.changes_membership() {
+            let all = self.backend.endpoints();
+            // On the client runtime: its namespace reaches the members.
+            let a = all.clone();
+            let list = self.client_rt.spawn(async move { crate::ops::membership::member_list(&a).await }).await.unwrap_or_else(|e| Err(e.to_string()));
+            self.rosters.update(all, list.ok().map(|l| l.into_iter().filter(|m| m.learner).map(|m| m.name).collect()));
+        }
+        let (ok, detail, targets, took) = match r {
+            Ok(d) => (true, d.detail, d.targets, d.took.as_secs_f64()),
+            Err(m) => (false, m, Vec::new(), 0.0),
+        };
+        let name = self.op.name();
+        self.progress.println(&format!("{:>7.2}s  op {name} {}: {detail}", self.clock.now_ns() as f64 / 1e9, if ok { "done" } else { "FAILED" }));
+        self.sink.emit(EventKind::Op { op: name.into(), targets, ok, detail: detail.clone(), duration_s: took });
+        (!ok).then(|| format!("op {name} at {} failed: {detail}", self.at))
+    }
+}
+
+/// What the runner lends a long operation that heals and injects faults as it goes.
+struct Ctx<'a> {
+    backend: &'a Arc<dyn Backend>,
+    client_rt: &'a Arc<tokio::runtime::Runtime>,
+    sink: &'a Arc<EventSink>,
+    progress: &'a Progress,
+    clock: &'a Clock,
+}
+
+/// Whether a fault lives in a member's network namespace or cgroups, which a Docker member
+/// loses when its container restarts.
+fn lives_in_container(kind: &crate::scenario::FaultKind) -> bool {
+    use crate::scenario::FaultKind;
+    matches!(
+        kind,
+        FaultKind::Partition { .. }
+            | FaultKind::Latency(_)
+            | FaultKind::Bandwidth { .. }
+            | FaultKind::CpuStress { .. }
+            | FaultKind::CpuLimit { .. }
+            | FaultKind::MemStress { .. }
+    )
+}
+
+/// `rolling-restart`: every member in turn (followers first, the leader last), each stopped
+/// gracefully, given the new settings, started and waited for until it has caught up. A
+/// member a process fault holds down or paused is skipped (said in the detail). On a backend
+/// whose restarted members get a new network namespace (Docker), the faults living in the
+/// member's namespace or cgroups are healed before its restart and put back on after it, on
+/// the same members, so they stay in force (each heal and injection is recorded).
+async fn rolling_restart(
+    ctx: &Ctx<'_>,
+    settings: &crate::scenario::RestartSettings,
+    eps: &[Endpoint],
+    leader: Option<&str>,
+    active: &mut Vec<Injected>,
+    invalid: &mut Vec<String>,
+) -> Result<crate::ops::Done, String> {
+    let start = Instant::now();
+    let config = (!settings.is_empty()).then(|| cluster::MemberConfig {
+        args: settings.args(),
+        binary: settings.binary.as_ref().map(PathBuf::from),
+        image: settings.image.clone(),
+    });
+    let names: Vec<String> = eps.iter().map(|e| e.member.clone()).collect();
+    let mut said = Vec::new();
+    let mut done = Vec::new();
+    for m in crate::ops::restart::order(&names, leader) {
+        let state = ctx.backend.state(&m);
+        if state != cluster::MemberState::Running {
+            said.push(format!("{m} skipped ({state:?}: a fault holds it)"));
+            continue;
+        }
+        let mut moved = Vec::new();
+        if !ctx.backend.restart_keeps_netns() {
+            while let Some(pos) = active.iter().position(|a| lives_in_container(&a.planned.kind) && a.record.targets.contains(&m)) {
+                let inj = active.remove(pos);
+                let mut p = inj.planned.clone();
+                p.pinned = Some(inj.record.targets.clone());
+                heal_one(ctx.backend, inj, ctx.sink, invalid, ctx.progress, ctx.clock).await.map_err(|e| e.to_string())?;
+                moved.push(p);
+            }
+        }
+        let b = ctx.backend.clone();
+        let eps2 = eps.to_vec();
+        let (m2, c2) = (m.clone(), config.clone());
+        let r = ctx.client_rt.spawn(async move { crate::ops::restart::restart_member(&b, &eps2, &m2, c2).await }).await.map_err(|e| e.to_string())?;
+        for p in moved {
+            let b = ctx.backend.clone();
+            let busy: Vec<String> = active.iter().flat_map(|a| a.busy_members().to_vec()).collect();
+            let pc = p.clone();
+            let again = tokio::task::spawn_blocking(move || fault::inject(b.as_ref(), &pc, None, &busy)).await.map_err(|e| e.to_string())?;
+            match again {
+                Ok((inj, evs)) => {
+                    for e in evs {
+                        ctx.sink.emit(e);
+                    }
+                    ctx.progress.println(&format!(
+                        "{:>7.2}s  fault #{} {} back on {} after its restart (new network namespace): {}",
+                        ctx.clock.now_ns() as f64 / 1e9,
+                        p.id,
+                        p.kind,
+                        inj.record.targets.join(","),
+                        inj.record.proof
+                    ));
+                    ctx.sink.emit(EventKind::FaultStart(inj.record.clone()));
+                    active.push(inj);
+                }
+                Err(e) => invalid.push(format!("fault #{} could not be put back on {m} after its restart: {e}", p.id)),
+            }
+        }
+        said.push(r?);
+        done.push(m);
+    }
+    let how = match &config {
+        None => String::new(),
+        Some(c) => format!(
+            " with {}",
+            [
+                c.args.join(" "),
+                c.binary.as_ref().map(|b| format!("binary {}", b.display())).unwrap_or_default(),
+                c.image.as_ref().map(|i| format!("image {i}")).unwrap_or_default()
+            ]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join(", ")
+        ),
+    };
+    Ok(crate::ops::Done { detail: format!("{} member(s) restarted one at a time{how}: {}", done.len(), said.join("; ")), targets: done, took: start.elapsed() })
+}
+
 /// Carry out one scheduled etcd operation, its targets resolved against the current leader.
-async fn run_op(op: crate::scenario::EtcdOp, eps: &[Endpoint], leader: Option<&str>) -> Result<crate::ops::Done, String> {
+async fn run_op(op: crate::scenario::EtcdOp, backend: &Arc<dyn Backend>, eps: &[Endpoint], leader: Option<&str>) -> Result<crate::ops::Done, String> {
     use crate::scenario::{EtcdOp, Target};
     let pick = |t: Target| -> Vec<Endpoint> {
         match t {
             Target::All => eps.to_vec(),
             Target::Leader => eps.iter().filter(|e| Some(e.member.as_str()) == leader).cloned().collect(),
-            Target::Member(i) => eps.get(usize::from(i).saturating_sub(1)).cloned().into_iter().collect(),
+            // `nI` by name on a cluster of the run's own (members come and go), the I-th
+            // member on an attached one.
+            Target::Member(i) => {
+                eps.iter().find(|e| e.member == format!("n{i}")).or_else(|| eps.get(usize::from(i).saturating_sub(1))).cloned().into_iter().collect()
+            }
             // follower, random, minority, majority: the members that do not lead, in order.
             _ => eps.iter().filter(|e| Some(e.member.as_str()) != leader).take(1).cloned().collect(),
         }
     };
+    let one =
+        |t: Target| -> Result<String, String> { pick(t).into_iter().next().map(|e| e.member).ok_or_else(|| format!("no member matches target `{t}` now")) };
     match op {
         EtcdOp::Compact { keep } => crate::ops::compact(eps, keep).await,
         EtcdOp::Defrag { target } => crate::ops::defrag(&pick(target)).await,
@@ -598,6 +823,11 @@ async fn run_op(op: crate::scenario::EtcdOp, eps: &[Endpoint], leader: Option<&s
             crate::ops::move_leader(eps, leader, &to.member).await
         }
         EtcdOp::AlarmDisarm => crate::ops::alarm_disarm(eps).await,
+        EtcdOp::MemberAdd { learner } => crate::ops::membership::member_add(backend, eps, learner, None).await,
+        EtcdOp::LearnerPromote { target } => crate::ops::membership::learner_promote(eps, target.as_deref()).await,
+        EtcdOp::MemberRemove { target } => crate::ops::membership::member_remove(backend, eps, &one(target)?).await,
+        EtcdOp::MemberReplace { target } => crate::ops::membership::member_replace(backend, eps, &one(target)?).await,
+        EtcdOp::RollingRestart { .. } => Err("rolling-restart is carried out by the runner".into()),
     }
 }
 

@@ -16,7 +16,7 @@
 //! `faultline.member=<name>`, which is how `faultline clean` finds them after a crash.
 
 use super::state::{self, RunState};
-use super::{Backend, Member, MemberState, PEER_PORT};
+use super::{Backend, Member, MemberConfig, MemberState, PEER_PORT};
 use crate::error::Error;
 use crate::scenario::{AttachSelector, AttachSpec, ClusterSpec};
 use bollard::models::{ContainerCreateBody, EndpointIpamConfig, EndpointSettings, HostConfig, Ipam, IpamConfig, NetworkCreateRequest, NetworkingConfig};
@@ -40,11 +40,19 @@ pub const RUN_LABEL: &str = "faultline.run";
 pub const MEMBER_LABEL: &str = "faultline.member";
 /// Where a member's data directory is mounted inside its container.
 const DATA_IN_CONTAINER: &str = "/data";
+/// A stopped member's network namespace: none.
+const NOT_RUNNING: &str = "/nonexistent/not-running";
 
 struct Slot {
     member: Member,
+    /// Its container's id; empty once the member is removed.
     container: String,
+    /// The command every container of this member runs (before its config's flags).
     cmd: Vec<String>,
+    /// How it starts beyond the shared settings (joins, rolling restarts).
+    config: MemberConfig,
+    /// Removed from the cluster: no longer a member.
+    removed: bool,
 }
 
 /// A cluster of etcd containers.
@@ -55,6 +63,11 @@ pub struct DockerBackend {
     image: String,
     entrypoint: Option<Vec<String>>,
     network: String,
+    /// The run's third address octet (10.78.<subnet>.0/24) and directory, for added members.
+    subnet: u8,
+    run_dir: PathBuf,
+    /// The etcd flags every member shares.
+    common: Vec<String>,
     slots: Mutex<Vec<Slot>>,
     torn_down: Mutex<bool>,
     layers: super::layers::Layers,
@@ -165,6 +178,9 @@ impl DockerBackend {
             image: image.to_string(),
             entrypoint: spec.etcd.command.clone(),
             network: network.clone(),
+            subnet,
+            run_dir: run_dir.to_path_buf(),
+            common: Vec::new(),
             slots: Mutex::new(Vec::new()),
             torn_down: Mutex::new(false),
             layers: super::layers::Layers::default(),
@@ -187,23 +203,67 @@ impl DockerBackend {
 
         std::fs::create_dir_all(run_dir.join("logs"))?;
         std::fs::create_dir_all(run_dir.join("data"))?;
-        let members = super::new_members(spec.size, run_dir, ip, |_| PathBuf::from("/nonexistent/not-running"));
-        let common = super::shared_flags(run_id, spec, &members);
+        let members = super::new_members(spec.size, run_dir, ip, |_| PathBuf::from(NOT_RUNNING));
+        let mut backend = backend;
+        backend.common = super::shared_flags(run_id, spec, &members);
         for m in members {
-            std::fs::create_dir_all(&m.data_dir)?;
-            let mut cmd = vec![
-                format!("--name={}", m.name),
-                format!("--data-dir={DATA_IN_CONTAINER}"),
-                format!("--listen-client-urls={}", m.client_url),
-                format!("--advertise-client-urls={}", m.client_url),
-                format!("--listen-peer-urls={}", m.peer_url),
-                format!("--initial-advertise-peer-urls={}", m.peer_url),
-            ];
-            cmd.extend(common.iter().cloned());
-            let container = backend.create_container(&m, &cmd)?;
-            lock(&backend.slots).push(Slot { member: m, container, cmd });
+            backend.new_slot(m)?;
         }
         Ok(backend)
+    }
+
+    /// The data directory, command and container of a new member, in a slot.
+    fn new_slot(&self, m: Member) -> Result<Member, Error> {
+        std::fs::create_dir_all(&m.data_dir)?;
+        let mut cmd = vec![
+            format!("--name={}", m.name),
+            format!("--data-dir={DATA_IN_CONTAINER}"),
+            format!("--listen-client-urls={}", m.client_url),
+            format!("--advertise-client-urls={}", m.client_url),
+            format!("--listen-peer-urls={}", m.peer_url),
+            format!("--initial-advertise-peer-urls={}", m.peer_url),
+        ];
+        cmd.extend(self.common.iter().cloned());
+        let container = self.create_container(&m, &cmd, &self.image)?;
+        lock(&self.slots).push(Slot { member: m.clone(), container, cmd, config: MemberConfig::default(), removed: false });
+        Ok(m)
+    }
+
+    /// Replace a member's (stopped) container by one running `cmd` + its config's flags +
+    /// `extra`, from its config's image, on the same data and address.
+    fn recreate(&self, member: &str, extra: &[String]) -> Result<(), Error> {
+        let (old, m, mut cmd, config) = self.with_slot(member, |s| Ok((s.container.clone(), s.member.clone(), s.cmd.clone(), s.config.clone())))?;
+        if !old.is_empty() {
+            if let (true, _, _) = self.inspect(&old)? {
+                return Err(Error::Harness(format!("member {member} is running: stop it before changing its container")));
+            }
+            self.remove_container(&old).map_err(|e| engine_err(&format!("replacing {member}'s container"), e))?;
+        }
+        cmd.extend(config.args.iter().cloned());
+        cmd.extend(extra.iter().cloned());
+        let container = self.create_container(&m, &cmd, config.image.as_deref().unwrap_or(&self.image))?;
+        self.with_slot(member, |s| {
+            s.container = container;
+            Ok(())
+        })
+    }
+
+    fn remove_container(&self, id: &str) -> Result<(), bollard::errors::Error> {
+        let d = self.docker.clone();
+        let id = id.to_string();
+        let opts = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
+        self.call(async move { d.remove_container(&id, Some(opts)).await })
+    }
+
+    /// Refuse to change members faultline did not start.
+    fn own_members(&self, what: &str) -> Result<(), Error> {
+        match &self.attached {
+            Some(a) => Err(Error::Invalid(format!(
+                "the members belong to an attached cluster ({}): faultline does not create, remove or reconfigure containers it did not start, so it cannot {what}",
+                a.selector
+            ))),
+            None => Ok(()),
+        }
     }
 
     /// Attach to a running cluster faultline did not start (`cluster.attach`): the
@@ -230,7 +290,7 @@ impl DockerBackend {
                 data_dir: run_dir.join("data").join(&f.name),
                 log: run_dir.join("logs").join(format!("{}.log", f.name)),
             };
-            slots.push(Slot { member, container: f.id.clone(), cmd: Vec::new() });
+            slots.push(Slot { member, container: f.id.clone(), cmd: Vec::new(), config: MemberConfig::default(), removed: false });
         }
         RunState::record(run_id, run_dir, 0, "docker", found.iter().map(|f| f.id.clone()).collect())?;
         let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
@@ -241,6 +301,9 @@ impl DockerBackend {
             image: String::new(),
             entrypoint: None,
             network: String::new(),
+            subnet: 0,
+            run_dir: run_dir.to_path_buf(),
+            common: Vec::new(),
             slots: Mutex::new(slots),
             torn_down: Mutex::new(false),
             layers: super::layers::Layers::default(),
@@ -272,13 +335,13 @@ impl DockerBackend {
         format!("faultline-{}-{member}", self.run_id)
     }
 
-    fn create_container(&self, m: &Member, cmd: &[String]) -> Result<String, Error> {
+    fn create_container(&self, m: &Member, cmd: &[String], image: &str) -> Result<String, Error> {
         let name = self.container_name(&m.name);
         let labels = HashMap::from([(RUN_LABEL.to_string(), self.run_id.clone()), (MEMBER_LABEL.to_string(), m.name.clone())]);
         let endpoint =
             EndpointSettings { ipam_config: Some(EndpointIpamConfig { ipv4_address: Some(m.ip.to_string()), ..Default::default() }), ..Default::default() };
         let body = ContainerCreateBody {
-            image: Some(self.image.clone()),
+            image: Some(image.to_string()),
             entrypoint: self.entrypoint.clone(),
             cmd: Some(cmd.to_vec()),
             hostname: Some(m.name.clone()),
@@ -297,8 +360,7 @@ impl DockerBackend {
         let d = self.docker.clone();
         let created = self.call(async move { d.create_container(Some(opts), body).await }).map_err(|e| match e {
             bollard::errors::Error::DockerResponseServerError { status_code: 404, .. } => Error::Environment(format!(
-                "the image `{}` is not on this machine and no registry can be reached here: build it with `faultline image build` (from the etcd binary on this machine), or name an image you have in `cluster.etcd.image`",
-                self.image
+                "the image `{image}` is not on this machine and no registry can be reached here: build it with `faultline image build` (from the etcd binary on this machine), or name an image you have in `cluster.etcd.image`"
             )),
             e => engine_err(&format!("creating container {name}"), e),
         })?;
@@ -307,7 +369,7 @@ impl DockerBackend {
 
     fn with_slot<T>(&self, member: &str, f: impl FnOnce(&mut Slot) -> Result<T, Error>) -> Result<T, Error> {
         let mut slots = lock(&self.slots);
-        let slot = slots.iter_mut().find(|s| s.member.name == member).ok_or_else(|| Error::Harness(format!("no member named {member}")))?;
+        let slot = slots.iter_mut().find(|s| s.member.name == member && !s.removed).ok_or_else(|| Error::Harness(format!("no member named {member}")))?;
         f(slot)
     }
 
@@ -339,7 +401,7 @@ impl DockerBackend {
     fn note_down(&self, member: &str) {
         let _ = self.with_slot(member, |s| {
             s.member.pid = None;
-            s.member.netns = PathBuf::from("/nonexistent/not-running");
+            s.member.netns = PathBuf::from(NOT_RUNNING);
             Ok(())
         });
     }
@@ -447,7 +509,75 @@ impl Backend for DockerBackend {
     }
 
     fn members(&self) -> Vec<Member> {
-        lock(&self.slots).iter().map(|s| s.member.clone()).collect()
+        lock(&self.slots).iter().filter(|s| !s.removed).map(|s| s.member.clone()).collect()
+    }
+
+    fn add_member(&self, name: Option<&str>) -> Result<Member, Error> {
+        self.own_members("add a member")?;
+        let (revive, used, index) = {
+            let slots = lock(&self.slots);
+            if let Some(n) = name {
+                if slots.iter().any(|s| s.member.name == n && !s.removed) {
+                    return Err(Error::Invalid(format!("{n} is a member already: remove it before adding a member under its name")));
+                }
+            }
+            let revive = name.and_then(|n| slots.iter().find(|s| s.member.name == n).map(|s| s.member.clone()));
+            (revive, slots.iter().map(|s| s.member.name.clone()).collect::<Vec<_>>(), slots.len())
+        };
+        if let Some(m) = revive {
+            // The replace path: the same name and address, fresh data, a new container.
+            super::empty_dir(&m.data_dir)?;
+            {
+                let mut slots = lock(&self.slots);
+                if let Some(s) = slots.iter_mut().find(|s| s.member.name == m.name) {
+                    s.removed = false;
+                    s.config = MemberConfig::default();
+                }
+            }
+            self.recreate(&m.name, &[])?;
+            return Ok(m);
+        }
+        if index >= 80 {
+            return Err(Error::Invalid("a run cannot have more than 80 members".into()));
+        }
+        let name = name.map_or_else(|| super::next_member_name(&used), str::to_string);
+        let subnet = self.subnet;
+        let m = super::new_member(index, &name, &self.run_dir, |h| Ipv4Addr::new(10, 78, subnet, h), |_| PathBuf::from(NOT_RUNNING));
+        self.new_slot(m)
+    }
+
+    fn remove_member(&self, member: &str) -> Result<(), Error> {
+        self.own_members(&format!("remove {member}"))?;
+        let (c, m) = self.with_slot(member, |s| Ok((s.container.clone(), s.member.clone())))?;
+        // Its log stays in the run directory, beside the log of whoever takes its name.
+        let _ = std::fs::write(m.log.with_extension("removed.log"), self.logs(&c, None));
+        self.remove_container(&c).map_err(|e| engine_err(&format!("removing {member}'s container"), e))?;
+        self.note_down(member);
+        super::empty_dir(&m.data_dir).map_err(|e| Error::Harness(format!("could not delete {member}'s data in {}: {e}", m.data_dir.display())))?;
+        self.with_slot(member, |s| {
+            s.container.clear();
+            s.removed = true;
+            Ok(())
+        })
+    }
+
+    fn configure(&self, member: &str, config: MemberConfig) -> Result<(), Error> {
+        self.own_members(&format!("reconfigure {member}"))?;
+        if let Some(b) = &config.binary {
+            return Err(Error::Invalid(format!(
+                "member {member} runs in a container: a binary (`{}`) applies to the process backend; give `image` (build one with `faultline image build --etcd PATH`) instead",
+                b.display()
+            )));
+        }
+        self.with_slot(member, |s| {
+            s.config = config;
+            Ok(())
+        })?;
+        self.recreate(member, &[])
+    }
+
+    fn restart_keeps_netns(&self) -> bool {
+        false
     }
 
     fn client_netns(&self) -> PathBuf {
@@ -480,25 +610,8 @@ impl Backend for DockerBackend {
     fn start_with(&self, member: &str, extra_args: &[String]) -> Result<u32, Error> {
         // A container's command is fixed: replace the (stopped) container by one with the
         // extra flags, on the same data and address.
-        if let Some(a) = &self.attached {
-            return Err(Error::Invalid(format!(
-                "member {member} belongs to an attached cluster ({}): faultline does not recreate containers it did not start, so it cannot restart it with other flags",
-                a.selector
-            )));
-        }
-        let (old, m, mut cmd) = self.with_slot(member, |s| Ok((s.container.clone(), s.member.clone(), s.cmd.clone())))?;
-        if let (true, _, _) = self.inspect(&old)? {
-            return Err(Error::Harness(format!("member {member} is already running")));
-        }
-        let d = self.docker.clone();
-        let opts = RemoveContainerOptionsBuilder::default().force(true).build();
-        self.call(async move { d.remove_container(&old, Some(opts)).await }).map_err(|e| engine_err(&format!("replacing {member}"), e))?;
-        cmd.extend(extra_args.iter().cloned());
-        let container = self.create_container(&m, &cmd)?;
-        self.with_slot(member, |s| {
-            s.container = container;
-            Ok(())
-        })?;
+        self.own_members(&format!("restart {member} with other flags"))?;
+        self.recreate(member, extra_args)?;
         self.start_container(member)
     }
 
@@ -569,7 +682,7 @@ impl Backend for DockerBackend {
         }
         let mut removed = Vec::new();
         let slots: Vec<(String, String, PathBuf)> =
-            lock(&self.slots).iter().map(|s| (s.member.name.clone(), s.container.clone(), s.member.log.clone())).collect();
+            lock(&self.slots).iter().filter(|s| !s.container.is_empty()).map(|s| (s.member.name.clone(), s.container.clone(), s.member.log.clone())).collect();
         for (name, c, log) in slots {
             // The container's log goes into the run directory before the container goes.
             let text = self.logs(&c, None);

@@ -65,6 +65,20 @@ pub enum MemberState {
     Down,
 }
 
+/// How a member starts from now on, beyond the cluster's shared settings: flags added after
+/// the shared ones (etcd takes the last of a repeated flag), and another binary (process
+/// backend) or image (Docker backend) — the rolling-restart and upgrade path. Also how a
+/// member added at run time joins (`--initial-cluster-state=existing`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MemberConfig {
+    /// etcd flags after the shared ones.
+    pub args: Vec<String>,
+    /// Another etcd binary (process backend).
+    pub binary: Option<PathBuf>,
+    /// Another image (Docker backend).
+    pub image: Option<String>,
+}
+
 /// A way of running etcd members.
 pub trait Backend: Send + Sync {
     /// `process` or `docker`.
@@ -76,8 +90,30 @@ pub trait Backend: Send + Sync {
     fn attached(&self) -> bool {
         false
     }
-    /// Handles of every member, as they are now.
+    /// Handles of every member, as they are now (a removed member is no longer one).
     fn members(&self) -> Vec<Member>;
+    /// Make room for a new member (not started): its address, namespace, cgroup and an empty
+    /// data directory. `name` revives a member removed earlier under that name (the
+    /// replace path: same name and address, fresh data); `None` takes the next `nK`.
+    fn add_member(&self, name: Option<&str>) -> Result<Member, Error> {
+        let _ = name;
+        Err(Error::Invalid(format!("the {} backend cannot add members", self.kind())))
+    }
+    /// Stop a member for good and delete its data: it is no longer one of [`Backend::members`].
+    fn remove_member(&self, member: &str) -> Result<(), Error> {
+        Err(Error::Invalid(format!("the {} backend cannot remove member {member}", self.kind())))
+    }
+    /// How `member` starts from its next start on (it must not be running on Docker, whose
+    /// containers are recreated with the new command or image).
+    fn configure(&self, member: &str, config: MemberConfig) -> Result<(), Error> {
+        let _ = config;
+        Err(Error::Invalid(format!("the {} backend cannot reconfigure member {member}", self.kind())))
+    }
+    /// Whether a member restarted keeps its network namespace (and so the network faults in
+    /// force on it). Docker gives a restarted container a new one.
+    fn restart_keeps_netns(&self) -> bool {
+        true
+    }
     /// The network namespace clients connect from.
     fn client_netns(&self) -> PathBuf;
     /// Start (or restart, on the same data) a member; returns its pid.
@@ -131,24 +167,51 @@ pub trait Backend: Send + Sync {
 /// The members of a new cluster faultline makes: `n1`..`nN` at host addresses .11, .12, ...
 /// (`ip(host)`), their namespaces named by `netns(name)`, data and logs under `run_dir`.
 pub fn new_members(size: usize, run_dir: &std::path::Path, ip: impl Fn(u8) -> Ipv4Addr, netns: impl Fn(&str) -> PathBuf) -> Vec<Member> {
-    (0..size)
-        .map(|i| {
-            let name = format!("n{}", i + 1);
-            let addr = ip(11 + i as u8);
-            Member {
-                netns: netns(&name),
-                ip: addr,
-                client_url: format!("http://{addr}:{CLIENT_PORT}"),
-                peer_url: format!("http://{addr}:{PEER_PORT}"),
-                pid: None,
-                cgroup: Vec::new(),
-                data_dir: run_dir.join("data").join(&name),
-                log: run_dir.join("logs").join(format!("{name}.log")),
-                index: i,
-                name,
+    (0..size).map(|i| new_member(i, &format!("n{}", i + 1), run_dir, &ip, &netns)).collect()
+}
+
+/// The member at position `index` (host address .11 + index) named `name`.
+pub fn new_member(index: usize, name: &str, run_dir: &std::path::Path, ip: impl Fn(u8) -> Ipv4Addr, netns: impl Fn(&str) -> PathBuf) -> Member {
+    let addr = ip(11 + index as u8);
+    Member {
+        netns: netns(name),
+        ip: addr,
+        client_url: format!("http://{addr}:{CLIENT_PORT}"),
+        peer_url: format!("http://{addr}:{PEER_PORT}"),
+        pid: None,
+        cgroup: Vec::new(),
+        data_dir: run_dir.join("data").join(name),
+        log: run_dir.join("logs").join(format!("{name}.log")),
+        index,
+        name: name.to_string(),
+    }
+}
+
+/// The next free member name among `used` (every name a run has had, removed ones too):
+/// `n(K+1)` for the highest `nK`.
+pub fn next_member_name(used: &[String]) -> String {
+    let k = used.iter().filter_map(|n| n.strip_prefix('n')?.parse::<usize>().ok()).max().unwrap_or(0);
+    format!("n{}", k + 1)
+}
+
+/// Empty a directory without removing it (it may be a mount point: a disk-fault layer or a
+/// container's bind mount).
+pub fn empty_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    match std::fs::read_dir(dir) {
+        Ok(entries) => {
+            for e in entries {
+                let p = e?.path();
+                if p.is_dir() && !p.is_symlink() {
+                    std::fs::remove_dir_all(&p)?;
+                } else {
+                    std::fs::remove_file(&p)?;
+                }
             }
-        })
-        .collect()
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::create_dir_all(dir),
+        Err(e) => Err(e),
+    }
 }
 
 /// The etcd flags every member of a new cluster shares: the static initial cluster, its

@@ -11,7 +11,7 @@
 
 use super::cgroup::Cgroup;
 use super::state::{self, RunState};
-use super::{netns, Backend, Member, MemberState};
+use super::{netns, Backend, Member, MemberConfig, MemberState};
 use crate::error::Error;
 use crate::scenario::ClusterSpec;
 use crate::sys;
@@ -30,12 +30,19 @@ struct Slot {
     member: Member,
     cgroup: Cgroup,
     child: Option<Child>,
+    /// How it starts beyond the shared settings (set by joins and rolling restarts).
+    config: MemberConfig,
+    /// Removed from the cluster: no longer a member (its namespace stays, for a replacement
+    /// under the same name).
+    removed: bool,
 }
 
 /// A cluster of local etcd processes in network namespaces.
 pub struct ProcessBackend {
     run_id: String,
     prefix: String,
+    run_dir: PathBuf,
+    subnet: u8,
     binary: PathBuf,
     args: Vec<String>,
     slots: Mutex<Vec<Slot>>,
@@ -83,6 +90,8 @@ impl ProcessBackend {
         let backend = ProcessBackend {
             run_id: run_id.into(),
             prefix: prefix.clone(),
+            run_dir: run_dir.to_path_buf(),
+            subnet,
             binary,
             args,
             slots: Mutex::new(Vec::new()),
@@ -98,7 +107,7 @@ impl ProcessBackend {
         for mut m in members {
             let cgroup = Cgroup::create(&format!("{run_id}-{}", m.name));
             m.cgroup = cgroup.dirs.clone();
-            slots.push(Slot { member: m, cgroup, child: None });
+            slots.push(Slot { member: m, cgroup, child: None, config: MemberConfig::default(), removed: false });
         }
         *lock(&backend.slots) = slots;
         Ok(backend)
@@ -112,14 +121,21 @@ impl ProcessBackend {
         let mut hosts: Vec<(String, Ipv4Addr)> = members.iter().map(|m| (m.name.clone(), m.ip)).collect();
         hosts.push(("cl".into(), Ipv4Addr::new(10, 77, subnet, 100)));
         for (name, ip) in hosts {
-            let ns = format!("{}-{name}", self.prefix);
-            self.add_ns(&ns)?;
-            let veth = format!("v-{name}");
-            sys::run("ip", &["-n", &br, "link", "add", &veth, "type", "veth", "peer", "name", "eth0", "netns", &ns])?;
-            sys::run("ip", &["-n", &br, "link", "set", &veth, "master", "br0", "up"])?;
-            sys::run("ip", &["-n", &ns, "addr", "add", &format!("{ip}/24"), "dev", "eth0"])?;
-            sys::run("ip", &["-n", &ns, "link", "set", "eth0", "up"])?;
+            self.plug(&name, ip)?;
         }
+        Ok(())
+    }
+
+    /// A namespace `<prefix>-<name>` with `eth0` at `ip`, its veth peer on the bridge.
+    fn plug(&self, name: &str, ip: Ipv4Addr) -> Result<(), Error> {
+        let br = format!("{}-br", self.prefix);
+        let ns = format!("{}-{name}", self.prefix);
+        self.add_ns(&ns)?;
+        let veth = format!("v-{name}");
+        sys::run("ip", &["-n", &br, "link", "add", &veth, "type", "veth", "peer", "name", "eth0", "netns", &ns])?;
+        sys::run("ip", &["-n", &br, "link", "set", &veth, "master", "br0", "up"])?;
+        sys::run("ip", &["-n", &ns, "addr", "add", &format!("{ip}/24"), "dev", "eth0"])?;
+        sys::run("ip", &["-n", &ns, "link", "set", "eth0", "up"])?;
         Ok(())
     }
 
@@ -141,7 +157,8 @@ impl ProcessBackend {
         let log2 = log.try_clone()?;
         let ns = File::open(&m.netns).map_err(|e| Error::Harness(format!("failed to open {}: {e}", m.netns.display())))?;
         let ns_fd = ns.as_raw_fd();
-        let mut cmd = Command::new(&self.binary);
+        let binary = slot.config.binary.clone().unwrap_or_else(|| self.binary.clone());
+        let mut cmd = Command::new(&binary);
         cmd.arg(format!("--name={}", m.name))
             .arg(format!("--data-dir={}", m.data_dir.display()))
             .arg(format!("--listen-client-urls={}", m.client_url))
@@ -149,6 +166,7 @@ impl ProcessBackend {
             .arg(format!("--listen-peer-urls={}", m.peer_url))
             .arg(format!("--initial-advertise-peer-urls={}", m.peer_url))
             .args(&self.args)
+            .args(&slot.config.args)
             .args(extra)
             .stdin(Stdio::null())
             .stdout(log)
@@ -174,7 +192,7 @@ impl ProcessBackend {
                 Ok(())
             });
         }
-        let child = cmd.spawn().map_err(|e| Error::Environment(format!("failed to start {} for member {}: {e}", self.binary.display(), m.name)))?;
+        let child = cmd.spawn().map_err(|e| Error::Environment(format!("failed to start {} for member {}: {e}", binary.display(), m.name)))?;
         drop(ns);
         let pid = child.id();
         let _ = slot.cgroup.add(pid);
@@ -185,8 +203,20 @@ impl ProcessBackend {
 
     fn with_slot<T>(&self, member: &str, f: impl FnOnce(&mut Slot) -> Result<T, Error>) -> Result<T, Error> {
         let mut slots = lock(&self.slots);
-        let slot = slots.iter_mut().find(|s| s.member.name == member).ok_or_else(|| Error::Harness(format!("no member named {member}")))?;
+        let slot = slots.iter_mut().find(|s| s.member.name == member && !s.removed).ok_or_else(|| Error::Harness(format!("no member named {member}")))?;
         f(slot)
+    }
+
+    /// Kill a slot's process group and reap it.
+    fn kill_slot(slot: &mut Slot) -> Option<i32> {
+        let mut c = slot.child.take()?;
+        let pid = c.id() as i32;
+        // The whole process group: etcd and anything it started.
+        let _ = kill(Pid::from_raw(-pid), Signal::SIGKILL);
+        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        let _ = c.wait();
+        slot.member.pid = None;
+        Some(pid)
     }
 }
 
@@ -204,7 +234,64 @@ impl Backend for ProcessBackend {
     }
 
     fn members(&self) -> Vec<Member> {
-        lock(&self.slots).iter().map(|s| s.member.clone()).collect()
+        lock(&self.slots).iter().filter(|s| !s.removed).map(|s| s.member.clone()).collect()
+    }
+
+    fn add_member(&self, name: Option<&str>) -> Result<Member, Error> {
+        let mut slots = lock(&self.slots);
+        if let Some(n) = name {
+            if slots.iter().any(|s| s.member.name == n && !s.removed) {
+                return Err(Error::Invalid(format!("{n} is a member already: remove it before adding a member under its name")));
+            }
+            if let Some(s) = slots.iter_mut().find(|s| s.member.name == n) {
+                // The replace path: the same name, namespace and address, fresh data.
+                super::empty_dir(&s.member.data_dir)?;
+                s.removed = false;
+                s.config = MemberConfig::default();
+                return Ok(s.member.clone());
+            }
+        }
+        let used: Vec<String> = slots.iter().map(|s| s.member.name.clone()).collect();
+        let name = name.map_or_else(|| super::next_member_name(&used), str::to_string);
+        let index = slots.len();
+        if index >= 80 {
+            return Err(Error::Invalid("a run cannot have more than 80 members".into()));
+        }
+        let subnet = self.subnet;
+        let mut m = super::new_member(index, &name, &self.run_dir, |h| Ipv4Addr::new(10, 77, subnet, h), |n| netns::path(&format!("{}-{n}", self.prefix)));
+        self.plug(&name, m.ip)?;
+        std::fs::create_dir_all(&m.data_dir)?;
+        let cgroup = Cgroup::create(&format!("{}-{name}", self.run_id));
+        m.cgroup = cgroup.dirs.clone();
+        slots.push(Slot { member: m.clone(), cgroup, child: None, config: MemberConfig::default(), removed: false });
+        Ok(m)
+    }
+
+    fn remove_member(&self, member: &str) -> Result<(), Error> {
+        self.with_slot(member, |s| {
+            Self::kill_slot(s);
+            super::empty_dir(&s.member.data_dir)
+                .map_err(|e| Error::Harness(format!("could not delete {member}'s data in {}: {e}", s.member.data_dir.display())))?;
+            s.removed = true;
+            Ok(())
+        })
+    }
+
+    fn configure(&self, member: &str, config: MemberConfig) -> Result<(), Error> {
+        if let Some(image) = &config.image {
+            return Err(Error::Invalid(format!(
+                "member {member} runs as a local process: an image (`{image}`) applies to the docker backend; give `binary` (a path to another etcd) instead"
+            )));
+        }
+        if let Some(b) = &config.binary {
+            if sys::which(&b.display().to_string()).is_none() {
+                return Err(Error::Invalid(format!("the etcd binary `{}` for member {member} was not found", b.display())));
+            }
+        }
+        self.with_slot(member, |s| {
+            s.config = config;
+            Ok(())
+        })
     }
 
     fn client_netns(&self) -> PathBuf {
@@ -293,15 +380,9 @@ impl Backend for ProcessBackend {
         let mut removed = Vec::new();
         let mut slots = lock(&self.slots);
         for s in slots.iter_mut() {
-            if let Some(mut c) = s.child.take() {
-                let pid = c.id() as i32;
-                // The whole process group: etcd and anything it started.
-                let _ = kill(Pid::from_raw(-pid), Signal::SIGKILL);
-                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-                let _ = c.wait();
+            if let Some(pid) = Self::kill_slot(s) {
                 removed.push(format!("process {} (pid {pid})", s.member.name));
             }
-            s.member.pid = None;
             for p in s.cgroup.dirs.iter().flat_map(|d| super::cgroup::pids(d)) {
                 let _ = kill(Pid::from_raw(p as i32), Signal::SIGKILL);
             }

@@ -64,6 +64,10 @@ pub fn heal(backend: &dyn Backend, fault: ProcessFault, targets: &[String]) -> R
     let mut proofs = Vec::new();
     let mut events = Vec::new();
     for t in targets {
+        if backend.member(t).is_err() {
+            proofs.push(format!("{t} was removed from the cluster meanwhile: nothing to heal"));
+            continue;
+        }
         match fault {
             ProcessFault::Kill | ProcessFault::Stop => {
                 if backend.state(t) != MemberState::Down {

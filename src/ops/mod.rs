@@ -3,10 +3,13 @@
 //! API and verifies its own result; the outcome and duration go into `events.jsonl`.
 //!
 //! One file per family: `maintenance.rs` (compact, defrag, alarm-disarm), `leader.rs`
-//! (move-leader).
+//! (move-leader), `membership.rs` (member-add, learner-promote, member-remove,
+//! member-replace), `restart.rs` (rolling-restart, one member at a time).
 
 mod leader;
 mod maintenance;
+pub mod membership;
+pub mod restart;
 
 pub use leader::move_leader;
 pub use maintenance::{alarm_disarm, compact, defrag};

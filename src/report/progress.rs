@@ -15,8 +15,9 @@ pub fn stdout_is_terminal() -> bool {
     std::io::stdout().is_terminal()
 }
 
-/// The progress bar; cheap to share by reference between tasks (`&self` everywhere).
-#[derive(Debug)]
+/// The progress bar; cheap to share by reference between tasks (`&self` everywhere), and
+/// to clone (the bar is shared).
+#[derive(Debug, Clone)]
 pub struct Progress {
     bar: Option<ProgressBar>,
     total: Duration,

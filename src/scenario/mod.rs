@@ -284,8 +284,62 @@ pub struct OpSpec {
     pub op: EtcdOp,
 }
 
+/// What a `rolling-restart` changes on each member (`etcd:` under the op, with the keys of
+/// `cluster.etcd`): settings turned into flags added after the cluster's own, and another
+/// binary (process backend) or image (Docker backend).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RestartSettings {
+    /// `--heartbeat-interval`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub heartbeat_interval: Option<Span>,
+    /// `--election-timeout`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub election_timeout: Option<Span>,
+    /// `--snapshot-count`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot_count: Option<u64>,
+    /// `--quota-backend-bytes`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quota_backend_bytes: Option<Size>,
+    /// More flags, as given.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub extra_args: Vec<String>,
+    /// Another etcd binary (process backend).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub binary: Option<String>,
+    /// Another image (Docker backend).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+}
+
+impl RestartSettings {
+    /// The etcd flags these settings add.
+    pub fn args(&self) -> Vec<String> {
+        let mut args = Vec::new();
+        if let Some(h) = self.heartbeat_interval {
+            args.push(format!("--heartbeat-interval={}", h.0.as_millis()));
+        }
+        if let Some(t) = self.election_timeout {
+            args.push(format!("--election-timeout={}", t.0.as_millis()));
+        }
+        if let Some(n) = self.snapshot_count {
+            args.push(format!("--snapshot-count={n}"));
+        }
+        if let Some(q) = self.quota_backend_bytes {
+            args.push(format!("--quota-backend-bytes={}", q.0));
+        }
+        args.extend(self.extra_args.iter().cloned());
+        args
+    }
+
+    /// Whether it changes nothing (a plain restart).
+    pub fn is_empty(&self) -> bool {
+        self.args().is_empty() && self.binary.is_none() && self.image.is_none()
+    }
+}
+
 /// The etcd operations built so far.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "op", rename_all = "kebab-case")]
 pub enum EtcdOp {
     /// Compact to the current revision minus `keep`.
@@ -305,9 +359,41 @@ pub enum EtcdOp {
     },
     /// Disarm every alarm.
     AlarmDisarm,
+    /// Add a member (`nK`, the next free name), as a learner or a voter.
+    MemberAdd {
+        /// A non-voting learner.
+        learner: bool,
+    },
+    /// Promote a learner (the only one, or the one named) to a voter.
+    LearnerPromote {
+        /// Which learner; `None` is the only one.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        target: Option<String>,
+    },
+    /// Remove a member; its process or container stops and its data goes.
+    MemberRemove {
+        /// Who.
+        target: Target,
+    },
+    /// Remove a member and add a fresh one under the same name and address.
+    MemberReplace {
+        /// Who.
+        target: Target,
+    },
+    /// Restart every member, one at a time, followers first.
+    RollingRestart {
+        /// What changes on each.
+        #[serde(skip_serializing_if = "RestartSettings::is_empty")]
+        etcd: RestartSettings,
+    },
 }
 
 impl EtcdOp {
+    /// Whether it changes who is in the cluster (the runner then refreshes whom clients see).
+    pub fn changes_membership(&self) -> bool {
+        matches!(self, EtcdOp::MemberAdd { .. } | EtcdOp::LearnerPromote { .. } | EtcdOp::MemberRemove { .. } | EtcdOp::MemberReplace { .. })
+    }
+
     /// The name as written.
     pub fn name(&self) -> &'static str {
         match self {
@@ -315,6 +401,11 @@ impl EtcdOp {
             EtcdOp::Defrag { .. } => "defrag",
             EtcdOp::MoveLeader { .. } => "move-leader",
             EtcdOp::AlarmDisarm => "alarm-disarm",
+            EtcdOp::MemberAdd { .. } => "member-add",
+            EtcdOp::LearnerPromote { .. } => "learner-promote",
+            EtcdOp::MemberRemove { .. } => "member-remove",
+            EtcdOp::MemberReplace { .. } => "member-replace",
+            EtcdOp::RollingRestart { .. } => "rolling-restart",
         }
     }
 }

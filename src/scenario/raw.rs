@@ -117,6 +117,8 @@ pub struct RawOp {
     pub op: Option<String>,
     pub target: Option<String>,
     pub keep: Option<u64>,
+    pub learner: Option<bool>,
+    pub etcd: Option<RawEtcd>,
 }
 
 #[derive(Debug, Deserialize)]

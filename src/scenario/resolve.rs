@@ -114,16 +114,26 @@ impl Resolver<'_> {
         let cluster = self.cluster(&raw)?;
         let workload = self.workload(&raw)?;
         let mut faults = Vec::new();
+        // A fault may name a member a `member-add` op brings in (n4 in a cluster of 3).
+        let added = raw.ops.iter().filter(|o| o.value.op.as_deref() == Some("member-add")).count();
         for f in &raw.faults {
-            faults.push(self.fault(f, cluster.size, workload.duration)?);
+            faults.push(self.fault(f, cluster.size + added, workload.duration)?);
         }
         let nemesis = match &raw.nemesis {
             Some(n) => Some(self.nemesis(n, cluster.size, workload.duration)?),
             None => None,
         };
         let mut ops = Vec::new();
-        for o in &raw.ops {
-            ops.push(self.op(o, cluster.size, workload.duration)?);
+        // Members added by `member-add` can be named by later ops (n4 in a cluster of 3).
+        let mut members = cluster.size;
+        let mut by_time: Vec<&Spanned<super::raw::RawOp>> = raw.ops.iter().collect();
+        by_time.sort_by_key(|o| o.value.at.map(|a| a.0));
+        for o in by_time {
+            let op = self.op(o, members, workload.duration)?;
+            if matches!(op.op, EtcdOp::MemberAdd { .. }) {
+                members += 1;
+            }
+            ops.push(op);
         }
         let e = &raw.expect;
         let expect = Expectations {
@@ -147,10 +157,11 @@ impl Resolver<'_> {
         })
     }
 
-    /// One entry of `ops:`.
+    /// One entry of `ops:`; `size` is how many members the cluster has by then.
     fn op(&self, o: &Spanned<super::raw::RawOp>, size: usize, duration: Span) -> Result<OpSpec, Error> {
-        const BUILT: [&str; 4] = ["compact", "defrag", "move-leader", "alarm-disarm"];
-        const LATER: [&str; 7] = ["member-add", "learner-promote", "member-remove", "member-replace", "snapshot-save", "snapshot-restore", "rolling-restart"];
+        const BUILT: [&str; 9] =
+            ["compact", "defrag", "move-leader", "alarm-disarm", "member-add", "learner-promote", "member-remove", "member-replace", "rolling-restart"];
+        const LATER: [&str; 2] = ["snapshot-save", "snapshot-restore"];
         let loc = Some(o.referenced);
         let r = &o.value;
         let Some(name) = r.op.as_deref() else {
@@ -168,6 +179,12 @@ impl Resolver<'_> {
                 None => Ok(default),
             }
         };
+        let one_member = |what: &str, t: Target| -> Result<Target, Error> {
+            match t {
+                Target::Leader | Target::Follower | Target::Random | Target::Member(_) => Ok(t),
+                _ => self.err(loc, format!("{what} acts on one member: target `leader`, `follower`, `random` or n1..n{size}, not `{t}`")),
+            }
+        };
         let op = match name {
             "compact" => EtcdOp::Compact { keep: r.keep.unwrap_or(0) },
             "defrag" => EtcdOp::Defrag { target: target(Target::All)? },
@@ -179,6 +196,26 @@ impl Resolver<'_> {
                 EtcdOp::MoveLeader { target: t }
             }
             "alarm-disarm" => EtcdOp::AlarmDisarm,
+            "member-add" => EtcdOp::MemberAdd { learner: r.learner.unwrap_or(false) },
+            "learner-promote" => {
+                let t =
+                    match &r.target {
+                        None => None,
+                        Some(t) => match Target::parse(t, size).or_else(|m| self.err(loc, m))? {
+                            Target::Member(i) => Some(format!("n{i}")),
+                            other => return self.err(
+                                loc,
+                                format!(
+                                    "learner-promote promotes one named learner (n1..n{size}), not `{other}`; leave `target` out to promote the only learner"
+                                ),
+                            ),
+                        },
+                    };
+                EtcdOp::LearnerPromote { target: t }
+            }
+            "member-remove" => EtcdOp::MemberRemove { target: one_member("member-remove", target(Target::Follower)?)? },
+            "member-replace" => EtcdOp::MemberReplace { target: one_member("member-replace", target(Target::Follower)?)? },
+            "rolling-restart" => EtcdOp::RollingRestart { etcd: self.restart_settings(r.etcd.as_ref(), loc)? },
             other if LATER.contains(&other) => {
                 return self.err(loc, format!("op `{other}` is not supported yet; the ops built so far are {}", BUILT.join(", ")));
             }
@@ -191,10 +228,39 @@ impl Resolver<'_> {
         if r.keep.is_some() && !matches!(op, EtcdOp::Compact { .. }) {
             return self.err(loc, format!("`keep` applies to compact, not to `{name}`"));
         }
-        if r.target.is_some() && matches!(op, EtcdOp::Compact { .. } | EtcdOp::AlarmDisarm) {
+        if r.learner.is_some() && !matches!(op, EtcdOp::MemberAdd { .. }) {
+            return self.err(loc, format!("`learner` applies to member-add, not to `{name}`"));
+        }
+        if r.etcd.is_some() && !matches!(op, EtcdOp::RollingRestart { .. }) {
+            return self.err(loc, format!("`etcd` (new member settings) applies to rolling-restart, not to `{name}`"));
+        }
+        if r.target.is_some() && matches!(op, EtcdOp::Compact { .. } | EtcdOp::AlarmDisarm | EtcdOp::MemberAdd { .. } | EtcdOp::RollingRestart { .. }) {
             return self.err(loc, format!("`{name}` acts on the whole cluster: it takes no `target`"));
         }
         Ok(OpSpec { at, op })
+    }
+
+    /// A rolling restart's new settings: the keys of `cluster.etcd`, each given one turned
+    /// into its flag.
+    fn restart_settings(&self, e: Option<&super::raw::RawEtcd>, loc: Option<Location>) -> Result<RestartSettings, Error> {
+        let Some(e) = e else { return Ok(RestartSettings::default()) };
+        if e.command.is_some() {
+            return self.err(loc, "a rolling restart keeps each member's command; give `image` (Docker) or `binary` (process) to change what runs");
+        }
+        if let (Some(h), Some(t)) = (e.heartbeat_interval, e.election_timeout) {
+            if h.0.is_zero() || t.0 < h.0 * 5 {
+                return self.err(loc, format!("election_timeout ({t}) must be at least 5 times heartbeat_interval ({h}): etcd refuses to start otherwise"));
+            }
+        }
+        Ok(RestartSettings {
+            heartbeat_interval: e.heartbeat_interval,
+            election_timeout: e.election_timeout,
+            snapshot_count: e.snapshot_count,
+            quota_backend_bytes: e.quota_backend_bytes,
+            extra_args: e.extra_args.clone(),
+            binary: e.binary.clone(),
+            image: e.image.clone(),
+        })
     }
 
     fn cluster(&self, raw: &RawScenario) -> Result<ClusterSpec, Error> {
@@ -677,14 +743,38 @@ mod tests {
     }
 
     #[test]
+    fn membership_and_restart_ops_resolve_and_later_members_can_be_named() {
+        let s = parse(
+            "name: x\nops:\n  - {at: 1s, op: member-add, learner: true}\n  - {at: 2s, op: learner-promote, target: n4}\n  - {at: 3s, op: member-remove, target: n4}\n  - {at: 4s, op: member-replace, target: leader}\n  - at: 5s\n    op: rolling-restart\n    etcd: {heartbeat_interval: 150ms, election_timeout: 1500ms, binary: /opt/etcd}\n",
+            "s.yaml",
+        )
+        .unwrap();
+        let ops: Vec<EtcdOp> = s.ops.iter().map(|o| o.op.clone()).collect();
+        assert_eq!(ops[0], EtcdOp::MemberAdd { learner: true });
+        assert_eq!(ops[1], EtcdOp::LearnerPromote { target: Some("n4".into()) });
+        assert_eq!(ops[2], EtcdOp::MemberRemove { target: Target::Member(4) });
+        assert_eq!(ops[3], EtcdOp::MemberReplace { target: Target::Leader });
+        let EtcdOp::RollingRestart { etcd } = &ops[4] else { panic!("{:?}", ops[4]) };
+        assert_eq!(etcd.args(), ["--heartbeat-interval=150", "--election-timeout=1500"]);
+        assert_eq!(etcd.binary.as_deref(), Some("/opt/etcd"));
+        // n4 does not exist before a member-add.
+        assert!(err("name: x\nops:\n  - {at: 1s, op: member-remove, target: n4}\n").contains("n4"));
+        assert!(err("name: x\nops:\n  - {at: 1s, op: member-remove, target: all}\n").contains("one member"));
+        assert!(err("name: x\nops:\n  - {at: 1s, op: member-add, target: n1}\n").contains("takes no `target`"));
+        assert!(err("name: x\nops:\n  - {at: 1s, op: compact, learner: true}\n").contains("`learner` applies to member-add"));
+        assert!(err("name: x\nops:\n  - {at: 1s, op: defrag, etcd: {snapshot_count: 5}}\n").contains("applies to rolling-restart"));
+        assert!(err("name: x\nops:\n  - {at: 1s, op: rolling-restart, etcd: {command: [x]}}\n").contains("keeps each member's command"));
+    }
+
+    #[test]
     fn ops_resolve_and_the_unbuilt_ones_are_refused() {
         let s = parse("name: x\nops:\n  - {at: 1s, op: compact, keep: 10}\n  - {at: 2s, op: defrag}\n  - {at: 3s, op: move-leader, target: n2}\n  - {at: 4s, op: alarm-disarm}\n", "s.yaml").unwrap();
-        let ops: Vec<EtcdOp> = s.ops.iter().map(|o| o.op).collect();
+        let ops: Vec<EtcdOp> = s.ops.iter().map(|o| o.op.clone()).collect();
         assert_eq!(
             ops,
             [EtcdOp::Compact { keep: 10 }, EtcdOp::Defrag { target: Target::All }, EtcdOp::MoveLeader { target: Target::Member(2) }, EtcdOp::AlarmDisarm]
         );
-        assert!(err("name: x\nops:\n  - {at: 1s, op: member-add}\n").contains("not supported yet"));
+        assert!(err("name: x\nops:\n  - {at: 1s, op: snapshot-save}\n").contains("not supported yet"));
         assert!(err("name: x\nops:\n  - {at: 1s, op: compcat}\n").contains("did you mean `compact`?"));
         assert!(err("name: x\nops:\n  - {at: 1s, op: move-leader, target: all}\n").contains("one member"));
         assert!(err("name: x\nops:\n  - {at: 1s, op: defrag, keep: 3}\n").contains("`keep` applies to compact"));

@@ -4,7 +4,7 @@
 
 pub mod register;
 
-use crate::client::Endpoint;
+use crate::client::Roster;
 use crate::history::{Clock, Entry};
 use crate::scenario::{WorkloadKind, WorkloadSpec};
 use std::sync::atomic::AtomicU64;
@@ -39,19 +39,20 @@ pub struct WorkloadReport {
 /// cancelled; then let the operations in flight finish (each is bounded by `op_timeout`)
 /// and return. History entries go to `sink` in the order they happened; `stats` counts the
 /// completions as they come. Keys are `k0`, `k1`, ... in the history and `prefix` + key in
-/// etcd (an attached cluster that holds other data gets a prefix of the run's own).
+/// etcd (an attached cluster that holds other data gets a prefix of the run's own). Clients
+/// send to the members of `roster`, following it as membership changes.
 #[allow(clippy::too_many_arguments)]
 pub async fn run(
     spec: &WorkloadSpec,
     seed: u64,
     prefix: &str,
-    endpoints: &[Endpoint],
+    roster: &Roster,
     clock: Clock,
     sink: UnboundedSender<Entry>,
     stats: Arc<LiveStats>,
     stop: CancellationToken,
 ) -> WorkloadReport {
     match spec.kind {
-        WorkloadKind::Register => register::run(spec, seed, prefix, endpoints, clock, sink, stats, stop).await,
+        WorkloadKind::Register => register::run(spec, seed, prefix, roster, clock, sink, stats, stop).await,
     }
 }

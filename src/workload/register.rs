@@ -14,7 +14,7 @@
 //! under a new client number, as Jepsen's processes do.
 
 use super::{LiveStats, WorkloadReport};
-use crate::client::{self, Classified, Endpoint, ErrorClass};
+use crate::client::{self, Classified, Endpoint, ErrorClass, Roster};
 use crate::history::{Clock, Entry, EntryType, OpKind, Value};
 use crate::scenario::{Mix, ReadMode, WorkloadSpec};
 use etcd_client::{Client, Compare, CompareOp, GetOptions, Txn, TxnOp, TxnOpResponse};
@@ -136,13 +136,14 @@ pub async fn run(
     spec: &WorkloadSpec,
     seed: u64,
     prefix: &str,
-    endpoints: &[Endpoint],
+    roster: &Roster,
     clock: Clock,
     sink: UnboundedSender<Entry>,
     stats: Arc<LiveStats>,
     stop: CancellationToken,
 ) -> WorkloadReport {
     let started = Instant::now();
+    let endpoints = roster.current();
     if endpoints.is_empty() || spec.clients == 0 {
         return WorkloadReport { clients_started: 0, ops_invoked: 0, elapsed: started.elapsed() };
     }
@@ -169,7 +170,7 @@ pub async fn run(
             ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
             ticks
         });
-        let slot_client = SlotClient::new(slot, endpoint, generator, shared.clone());
+        let slot_client = SlotClient::new(slot, endpoint, roster.clone(), generator, shared.clone());
         tasks.spawn(slot_client.drive(pacing));
     }
     while let Some(joined) = tasks.join_next().await {
@@ -199,6 +200,9 @@ struct SlotClient {
     /// The client number in the history; changes after an `info`.
     process: u32,
     endpoint: Endpoint,
+    /// Where `endpoint` comes from: a slot whose connection broke picks again, so that it
+    /// follows membership changes (a removed member's slots move to the members left).
+    roster: Roster,
     generator: OpGenerator,
     shared: Arc<Shared>,
     connection: Option<Client>,
@@ -210,8 +214,8 @@ struct SlotClient {
 }
 
 impl SlotClient {
-    fn new(slot: u32, endpoint: Endpoint, generator: OpGenerator, shared: Arc<Shared>) -> Self {
-        Self { slot, process: slot, endpoint, generator, shared, connection: None, seq: 0, seen: HashMap::new(), backoff: Duration::ZERO }
+    fn new(slot: u32, endpoint: Endpoint, roster: Roster, generator: OpGenerator, shared: Arc<Shared>) -> Self {
+        Self { slot, process: slot, endpoint, roster, generator, shared, connection: None, seq: 0, seen: HashMap::new(), backoff: Duration::ZERO }
     }
 
     fn fresh_value(&mut self) -> String {
@@ -247,6 +251,10 @@ impl SlotClient {
     /// The slot's connection, opened if there is none (connecting is lazy and cheap).
     async fn connection(&mut self) -> Option<Client> {
         if self.connection.is_none() {
+            let eps = self.roster.current();
+            if !eps.is_empty() {
+                self.endpoint = eps[self.slot as usize % eps.len()].clone();
+            }
             let timeout = self.shared.op_timeout;
             if let Ok(Ok(c)) = tokio::time::timeout(timeout, client::connect(&self.endpoint, timeout)).await {
                 self.connection = Some(c);
@@ -470,7 +478,8 @@ pub(crate) mod live {
         };
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let stats = Arc::new(LiveStats::default());
-        let report = super::super::run(&spec, 42, "", &endpoints(), Clock::start(), tx, stats.clone(), CancellationToken::new()).await;
+        let report =
+            super::super::run(&spec, 42, "", &crate::client::Roster::fixed(endpoints()), Clock::start(), tx, stats.clone(), CancellationToken::new()).await;
         let mut entries = Vec::new();
         while let Ok(e) = rx.try_recv() {
             entries.push(e);

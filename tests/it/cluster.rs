@@ -353,3 +353,57 @@ fn compaction_defrag_move_leader_and_alarm_disarm_verify_themselves() {
     let done = c.rt.block_on(faultline::ops::alarm_disarm(&eps)).expect("alarm-disarm");
     assert!(done.detail.contains("none left"), "{}", done.detail);
 }
+
+/// Membership changes on a real cluster, verified as an operator would: the member list, a
+/// learner's status, data on the new members, the removed member's process and data gone.
+pub fn membership_changes_as_asked(c: &TestCluster) {
+    use faultline::ops::membership::{self, member_list};
+    let b = c.backend.clone();
+    c.put("n1", "before", "1");
+    // A learner joins, catches up (it holds a key written before it existed), is promoted.
+    let done = c.rt.block_on(membership::member_add(&b, &c.endpoints(), true, None)).expect("member-add as a learner");
+    assert_eq!(done.targets, ["n4"], "{}", done.detail);
+    let list = c.rt.block_on(member_list(&c.endpoints())).unwrap();
+    assert_eq!(list.len(), 4, "{list:?}");
+    assert!(list.iter().any(|m| m.name == "n4" && m.learner), "{list:?}");
+    assert_eq!(c.get_local("n4", "before").as_deref(), Some("1"), "the learner has the data written before it joined");
+    let done = c.rt.block_on(membership::learner_promote(&c.endpoints(), None)).expect("learner-promote");
+    assert!(done.detail.contains("n4 promoted"), "{}", done.detail);
+    let list = c.rt.block_on(member_list(&c.endpoints())).unwrap();
+    assert!(list.iter().all(|m| !m.learner), "{list:?}");
+    // n2 goes: gone from the list, its process stopped, its data deleted.
+    let n2 = c.backend.member("n2").unwrap();
+    let done = c.rt.block_on(membership::member_remove(&b, &c.endpoints(), "n2")).expect("member-remove");
+    assert!(done.detail.contains("n2"), "{}", done.detail);
+    assert!(c.backend.member("n2").is_err(), "a removed member is no longer one");
+    assert_eq!(std::fs::read_dir(&n2.data_dir).map(|d| d.count()).unwrap_or(0), 0, "its data is gone");
+    let names: Vec<String> = c.rt.block_on(member_list(&c.endpoints())).unwrap().into_iter().map(|m| m.name).collect();
+    assert_eq!(names.len(), 3, "{names:?}");
+    assert!(!names.contains(&"n2".to_string()), "{names:?}");
+    // n3 is replaced: a new member id under the same name, with the data back.
+    let old = c.rt.block_on(member_list(&c.endpoints())).unwrap().into_iter().find(|m| m.name == "n3").unwrap().id;
+    c.rt.block_on(membership::member_replace(&b, &c.endpoints(), "n3")).expect("member-replace");
+    let new = c.rt.block_on(member_list(&c.endpoints())).unwrap().into_iter().find(|m| m.name == "n3").expect("n3 is back").id;
+    assert_ne!(old, new, "a replaced member is a new member");
+    assert_eq!(c.get_local("n3", "before").as_deref(), Some("1"));
+    c.put("n4", "after", "2");
+    let v = c.wait_leader(Duration::from_secs(10));
+    assert_eq!(v.members.len(), 3);
+    // A rolling restart with new settings: each member restarts and catches up.
+    let leader = v.leader.clone();
+    let names: Vec<String> = c.endpoints().into_iter().map(|e| e.member).collect();
+    let order = faultline::ops::restart::order(&names, leader.as_deref());
+    assert_eq!(order.last(), leader.as_ref());
+    let cfg = faultline::cluster::MemberConfig { args: vec!["--heartbeat-interval=150".into(), "--election-timeout=1500".into()], ..Default::default() };
+    for m in &order {
+        let said = c.rt.block_on(faultline::ops::restart::restart_member(&b, &c.endpoints(), m, Some(cfg.clone()))).expect("restart");
+        assert!(said.contains("caught up"), "{said}");
+    }
+    assert_eq!(c.get_local("n1", "after").as_deref(), Some("2"));
+}
+
+#[test]
+fn members_are_added_as_learners_promoted_removed_replaced_and_restarted_in_turn() {
+    let c = TestCluster::start(3);
+    membership_changes_as_asked(&c);
+}

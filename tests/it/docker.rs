@@ -2,7 +2,7 @@
 //! pause on containers, and nothing labelled with the run left afterwards. Where no engine
 //! answers, the test says it was skipped and why.
 
-use crate::cluster::{kill_and_restart, leader_isolation, pause_and_catch_up};
+use crate::cluster::{kill_and_restart, leader_isolation, membership_changes_as_asked, pause_and_catch_up};
 use crate::util::TestCluster;
 use std::collections::HashMap;
 
@@ -54,6 +54,12 @@ fn a_paused_container_falls_behind_and_catches_up() {
         pause_and_catch_up(&c, "engine pause");
     }
     assert_eq!(labelled(), 0, "containers or networks left behind");
+}
+
+#[test]
+fn container_members_are_added_promoted_removed_replaced_and_restarted_in_turn() {
+    let Some(c) = TestCluster::docker(3) else { return };
+    membership_changes_as_asked(&c);
 }
 
 #[test]
