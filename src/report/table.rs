@@ -86,6 +86,38 @@ fn divergence(s: &Summary) -> Option<String> {
     Some(format!("!!! MEMBERS DIVERGED: {what} !!!"))
 }
 
+/// The watch check: one line, and a row per stream.
+fn watch(out: &mut String, s: &Summary) {
+    let Some(w) = &s.watch else { return };
+    let life = format!("{} resumption{}, {} compaction{} reported", w.resumed, plural(w.resumed), w.compacted, plural(w.compacted));
+    if w.ok {
+        let _ = writeln!(out, "watch  {} streams · {} events · ordered, no gap or duplicate, agree with the history · {life}", w.streams, w.events);
+    } else {
+        let _ = writeln!(out, "watch  {} streams · {} events · !!! {} !!! · {life}", w.streams, w.events, w.problems().to_uppercase());
+    }
+    let rows = w
+        .members
+        .iter()
+        .map(|m| {
+            let rev = |r: Option<i64>| r.map_or_else(|| "—".to_string(), |r| r.to_string());
+            let problems = m.problems();
+            vec![m.member.clone(), m.events.to_string(), rev(m.from_revision), rev(m.last_revision), m.resumed.to_string(), m.compacted.to_string(), problems]
+        })
+        .collect();
+    push_table(out, &["stream", "events", "from rev", "last rev", "resumed", "compacted", "problems"], rows, &[1, 2, 3, 4, 5]);
+    if let Some(p) = &w.first_problem {
+        let _ = writeln!(out, "  first problem: {p}");
+    }
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
 /// Render the summary for a terminal.
 pub fn render(s: &Summary) -> String {
     let mut out = String::new();
@@ -210,6 +242,7 @@ pub fn render(s: &Summary) -> String {
             }
         }
     }
+    watch(&mut out, s);
     out.push('\n');
 
     // Gates.
@@ -283,6 +316,7 @@ mod tests {
                 heal_proof: Some("rules removed".into()),
             }],
             linearizable: None,
+            watch: None,
             consistency: Some(Consistency {
                 consistent: true,
                 revision: Some(24810),

@@ -133,6 +133,18 @@ impl Resolver<'_> {
             max_leader_changes: e.max_leader_changes,
             p99: e.p99,
             min_ok_ops: e.min_ok_ops,
+            // On by default with the watch workload: recording streams nobody judges would
+            // let event loss pass unseen.
+            watch: match (e.watch, workload.watch) {
+                (Some(_), false) => {
+                    return self.err(
+                        None,
+                        "expect.watch judges the watch streams, but workload.watch is off: add `watch: true` under `workload:`, or drop expect.watch",
+                    )
+                }
+                (w, true) => Some(w.unwrap_or(true)),
+                (None, false) => None,
+            },
         };
         Ok(Scenario {
             name,
@@ -328,7 +340,7 @@ impl Resolver<'_> {
                 }
             },
         };
-        Ok(WorkloadSpec { kind, keys, clients, rate: w.rate, duration, op_timeout, mix, reads })
+        Ok(WorkloadSpec { kind, keys, clients, rate: w.rate, duration, op_timeout, mix, reads, watch: w.watch.unwrap_or(false) })
     }
 
     fn fault(&self, f: &Spanned<RawFault>, size: usize, duration: Span) -> Result<FaultSpec, Error> {
