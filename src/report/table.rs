@@ -402,6 +402,27 @@ mod tests {
     }
 
     #[test]
+    fn the_watch_check_shows_each_stream_and_a_problem_loudly() {
+        use crate::checker::watch::{StreamFigures, WatchCheck};
+        let stream = |m: &str, gaps: u64| StreamFigures { member: m.into(), events: 90, from_revision: Some(2), last_revision: Some(91), gaps, ..Default::default() };
+        let mut s = summary();
+        s.watch = Some(WatchCheck { streams: 2, events: 180, resumed: 1, ok: true, members: vec![stream("n1", 0), stream("n2", 0)], ..Default::default() });
+        let text = render(&s);
+        assert!(line_with(&text, "watch  ").contains("2 streams · 180 events · ordered, no gap or duplicate"), "{text}");
+        assert!(text.lines().any(|l| l.contains(" n2 ") && l.contains(" 91 ") && l.contains("no problem")), "{text}");
+        if let Some(w) = s.watch.as_mut() {
+            w.ok = false;
+            w.gaps = 1;
+            w.members[1].gaps = 1;
+            w.first_problem = Some("n2's stream lacks revision 40".into());
+        }
+        let text = render(&s);
+        assert!(line_with(&text, "watch  ").contains("!!! 1 GAP !!!"), "{text}");
+        assert!(text.lines().any(|l| l.contains(" n2 ") && l.contains(" 91 ") && l.contains("1 gap")), "{text}");
+        assert!(text.contains("first problem: n2's stream lacks revision 40"));
+    }
+
+    #[test]
     fn divergence_is_impossible_to_miss_and_failures_are_explained() {
         let mut s = summary();
         if let Some(c) = s.consistency.as_mut() {

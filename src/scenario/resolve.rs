@@ -633,6 +633,20 @@ mod tests {
     }
 
     #[test]
+    fn the_watch_gate_is_on_with_the_watch_workload_and_refused_without_it() {
+        let s = parse("name: x\nworkload: {watch: true}\n", "s.yaml").unwrap();
+        assert!(s.workload.watch);
+        assert_eq!(s.expect.watch, Some(true));
+        assert!(s.to_yaml().contains("watch: true"));
+        let s = parse("name: x\nworkload: {watch: true}\nexpect: {watch: false}\n", "s.yaml").unwrap();
+        assert_eq!(s.expect.watch, Some(false));
+        let s = parse("name: x\n", "s.yaml").unwrap();
+        assert_eq!((s.workload.watch, s.expect.watch), (false, None));
+        assert!(!s.to_yaml().contains("watch"));
+        assert!(err("name: x\nexpect: {watch: true}\n").contains("workload.watch is off"));
+    }
+
+    #[test]
     fn full_fault_list_resolves() {
         let s = parse(
             "name: x\nworkload: {duration: 60s}\nfaults:\n  - {at: 10s, for: 5s, kind: partition, target: leader, mode: one-way}\n  - {at: 20s, for: 2s, every: 15s, kind: kill, target: random}\n  - {at: 30s, kind: pause, target: n2}\n  - {at: 40s, for: 5s, kind: partition, mode: halves}\n",
