@@ -261,6 +261,9 @@ pub fn check(records: &[WatchRecord], history: &[Entry]) -> WatchCheck {
         f.last_revision = high;
         // Gaps: expected revisions between the start and the last revision delivered.
         if let (Some(from), Some(last)) = (s.from, high) {
+            // (revision, t) by revision, to date each hole by the first event past it.
+            let mut dated: Vec<(i64, u64)> = s.events.iter().map(|(t, r, _)| (*r, *t)).collect();
+            dated.sort_unstable();
             for rev in expected.range(from..=last) {
                 if revs.contains(rev) || s.skips.iter().any(|(a, b)| (*a..*b).contains(rev)) {
                     continue;
@@ -268,7 +271,7 @@ pub fn check(records: &[WatchRecord], history: &[Entry]) -> WatchCheck {
                 f.gaps += 1;
                 let (want, by) = &reference[rev];
                 // When: the first event the stream delivered past the hole.
-                let t = s.events.iter().find(|(_, r, _)| r > rev).map_or(0, |e| e.0);
+                let t = dated.get(dated.partition_point(|(r, _)| r <= rev)).map_or(0, |e| e.1);
                 problems.push((
                     t,
                     format!(

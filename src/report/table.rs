@@ -404,7 +404,8 @@ mod tests {
     #[test]
     fn the_watch_check_shows_each_stream_and_a_problem_loudly() {
         use crate::checker::watch::{StreamFigures, WatchCheck};
-        let stream = |m: &str, gaps: u64| StreamFigures { member: m.into(), events: 90, from_revision: Some(2), last_revision: Some(91), gaps, ..Default::default() };
+        let stream =
+            |m: &str, gaps: u64| StreamFigures { member: m.into(), events: 90, from_revision: Some(2), last_revision: Some(91), gaps, ..Default::default() };
         let mut s = summary();
         s.watch = Some(WatchCheck { streams: 2, events: 180, resumed: 1, ok: true, members: vec![stream("n1", 0), stream("n2", 0)], ..Default::default() });
         let text = render(&s);
