@@ -89,12 +89,23 @@ const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(10);
 /// Connecting is lazy: this returns at once and the first request opens the connection,
 /// so an unreachable member shows up as that request's error, not here.
 pub async fn connect(ep: &Endpoint, timeout: Duration) -> Result<etcd_client::Client, etcd_client::Error> {
-    let options = etcd_client::ConnectOptions::new()
+    etcd_client::Client::connect([ep.url.as_str()], Some(options(timeout))).await
+}
+
+/// A connection for a watch stream: as [`connect`] (the timeout bounds opening the stream,
+/// not its life), with etcd's require-leader metadata, so that a member that loses its
+/// leader cancels the stream ("no leader") instead of leaving it silent — what Kubernetes
+/// asks of its watches.
+pub async fn connect_watch(ep: &Endpoint, timeout: Duration) -> Result<etcd_client::Client, etcd_client::Error> {
+    etcd_client::Client::connect([ep.url.as_str()], Some(options(timeout).with_require_leader(true))).await
+}
+
+fn options(timeout: Duration) -> etcd_client::ConnectOptions {
+    etcd_client::ConnectOptions::new()
         .with_connect_timeout(timeout / 2)
         .with_timeout(timeout)
         .with_keep_alive(KEEP_ALIVE_INTERVAL, timeout)
-        .with_keep_alive_while_idle(false);
-    etcd_client::Client::connect([ep.url.as_str()], Some(options)).await
+        .with_keep_alive_while_idle(false)
 }
 
 /// Delete every key under `prefix` through the first member that answers; how many went.

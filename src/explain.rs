@@ -35,6 +35,9 @@ pub fn explain(s: &Scenario, seed: u64, seed_given: bool) -> String {
         w.mix.cas * 100.0,
         if w.reads == ReadMode::Linearizable { "linearizable" } else { "serializable (may be stale)" }
     );
+    if w.watch {
+        let _ = writeln!(o, "  watch   : a watcher per member on the workload's keys, from the revision at workload start (watch.jsonl)");
+    }
     let plan = schedule::plan(s, seed);
     let _ = writeln!(o, "  seed    : {seed}{}", if seed_given { "" } else { " (none given: a run draws its own; pass --seed to fix it)" });
     if plan.is_empty() {
@@ -61,6 +64,9 @@ pub fn explain(s: &Scenario, seed: u64, seed_given: bool) -> String {
     }
     if let Some(v) = x.p99 {
         gates.push(format!("p99 <= {v}"));
+    }
+    if let Some(v) = x.watch {
+        gates.push(format!("watch check = {v}"));
     }
     if let Some(v) = x.min_ok_ops {
         gates.push(format!("ok operations >= {v} (else the run is invalid)"));

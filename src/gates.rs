@@ -118,6 +118,10 @@ pub struct GateFacts {
     pub checker: CheckerStatus,
     /// The consistency check's answer; `None` when it was not measured.
     pub consistent: Option<bool>,
+    /// The watch check's answer (no problem found); `None` when the streams were not checked.
+    pub watch: Option<bool>,
+    /// The watch check's first problem, in words.
+    pub watch_problem: Option<String>,
 }
 
 /// The message of a `linearizable` gate when there is no checker.
@@ -142,6 +146,8 @@ pub(crate) fn round3(x: f64) -> f64 {
 /// - `max_unavailable`: pass iff the longest window ≤ the limit (seconds).
 /// - `max_leader_changes`: pass iff changes ≤ the limit.
 /// - `p99`: pass iff p99 ≤ the limit (ms); no successful operation → unknown.
+/// - `watch: X`: pass iff the watch check found no problem (`true`) or found one
+///   (`false`); streams not checked → unknown. On by default with `workload.watch`.
 pub fn evaluate(expect: &Expectations, facts: &GateFacts) -> Vec<Gate> {
     let mut gates = Vec::new();
 
@@ -201,6 +207,23 @@ pub fn evaluate(expect: &Expectations, facts: &GateFacts) -> Vec<Gate> {
             ),
         };
         gates.push(Gate::new("consistent", json!(want), actual, status, message));
+    }
+
+    if let Some(want) = expect.watch {
+        let actual = facts.watch.map_or(Value::Null, Value::Bool);
+        let problem = facts.watch_problem.as_deref().unwrap_or("a problem");
+        let (status, message) = match facts.watch {
+            None => (GateStatus::Unknown, "the watch streams were not checked (the watchers never started, or the run ended first)".to_string()),
+            Some(true) if want => (
+                GateStatus::Pass,
+                "every member's watch stream is ordered, has no gap or duplicate, and agrees with the history (gated by default with workload.watch)"
+                    .to_string(),
+            ),
+            Some(false) if !want => (GateStatus::Pass, format!("the watch check found a problem, as expected: {problem}")),
+            Some(true) => (GateStatus::Fail, "the watch streams are clean, but the scenario expects a problem".to_string()),
+            Some(false) => (GateStatus::Fail, format!("WATCH STREAMS BROKEN: {problem}")),
+        };
+        gates.push(Gate::new("watch", json!(want), actual, status, message));
     }
 
     if let Some(limit) = expect.max_unavailable {
@@ -318,6 +341,8 @@ mod tests {
             linearizable: Some(true),
             checker: CheckerStatus::Ran { seconds: 0.5 },
             consistent: Some(true),
+            watch: None,
+            watch_problem: None,
         }
     }
 
@@ -329,6 +354,7 @@ mod tests {
             max_leader_changes: Some(3),
             p99: Some(Span(Duration::from_millis(800))),
             min_ok_ops: Some(1000),
+            watch: None,
         }
     }
 
@@ -456,6 +482,23 @@ mod tests {
         assert!(g[0].message.contains("MEMBERS DIVERGED"));
         f.consistent = Some(true);
         assert_eq!(evaluate(&e, &f)[0].status, GateStatus::Pass);
+    }
+
+    #[test]
+    fn watch_unchecked_is_unknown_and_a_problem_fails_in_words() {
+        let e = Expectations { watch: Some(true), ..Default::default() };
+        let mut f = facts();
+        assert_eq!(evaluate(&e, &f)[0].status, GateStatus::Unknown);
+        f.watch = Some(true);
+        let g = evaluate(&e, &f);
+        assert_eq!((g[0].name.as_str(), g[0].status), ("watch", GateStatus::Pass));
+        assert!(g[0].message.contains("by default"), "{}", g[0].message);
+        f.watch = Some(false);
+        f.watch_problem = Some("n2's stream lacks revision 12".into());
+        let g = evaluate(&e, &f);
+        assert_eq!(g[0].status, GateStatus::Fail);
+        assert!(g[0].message.contains("WATCH STREAMS BROKEN: n2's stream lacks revision 12"));
+        assert_eq!(verdict(&g, &[], false).exit, Exit::GateFailed);
     }
 
     #[test]

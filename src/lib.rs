@@ -30,4 +30,5 @@ pub mod runner;
 pub mod scenario;
 pub mod schedule;
 pub mod sys;
+pub mod watchlog;
 pub mod workload;

@@ -26,6 +26,8 @@ use crate::report::progress::Progress;
 use crate::report::summary::{self, Summary, SummaryInput};
 use crate::scenario::{BackendChoice, Scenario};
 use crate::schedule::{self, Planned};
+use crate::watchlog::{WatchRecord, WatchWriter};
+use crate::workload::watch::Watchers;
 use crate::workload::{self, LiveStats};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -42,6 +44,8 @@ const CATCH_UP: Duration = Duration::from_secs(30);
 const CHECK_TIMEOUT: Duration = Duration::from_secs(120);
 /// Observer poll interval (the issue asks for at least every 100 ms).
 const OBSERVE_EVERY: Duration = Duration::from_millis(100);
+/// How long the watch streams get, after the members agree, to deliver the newest revision.
+const WATCH_CATCH_UP: Duration = Duration::from_secs(10);
 
 /// Options from the command line.
 #[derive(Debug, Clone, Default)]
@@ -349,6 +353,15 @@ async fn drive(
         }
     });
 
+    // The watch log: written as the run goes, kept for the watch check.
+    let (mut watch_tx, watch_log) = if s.workload.watch {
+        let (tx, rx) = mpsc::unbounded_channel::<WatchRecord>();
+        (Some(tx), Some(tokio::spawn(record_watch(WatchWriter::create(&run_dir.join("watch.jsonl"))?, rx))))
+    } else {
+        (None, None)
+    };
+    let mut watchers: Option<Watchers> = None;
+
     let observer_stop = CancellationToken::new();
     let workload_stop = cancel.child_token();
     let rosters = Arc::new(Rosters::new(endpoints.clone()));
@@ -361,6 +374,19 @@ async fn drive(
     if cluster_ready && !interrupted {
         *sink.clock.lock().map_err(|_| Error::harness("event sink poisoned"))? = Some(clock);
         let obs = client_rt.spawn(observer::observe(rosters.all.clone(), clock, OBSERVE_EVERY, ev_tx.clone(), view_tx, observer_stop.clone()));
+        // Watchers first, from the revision before the workload's first write.
+        if let Some(tx) = &watch_tx {
+            let eps = endpoints.clone();
+            let prefix = key_prefix(backend.as_ref());
+            let p2 = prefix.clone();
+            match client_rt.spawn(async move { workload::watch::start_revision(&eps, &p2).await }).await.map_err(Error::harness)? {
+                Ok(from) => {
+                    watchers = Some(Watchers::start(client_rt.handle(), &endpoints, &prefix, from, clock, tx.clone()));
+                    sink.emit(EventKind::Note { message: format!("watchers started on every member, from revision {from}") });
+                }
+                Err(e) => invalid.push(format!("the watch workload could not read the revision to watch from: {e}")),
+            }
+        }
         sink.emit(EventKind::WorkloadStart { clients: s.workload.clients });
         let wl = {
             let spec = s.workload.clone();
@@ -510,6 +536,18 @@ async fn drive(
             let eps = rosters.all.current();
             consistency = Some(client_rt.spawn(async move { crate::consistency::check(&eps, CATCH_UP).await }).await.map_err(Error::harness)?);
         }
+        // The watch streams deliver the newest revision (bounded), then stop: before the
+        // keys of an attached cluster are deleted, which they would see.
+        if let Some(w) = watchers.take() {
+            let limit = if interrupted { Duration::ZERO } else { WATCH_CATCH_UP };
+            let target = client_rt.spawn(async move { w.finish(limit).await }).await.map_err(Error::harness)?;
+            sink.emit(EventKind::Note {
+                message: match target {
+                    Some(t) => format!("watchers stopped; the newest revision of the workload's keys was {t}"),
+                    None => "watchers stopped (the newest revision of the workload's keys could not be read)".to_string(),
+                },
+            });
+        }
         // On someone else's cluster, the run's keys go when the run is done.
         if backend.attached() {
             let eps = endpoints.clone();
@@ -528,12 +566,32 @@ async fn drive(
     // Close the streams and collect what they recorded.
     drop(hist_tx);
     drop(ev_tx);
+    drop(watch_tx.take());
+    // Every watcher that started writes at least its `started`/`broken` and `stopped` lines:
+    // no record means no watcher ran, and nothing to check.
+    let watch_records = match watch_log {
+        Some(h) => Some(h.await.map_err(Error::harness)?).filter(|r: &Vec<WatchRecord>| !r.is_empty()),
+        None => None,
+    };
     let _ = ev_pump.await;
     let history = recorder.await.map_err(Error::harness)?;
     let events = sink.all.lock().map(|e| e.clone()).unwrap_or_default();
     drop(client_rt);
     interrupted |= cancel.is_cancelled();
-    Ok(finish(s, seed, &backend, etcd_version, run_dir, &history, &events, workload_end_ns, consistency.as_ref(), invalid, interrupted))
+    Ok(finish(
+        s,
+        seed,
+        &backend,
+        etcd_version,
+        run_dir,
+        &history,
+        &events,
+        workload_end_ns,
+        consistency.as_ref(),
+        watch_records.as_deref(),
+        invalid,
+        interrupted,
+    ))
 }
 
 /// Whether the members need the disk-fault layer over their data directories, and in which
@@ -900,9 +958,15 @@ fn finish(
     events: &[Event],
     workload_end_ns: u64,
     consistency: Option<&crate::consistency::Consistency>,
+    watch_records: Option<&[WatchRecord]>,
     invalid: Vec<String>,
     interrupted: bool,
 ) -> Summary {
+    // The watch check (pure, over watch.jsonl as recorded and the history).
+    let watch = watch_records.map(|r| crate::checker::watch::check(r, history));
+    if let Some(p) = watch.as_ref().and_then(|w| w.first_problem.as_ref()) {
+        eprintln!("faultline: the watch streams have a problem: {p}");
+    }
     // The linearizability check, on the history as written (the same code as `faultline check`).
     let (linearizable, checker) = if history.is_empty() {
         (None, CheckerStatus::TimedOut)
@@ -940,6 +1004,7 @@ fn finish(
         invalid,
         interrupted,
         harness: summary::harness_usage(),
+        watch: watch.as_ref(),
     };
     let mut sum = summary::build(&input);
     // Measured after building the summary, so its memory peak is counted too.
@@ -952,6 +1017,21 @@ fn finish(
         eprintln!("faultline: note: could not write report.html: {e}");
     }
     sum
+}
+
+/// Write watch records to `watch.jsonl` as they come; return them all when the watchers
+/// are gone.
+async fn record_watch(mut writer: WatchWriter, mut rx: mpsc::UnboundedReceiver<WatchRecord>) -> Vec<WatchRecord> {
+    let mut all = Vec::new();
+    while let Some(r) = rx.recv().await {
+        let _ = writer.append(&r);
+        all.push(r);
+        if rx.is_empty() {
+            let _ = writer.flush();
+        }
+    }
+    let _ = writer.flush();
+    all
 }
 
 /// `linearizability.html` in the run directory, for a person debugging the violation.

@@ -21,6 +21,7 @@ pub mod html;
 pub mod input;
 pub mod models;
 mod search;
+pub mod watch;
 mod wgl;
 
 pub use search::check_key;

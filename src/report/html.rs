@@ -325,7 +325,7 @@ fn header(o: &mut String, s: &Summary, has_violation: bool) {
         Some(false) => "NO",
         None => "unknown",
     };
-    let facts: [(&str, String); 10] = [
+    let mut facts: Vec<(&str, String)> = vec![
         ("seed", s.seed.to_string()),
         ("backend", s.backend.clone()),
         ("etcd", s.etcd_version.clone()),
@@ -337,6 +337,9 @@ fn header(o: &mut String, s: &Summary, has_violation: bool) {
         ("max unavailable", format!("{} s", s.max_unavailable_s)),
         ("linearizable", lin.to_string()),
     ];
+    if let Some(w) = &s.watch {
+        facts.push(("watch streams", format!("{} streams, {} events: {}", w.streams, w.events, w.problems())));
+    }
     o.push_str("<div class=\"facts\">");
     for (k, v) in facts {
         let _ = write!(o, "<div><span class=\"k\">{k}</span><span class=\"v\">{}</span></div>", esc(&v));

@@ -7,6 +7,7 @@
 //!
 //! The summary is a pure function of its input ([`build`]): it never touches the cluster.
 
+use crate::checker::watch::WatchCheck;
 use crate::consistency::Consistency;
 use crate::events::{Event, EventKind, FaultRecord};
 use crate::gates::{self, round3, CheckerStatus, Gate, GateFacts};
@@ -85,6 +86,8 @@ pub struct SummaryInput<'a> {
     pub interrupted: bool,
     /// The harness's own usage (see [`harness_usage`]).
     pub harness: HarnessUsage,
+    /// The watch check, when the watch workload ran.
+    pub watch: Option<&'a WatchCheck>,
 }
 
 /// Operation counts (`ops`).
@@ -200,7 +203,8 @@ pub struct FaultSpan {
 ///
 /// Extensions to design.md §3: `latency_ms.*.count`, `faults[].{id, target, params,
 /// proof, heal_proof}`, gate `status`/`message`/`assumption`, `checker`, `exit_code`,
-/// `verdict`, `verdict_reasons`, `invalid_reasons`, `interrupted`, `harness`, `run_dir`.
+/// `verdict`, `verdict_reasons`, `invalid_reasons`, `interrupted`, `harness`, `run_dir`,
+/// `watch`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     /// Scenario name.
@@ -233,6 +237,9 @@ pub struct Summary {
     pub linearizable: Option<bool>,
     /// The consistency check, when it ran.
     pub consistency: Option<Consistency>,
+    /// The watch check, when the watch workload ran (`workload.watch`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watch: Option<WatchCheck>,
     /// The gates of `expect:`.
     pub gates: Vec<Gate>,
     /// Every gate passed and the run is valid (`exit_code == 0`).
@@ -423,6 +430,8 @@ pub fn build(input: &SummaryInput) -> Summary {
         linearizable: input.linearizable,
         checker: input.checker,
         consistent: input.consistency.map(|c| c.consistent),
+        watch: input.watch.map(|w| w.ok),
+        watch_problem: input.watch.and_then(|w| w.first_problem.clone()),
     };
     let gates = gates::evaluate(&input.scenario.expect, &facts);
     let verdict = gates::verdict(&gates, &input.invalid, input.interrupted);
@@ -444,6 +453,7 @@ pub fn build(input: &SummaryInput) -> Summary {
         faults: faults(input.events),
         linearizable: input.linearizable,
         consistency: input.consistency.cloned(),
+        watch: input.watch.cloned(),
         gates,
         passed: verdict.passed,
         checker: input.checker,
@@ -513,6 +523,7 @@ pub(crate) mod tests {
             invalid: vec![],
             interrupted: false,
             harness: HarnessUsage::default(),
+            watch: None,
         }
     }
 

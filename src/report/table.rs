@@ -86,6 +86,38 @@ fn divergence(s: &Summary) -> Option<String> {
     Some(format!("!!! MEMBERS DIVERGED: {what} !!!"))
 }
 
+/// The watch check: one line, and a row per stream.
+fn watch(out: &mut String, s: &Summary) {
+    let Some(w) = &s.watch else { return };
+    let life = format!("{} resumption{}, {} compaction{} reported", w.resumed, plural(w.resumed), w.compacted, plural(w.compacted));
+    if w.ok {
+        let _ = writeln!(out, "watch  {} streams · {} events · ordered, no gap or duplicate, agree with the history · {life}", w.streams, w.events);
+    } else {
+        let _ = writeln!(out, "watch  {} streams · {} events · !!! {} !!! · {life}", w.streams, w.events, w.problems().to_uppercase());
+    }
+    let rows = w
+        .members
+        .iter()
+        .map(|m| {
+            let rev = |r: Option<i64>| r.map_or_else(|| "—".to_string(), |r| r.to_string());
+            let problems = m.problems();
+            vec![m.member.clone(), m.events.to_string(), rev(m.from_revision), rev(m.last_revision), m.resumed.to_string(), m.compacted.to_string(), problems]
+        })
+        .collect();
+    push_table(out, &["stream", "events", "from rev", "last rev", "resumed", "compacted", "problems"], rows, &[1, 2, 3, 4, 5]);
+    if let Some(p) = &w.first_problem {
+        let _ = writeln!(out, "  first problem: {p}");
+    }
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
 /// Render the summary for a terminal.
 pub fn render(s: &Summary) -> String {
     let mut out = String::new();
@@ -210,6 +242,7 @@ pub fn render(s: &Summary) -> String {
             }
         }
     }
+    watch(&mut out, s);
     out.push('\n');
 
     // Gates.
@@ -283,6 +316,7 @@ mod tests {
                 heal_proof: Some("rules removed".into()),
             }],
             linearizable: None,
+            watch: None,
             consistency: Some(Consistency {
                 consistent: true,
                 revision: Some(24810),
@@ -365,6 +399,28 @@ mod tests {
         assert!(!text.contains("DIVERGED"));
         assert_eq!(text.lines().last(), Some("PASSED (exit 0)"));
         assert!(text.lines().count() <= 60, "{} lines", text.lines().count());
+    }
+
+    #[test]
+    fn the_watch_check_shows_each_stream_and_a_problem_loudly() {
+        use crate::checker::watch::{StreamFigures, WatchCheck};
+        let stream =
+            |m: &str, gaps: u64| StreamFigures { member: m.into(), events: 90, from_revision: Some(2), last_revision: Some(91), gaps, ..Default::default() };
+        let mut s = summary();
+        s.watch = Some(WatchCheck { streams: 2, events: 180, resumed: 1, ok: true, members: vec![stream("n1", 0), stream("n2", 0)], ..Default::default() });
+        let text = render(&s);
+        assert!(line_with(&text, "watch  ").contains("2 streams · 180 events · ordered, no gap or duplicate"), "{text}");
+        assert!(text.lines().any(|l| l.contains(" n2 ") && l.contains(" 91 ") && l.contains("no problem")), "{text}");
+        if let Some(w) = s.watch.as_mut() {
+            w.ok = false;
+            w.gaps = 1;
+            w.members[1].gaps = 1;
+            w.first_problem = Some("n2's stream lacks revision 40".into());
+        }
+        let text = render(&s);
+        assert!(line_with(&text, "watch  ").contains("!!! 1 GAP !!!"), "{text}");
+        assert!(text.lines().any(|l| l.contains(" n2 ") && l.contains(" 91 ") && l.contains("1 gap")), "{text}");
+        assert!(text.contains("first problem: n2's stream lacks revision 40"));
     }
 
     #[test]

@@ -172,6 +172,9 @@ pub struct WorkloadSpec {
     pub mix: Mix,
     /// Read consistency.
     pub reads: ReadMode,
+    /// A watcher per member records the events of the workload's keys (`watch.jsonl`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub watch: bool,
 }
 
 /// The workload kinds.
@@ -716,6 +719,10 @@ pub struct Expectations {
     /// Fewest successful operations for the run to mean anything.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub min_ok_ops: Option<u64>,
+    /// The watch check (ordered, no gaps, no duplicates, agrees with the history) must
+    /// find this; `Some(true)` by default when `workload.watch` is on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub watch: Option<bool>,
 }
 
 impl Scenario {

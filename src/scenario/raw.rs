@@ -70,6 +70,7 @@ pub struct RawWorkload {
     pub op_timeout: Option<Span>,
     pub mix: Option<Spanned<BTreeMap<String, f64>>>,
     pub reads: Option<Spanned<String>>,
+    pub watch: Option<bool>,
 }
 
 /// One entry of `faults:`. Every parameter any fault kind takes is listed, so that a
@@ -141,4 +142,5 @@ pub struct RawExpect {
     pub max_leader_changes: Option<u32>,
     pub p99: Option<Span>,
     pub min_ok_ops: Option<u64>,
+    pub watch: Option<bool>,
 }

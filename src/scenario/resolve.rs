@@ -143,6 +143,18 @@ impl Resolver<'_> {
             max_leader_changes: e.max_leader_changes,
             p99: e.p99,
             min_ok_ops: e.min_ok_ops,
+            // On by default with the watch workload: recording streams nobody judges would
+            // let event loss pass unseen.
+            watch: match (e.watch, workload.watch) {
+                (Some(_), false) => {
+                    return self.err(
+                        None,
+                        "expect.watch judges the watch streams, but workload.watch is off: add `watch: true` under `workload:`, or drop expect.watch",
+                    )
+                }
+                (w, true) => Some(w.unwrap_or(true)),
+                (None, false) => None,
+            },
         };
         Ok(Scenario {
             name,
@@ -394,7 +406,7 @@ impl Resolver<'_> {
                 }
             },
         };
-        Ok(WorkloadSpec { kind, keys, clients, rate: w.rate, duration, op_timeout, mix, reads })
+        Ok(WorkloadSpec { kind, keys, clients, rate: w.rate, duration, op_timeout, mix, reads, watch: w.watch.unwrap_or(false) })
     }
 
     fn fault(&self, f: &Spanned<RawFault>, size: usize, duration: Span) -> Result<FaultSpec, Error> {
@@ -684,6 +696,20 @@ mod tests {
         assert_eq!(s.workload.reads, ReadMode::Linearizable);
         assert_eq!(s.cluster.etcd.election_timeout.0, Duration::from_secs(1));
         assert!(s.faults.is_empty());
+    }
+
+    #[test]
+    fn the_watch_gate_is_on_with_the_watch_workload_and_refused_without_it() {
+        let s = parse("name: x\nworkload: {watch: true}\n", "s.yaml").unwrap();
+        assert!(s.workload.watch);
+        assert_eq!(s.expect.watch, Some(true));
+        assert!(s.to_yaml().contains("watch: true"));
+        let s = parse("name: x\nworkload: {watch: true}\nexpect: {watch: false}\n", "s.yaml").unwrap();
+        assert_eq!(s.expect.watch, Some(false));
+        let s = parse("name: x\n", "s.yaml").unwrap();
+        assert_eq!((s.workload.watch, s.expect.watch), (false, None));
+        assert!(!s.to_yaml().contains("watch"));
+        assert!(err("name: x\nexpect: {watch: true}\n").contains("workload.watch is off"));
     }
 
     #[test]

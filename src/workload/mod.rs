@@ -3,6 +3,7 @@
 //! runner sees of all of them: [`run`], the live counters and the end-of-run report.
 
 pub mod register;
+pub mod watch;
 
 use crate::client::Roster;
 use crate::history::{Clock, Entry};

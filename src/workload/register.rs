@@ -475,6 +475,7 @@ pub(crate) mod live {
             op_timeout: Span(Duration::from_secs(1)),
             mix: Mix { read: 0.5, write: 0.25, cas: 0.25 },
             reads: ReadMode::Linearizable,
+            watch: false,
         };
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let stats = Arc::new(LiveStats::default());

@@ -14,3 +14,4 @@ mod net;
 mod props;
 mod report;
 mod util;
+mod watch;
