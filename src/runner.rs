@@ -450,7 +450,8 @@ async fn drive(
                     };
                     let eps = endpoints.clone();
                     let op = o.op;
-                    let r = client_rt.spawn(async move { run_op(op, &eps, leader.as_deref()).await }).await.map_err(Error::harness)?;
+                    let prefix = key_prefix(backend.as_ref());
+                    let r = client_rt.spawn(async move { run_op(op, &eps, leader.as_deref(), &prefix).await }).await.map_err(Error::harness)?;
                     let (ok, detail, targets, took) = match r {
                         Ok(d) => (true, d.detail, d.targets, d.took.as_secs_f64()),
                         Err(m) => (false, m, Vec::new(), 0.0),
@@ -574,8 +575,9 @@ impl Meter {
 
 /// The leader to resolve a target against; waits (bounded) through an election when the
 /// target needs one.
-/// Carry out one scheduled etcd operation, its targets resolved against the current leader.
-async fn run_op(op: crate::scenario::EtcdOp, eps: &[Endpoint], leader: Option<&str>) -> Result<crate::ops::Done, String> {
+/// Carry out one scheduled etcd operation, its targets resolved against the current leader;
+/// keys it writes go under the run's key `prefix`.
+async fn run_op(op: crate::scenario::EtcdOp, eps: &[Endpoint], leader: Option<&str>, prefix: &str) -> Result<crate::ops::Done, String> {
     use crate::scenario::{EtcdOp, Target};
     let pick = |t: Target| -> Vec<Endpoint> {
         match t {
@@ -597,7 +599,8 @@ async fn run_op(op: crate::scenario::EtcdOp, eps: &[Endpoint], leader: Option<&s
             }
             crate::ops::move_leader(eps, leader, &to.member).await
         }
-        EtcdOp::AlarmDisarm => crate::ops::alarm_disarm(eps).await,
+        EtcdOp::AlarmDisarm => crate::ops::alarm_disarm(eps, prefix).await,
+        EtcdOp::Fill { value_size } => crate::ops::fill(eps, prefix, value_size.0).await,
     }
 }
 

@@ -3,13 +3,15 @@
 //! API and verifies its own result; the outcome and duration go into `events.jsonl`.
 //!
 //! One file per family: `maintenance.rs` (compact, defrag, alarm-disarm), `leader.rs`
-//! (move-leader).
+//! (move-leader), `quota.rs` (fill: the backend to its space quota).
 
 mod leader;
 mod maintenance;
+mod quota;
 
 pub use leader::move_leader;
 pub use maintenance::{alarm_disarm, compact, defrag};
+pub use quota::{fill, fill_prefix};
 
 use crate::client::{self, Endpoint};
 use std::time::Duration;

@@ -305,6 +305,11 @@ pub enum EtcdOp {
     },
     /// Disarm every alarm.
     AlarmDisarm,
+    /// Fill the backend until the space quota raises `NOSPACE`.
+    Fill {
+        /// Bytes per put.
+        value_size: Size,
+    },
 }
 
 impl EtcdOp {
@@ -315,6 +320,7 @@ impl EtcdOp {
             EtcdOp::Defrag { .. } => "defrag",
             EtcdOp::MoveLeader { .. } => "move-leader",
             EtcdOp::AlarmDisarm => "alarm-disarm",
+            EtcdOp::Fill { .. } => "fill",
         }
     }
 }

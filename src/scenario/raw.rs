@@ -117,6 +117,7 @@ pub struct RawOp {
     pub op: Option<String>,
     pub target: Option<String>,
     pub keep: Option<u64>,
+    pub value_size: Option<Size>,
 }
 
 #[derive(Debug, Deserialize)]
