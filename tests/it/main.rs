@@ -12,5 +12,6 @@ mod docker;
 mod image;
 mod net;
 mod props;
+mod quota;
 mod report;
 mod util;
