@@ -712,7 +712,8 @@ impl OpJob {
         let leader = self.leader().await;
         let eps = self.rosters.all.current();
         let (b, op) = (self.backend.clone(), self.op.clone());
-        let r = match self.client_rt.spawn(async move { run_op(op, &b, &eps, leader.as_deref()).await }).await {
+        let prefix = key_prefix(self.backend.as_ref());
+        let r = match self.client_rt.spawn(async move { run_op(op, &b, &eps, leader.as_deref(), &prefix).await }).await {
             Ok(r) => r,
             Err(e) => Err(format!("the op task failed: {e}")),
         };
@@ -852,7 +853,13 @@ async fn rolling_restart(
 }
 
 /// Carry out one scheduled etcd operation, its targets resolved against the current leader.
-async fn run_op(op: crate::scenario::EtcdOp, backend: &Arc<dyn Backend>, eps: &[Endpoint], leader: Option<&str>) -> Result<crate::ops::Done, String> {
+async fn run_op(
+    op: crate::scenario::EtcdOp,
+    backend: &Arc<dyn Backend>,
+    eps: &[Endpoint],
+    leader: Option<&str>,
+    prefix: &str,
+) -> Result<crate::ops::Done, String> {
     use crate::scenario::{EtcdOp, Target};
     let pick = |t: Target| -> Vec<Endpoint> {
         match t {
@@ -880,7 +887,8 @@ async fn run_op(op: crate::scenario::EtcdOp, backend: &Arc<dyn Backend>, eps: &[
             }
             crate::ops::move_leader(eps, leader, &to.member).await
         }
-        EtcdOp::AlarmDisarm => crate::ops::alarm_disarm(eps).await,
+        EtcdOp::AlarmDisarm => crate::ops::alarm_disarm(eps, prefix).await,
+        EtcdOp::Fill { value_size } => crate::ops::fill(eps, prefix, value_size.0).await,
         EtcdOp::MemberAdd { learner } => crate::ops::membership::member_add(backend, eps, learner, None).await,
         EtcdOp::LearnerPromote { target } => crate::ops::membership::learner_promote(eps, target.as_deref()).await,
         EtcdOp::MemberRemove { target } => crate::ops::membership::member_remove(backend, eps, &one(target)?).await,

@@ -6,7 +6,8 @@ use etcd_client::{AlarmAction, AlarmOptions, AlarmType, CompactionOptions, GetOp
 use std::time::{Duration, Instant};
 
 /// Compact the key space to the current revision minus `keep`, physically, and verify that a
-/// read at a revision below it is refused.
+/// read at a revision below it is refused. The detail gives each member's database size
+/// after it (unchanged by compaction: the freed pages stay in the file until a defrag).
 pub async fn compact(eps: &[Endpoint], keep: u64) -> Result<Done, String> {
     let start = Instant::now();
     let now = revision(eps).await?;
@@ -25,7 +26,13 @@ pub async fn compact(eps: &[Endpoint], keep: u64) -> Result<Done, String> {
     } else {
         "nothing older to refuse".to_string()
     };
-    Ok(Done { targets: vec![ep.member.clone()], detail: format!("compacted to revision {to} (current {now}, keep {keep}); {proof}"), took: start.elapsed() })
+    // Compaction frees pages inside the database file; only defrag gives them back.
+    let sizes = super::quota::db_sizes(eps).await;
+    Ok(Done {
+        targets: vec![ep.member.clone()],
+        detail: format!("compacted to revision {to} (current {now}, keep {keep}); {proof}; db {sizes}"),
+        took: start.elapsed(),
+    })
 }
 
 /// Defragment each target in turn (one at a time, as operators are told to), saying each
@@ -47,8 +54,10 @@ pub async fn defrag(targets: &[Endpoint]) -> Result<Done, String> {
     Ok(Done { targets: targets.iter().map(|e| e.member.clone()).collect(), detail: said.join("; "), took: start.elapsed() })
 }
 
-/// Disarm every alarm (after a space-quota `NOSPACE`), and verify none is left.
-pub async fn alarm_disarm(eps: &[Endpoint]) -> Result<Done, String> {
+/// Disarm every alarm (after a space-quota `NOSPACE`), verify none is left, and prove that
+/// writes are accepted again: a put under the fill prefix (within the run's key prefix
+/// `run_prefix`) must succeed.
+pub async fn alarm_disarm(eps: &[Endpoint], run_prefix: &str) -> Result<Done, String> {
     let start = Instant::now();
     let ep = eps.first().ok_or("no member")?;
     let mut c = conn(ep).await?;
@@ -76,5 +85,16 @@ pub async fn alarm_disarm(eps: &[Endpoint]) -> Result<Done, String> {
     if !after.alarms().is_empty() {
         return Err(format!("{} alarm(s) still raised after disarming", after.alarms().len()));
     }
-    Ok(Done { targets: vec![ep.member.clone()], detail: format!("{n} alarm(s) disarmed; none left"), took: start.elapsed() })
+    let probe = format!("{}after-disarm", super::fill_prefix(run_prefix));
+    match tokio::time::timeout(TIMEOUT, c.put(probe.as_str(), "ok", None)).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) if e.to_string().contains("database space exceeded") => {
+            return Err(format!(
+                "{n} alarm(s) disarmed, but a put to {probe} is still refused ({e}), which raises NOSPACE again: the database is still over the quota — compaction frees pages inside the file, only defrag gives them back, so defragment every member before disarming"
+            ))
+        }
+        Ok(Err(e)) => return Err(format!("{n} alarm(s) disarmed, but a put to {probe} failed: {e}")),
+        Err(_) => return Err(format!("{n} alarm(s) disarmed, but a put to {probe} timed out")),
+    }
+    Ok(Done { targets: vec![ep.member.clone()], detail: format!("{n} alarm(s) disarmed; none left; a put to {probe} succeeds"), took: start.elapsed() })
 }

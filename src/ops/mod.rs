@@ -4,15 +4,18 @@
 //!
 //! One file per family: `maintenance.rs` (compact, defrag, alarm-disarm), `leader.rs`
 //! (move-leader), `membership.rs` (member-add, learner-promote, member-remove,
-//! member-replace), `restart.rs` (rolling-restart, one member at a time).
+//! member-replace), `restart.rs` (rolling-restart, one member at a time), `quota.rs` (fill:
+//! the backend to its space quota).
 
 mod leader;
 mod maintenance;
 pub mod membership;
+mod quota;
 pub mod restart;
 
 pub use leader::move_leader;
 pub use maintenance::{alarm_disarm, compact, defrag};
+pub use quota::{fill, fill_prefix};
 
 use crate::client::{self, Endpoint};
 use std::time::Duration;

@@ -15,6 +15,7 @@ use crate::history::{pair, Entry, EntryType, Op, OpKind};
 use crate::scenario::Scenario;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Windows without a successful operation shorter than this are not listed in
@@ -204,7 +205,7 @@ pub struct FaultSpan {
 /// Extensions to design.md §3: `latency_ms.*.count`, `faults[].{id, target, params,
 /// proof, heal_proof}`, gate `status`/`message`/`assumption`, `checker`, `exit_code`,
 /// `verdict`, `verdict_reasons`, `invalid_reasons`, `interrupted`, `harness`, `run_dir`,
-/// `watch`.
+/// `watch`, `errors`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     /// Scenario name.
@@ -219,6 +220,10 @@ pub struct Summary {
     pub duration_s: f64,
     /// Operation counts.
     pub ops: OpCounts,
+    /// Failed and unknown operations by the error their completion recorded (e.g.
+    /// `database space exceeded`, `timeout`); absent when none failed.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub errors: BTreeMap<String, u64>,
     /// Successful operations per second of workload.
     pub throughput_ok_per_s: f64,
     /// Latency percentiles of successful operations, ms.
@@ -327,6 +332,17 @@ fn counts(ops: &[Op]) -> OpCounts {
         }
     }
     c
+}
+
+/// Failed and unknown completions counted by their recorded error.
+fn errors(history: &[Entry]) -> BTreeMap<String, u64> {
+    let mut out = BTreeMap::new();
+    for e in history.iter().filter(|e| matches!(e.kind, EntryType::Fail | EntryType::Info)) {
+        if let Some(m) = &e.error {
+            *out.entry(m.clone()).or_insert(0) += 1;
+        }
+    }
+    out
 }
 
 /// Windows with no successful completion in `[start, end]`, counting the edges (start →
@@ -444,6 +460,7 @@ pub fn build(input: &SummaryInput) -> Summary {
         etcd_version: input.etcd_version.to_string(),
         duration_s,
         ops: ops_count,
+        errors: errors(input.history),
         throughput_ok_per_s,
         latency_ms,
         leader_changes,
@@ -548,8 +565,11 @@ pub(crate) mod tests {
         op(&mut h, 3, OpKind::Cas, 20 * MS, MS, EntryType::Fail);
         op(&mut h, 4, OpKind::Write, 30 * MS, MS, EntryType::Info);
         h.push(entry(EntryType::Invoke, 5, 40 * MS, OpKind::Read)); // never completed
+        h[5].error = Some("database space exceeded".into());
+        h[7].error = Some("timeout".into());
         let s = build(&input(&sc, &h, &[], 2 * S));
         assert_eq!(s.ops, OpCounts { total: 5, ok: 2, fail: 1, info: 2 });
+        assert_eq!(s.errors, [("database space exceeded".to_string(), 1), ("timeout".to_string(), 1)].into_iter().collect());
         assert_eq!(s.duration_s, 2.0);
         assert_eq!(s.throughput_ok_per_s, 1.0);
         assert_eq!(s.scenario, "unit");

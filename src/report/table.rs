@@ -20,6 +20,8 @@ const MAX_LEADERS: usize = 10;
 const MAX_WINDOWS: usize = 8;
 /// Rows shown of the fault timeline before cutting.
 const MAX_FAULTS: usize = 15;
+/// Kinds of error shown on the `errors` line before cutting.
+const MAX_ERRORS: usize = 5;
 
 /// A number with at most 3 decimals and no trailing zeros: `1.234`, `9.8`, `850`.
 fn num(x: f64) -> String {
@@ -130,6 +132,13 @@ pub fn render(s: &Summary) -> String {
     // Operations and latency.
     let _ =
         writeln!(out, "operations  {} total · {} ok · {} fail · {} info · {} ok/s", s.ops.total, s.ops.ok, s.ops.fail, s.ops.info, num(s.throughput_ok_per_s));
+    if !s.errors.is_empty() {
+        let mut by: Vec<(&String, &u64)> = s.errors.iter().collect();
+        by.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        let shown: Vec<String> = by.iter().take(MAX_ERRORS).map(|(m, n)| format!("{n} {m}")).collect();
+        let rest = if by.len() > MAX_ERRORS { format!(" · … {} more kinds", by.len() - MAX_ERRORS) } else { String::new() };
+        let _ = writeln!(out, "errors      {}{rest}", shown.join(" · "));
+    }
     let rows = [("all", &s.latency_ms.all), ("read", &s.latency_ms.read), ("write", &s.latency_ms.write), ("cas", &s.latency_ms.cas)]
         .iter()
         .map(|(name, p)| {
@@ -297,6 +306,7 @@ mod tests {
             etcd_version: "3.4.23".into(),
             duration_s: 60.0,
             ops: OpCounts { total: 24000, ok: 23800, fail: 120, info: 80 },
+            errors: [("database space exceeded".to_string(), 120), ("timeout".to_string(), 80)].into_iter().collect(),
             throughput_ok_per_s: 396.667,
             latency_ms: Latencies { all: p(1.2, 1020.0, 23800), read: p(1.1, 1020.0, 11900), write: p(1.3, 900.0, 5950), cas: Percentiles::default() },
             leader_changes: 1,
@@ -379,6 +389,7 @@ mod tests {
         assert!(text.starts_with("faultline · leader-partition · seed 42 · process · etcd 3.4.23 · 60 s\n"));
         assert!(line_with(&text, "run dir").contains("reports/leader-partition-20250101T000000Z"));
         assert!(line_with(&text, "operations").contains("24000 total · 23800 ok · 120 fail · 80 info · 396.667 ok/s"));
+        assert!(line_with(&text, "errors").contains("120 database space exceeded · 80 timeout"));
         let header = line_with(&text, "latency ms");
         for col in ["count", "p50", "p90", "p99", "p99.9", "max"] {
             assert!(header.contains(col), "{header}");

@@ -389,6 +389,11 @@ pub enum EtcdOp {
         #[serde(skip_serializing_if = "RestartSettings::is_empty")]
         etcd: RestartSettings,
     },
+    /// Fill the backend until the space quota raises `NOSPACE`.
+    Fill {
+        /// Bytes per put.
+        value_size: Size,
+    },
 }
 
 impl EtcdOp {
@@ -409,6 +414,7 @@ impl EtcdOp {
             EtcdOp::MemberRemove { .. } => "member-remove",
             EtcdOp::MemberReplace { .. } => "member-replace",
             EtcdOp::RollingRestart { .. } => "rolling-restart",
+            EtcdOp::Fill { .. } => "fill",
         }
     }
 }

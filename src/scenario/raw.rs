@@ -120,6 +120,7 @@ pub struct RawOp {
     pub keep: Option<u64>,
     pub learner: Option<bool>,
     pub etcd: Option<RawEtcd>,
+    pub value_size: Option<Size>,
 }
 
 #[derive(Debug, Deserialize)]

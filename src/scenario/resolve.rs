@@ -31,6 +31,22 @@ fn params_of(kind: &str) -> &'static [&'static str] {
     }
 }
 
+/// The largest space quota a `fill` op may be asked to reach on a cluster of the run's own.
+const MAX_FILL_QUOTA: Size = Size(256 << 20);
+
+/// The size of each value a `fill` writes: 256KiB unless given; between 1KiB (smaller
+/// takes too many puts to fill anything) and 1MiB (etcd refuses requests over 1.5MiB by
+/// default, `--max-request-bytes`).
+fn fill_value_size(given: Option<Size>) -> Result<Size, String> {
+    let v = given.unwrap_or(Size(256 << 10));
+    if v.0 < 1 << 10 || v.0 > 1 << 20 {
+        return Err(format!(
+            "fill's value_size is {v}: it must be between 1KiB and 1MiB (etcd refuses a request over 1.5MiB by default, and small values take too many puts to reach the quota)"
+        ));
+    }
+    Ok(v)
+}
+
 /// Read and resolve a scenario file.
 pub fn load(path: &Path) -> Result<Scenario, Error> {
     let text = std::fs::read_to_string(path).map_err(|e| {
@@ -135,6 +151,7 @@ impl Resolver<'_> {
             }
             ops.push(op);
         }
+        self.fill_fits_quota(&raw, &cluster)?;
         let e = &raw.expect;
         let expect = Expectations {
             linearizable: e.linearizable,
@@ -171,8 +188,8 @@ impl Resolver<'_> {
 
     /// One entry of `ops:`; `size` is how many members the cluster has by then.
     fn op(&self, o: &Spanned<super::raw::RawOp>, size: usize, duration: Span) -> Result<OpSpec, Error> {
-        const BUILT: [&str; 9] =
-            ["compact", "defrag", "move-leader", "alarm-disarm", "member-add", "learner-promote", "member-remove", "member-replace", "rolling-restart"];
+        const BUILT: [&str; 10] =
+            ["compact", "defrag", "move-leader", "alarm-disarm", "fill", "member-add", "learner-promote", "member-remove", "member-replace", "rolling-restart"];
         const LATER: [&str; 2] = ["snapshot-save", "snapshot-restore"];
         let loc = Some(o.referenced);
         let r = &o.value;
@@ -210,24 +227,26 @@ impl Resolver<'_> {
             "alarm-disarm" => EtcdOp::AlarmDisarm,
             "member-add" => EtcdOp::MemberAdd { learner: r.learner.unwrap_or(false) },
             "learner-promote" => {
-                let t =
-                    match &r.target {
-                        None => None,
-                        Some(t) => match Target::parse(t, size).or_else(|m| self.err(loc, m))? {
-                            Target::Member(i) => Some(format!("n{i}")),
-                            other => return self.err(
+                let t = match &r.target {
+                    None => None,
+                    Some(t) => match Target::parse(t, size).or_else(|m| self.err(loc, m))? {
+                        Target::Member(i) => Some(format!("n{i}")),
+                        other => {
+                            return self.err(
                                 loc,
                                 format!(
                                     "learner-promote promotes one named learner (n1..n{size}), not `{other}`; leave `target` out to promote the only learner"
                                 ),
-                            ),
-                        },
-                    };
+                            )
+                        }
+                    },
+                };
                 EtcdOp::LearnerPromote { target: t }
             }
             "member-remove" => EtcdOp::MemberRemove { target: one_member("member-remove", target(Target::Follower)?)? },
             "member-replace" => EtcdOp::MemberReplace { target: one_member("member-replace", target(Target::Follower)?)? },
             "rolling-restart" => EtcdOp::RollingRestart { etcd: self.restart_settings(r.etcd.as_ref(), loc)? },
+            "fill" => EtcdOp::Fill { value_size: fill_value_size(r.value_size).or_else(|m| self.err(loc, m))? },
             other if LATER.contains(&other) => {
                 return self.err(loc, format!("op `{other}` is not supported yet; the ops built so far are {}", BUILT.join(", ")));
             }
@@ -246,7 +265,12 @@ impl Resolver<'_> {
         if r.etcd.is_some() && !matches!(op, EtcdOp::RollingRestart { .. }) {
             return self.err(loc, format!("`etcd` (new member settings) applies to rolling-restart, not to `{name}`"));
         }
-        if r.target.is_some() && matches!(op, EtcdOp::Compact { .. } | EtcdOp::AlarmDisarm | EtcdOp::MemberAdd { .. } | EtcdOp::RollingRestart { .. }) {
+        if r.value_size.is_some() && !matches!(op, EtcdOp::Fill { .. }) {
+            return self.err(loc, format!("`value_size` applies to fill, not to `{name}`"));
+        }
+        if r.target.is_some()
+            && matches!(op, EtcdOp::Compact { .. } | EtcdOp::AlarmDisarm | EtcdOp::Fill { .. } | EtcdOp::MemberAdd { .. } | EtcdOp::RollingRestart { .. })
+        {
             return self.err(loc, format!("`{name}` acts on the whole cluster: it takes no `target`"));
         }
         Ok(OpSpec { at, op })
@@ -273,6 +297,22 @@ impl Resolver<'_> {
             binary: e.binary.clone(),
             image: e.image.clone(),
         })
+    }
+
+    /// A `fill` writes until the space quota: on a cluster of the run's own, the quota must
+    /// be small enough to reach (the default 2GiB would be written to every member's disk).
+    fn fill_fits_quota(&self, raw: &RawScenario, cluster: &ClusterSpec) -> Result<(), Error> {
+        let quota = cluster.etcd.quota_backend_bytes;
+        let fill = raw.ops.iter().find(|o| o.value.op.as_deref() == Some("fill"));
+        match fill {
+            Some(o) if cluster.attach.is_none() && quota > MAX_FILL_QUOTA => self.err(
+                Some(o.referenced),
+                format!(
+                    "fill writes until the space quota is reached, and cluster.etcd.quota_backend_bytes is {quota}: that much on every member's disk. Set `quota_backend_bytes` under cluster.etcd to at most {MAX_FILL_QUOTA} (e.g. 16MiB)"
+                ),
+            ),
+            _ => Ok(()),
+        }
     }
 
     fn cluster(&self, raw: &RawScenario) -> Result<ClusterSpec, Error> {
@@ -804,6 +844,23 @@ mod tests {
         assert!(err("name: x\nops:\n  - {at: 1s, op: compcat}\n").contains("did you mean `compact`?"));
         assert!(err("name: x\nops:\n  - {at: 1s, op: move-leader, target: all}\n").contains("one member"));
         assert!(err("name: x\nops:\n  - {at: 1s, op: defrag, keep: 3}\n").contains("`keep` applies to compact"));
+    }
+
+    #[test]
+    fn fill_takes_a_value_size_and_needs_a_small_quota() {
+        let small = "name: x\ncluster: {etcd: {quota_backend_bytes: 16MiB}}\nops:\n";
+        let s = parse(&format!("{small}  - {{at: 1s, op: fill}}\n  - {{at: 2s, op: fill, value_size: 1MiB}}\n"), "s.yaml").unwrap();
+        let ops: Vec<EtcdOp> = s.ops.iter().map(|o| o.op.clone()).collect();
+        assert_eq!(ops, [EtcdOp::Fill { value_size: Size(256 << 10) }, EtcdOp::Fill { value_size: Size(1 << 20) }]);
+        let m = err(&format!("{small}  - {{at: 1s, op: fill, value_size: 8MiB}}\n"));
+        assert!(m.starts_with("s.yaml:4:") && m.contains("value_size is 8MiB") && m.contains("between 1KiB and 1MiB"), "{m}");
+        assert!(err(&format!("{small}  - {{at: 1s, op: fill, value_size: 0}}\n")).contains("between 1KiB and 1MiB"));
+        let m = err(&format!("{small}  - {{at: 1s, op: fill, value_size: lots}}\n"));
+        assert!(m.starts_with("s.yaml:4:") && m.contains("512MiB"), "{m}");
+        assert!(err(&format!("{small}  - {{at: 1s, op: compact, value_size: 1MiB}}\n")).contains("`value_size` applies to fill"));
+        assert!(err(&format!("{small}  - {{at: 1s, op: fill, target: leader}}\n")).contains("takes no `target`"));
+        let m = err("name: x\nops:\n  - {at: 1s, op: fill}\n");
+        assert!(m.starts_with("s.yaml:3:") && m.contains("2GiB") && m.contains("quota_backend_bytes"), "{m}");
     }
 
     #[test]

@@ -350,7 +350,7 @@ fn compaction_defrag_move_leader_and_alarm_disarm_verify_themselves() {
     let done = c.rt.block_on(faultline::ops::move_leader(&eps, &leader, &to)).expect("move-leader");
     assert!(done.detail.contains(&format!("{to} reports itself leader")), "{}", done.detail);
     assert_eq!(c.wait_leader(Duration::from_secs(5)).leader.as_deref(), Some(to.as_str()));
-    let done = c.rt.block_on(faultline::ops::alarm_disarm(&eps)).expect("alarm-disarm");
+    let done = c.rt.block_on(faultline::ops::alarm_disarm(&eps, "")).expect("alarm-disarm");
     assert!(done.detail.contains("none left"), "{}", done.detail);
 }
 

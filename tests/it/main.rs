@@ -12,6 +12,7 @@ mod docker;
 mod image;
 mod net;
 mod props;
+mod quota;
 mod report;
 mod util;
 mod watch;

@@ -25,8 +25,14 @@ pub fn require_root() {
 impl TestCluster {
     /// A cluster of local processes in namespaces.
     pub fn start(size: usize) -> TestCluster {
+        Self::start_with(size, "{}")
+    }
+
+    /// A cluster of local processes with member settings: `etcd` is the `cluster.etcd` of a
+    /// scenario as a YAML flow mapping, e.g. `{quota_backend_bytes: 16MiB}`.
+    pub fn start_with(size: usize, etcd: &str) -> TestCluster {
         require_root();
-        let s = scenario::parse(&format!("name: t\ncluster: {{size: {size}}}\n"), "test").unwrap();
+        let s = scenario::parse(&format!("name: t\ncluster: {{size: {size}, etcd: {etcd}}}\n"), "test").unwrap();
         let dir = tempfile::tempdir().unwrap();
         let run_id = state::new_run_id();
         let backend: Arc<dyn Backend> = Arc::new(ProcessBackend::create(&run_id, dir.path(), &s.cluster).expect("create cluster"));
@@ -48,11 +54,16 @@ impl TestCluster {
     /// A cluster of containers (the image built from the local etcd when missing), or `None`
     /// — saying the test was skipped and why — when no Docker engine answers.
     pub fn docker(size: usize) -> Option<TestCluster> {
+        Self::docker_with(size, "{}")
+    }
+
+    /// [`TestCluster::docker`] with member settings, as [`TestCluster::start_with`] takes them.
+    pub fn docker_with(size: usize, etcd: &str) -> Option<TestCluster> {
         if let Err(e) = faultline::cluster::docker::available() {
             eprintln!("SKIPPED: no Docker engine answers here ({e}); the Docker backend was not tested");
             return None;
         }
-        let s = scenario::parse(&format!("name: t\ncluster: {{size: {size}, backend: docker}}\n"), "test").unwrap();
+        let s = scenario::parse(&format!("name: t\ncluster: {{size: {size}, backend: docker, etcd: {etcd}}}\n"), "test").unwrap();
         faultline::cluster::docker::prepare_image(&s.cluster, true).expect("the etcd image");
         let dir = tempfile::tempdir().unwrap();
         let run_id = state::new_run_id();
