@@ -19,7 +19,7 @@ use crate::cluster::{self, netns, state, Backend};
 use crate::error::{Error, Exit};
 use crate::events::{Event, EventKind, EventWriter};
 use crate::fault::{self, Injected};
-use crate::gates::CheckerStatus;
+use crate::gates::{self, CheckerStatus};
 use crate::history::{Clock, Entry, HistoryWriter};
 use crate::observer::{self, ClusterView};
 use crate::report::progress::Progress;
@@ -359,6 +359,10 @@ async fn drive(
         *sink.clock.lock().map_err(|_| Error::harness("event sink poisoned"))? = Some(clock);
         let obs = client_rt.spawn(observer::observe(endpoints.clone(), clock, OBSERVE_EVERY, ev_tx.clone(), view_tx, observer_stop.clone()));
         sink.emit(EventKind::WorkloadStart { clients: s.workload.clients });
+        // The workload passes this gate before each operation; a snapshot-restore closes it.
+        let gate = Arc::new(workload::PauseGate::default());
+        let keys = (0..s.workload.keys).map(|i| format!("k{i}")).collect();
+        let snapshots = Arc::new(crate::ops::Snapshots::new(backend.clone(), run_dir, gate.clone(), clock, keys, &key_prefix(backend.as_ref())));
         let wl = {
             let spec = s.workload.clone();
             let prefix = key_prefix(backend.as_ref());
@@ -366,9 +370,10 @@ async fn drive(
             let st = stats.clone();
             let stop = workload_stop.clone();
             let tx = hist_tx.take();
+            let gate = gate.clone();
             client_rt.spawn(async move {
                 match tx {
-                    Some(tx) => Some(workload::run(&spec, seed, &prefix, &eps, clock, tx, st, stop).await),
+                    Some(tx) => Some(workload::run(&spec, seed, &prefix, &eps, clock, tx, st, gate, stop).await),
                     None => None,
                 }
             })
@@ -442,15 +447,17 @@ async fn drive(
                         let deadline = Instant::now() + Duration::from_secs(10);
                         loop {
                             let l = view_rx.borrow().leader.clone();
-                            if l.is_some() || Instant::now() >= deadline || cancel.is_cancelled() {
+                            if l.is_some() || !o.op.needs_leader() || Instant::now() >= deadline || cancel.is_cancelled() {
                                 break l;
                             }
                             tokio::time::sleep(Duration::from_millis(50)).await;
                         }
                     };
                     let eps = endpoints.clone();
-                    let op = o.op;
-                    let r = client_rt.spawn(async move { run_op(op, &eps, leader.as_deref()).await }).await.map_err(Error::harness)?;
+                    let op = o.op.clone();
+                    let snaps = snapshots.clone();
+                    let r = client_rt.spawn(async move { run_op(op, &eps, leader.as_deref(), &snaps).await }).await.map_err(Error::harness)?;
+                    let op = &o.op;
                     let (ok, detail, targets, took) = match r {
                         Ok(d) => (true, d.detail, d.targets, d.took.as_secs_f64()),
                         Err(m) => (false, m, Vec::new(), 0.0),
@@ -459,7 +466,14 @@ async fn drive(
                     if !ok {
                         invalid.push(format!("op {} at {} failed: {detail}", op.name(), o.at));
                     }
+                    // A restore's member and snapshot-restored events, then the op's own.
+                    for e in snapshots.take_events() {
+                        sink.emit(e);
+                    }
                     sink.emit(EventKind::Op { op: op.name().into(), targets, ok, detail, duration_s: took });
+                    if matches!(op, crate::scenario::EtcdOp::SnapshotRestore { .. }) {
+                        retire_process_faults(&mut active, &sink);
+                    }
                 }
                 Step::Heal(id) => {
                     if let Some(pos) = active.iter().position(|a| a.planned.id == id) {
@@ -575,7 +589,7 @@ impl Meter {
 /// The leader to resolve a target against; waits (bounded) through an election when the
 /// target needs one.
 /// Carry out one scheduled etcd operation, its targets resolved against the current leader.
-async fn run_op(op: crate::scenario::EtcdOp, eps: &[Endpoint], leader: Option<&str>) -> Result<crate::ops::Done, String> {
+async fn run_op(op: crate::scenario::EtcdOp, eps: &[Endpoint], leader: Option<&str>, snapshots: &crate::ops::Snapshots) -> Result<crate::ops::Done, String> {
     use crate::scenario::{EtcdOp, Target};
     let pick = |t: Target| -> Vec<Endpoint> {
         match t {
@@ -598,6 +612,27 @@ async fn run_op(op: crate::scenario::EtcdOp, eps: &[Endpoint], leader: Option<&s
             crate::ops::move_leader(eps, leader, &to.member).await
         }
         EtcdOp::AlarmDisarm => crate::ops::alarm_disarm(eps).await,
+        EtcdOp::SnapshotSave { target, name } => {
+            let from = pick(target).into_iter().next().ok_or_else(|| format!("no member to take the snapshot from (target {target}, no leader known)"))?;
+            snapshots.save(&from, &name).await
+        }
+        EtcdOp::SnapshotRestore { from } => snapshots.restore(eps, &from).await,
+    }
+}
+
+/// After a snapshot-restore, the process faults in force (kill, stop, pause) are over: the
+/// restore stopped every member and started it again on the restored data. They leave the
+/// active list with a heal event saying so, and their scheduled heal finds nothing to do (a
+/// kill's heal would otherwise restart a member that runs already).
+fn retire_process_faults(active: &mut Vec<Injected>, sink: &EventSink) {
+    use crate::scenario::FaultKind;
+    let (ended, kept): (Vec<Injected>, Vec<Injected>) =
+        std::mem::take(active).into_iter().partition(|a| matches!(a.planned.kind, FaultKind::Kill { .. } | FaultKind::Stop | FaultKind::Pause));
+    *active = kept;
+    for inj in ended {
+        let mut rec = inj.record.clone();
+        rec.proof = format!("ended by snapshot-restore: {} started again on the restored data", rec.targets.join(", "));
+        sink.emit(EventKind::FaultHeal(rec));
     }
 }
 
@@ -673,27 +708,18 @@ fn finish(
     invalid: Vec<String>,
     interrupted: bool,
 ) -> Summary {
-    // The linearizability check, on the history as written (the same code as `faultline check`).
+    // The linearizability check, on the history as written (the same code as `faultline check`);
+    // split into epochs at snapshot-restores, each checked on its own.
+    let restores = crate::epochs::restores(events);
+    let mut epochs = Vec::new();
     let (linearizable, checker) = if history.is_empty() {
         (None, CheckerStatus::TimedOut)
+    } else if restores.is_empty() {
+        check_history(&run_dir.join("history.jsonl"), run_dir, &s.name)
     } else {
-        match crate::check::check_file(&run_dir.join("history.jsonl"), Some(crate::check::ModelName::Register), None, CHECK_TIMEOUT) {
-            Ok(c) => {
-                let status = match c.result.verdict {
-                    crate::checker::Verdict::Unknown => CheckerStatus::TimedOut,
-                    _ => CheckerStatus::Ran { seconds: c.result.seconds },
-                };
-                if let Some(f) = &c.result.failure {
-                    eprintln!("faultline: the history is NOT linearizable:\n{}", crate::checker::explain::text(f));
-                    write_violation_page(f, run_dir, &s.name);
-                }
-                (c.result.verdict.as_bool(), status)
-            }
-            Err(e) => {
-                eprintln!("faultline: could not check the history: {e}");
-                (None, CheckerStatus::TimedOut)
-            }
-        }
+        let (l, c, e) = check_epochs(history, &restores, run_dir, &s.name);
+        epochs = e;
+        (l, c)
     };
     let input = SummaryInput {
         scenario: s,
@@ -712,6 +738,20 @@ fn finish(
         harness: summary::harness_usage(),
     };
     let mut sum = summary::build(&input);
+    let lost = crate::epochs::lost_by_design(history, &restores);
+    sum.restores = restores
+        .iter()
+        .zip(lost)
+        .map(|(r, n)| summary::RestoreSpan {
+            snapshot: r.snapshot.clone(),
+            revision: r.revision,
+            from_s: gates::round3(r.began_t as f64 / 1e9),
+            to_s: gates::round3(r.ended_t as f64 / 1e9),
+            lost_writes: n,
+            message: summary::RestoreSpan::describe(n, r.revision),
+        })
+        .collect();
+    sum.epochs = epochs;
     // Measured after building the summary, so its memory peak is counted too.
     sum.harness = summary::harness_usage();
     if let Err(e) = summary::write(&sum, &run_dir.join("summary.json")) {
@@ -722,6 +762,72 @@ fn finish(
         eprintln!("faultline: note: could not write report.html: {e}");
     }
     sum
+}
+
+/// Check one history file; a violation is explained on the terminal and drawn in
+/// `linearizability.html`.
+fn check_history(file: &Path, run_dir: &Path, title: &str) -> (Option<bool>, CheckerStatus) {
+    match crate::check::check_file(file, Some(crate::check::ModelName::Register), None, CHECK_TIMEOUT) {
+        Ok(c) => {
+            let status = match c.result.verdict {
+                crate::checker::Verdict::Unknown => CheckerStatus::TimedOut,
+                _ => CheckerStatus::Ran { seconds: c.result.seconds },
+            };
+            if let Some(f) = &c.result.failure {
+                eprintln!("faultline: {} is NOT linearizable:\n{}", file.display(), crate::checker::explain::text(f));
+                write_violation_page(f, run_dir, title);
+            }
+            (c.result.verdict.as_bool(), status)
+        }
+        Err(e) => {
+            eprintln!("faultline: could not check {}: {e}", file.display());
+            (None, CheckerStatus::TimedOut)
+        }
+    }
+}
+
+/// A history with snapshot-restores: each epoch written as `history.epochN.jsonl` (the
+/// restored values first, as synthetic writes) and checked on its own; linearizable when
+/// every epoch is, not when any is not, unknown otherwise.
+fn check_epochs(history: &[Entry], restores: &[crate::epochs::Restore], run_dir: &Path, name: &str) -> (Option<bool>, CheckerStatus, Vec<summary::EpochCheck>) {
+    let mut checks = Vec::new();
+    let mut seconds = 0.0;
+    let mut timed_out = false;
+    for epoch in crate::epochs::split(history, restores) {
+        let file = run_dir.join(format!("history.epoch{}.jsonl", epoch.index));
+        let written = HistoryWriter::create(&file).and_then(|mut w| {
+            for e in &epoch.entries {
+                w.append(e)?;
+            }
+            w.flush()
+        });
+        let (linearizable, status) = match written {
+            Ok(()) => check_history(&file, run_dir, &format!("{name}: epoch {}", epoch.index)),
+            Err(e) => {
+                eprintln!("faultline: could not write {}: {e}", file.display());
+                (None, CheckerStatus::TimedOut)
+            }
+        };
+        match status {
+            CheckerStatus::Ran { seconds: s } => seconds += s,
+            _ => timed_out = true,
+        }
+        let file = file.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+        checks.push(summary::EpochCheck { epoch: epoch.index, file, ops: epoch.ops, restored_keys: epoch.synthetic, linearizable });
+        if linearizable == Some(false) {
+            // The verdict is decided; the violation page is this epoch's.
+            break;
+        }
+    }
+    let verdict = if checks.iter().any(|c| c.linearizable == Some(false)) {
+        Some(false)
+    } else if checks.iter().all(|c| c.linearizable == Some(true)) {
+        Some(true)
+    } else {
+        None
+    };
+    let status = if timed_out && verdict != Some(false) { CheckerStatus::TimedOut } else { CheckerStatus::Ran { seconds } };
+    (verdict, status, checks)
 }
 
 /// `linearizability.html` in the run directory, for a person debugging the violation.

@@ -3,13 +3,15 @@
 //! API and verifies its own result; the outcome and duration go into `events.jsonl`.
 //!
 //! One file per family: `maintenance.rs` (compact, defrag, alarm-disarm), `leader.rs`
-//! (move-leader).
+//! (move-leader), `snapshot.rs` (snapshot-save, snapshot-restore).
 
 mod leader;
 mod maintenance;
+pub mod snapshot;
 
 pub use leader::move_leader;
 pub use maintenance::{alarm_disarm, compact, defrag};
+pub use snapshot::Snapshots;
 
 use crate::client::{self, Endpoint};
 use std::time::Duration;

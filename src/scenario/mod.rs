@@ -285,7 +285,7 @@ pub struct OpSpec {
 }
 
 /// The etcd operations built so far.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "op", rename_all = "kebab-case")]
 pub enum EtcdOp {
     /// Compact to the current revision minus `keep`.
@@ -305,6 +305,19 @@ pub enum EtcdOp {
     },
     /// Disarm every alarm.
     AlarmDisarm,
+    /// Stream a snapshot from the target into `<run dir>/snapshots/<name>.db`.
+    SnapshotSave {
+        /// Who (leader, follower or a named member).
+        target: Target,
+        /// The snapshot's name (`snap1`, `snap2`, ... by default).
+        name: String,
+    },
+    /// Stop every member, restore every data dir from a snapshot saved earlier as a new
+    /// cluster, start them again; the workload is paused meanwhile.
+    SnapshotRestore {
+        /// The name of the snapshot (saved earlier in the scenario).
+        from: String,
+    },
 }
 
 impl EtcdOp {
@@ -315,7 +328,15 @@ impl EtcdOp {
             EtcdOp::Defrag { .. } => "defrag",
             EtcdOp::MoveLeader { .. } => "move-leader",
             EtcdOp::AlarmDisarm => "alarm-disarm",
+            EtcdOp::SnapshotSave { .. } => "snapshot-save",
+            EtcdOp::SnapshotRestore { .. } => "snapshot-restore",
         }
+    }
+
+    /// Whether the runner waits (bounded) for a leader before the op: not for a restore,
+    /// whose point is a cluster that lost its quorum.
+    pub fn needs_leader(&self) -> bool {
+        !matches!(self, EtcdOp::SnapshotRestore { .. })
     }
 }
 

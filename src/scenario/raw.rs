@@ -117,6 +117,10 @@ pub struct RawOp {
     pub op: Option<String>,
     pub target: Option<String>,
     pub keep: Option<u64>,
+    /// snapshot-save: the snapshot's name.
+    pub name: Option<String>,
+    /// snapshot-restore: the snapshot to restore.
+    pub from: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -2,11 +2,13 @@
 //! history (design.md §2). Each kind lives in its own file; this module holds what the
 //! runner sees of all of them: [`run`], the live counters and the end-of-run report.
 
+pub mod pause;
 pub mod register;
 
 use crate::client::Endpoint;
 use crate::history::{Clock, Entry};
 use crate::scenario::{WorkloadKind, WorkloadSpec};
+pub use pause::PauseGate;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,7 +40,8 @@ pub struct WorkloadReport {
 /// Run the workload until `spec.duration` has passed since the call, or `stop` is
 /// cancelled; then let the operations in flight finish (each is bounded by `op_timeout`)
 /// and return. History entries go to `sink` in the order they happened; `stats` counts the
-/// completions as they come. Keys are `k0`, `k1`, ... in the history and `prefix` + key in
+/// completions as they come; every operation passes `gate` before it is invoked (the
+/// runner closes it to hold the workload still). Keys are `k0`, `k1`, ... in the history and `prefix` + key in
 /// etcd (an attached cluster that holds other data gets a prefix of the run's own).
 #[allow(clippy::too_many_arguments)]
 pub async fn run(
@@ -49,9 +52,10 @@ pub async fn run(
     clock: Clock,
     sink: UnboundedSender<Entry>,
     stats: Arc<LiveStats>,
+    gate: Arc<PauseGate>,
     stop: CancellationToken,
 ) -> WorkloadReport {
     match spec.kind {
-        WorkloadKind::Register => register::run(spec, seed, prefix, endpoints, clock, sink, stats, stop).await,
+        WorkloadKind::Register => register::run(spec, seed, prefix, endpoints, clock, sink, stats, gate, stop).await,
     }
 }

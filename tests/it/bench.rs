@@ -215,7 +215,7 @@ fn faultline_phase(c: &TestCluster, mix_name: &'static str, mix: &str, clients: 
                 let _ = w.flush();
                 all
             });
-            let report = workload::run(&spec, 42, "", &eps, Clock::start(), tx, stats.clone(), CancellationToken::new()).await;
+            let report = workload::run(&spec, 42, "", &eps, Clock::start(), tx, stats.clone(), Default::default(), CancellationToken::new()).await;
             let all = recorder.await.expect("recorder");
             (all, report, stats)
         }))
