@@ -127,6 +127,13 @@ pub fn run(mut scenario: Scenario, opts: &RunOptions, cancel: CancellationToken)
             a.selector
         )));
     }
+    // The snapshot ops read and restore snapshot files with the host's etcdctl.
+    if scenario.ops.iter().any(|o| matches!(o.op, crate::scenario::EtcdOp::SnapshotSave { .. })) && crate::sys::which("etcdctl").is_none() {
+        return Err(Error::Environment(format!(
+            "the scenario's snapshot ops need `etcdctl` on this machine (snapshot status, snapshot restore): {}",
+            crate::sys::install_hint("etcdctl")
+        )));
+    }
     // A network fault its mechanism cannot do is refused before anything is built.
     for f in &scenario.faults {
         if let crate::scenario::FaultKind::Latency(shape) = &f.kind {

@@ -316,6 +316,9 @@ pub fn replace_data(backend: &dyn Backend, snap: &Snapshot, work: &Path, token: 
         }
     }
     let _ = std::fs::remove_dir_all(work);
+    if let Some(parent) = work.parent() {
+        let _ = std::fs::remove_dir(parent); // only when no other restore's is left
+    }
     for (member, pid) in backend.start_all().map_err(|e| format!("cannot start the restored members: {e}"))? {
         events.push(EventKind::MemberStart { member, pid: Some(pid) });
     }

@@ -194,7 +194,9 @@ pub fn render(s: &Summary) -> String {
                 format!("epoch {} ({} ops) {v}", e.epoch, e.ops)
             })
             .collect();
-        let _ = writeln!(out, "              checked as {} epochs split at the restores: {}", s.epochs.len(), each.join(", "));
+        // A failing epoch ends the check: the later ones are not listed.
+        let n = s.restores.len().max(s.epochs.len() - 1) + 1;
+        let _ = writeln!(out, "              checked as {n} epochs split at the restores: {}", each.join(", "));
     }
 
     // Consistency.
