@@ -251,12 +251,14 @@ impl Resolver<'_> {
             if from.is_empty() {
                 match saves.iter().filter(|(_, t)| *t < at).max_by_key(|(_, t)| *t) {
                     Some((n, _)) => *from = n.clone(),
-                    None => return self.err(
-                        loc,
-                        format!(
+                    None => {
+                        return self.err(
+                            loc,
+                            format!(
                             "this snapshot-restore at {at} has no snapshot to restore: add a `snapshot-save` before it (an `ops:` entry with an earlier `at`)"
                         ),
-                    ),
+                        )
+                    }
                 }
             }
             match saves.iter().find(|(n, _)| n == from) {
