@@ -37,6 +37,18 @@ pub fn history_path(p: &Path) -> PathBuf {
     }
 }
 
+/// The histories to check for a path: a run directory whose history was split at
+/// snapshot-restores means its epochs (`history.epoch1.jsonl`, ...), which are linearizable
+/// on their own where the whole is not by design; anything else is itself.
+pub fn history_files(p: &Path) -> Vec<PathBuf> {
+    let epochs: Vec<PathBuf> = (1..).map(|i| p.join(format!("history.epoch{i}.jsonl"))).take_while(|f| p.is_dir() && f.is_file()).collect();
+    if epochs.is_empty() {
+        vec![p.to_path_buf()]
+    } else {
+        epochs
+    }
+}
+
 /// Check one file.
 pub fn check_file(path: &Path, model: Option<ModelName>, format: Option<Format>, timeout: Duration) -> Result<FileCheck, Error> {
     let file = history_path(path);

@@ -134,7 +134,13 @@ pub fn checks() -> Vec<Check> {
         "apt-get install etcd-server, or set cluster.etcd.binary",
     ));
     let etcdctl = sys::which("etcdctl");
-    out.push(row("etcdctl", etcdctl.is_some(), "", "benchmarks (etcdctl check perf) and manual inspection", "apt-get install etcd-client"));
+    out.push(row(
+        "etcdctl",
+        etcdctl.is_some(),
+        "",
+        "snapshot-save/snapshot-restore ops, benchmarks (etcdctl check perf), manual inspection",
+        "apt-get install etcd-client",
+    ));
     out
 }
 

@@ -68,6 +68,20 @@ pub enum EventKind {
         /// How long it took, s.
         duration_s: f64,
     },
+    /// A `snapshot-restore` brought the cluster back on a snapshot's data (the `op` event
+    /// says how it went; this one carries what the checker needs to split the history).
+    SnapshotRestored {
+        /// The snapshot's name.
+        snapshot: String,
+        /// The snapshot's revision: the cluster's revision after the restore.
+        revision: i64,
+        /// When the workload was paused (the restore began), ns.
+        began_t: u64,
+        /// When the restored cluster was verified, just before the workload resumed, ns.
+        ended_t: u64,
+        /// Every workload key's value read (linearizably) after the restore; `null` = absent.
+        values: std::collections::BTreeMap<String, Option<String>>,
+    },
     /// Anything else worth knowing.
     Note {
         /// The note.

@@ -14,6 +14,7 @@ pub mod cluster;
 pub mod compare;
 pub mod consistency;
 pub mod doctor;
+pub mod epochs;
 pub mod error;
 pub mod events;
 pub mod explain;

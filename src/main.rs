@@ -182,8 +182,8 @@ fn dispatch(cmd: Command) -> Result<Exit, Error> {
             let mut done = Vec::new();
             let mut bad = false;
             let mut pages = 0;
-            for h in &histories {
-                match check::check_file(h, model, format, timeout) {
+            for h in histories.iter().flat_map(|h| check::history_files(h)) {
+                match check::check_file(&h, model, format, timeout) {
                     Ok(c) => {
                         println!("{}", if json { check::json_line(&c) } else { check::text(&c) });
                         if let (Some(page), Some(f)) = (&html, &c.result.failure) {

@@ -19,7 +19,7 @@ use crate::cluster::{self, netns, state, Backend};
 use crate::error::{Error, Exit};
 use crate::events::{Event, EventKind, EventWriter};
 use crate::fault::{self, Injected};
-use crate::gates::CheckerStatus;
+use crate::gates::{self, CheckerStatus};
 use crate::history::{Clock, Entry, HistoryWriter};
 use crate::observer::{self, ClusterView};
 use crate::report::progress::Progress;
@@ -129,6 +129,13 @@ pub fn run(mut scenario: Scenario, opts: &RunOptions, cancel: CancellationToken)
         return Err(Error::BadInput(format!(
             "disk faults (io-latency, io-error, fsync-lie, kill with lose_unsynced) need faultline's layer over each member's data directory from the member's start, which an attached cluster ({}) cannot have: drop those faults, or let faultline start the cluster",
             a.selector
+        )));
+    }
+    // The snapshot ops read and restore snapshot files with the host's etcdctl.
+    if scenario.ops.iter().any(|o| matches!(o.op, crate::scenario::EtcdOp::SnapshotSave { .. })) && crate::sys::which("etcdctl").is_none() {
+        return Err(Error::Environment(format!(
+            "the scenario's snapshot ops need `etcdctl` on this machine (snapshot status, snapshot restore): {}",
+            crate::sys::install_hint("etcdctl")
         )));
     }
     // A network fault its mechanism cannot do is refused before anything is built.
@@ -388,6 +395,10 @@ async fn drive(
             }
         }
         sink.emit(EventKind::WorkloadStart { clients: s.workload.clients });
+        // The workload passes this gate before each operation; a snapshot-restore closes it.
+        let gate = Arc::new(workload::PauseGate::default());
+        let keys = (0..s.workload.keys).map(|i| format!("k{i}")).collect();
+        let snapshots = Arc::new(crate::ops::Snapshots::new(backend.clone(), run_dir, gate.clone(), clock, keys, &key_prefix(backend.as_ref())));
         let wl = {
             let spec = s.workload.clone();
             let prefix = key_prefix(backend.as_ref());
@@ -395,9 +406,10 @@ async fn drive(
             let st = stats.clone();
             let stop = workload_stop.clone();
             let tx = hist_tx.take();
+            let gate = gate.clone();
             client_rt.spawn(async move {
                 match tx {
-                    Some(tx) => Some(workload::run(&spec, seed, &prefix, &voters, clock, tx, st, stop).await),
+                    Some(tx) => Some(workload::run(&spec, seed, &prefix, &voters, clock, tx, st, gate, stop).await),
                     None => None,
                 }
             })
@@ -478,6 +490,7 @@ async fn drive(
                         rosters: rosters.clone(),
                         view: view_rx.clone(),
                         cancel: cancel.clone(),
+                        snapshots: snapshots.clone(),
                     };
                     if let crate::scenario::EtcdOp::RollingRestart { etcd } = &o.op {
                         // Inline: it takes faults off and puts them back on as it goes, so the
@@ -489,6 +502,14 @@ async fn drive(
                         if let Some(m) = job.record(r).await {
                             invalid.push(m);
                         }
+                    } else if matches!(o.op, crate::scenario::EtcdOp::SnapshotRestore { .. }) {
+                        // Inline too: it ends the process faults in force (every member is
+                        // stopped and started again on the restored data).
+                        let _turn = op_turn.clone().lock_owned().await;
+                        if let Some(m) = job.run().await {
+                            invalid.push(m);
+                        }
+                        retire_process_faults(&mut active, &sink);
                     } else {
                         // In the background, one op at a time, while faults start and heal: an op
                         // may wait for the cluster (a refused reconfiguration is retried).
@@ -692,6 +713,7 @@ struct OpJob {
     rosters: Arc<Rosters>,
     view: watch::Receiver<ClusterView>,
     cancel: CancellationToken,
+    snapshots: Arc<crate::ops::Snapshots>,
 }
 
 impl OpJob {
@@ -700,7 +722,7 @@ impl OpJob {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let l = self.view.borrow().leader.clone();
-            if l.is_some() || Instant::now() >= deadline || self.cancel.is_cancelled() {
+            if l.is_some() || !self.op.needs_leader() || Instant::now() >= deadline || self.cancel.is_cancelled() {
                 return l;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -713,7 +735,8 @@ impl OpJob {
         let eps = self.rosters.all.current();
         let (b, op) = (self.backend.clone(), self.op.clone());
         let prefix = key_prefix(self.backend.as_ref());
-        let r = match self.client_rt.spawn(async move { run_op(op, &b, &eps, leader.as_deref(), &prefix).await }).await {
+        let snaps = self.snapshots.clone();
+        let r = match self.client_rt.spawn(async move { run_op(op, &b, &eps, leader.as_deref(), &prefix, &snaps).await }).await {
             Ok(r) => r,
             Err(e) => Err(format!("the op task failed: {e}")),
         };
@@ -734,6 +757,10 @@ impl OpJob {
             Err(m) => (false, m, Vec::new(), 0.0),
         };
         let name = self.op.name();
+        // A restore's member and snapshot-restored events, then the op's own.
+        for e in self.snapshots.take_events() {
+            self.sink.emit(e);
+        }
         self.progress.println(&format!("{:>7.2}s  op {name} {}: {detail}", self.clock.now_ns() as f64 / 1e9, if ok { "done" } else { "FAILED" }));
         self.sink.emit(EventKind::Op { op: name.into(), targets, ok, detail: detail.clone(), duration_s: took });
         (!ok).then(|| format!("op {name} at {} failed: {detail}", self.at))
@@ -859,6 +886,7 @@ async fn run_op(
     eps: &[Endpoint],
     leader: Option<&str>,
     prefix: &str,
+    snapshots: &crate::ops::Snapshots,
 ) -> Result<crate::ops::Done, String> {
     use crate::scenario::{EtcdOp, Target};
     let pick = |t: Target| -> Vec<Endpoint> {
@@ -894,6 +922,27 @@ async fn run_op(
         EtcdOp::MemberRemove { target } => crate::ops::membership::member_remove(backend, eps, &one(target)?).await,
         EtcdOp::MemberReplace { target } => crate::ops::membership::member_replace(backend, eps, &one(target)?).await,
         EtcdOp::RollingRestart { .. } => Err("rolling-restart is carried out by the runner".into()),
+        EtcdOp::SnapshotSave { target, name } => {
+            let from = pick(target).into_iter().next().ok_or_else(|| format!("no member to take the snapshot from (target {target}, no leader known)"))?;
+            snapshots.save(&from, &name).await
+        }
+        EtcdOp::SnapshotRestore { from } => snapshots.restore(eps, &from).await,
+    }
+}
+
+/// After a snapshot-restore, the process faults in force (kill, stop, pause) are over: the
+/// restore stopped every member and started it again on the restored data. They leave the
+/// active list with a heal event saying so, and their scheduled heal finds nothing to do (a
+/// kill's heal would otherwise restart a member that runs already).
+fn retire_process_faults(active: &mut Vec<Injected>, sink: &EventSink) {
+    use crate::scenario::FaultKind;
+    let (ended, kept): (Vec<Injected>, Vec<Injected>) =
+        std::mem::take(active).into_iter().partition(|a| matches!(a.planned.kind, FaultKind::Kill { .. } | FaultKind::Stop | FaultKind::Pause));
+    *active = kept;
+    for inj in ended {
+        let mut rec = inj.record.clone();
+        rec.proof = format!("ended by snapshot-restore: {} started again on the restored data", rec.targets.join(", "));
+        sink.emit(EventKind::FaultHeal(rec));
     }
 }
 
@@ -975,27 +1024,18 @@ fn finish(
     if let Some(p) = watch.as_ref().and_then(|w| w.first_problem.as_ref()) {
         eprintln!("faultline: the watch streams have a problem: {p}");
     }
-    // The linearizability check, on the history as written (the same code as `faultline check`).
+    // The linearizability check, on the history as written (the same code as `faultline check`);
+    // split into epochs at snapshot-restores, each checked on its own.
+    let restores = crate::epochs::restores(events);
+    let mut epochs = Vec::new();
     let (linearizable, checker) = if history.is_empty() {
         (None, CheckerStatus::TimedOut)
+    } else if restores.is_empty() {
+        check_history(&run_dir.join("history.jsonl"), run_dir, &s.name)
     } else {
-        match crate::check::check_file(&run_dir.join("history.jsonl"), Some(crate::check::ModelName::Register), None, CHECK_TIMEOUT) {
-            Ok(c) => {
-                let status = match c.result.verdict {
-                    crate::checker::Verdict::Unknown => CheckerStatus::TimedOut,
-                    _ => CheckerStatus::Ran { seconds: c.result.seconds },
-                };
-                if let Some(f) = &c.result.failure {
-                    eprintln!("faultline: the history is NOT linearizable:\n{}", crate::checker::explain::text(f));
-                    write_violation_page(f, run_dir, &s.name);
-                }
-                (c.result.verdict.as_bool(), status)
-            }
-            Err(e) => {
-                eprintln!("faultline: could not check the history: {e}");
-                (None, CheckerStatus::TimedOut)
-            }
-        }
+        let (l, c, e) = check_epochs(history, &restores, run_dir, &s.name);
+        epochs = e;
+        (l, c)
     };
     let input = SummaryInput {
         scenario: s,
@@ -1015,6 +1055,20 @@ fn finish(
         watch: watch.as_ref(),
     };
     let mut sum = summary::build(&input);
+    let lost = crate::epochs::lost_by_design(history, &restores);
+    sum.restores = restores
+        .iter()
+        .zip(lost)
+        .map(|(r, n)| summary::RestoreSpan {
+            snapshot: r.snapshot.clone(),
+            revision: r.revision,
+            from_s: gates::round3(r.began_t as f64 / 1e9),
+            to_s: gates::round3(r.ended_t as f64 / 1e9),
+            lost_writes: n,
+            message: summary::RestoreSpan::describe(n, r.revision),
+        })
+        .collect();
+    sum.epochs = epochs;
     // Measured after building the summary, so its memory peak is counted too.
     sum.harness = summary::harness_usage();
     if let Err(e) = summary::write(&sum, &run_dir.join("summary.json")) {
@@ -1040,6 +1094,72 @@ async fn record_watch(mut writer: WatchWriter, mut rx: mpsc::UnboundedReceiver<W
     }
     let _ = writer.flush();
     all
+}
+
+/// Check one history file; a violation is explained on the terminal and drawn in
+/// `linearizability.html`.
+fn check_history(file: &Path, run_dir: &Path, title: &str) -> (Option<bool>, CheckerStatus) {
+    match crate::check::check_file(file, Some(crate::check::ModelName::Register), None, CHECK_TIMEOUT) {
+        Ok(c) => {
+            let status = match c.result.verdict {
+                crate::checker::Verdict::Unknown => CheckerStatus::TimedOut,
+                _ => CheckerStatus::Ran { seconds: c.result.seconds },
+            };
+            if let Some(f) = &c.result.failure {
+                eprintln!("faultline: {} is NOT linearizable:\n{}", file.display(), crate::checker::explain::text(f));
+                write_violation_page(f, run_dir, title);
+            }
+            (c.result.verdict.as_bool(), status)
+        }
+        Err(e) => {
+            eprintln!("faultline: could not check {}: {e}", file.display());
+            (None, CheckerStatus::TimedOut)
+        }
+    }
+}
+
+/// A history with snapshot-restores: each epoch written as `history.epochN.jsonl` (the
+/// restored values first, as synthetic writes) and checked on its own; linearizable when
+/// every epoch is, not when any is not, unknown otherwise.
+fn check_epochs(history: &[Entry], restores: &[crate::epochs::Restore], run_dir: &Path, name: &str) -> (Option<bool>, CheckerStatus, Vec<summary::EpochCheck>) {
+    let mut checks = Vec::new();
+    let mut seconds = 0.0;
+    let mut timed_out = false;
+    for epoch in crate::epochs::split(history, restores) {
+        let file = run_dir.join(format!("history.epoch{}.jsonl", epoch.index));
+        let written = HistoryWriter::create(&file).and_then(|mut w| {
+            for e in &epoch.entries {
+                w.append(e)?;
+            }
+            w.flush()
+        });
+        let (linearizable, status) = match written {
+            Ok(()) => check_history(&file, run_dir, &format!("{name}: epoch {}", epoch.index)),
+            Err(e) => {
+                eprintln!("faultline: could not write {}: {e}", file.display());
+                (None, CheckerStatus::TimedOut)
+            }
+        };
+        match status {
+            CheckerStatus::Ran { seconds: s } => seconds += s,
+            _ => timed_out = true,
+        }
+        let file = file.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+        checks.push(summary::EpochCheck { epoch: epoch.index, file, ops: epoch.ops, restored_keys: epoch.synthetic, linearizable });
+        if linearizable == Some(false) {
+            // The verdict is decided; the violation page is this epoch's.
+            break;
+        }
+    }
+    let verdict = if checks.iter().any(|c| c.linearizable == Some(false)) {
+        Some(false)
+    } else if checks.iter().all(|c| c.linearizable == Some(true)) {
+        Some(true)
+    } else {
+        None
+    };
+    let status = if timed_out && verdict != Some(false) { CheckerStatus::TimedOut } else { CheckerStatus::Ran { seconds } };
+    (verdict, status, checks)
 }
 
 /// `linearizability.html` in the run directory, for a person debugging the violation.

@@ -5,17 +5,19 @@
 //! One file per family: `maintenance.rs` (compact, defrag, alarm-disarm), `leader.rs`
 //! (move-leader), `membership.rs` (member-add, learner-promote, member-remove,
 //! member-replace), `restart.rs` (rolling-restart, one member at a time), `quota.rs` (fill:
-//! the backend to its space quota).
+//! the backend to its space quota), `snapshot.rs` (snapshot-save, snapshot-restore).
 
 mod leader;
 mod maintenance;
 pub mod membership;
 mod quota;
 pub mod restart;
+pub mod snapshot;
 
 pub use leader::move_leader;
 pub use maintenance::{alarm_disarm, compact, defrag};
 pub use quota::{fill, fill_prefix};
+pub use snapshot::Snapshots;
 
 use crate::client::{self, Endpoint};
 use std::time::Duration;

@@ -200,12 +200,53 @@ pub struct FaultSpan {
     pub heal_proof: Option<String>,
 }
 
+/// A `snapshot-restore` and what it cost (`restores`, an extension).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RestoreSpan {
+    /// The snapshot restored.
+    pub snapshot: String,
+    /// Its revision: the cluster's revision after the restore.
+    pub revision: i64,
+    /// When the workload was paused for it, s.
+    pub from_s: f64,
+    /// When the restored cluster was verified and the workload resumed, s.
+    pub to_s: f64,
+    /// Writes and cas acknowledged before the restore at a revision above the snapshot's:
+    /// lost by design.
+    pub lost_writes: u64,
+    /// The same, in words.
+    pub message: String,
+}
+
+impl RestoreSpan {
+    /// "N acknowledged writes after the snapshot's revision R were lost by design by the restore".
+    pub fn describe(lost: u64, revision: i64) -> String {
+        let (n, verb) = if lost == 1 { ("write", "was") } else { ("writes", "were") };
+        format!("{lost} acknowledged {n} after the snapshot's revision {revision} {verb} lost by design by the restore")
+    }
+}
+
+/// One epoch of a history split at its restores, checked on its own (`epochs`, an extension).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochCheck {
+    /// 1-based.
+    pub epoch: usize,
+    /// The file checked (`history.epochN.jsonl` in the run directory).
+    pub file: String,
+    /// Workload operations in it.
+    pub ops: u64,
+    /// Synthetic writes of the restored values at its start.
+    pub restored_keys: usize,
+    /// Its verdict; `null` when the check could not finish.
+    pub linearizable: Option<bool>,
+}
+
 /// `summary.json`.
 ///
 /// Extensions to design.md §3: `latency_ms.*.count`, `faults[].{id, target, params,
 /// proof, heal_proof}`, gate `status`/`message`/`assumption`, `checker`, `exit_code`,
 /// `verdict`, `verdict_reasons`, `invalid_reasons`, `interrupted`, `harness`, `run_dir`,
-/// `watch`, `errors`.
+/// `watch`, `errors`, `restores`, `epochs` (runs with a snapshot-restore).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     /// Scenario name.
@@ -265,6 +306,12 @@ pub struct Summary {
     pub harness: HarnessUsage,
     /// The run directory.
     pub run_dir: String,
+    /// The snapshot-restores, with the writes each lost by design.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub restores: Vec<RestoreSpan>,
+    /// The epochs the history was checked as, when it was split at restores.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub epochs: Vec<EpochCheck>,
 }
 
 impl Summary {
@@ -481,6 +528,8 @@ pub fn build(input: &SummaryInput) -> Summary {
         interrupted: input.interrupted,
         harness: input.harness,
         run_dir: input.run_dir.display().to_string(),
+        restores: Vec::new(),
+        epochs: Vec::new(),
     }
 }
 

@@ -204,6 +204,9 @@ pub fn render(s: &Summary) -> String {
         push_table(&mut out, &["from s", "to s", "kind", "targets", "mechanism"], rows, &[0, 1]);
         more(&mut out, MAX_FAULTS, n);
     }
+    for r in &s.restores {
+        let _ = writeln!(out, "restore  {} (revision {}) {} → {} s: {}", r.snapshot, r.revision, num(r.from_s), num(r.to_s), r.message);
+    }
     out.push('\n');
 
     // Linearizability.
@@ -219,6 +222,23 @@ pub fn render(s: &Summary) -> String {
         }
     };
     let _ = writeln!(out, "linearizable  {lin}");
+    if !s.epochs.is_empty() {
+        let each: Vec<String> = s
+            .epochs
+            .iter()
+            .map(|e| {
+                let v = match e.linearizable {
+                    Some(true) => "yes",
+                    Some(false) => "NO",
+                    None => "unknown",
+                };
+                format!("epoch {} ({} ops) {v}", e.epoch, e.ops)
+            })
+            .collect();
+        // A failing epoch ends the check: the later ones are not listed.
+        let n = s.restores.len().max(s.epochs.len() - 1) + 1;
+        let _ = writeln!(out, "              checked as {n} epochs split at the restores: {}", each.join(", "));
+    }
 
     // Consistency.
     match &s.consistency {
@@ -366,6 +386,8 @@ mod tests {
             interrupted: false,
             harness: HarnessUsage { cpu_s: 3.2, peak_rss_mib: 45.5 },
             run_dir: "reports/leader-partition-20250101T000000Z".into(),
+            restores: vec![],
+            epochs: vec![],
         }
     }
 
@@ -503,6 +525,24 @@ mod tests {
         assert!(text.contains("consistency  not measured"));
         assert!(text.contains("gates  none"));
         assert_eq!(text.lines().last(), Some("INVALID (exit 5): the cluster never became healthy"));
+    }
+
+    #[test]
+    fn a_restore_says_what_it_lost_and_the_epochs_their_verdicts() {
+        let mut s = summary();
+        s.restores = vec![crate::report::summary::RestoreSpan {
+            snapshot: "snap1".into(),
+            revision: 812,
+            from_s: 10.0,
+            to_s: 12.5,
+            lost_writes: 57,
+            message: crate::report::summary::RestoreSpan::describe(57, 812),
+        }];
+        let epoch = |epoch, linearizable| crate::report::summary::EpochCheck { epoch, file: String::new(), ops: 100, restored_keys: 16, linearizable };
+        s.epochs = vec![epoch(1, Some(true)), epoch(2, Some(true))];
+        let text = render(&s);
+        assert!(text.contains("57 acknowledged writes after the snapshot's revision 812 were lost by design by the restore"), "{text}");
+        assert!(text.contains("checked as 2 epochs split at the restores: epoch 1 (100 ops) yes, epoch 2 (100 ops) yes"), "{text}");
     }
 
     #[test]

@@ -394,6 +394,19 @@ pub enum EtcdOp {
         /// Bytes per put.
         value_size: Size,
     },
+    /// Stream a snapshot from the target into `<run dir>/snapshots/<name>.db`.
+    SnapshotSave {
+        /// Who (leader, follower or a named member).
+        target: Target,
+        /// The snapshot's name (`snap1`, `snap2`, ... by default).
+        name: String,
+    },
+    /// Stop every member, restore every data dir from a snapshot saved earlier as a new
+    /// cluster, start them again; the workload is paused meanwhile.
+    SnapshotRestore {
+        /// The name of the snapshot (saved earlier in the scenario).
+        from: String,
+    },
 }
 
 impl EtcdOp {
@@ -415,7 +428,15 @@ impl EtcdOp {
             EtcdOp::MemberReplace { .. } => "member-replace",
             EtcdOp::RollingRestart { .. } => "rolling-restart",
             EtcdOp::Fill { .. } => "fill",
+            EtcdOp::SnapshotSave { .. } => "snapshot-save",
+            EtcdOp::SnapshotRestore { .. } => "snapshot-restore",
         }
+    }
+
+    /// Whether the runner waits (bounded) for a leader before the op: not for a restore,
+    /// whose point is a cluster that lost its quorum.
+    pub fn needs_leader(&self) -> bool {
+        !matches!(self, EtcdOp::SnapshotRestore { .. })
     }
 }
 

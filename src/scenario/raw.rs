@@ -121,6 +121,10 @@ pub struct RawOp {
     pub learner: Option<bool>,
     pub etcd: Option<RawEtcd>,
     pub value_size: Option<Size>,
+    /// snapshot-save: the snapshot's name.
+    pub name: Option<String>,
+    /// snapshot-restore: the snapshot to restore.
+    pub from: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

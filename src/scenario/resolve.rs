@@ -103,6 +103,11 @@ fn explain_serde(msg: &str) -> String {
 }
 
 /// ` (did you mean `x`?)` when a known word is close to `word`, else empty.
+/// A snapshot's name becomes a file name: `[a-z0-9_-]{1,64}`.
+fn valid_snapshot_name(n: &str) -> bool {
+    (1..=64).contains(&n.len()) && n.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
 pub(crate) fn suggest(word: &str, known: &[&str]) -> String {
     known
         .iter()
@@ -141,17 +146,13 @@ impl Resolver<'_> {
         };
         let mut ops = Vec::new();
         // Members added by `member-add` can be named by later ops (n4 in a cluster of 3).
-        let mut members = cluster.size;
-        let mut by_time: Vec<&Spanned<super::raw::RawOp>> = raw.ops.iter().collect();
-        by_time.sort_by_key(|o| o.value.at.map(|a| a.0));
-        for o in by_time {
-            let op = self.op(o, members, workload.duration)?;
-            if matches!(op.op, EtcdOp::MemberAdd { .. }) {
-                members += 1;
-            }
-            ops.push(op);
+        let is_add = |o: &Spanned<super::raw::RawOp>| o.value.op.as_deref() == Some("member-add");
+        for o in &raw.ops {
+            let added = raw.ops.iter().filter(|a| is_add(a) && a.value.at.is_some() && a.value.at < o.value.at).count();
+            ops.push(self.op(o, cluster.size + added, workload.duration)?);
         }
         self.fill_fits_quota(&raw, &cluster)?;
+        self.snapshots(&raw.ops, &mut ops, &faults, &cluster)?;
         let e = &raw.expect;
         let expect = Expectations {
             linearizable: e.linearizable,
@@ -188,9 +189,20 @@ impl Resolver<'_> {
 
     /// One entry of `ops:`; `size` is how many members the cluster has by then.
     fn op(&self, o: &Spanned<super::raw::RawOp>, size: usize, duration: Span) -> Result<OpSpec, Error> {
-        const BUILT: [&str; 10] =
-            ["compact", "defrag", "move-leader", "alarm-disarm", "fill", "member-add", "learner-promote", "member-remove", "member-replace", "rolling-restart"];
-        const LATER: [&str; 2] = ["snapshot-save", "snapshot-restore"];
+        const BUILT: [&str; 12] = [
+            "compact",
+            "defrag",
+            "move-leader",
+            "alarm-disarm",
+            "fill",
+            "member-add",
+            "learner-promote",
+            "member-remove",
+            "member-replace",
+            "rolling-restart",
+            "snapshot-save",
+            "snapshot-restore",
+        ];
         let loc = Some(o.referenced);
         let r = &o.value;
         let Some(name) = r.op.as_deref() else {
@@ -247,13 +259,26 @@ impl Resolver<'_> {
             "member-replace" => EtcdOp::MemberReplace { target: one_member("member-replace", target(Target::Follower)?)? },
             "rolling-restart" => EtcdOp::RollingRestart { etcd: self.restart_settings(r.etcd.as_ref(), loc)? },
             "fill" => EtcdOp::Fill { value_size: fill_value_size(r.value_size).or_else(|m| self.err(loc, m))? },
-            other if LATER.contains(&other) => {
-                return self.err(loc, format!("op `{other}` is not supported yet; the ops built so far are {}", BUILT.join(", ")));
+            "snapshot-save" => {
+                let t = target(Target::Leader)?;
+                if !matches!(t, Target::Leader | Target::Follower | Target::Member(_)) {
+                    return self.err(loc, format!("snapshot-save streams the snapshot from one member: target `leader`, `follower` or n1..n{size}, not `{t}`"));
+                }
+                let name = r.name.clone().unwrap_or_default();
+                if r.name.is_some() && !valid_snapshot_name(&name) {
+                    return self.err(
+                        loc,
+                        format!(
+                            "snapshot name `{name}` must be 1 to 64 lowercase letters, digits, dashes or underscores (it names the file snapshots/<name>.db)"
+                        ),
+                    );
+                }
+                // An absent name is given in `snapshots()` (snap1, snap2, ... in file order).
+                EtcdOp::SnapshotSave { target: t, name }
             }
+            "snapshot-restore" => EtcdOp::SnapshotRestore { from: r.from.clone().unwrap_or_default() },
             other => {
-                let mut all = BUILT.to_vec();
-                all.extend(LATER);
-                return self.err(loc, format!("unknown op `{other}`{}: the ops built so far are {}", suggest(other, &all), BUILT.join(", ")));
+                return self.err(loc, format!("unknown op `{other}`{}: the ops are {}", suggest(other, &BUILT), BUILT.join(", ")));
             }
         };
         if r.keep.is_some() && !matches!(op, EtcdOp::Compact { .. }) {
@@ -269,9 +294,23 @@ impl Resolver<'_> {
             return self.err(loc, format!("`value_size` applies to fill, not to `{name}`"));
         }
         if r.target.is_some()
-            && matches!(op, EtcdOp::Compact { .. } | EtcdOp::AlarmDisarm | EtcdOp::Fill { .. } | EtcdOp::MemberAdd { .. } | EtcdOp::RollingRestart { .. })
+            && matches!(
+                op,
+                EtcdOp::Compact { .. }
+                    | EtcdOp::AlarmDisarm
+                    | EtcdOp::Fill { .. }
+                    | EtcdOp::MemberAdd { .. }
+                    | EtcdOp::RollingRestart { .. }
+                    | EtcdOp::SnapshotRestore { .. }
+            )
         {
             return self.err(loc, format!("`{name}` acts on the whole cluster: it takes no `target`"));
+        }
+        if r.name.is_some() && !matches!(op, EtcdOp::SnapshotSave { .. }) {
+            return self.err(loc, format!("`name` names the snapshot of a snapshot-save, not of `{name}`"));
+        }
+        if r.from.is_some() && !matches!(op, EtcdOp::SnapshotRestore { .. }) {
+            return self.err(loc, format!("`from` names the snapshot a snapshot-restore restores; `{name}` takes none"));
         }
         Ok(OpSpec { at, op })
     }
@@ -313,6 +352,74 @@ impl Resolver<'_> {
             ),
             _ => Ok(()),
         }
+    }
+
+    /// The snapshot ops taken together: default names (`snap1`, `snap2`, ... by the save's
+    /// place among the saves in the file), distinct names, every restore from a snapshot
+    /// saved earlier (an absent `from` is the latest save before it), and no restore where
+    /// it cannot be done (an attached cluster, the disk-fault layer over the data dirs).
+    fn snapshots(&self, raw: &[Spanned<super::raw::RawOp>], ops: &mut [OpSpec], faults: &[FaultSpec], cluster: &ClusterSpec) -> Result<(), Error> {
+        let mut saves: Vec<(String, Span)> = Vec::new();
+        for (i, o) in ops.iter_mut().enumerate() {
+            if let EtcdOp::SnapshotSave { name, .. } = &mut o.op {
+                if name.is_empty() {
+                    *name = format!("snap{}", saves.len() + 1);
+                }
+                if saves.iter().any(|(n, _)| n == name) {
+                    return self.err(Some(raw[i].referenced), format!("two snapshot-saves are named `{name}`: give each a name of its own"));
+                }
+                saves.push((name.clone(), o.at));
+            }
+        }
+        for (i, o) in ops.iter_mut().enumerate() {
+            let loc = Some(raw[i].referenced);
+            let at = o.at;
+            let EtcdOp::SnapshotRestore { from } = &mut o.op else { continue };
+            if from.is_empty() {
+                match saves.iter().filter(|(_, t)| *t < at).max_by_key(|(_, t)| *t) {
+                    Some((n, _)) => *from = n.clone(),
+                    None => {
+                        return self.err(
+                            loc,
+                            format!(
+                            "this snapshot-restore at {at} has no snapshot to restore: add a `snapshot-save` before it (an `ops:` entry with an earlier `at`)"
+                        ),
+                        )
+                    }
+                }
+            }
+            match saves.iter().find(|(n, _)| n == from) {
+                Some((_, t)) if *t < at => {}
+                Some((_, t)) => {
+                    return self.err(
+                        loc,
+                        format!("this snapshot-restore at {at} restores `{from}`, which is saved only at {t}: a restore needs a snapshot saved before it"),
+                    )
+                }
+                None => {
+                    let names: Vec<&str> = saves.iter().map(|(n, _)| n.as_str()).collect();
+                    let known = if names.is_empty() {
+                        "none is saved in this scenario: add a `snapshot-save` before it".to_string()
+                    } else {
+                        format!("the snapshots saved are {}", names.join(", "))
+                    };
+                    return self.err(loc, format!("this snapshot-restore restores `{from}`{}, but {known}", suggest(from, &names)));
+                }
+            }
+            if let Some(a) = &cluster.attach {
+                return self.err(
+                    loc,
+                    format!("snapshot-restore stops every member and replaces its data dir, which faultline does not do to the attached {}: let faultline start the cluster, or drop the restore", a.selector),
+                );
+            }
+            if faults.iter().any(|f| f.kind.needs_disk_layer()) {
+                return self.err(
+                    loc,
+                    "snapshot-restore replaces every member's data dir, which the disk-fault layer (io-latency, io-error, fsync-lie, kill with lose_unsynced) is mounted over for the whole run: put the restore and the disk faults in separate scenarios",
+                );
+            }
+        }
+        Ok(())
     }
 
     fn cluster(&self, raw: &RawScenario) -> Result<ClusterSpec, Error> {
@@ -833,14 +940,14 @@ mod tests {
     }
 
     #[test]
-    fn ops_resolve_and_the_unbuilt_ones_are_refused() {
+    fn ops_resolve_and_unknown_ones_are_refused_with_a_suggestion() {
         let s = parse("name: x\nops:\n  - {at: 1s, op: compact, keep: 10}\n  - {at: 2s, op: defrag}\n  - {at: 3s, op: move-leader, target: n2}\n  - {at: 4s, op: alarm-disarm}\n", "s.yaml").unwrap();
         let ops: Vec<EtcdOp> = s.ops.iter().map(|o| o.op.clone()).collect();
         assert_eq!(
             ops,
             [EtcdOp::Compact { keep: 10 }, EtcdOp::Defrag { target: Target::All }, EtcdOp::MoveLeader { target: Target::Member(2) }, EtcdOp::AlarmDisarm]
         );
-        assert!(err("name: x\nops:\n  - {at: 1s, op: snapshot-save}\n").contains("not supported yet"));
+        assert!(err("name: x\nops:\n  - {at: 1s, op: member-ad}\n").contains("did you mean `member-add`?"));
         assert!(err("name: x\nops:\n  - {at: 1s, op: compcat}\n").contains("did you mean `compact`?"));
         assert!(err("name: x\nops:\n  - {at: 1s, op: move-leader, target: all}\n").contains("one member"));
         assert!(err("name: x\nops:\n  - {at: 1s, op: defrag, keep: 3}\n").contains("`keep` applies to compact"));
@@ -861,6 +968,43 @@ mod tests {
         assert!(err(&format!("{small}  - {{at: 1s, op: fill, target: leader}}\n")).contains("takes no `target`"));
         let m = err("name: x\nops:\n  - {at: 1s, op: fill}\n");
         assert!(m.starts_with("s.yaml:3:") && m.contains("2GiB") && m.contains("quota_backend_bytes"), "{m}");
+    }
+
+    #[test]
+    fn snapshot_ops_get_names_and_a_restore_needs_an_earlier_save() {
+        let s = parse(
+            "name: x\nops:\n  - {at: 1s, op: snapshot-save}\n  - {at: 2s, op: snapshot-save, name: before-kill, target: follower}\n  - {at: 3s, op: snapshot-restore}\n  - {at: 4s, op: snapshot-restore, from: snap1}\n",
+            "s.yaml",
+        )
+        .unwrap();
+        let ops: Vec<EtcdOp> = s.ops.iter().map(|o| o.op.clone()).collect();
+        assert_eq!(
+            ops,
+            [
+                EtcdOp::SnapshotSave { target: Target::Leader, name: "snap1".into() },
+                EtcdOp::SnapshotSave { target: Target::Follower, name: "before-kill".into() },
+                EtcdOp::SnapshotRestore { from: "before-kill".into() },
+                EtcdOp::SnapshotRestore { from: "snap1".into() },
+            ]
+        );
+        // The resolved scenario reads back the same (scenario.yaml of a run).
+        assert_eq!(parse(&s.to_yaml(), "again.yaml").unwrap().ops, s.ops);
+        let m = err("name: x\nops:\n  - {at: 3s, op: snapshot-restore}\n");
+        assert!(m.starts_with("s.yaml:3:") && m.contains("has no snapshot to restore: add a `snapshot-save` before it"), "{m}");
+        let m = err("name: x\nops:\n  - {at: 3s, op: snapshot-restore, from: snap1}\n  - {at: 5s, op: snapshot-save}\n");
+        assert!(m.contains("restores `snap1`, which is saved only at 5s"), "{m}");
+        let m = err("name: x\nops:\n  - {at: 1s, op: snapshot-save, name: base}\n  - {at: 3s, op: snapshot-restore, from: bsae}\n");
+        assert!(m.contains("did you mean `base`?") && m.contains("the snapshots saved are base"), "{m}");
+        assert!(err("name: x\nops:\n  - {at: 1s, op: snapshot-save, name: a}\n  - {at: 2s, op: snapshot-save, name: a}\n")
+            .contains("two snapshot-saves are named `a`"));
+        assert!(err("name: x\nops:\n  - {at: 1s, op: snapshot-save, name: ../etc}\n").contains("lowercase letters, digits"));
+        assert!(err("name: x\nops:\n  - {at: 1s, op: snapshot-save, target: all}\n").contains("from one member"));
+        assert!(err("name: x\nops:\n  - {at: 1s, op: snapshot-save, from: a}\n").contains("`from` names the snapshot"));
+        assert!(err("name: x\nops:\n  - {at: 1s, op: compact, name: a}\n").contains("`name` names the snapshot of a snapshot-save"));
+        let m = err("name: x\nfaults:\n  - {at: 1s, kind: io-latency, target: leader, ops: [fsync], delay: 10ms}\nops:\n  - {at: 1s, op: snapshot-save}\n  - {at: 2s, op: snapshot-restore}\n");
+        assert!(m.contains("disk-fault layer"), "{m}");
+        let m = err("name: x\ncluster: {attach: {compose_project: web}}\nops:\n  - {at: 1s, op: snapshot-save}\n  - {at: 2s, op: snapshot-restore}\n");
+        assert!(m.contains("does not do to the attached"), "{m}");
     }
 
     #[test]

@@ -2,12 +2,14 @@
 //! history (design.md §2). Each kind lives in its own file; this module holds what the
 //! runner sees of all of them: [`run`], the live counters and the end-of-run report.
 
+pub mod pause;
 pub mod register;
 pub mod watch;
 
 use crate::client::Roster;
 use crate::history::{Clock, Entry};
 use crate::scenario::{WorkloadKind, WorkloadSpec};
+pub use pause::PauseGate;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,9 +41,10 @@ pub struct WorkloadReport {
 /// Run the workload until `spec.duration` has passed since the call, or `stop` is
 /// cancelled; then let the operations in flight finish (each is bounded by `op_timeout`)
 /// and return. History entries go to `sink` in the order they happened; `stats` counts the
-/// completions as they come. Keys are `k0`, `k1`, ... in the history and `prefix` + key in
-/// etcd (an attached cluster that holds other data gets a prefix of the run's own). Clients
-/// send to the members of `roster`, following it as membership changes.
+/// completions as they come; every operation passes `gate` before it is invoked (the
+/// runner closes it to hold the workload still). Keys are `k0`, `k1`, ... in the history and
+/// `prefix` + key in etcd (an attached cluster that holds other data gets a prefix of the
+/// run's own). Clients send to the members of `roster`, following it as membership changes.
 #[allow(clippy::too_many_arguments)]
 pub async fn run(
     spec: &WorkloadSpec,
@@ -51,9 +54,10 @@ pub async fn run(
     clock: Clock,
     sink: UnboundedSender<Entry>,
     stats: Arc<LiveStats>,
+    gate: Arc<PauseGate>,
     stop: CancellationToken,
 ) -> WorkloadReport {
     match spec.kind {
-        WorkloadKind::Register => register::run(spec, seed, prefix, roster, clock, sink, stats, stop).await,
+        WorkloadKind::Register => register::run(spec, seed, prefix, roster, clock, sink, stats, gate, stop).await,
     }
 }

@@ -13,7 +13,7 @@
 //! an indefinite error or `op_timeout` on a write or cas). After an `info` the slot goes on
 //! under a new client number, as Jepsen's processes do.
 
-use super::{LiveStats, WorkloadReport};
+use super::{LiveStats, PauseGate, WorkloadReport};
 use crate::client::{self, Classified, Endpoint, ErrorClass, Roster};
 use crate::history::{Clock, Entry, EntryType, OpKind, Value};
 use crate::scenario::{Mix, ReadMode, WorkloadSpec};
@@ -98,6 +98,8 @@ struct Shared {
     next_id: AtomicU64,
     next_client: AtomicU32,
     stats: Arc<LiveStats>,
+    /// Passed before each invocation; closed while the runner holds the workload still.
+    gate: Arc<PauseGate>,
     stop: CancellationToken,
     deadline: Instant,
     /// Put in front of every key sent to etcd (not in the history).
@@ -140,6 +142,7 @@ pub async fn run(
     clock: Clock,
     sink: UnboundedSender<Entry>,
     stats: Arc<LiveStats>,
+    gate: Arc<PauseGate>,
     stop: CancellationToken,
 ) -> WorkloadReport {
     let started = Instant::now();
@@ -155,6 +158,7 @@ pub async fn run(
         next_id: AtomicU64::new(0),
         next_client: AtomicU32::new(spec.clients),
         stats,
+        gate,
         stop,
         deadline: started + spec.duration.0,
     });
@@ -244,7 +248,15 @@ impl SlotClient {
                 self.failed();
                 continue;
             };
+            // Held here while the runner pauses the workload; counted in flight until the
+            // operation has completed.
+            let gate = shared.gate.clone();
+            let mut passed = None;
+            if !shared.wait(async { passed = Some(gate.pass().await) }).await {
+                break;
+            }
             self.step(conn).await;
+            drop(passed);
         }
     }
 
@@ -479,8 +491,10 @@ pub(crate) mod live {
         };
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let stats = Arc::new(LiveStats::default());
+        let gate = Arc::new(PauseGate::default());
         let report =
-            super::super::run(&spec, 42, "", &crate::client::Roster::fixed(endpoints()), Clock::start(), tx, stats.clone(), CancellationToken::new()).await;
+            super::super::run(&spec, 42, "", &crate::client::Roster::fixed(endpoints()), Clock::start(), tx, stats.clone(), gate, CancellationToken::new())
+                .await;
         let mut entries = Vec::new();
         while let Ok(e) = rx.try_recv() {
             entries.push(e);

@@ -215,8 +215,18 @@ fn faultline_phase(c: &TestCluster, mix_name: &'static str, mix: &str, clients: 
                 let _ = w.flush();
                 all
             });
-            let report =
-                workload::run(&spec, 42, "", &faultline::client::Roster::fixed(eps.clone()), Clock::start(), tx, stats.clone(), CancellationToken::new()).await;
+            let report = workload::run(
+                &spec,
+                42,
+                "",
+                &faultline::client::Roster::fixed(eps.clone()),
+                Clock::start(),
+                tx,
+                stats.clone(),
+                Default::default(),
+                CancellationToken::new(),
+            )
+            .await;
             let all = recorder.await.expect("recorder");
             (all, report, stats)
         }))

@@ -407,3 +407,51 @@ fn members_are_added_as_learners_promoted_removed_replaced_and_restarted_in_turn
     let c = TestCluster::start(3);
     membership_changes_as_asked(&c);
 }
+
+#[test]
+fn a_restore_brings_the_cluster_back_at_the_snapshots_revision_with_its_keys() {
+    restore_from_snapshot(&TestCluster::start(3));
+}
+
+/// Put keys, save a snapshot, put more, kill n2, restore: every member comes back at the
+/// snapshot's revision with the keys it held and without the later ones, and takes writes.
+pub fn restore_from_snapshot(c: &TestCluster) {
+    use faultline::events::EventKind;
+    use faultline::ops::Snapshots;
+    c.put("n1", "a", "1");
+    c.put("n1", "b", "2");
+    let dir = c._dir.path();
+    let keys = vec!["a".to_string(), "b".to_string(), "c".to_string()];
+    let snaps = Snapshots::new(c.backend.clone(), dir, Default::default(), faultline::history::Clock::start(), keys, "");
+    let leader = c.wait_leader(Duration::from_secs(5)).leader.unwrap();
+    let done = c.rt.block_on(snaps.save(&c.endpoint(&leader), "snap1")).expect("snapshot-save");
+    let snap = snaps.get("snap1").unwrap();
+    assert!(dir.join("snapshots/snap1.db").is_file(), "{}", done.detail);
+    assert_eq!(snap.keys, 2, "{}", done.detail);
+    assert!(done.detail.contains(&format!("revision {}", snap.revision)), "{}", done.detail);
+    // After the snapshot: lost by the restore.
+    c.put("n1", "a", "3");
+    c.put("n1", "c", "4");
+    let (_inj, _) = fault::inject(c.backend.as_ref(), &planned(FaultKind::Kill { lose_unsynced: false }, Target::Member(2)), None, &[]).expect("kill");
+    let eps = c.endpoints();
+    let done = c.rt.block_on(snaps.restore(&eps, "snap1")).expect("snapshot-restore");
+    assert!(done.detail.contains("n2 down already") && done.detail.contains(&format!("every member at revision {}", snap.revision)), "{}", done.detail);
+    let events = snaps.take_events();
+    let restored = events.iter().find_map(|e| match e {
+        EventKind::SnapshotRestored { revision, values, began_t, ended_t, .. } => Some((*revision, values.clone(), began_t < ended_t)),
+        _ => None,
+    });
+    let (revision, values, ordered) = restored.expect("a snapshot-restored event");
+    assert_eq!((revision, ordered), (snap.revision, true));
+    assert_eq!(values.get("a"), Some(&Some("1".to_string())));
+    assert_eq!(values.get("c"), Some(&None));
+    // Every member started again, each with the snapshot's keys and not the later ones.
+    assert_eq!(events.iter().filter(|e| matches!(e, EventKind::MemberStart { .. })).count(), 3);
+    c.wait_leader(Duration::from_secs(10));
+    for m in ["n1", "n2", "n3"] {
+        assert_eq!(c.backend.state(m), MemberState::Running);
+        assert_eq!((c.get_local(m, "a").as_deref(), c.get_local(m, "b").as_deref(), c.get_local(m, "c")), (Some("1"), Some("2"), None), "{m}");
+    }
+    // The restored cluster takes writes.
+    c.put("n3", "d", "5");
+}

@@ -259,3 +259,11 @@ fn attaching_to_a_project_that_is_not_running_says_how_to_start_it_and_touches_n
     assert!(!err.contains("panicked"), "{err}");
     assert!(!faultline::cluster::state::RunState::all().iter().any(|s| s.run_dir.starts_with(out.path())), "a run state was left behind");
 }
+
+#[test]
+fn containers_restored_from_a_snapshot_come_back_at_its_revision_with_its_keys() {
+    if let Some(c) = TestCluster::docker(3) {
+        crate::cluster::restore_from_snapshot(&c);
+    }
+    assert_eq!(labelled(), 0, "containers or networks left behind");
+}
