@@ -20,7 +20,13 @@ const RECONFIG_PATIENCE: Duration = Duration::from_secs(30);
 /// on by default: every voter connected for the last 5 s; enough started members to keep a
 /// quorum). Operators retry these.
 fn refused_for_now(e: &str) -> bool {
-    e.contains("unhealthy cluster") || e.contains("not enough started members")
+    e.contains("unhealthy cluster") || e.contains("not enough started members") || timed_out(e)
+}
+
+/// A request that timed out (a leader election under way, say): it may or may not have been
+/// carried out, so the caller retries and then looks at the member list.
+fn timed_out(e: &str) -> bool {
+    e.contains("Timeout expired") || e.contains("timed out") || e.contains("deadline")
 }
 
 /// Ask each of `eps` in turn to carry out `call` until one does; retry while etcd refuses for
@@ -188,21 +194,40 @@ async fn join(backend: &Arc<dyn Backend>, eps: &[Endpoint], m: &Member, learner:
     let role = if learner { "learner" } else { "voter" };
     let others: Vec<Endpoint> = eps.iter().filter(|e| e.member != m.name).cloned().collect();
     let url = m.peer_url.clone();
-    let ((id, members), waited) = reconfigure(&others, &format!("add {} as a {role}", m.name), |mut c| {
+    let added = reconfigure(&others, &format!("add {} as a {role}", m.name), |mut c| {
         let url = url.clone();
         async move {
             let opts = if learner { MemberAddOptions::new().with_is_learner() } else { MemberAddOptions::new() };
             let r = c.member_add([url], Some(opts)).await?;
-            Ok((r.member().map(|x| x.id()).unwrap_or(0), r.member_list().to_vec()))
+            let listed = r
+                .member_list()
+                .iter()
+                .map(|x| Listed {
+                    id: x.id(),
+                    name: x.name().to_string(),
+                    peer_url: x.peer_urls().first().cloned().unwrap_or_default(),
+                    learner: x.is_learner(),
+                })
+                .collect::<Vec<_>>();
+            Ok((r.member().map(|x| x.id()).unwrap_or(0), listed))
         }
     })
-    .await?;
+    .await;
+    let ((id, members), waited) = match added {
+        Ok(a) => a,
+        // A retry after a request that timed out but was carried out: the member is there.
+        Err(e) if e.contains("already exists") => {
+            let list = member_list(&others).await?;
+            let x = list.iter().find(|x| x.peer_url == m.peer_url).ok_or(e)?;
+            ((x.id, list.clone()), Some("a first attempt timed out but was carried out".to_string()))
+        }
+        Err(e) => return Err(e),
+    };
     let initial: Vec<String> = members
         .iter()
         .map(|x| {
-            let url = x.peer_urls().first().cloned().unwrap_or_default();
-            let name = if x.id() == id || x.name().is_empty() { m.name.clone() } else { x.name().to_string() };
-            format!("{name}={url}")
+            let name = if x.id == id || x.name.is_empty() { m.name.clone() } else { x.name.clone() };
+            format!("{name}={}", x.peer_url)
         })
         .collect();
     let config =
@@ -294,7 +319,12 @@ pub async fn member_remove(backend: &Arc<dyn Backend>, eps: &[Endpoint], member:
     // Ask the others: the member removed may not answer once it is out.
     let others: Vec<Endpoint> = eps.iter().filter(|e| e.member != member).cloned().collect();
     let id = gone.id;
-    let ((), waited) = reconfigure(&others, &format!("remove {member}"), |mut c| async move { c.member_remove(id).await.map(|_| ()) }).await?;
+    let waited = match reconfigure(&others, &format!("remove {member}"), |mut c| async move { c.member_remove(id).await.map(|_| ()) }).await {
+        Ok(((), w)) => w,
+        // A retry after a request that timed out but was carried out: the member is gone.
+        Err(e) if e.contains("member not found") => Some("a first attempt timed out but was carried out".to_string()),
+        Err(e) => return Err(e),
+    };
     let name = member.to_string();
     blocking(backend, move |b| b.remove_member(&name)).await?;
     let rest: Vec<Endpoint> = eps.iter().filter(|e| e.member != member).cloned().collect();
