@@ -5,8 +5,6 @@
 //! `fail` or `info`) with the same `id`. `t` is nanoseconds on the run's monotonic clock.
 
 use serde::{Deserialize, Serialize};
-use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::Path;
 
 /// What kind of entry a line is.
@@ -128,50 +126,12 @@ pub struct Entry {
     pub member: Option<String>,
 }
 
-/// Streams entries to `history.jsonl`, one JSON object a line, flushed often enough that a
-/// crash of the harness loses at most the last few lines.
-pub struct HistoryWriter {
-    out: BufWriter<File>,
-    unflushed: usize,
-}
-
-impl HistoryWriter {
-    /// Create (truncate) the file.
-    pub fn create(path: &Path) -> std::io::Result<Self> {
-        Ok(Self { out: BufWriter::new(File::create(path)?), unflushed: 0 })
-    }
-
-    /// Append one entry; flushes every 64 entries (call [`flush`](Self::flush) when idle).
-    pub fn append(&mut self, e: &Entry) -> std::io::Result<()> {
-        serde_json::to_writer(&mut self.out, e)?;
-        self.out.write_all(b"\n")?;
-        self.unflushed += 1;
-        if self.unflushed >= 64 {
-            self.flush()?;
-        }
-        Ok(())
-    }
-
-    /// Write out what is buffered.
-    pub fn flush(&mut self) -> std::io::Result<()> {
-        self.unflushed = 0;
-        self.out.flush()
-    }
-}
+/// Streams history records to their file (see [`crate::jsonl::Writer`]).
+pub type HistoryWriter = crate::jsonl::Writer<Entry>;
 
 /// Read a `history.jsonl`; a malformed line is reported as `file:line: what was expected`.
 pub fn read(path: &Path) -> Result<Vec<Entry>, String> {
-    let f = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut out = Vec::new();
-    for (i, line) in BufReader::new(f).lines().enumerate() {
-        let line = line.map_err(|e| format!("{}:{}: {e}", path.display(), i + 1))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let e: Entry = serde_json::from_str(&line).map_err(|e| format!("{}:{}: expected a history entry (design.md §2): {e}", path.display(), i + 1))?;
-        out.push(e);
-    }
-    Ok(out)
+    crate::jsonl::read(path, "a history entry (design.md §2)")
 }
 
 /// An operation with its invocation and completion paired up.

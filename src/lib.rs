@@ -22,6 +22,7 @@ pub mod fault;
 pub mod gates;
 pub mod history;
 pub mod image;
+pub mod jsonl;
 pub mod markup;
 pub mod observer;
 pub mod ops;

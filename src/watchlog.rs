@@ -7,8 +7,6 @@
 //! the run clock ([`crate::history::Clock`]).
 
 use serde::{Deserialize, Serialize};
-use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::Path;
 
 /// One line of `watch.jsonl`.
@@ -91,49 +89,12 @@ impl WatchLine {
     }
 }
 
-/// Streams records to `watch.jsonl`; flushed every 64 lines and when idle.
-pub struct WatchWriter {
-    out: BufWriter<File>,
-    unflushed: usize,
-}
-
-impl WatchWriter {
-    /// Create (truncate) the file.
-    pub fn create(path: &Path) -> std::io::Result<Self> {
-        Ok(Self { out: BufWriter::new(File::create(path)?), unflushed: 0 })
-    }
-
-    /// Append one record.
-    pub fn append(&mut self, r: &WatchRecord) -> std::io::Result<()> {
-        serde_json::to_writer(&mut self.out, r)?;
-        self.out.write_all(b"\n")?;
-        self.unflushed += 1;
-        if self.unflushed >= 64 {
-            self.flush()?;
-        }
-        Ok(())
-    }
-
-    /// Write out what is buffered.
-    pub fn flush(&mut self) -> std::io::Result<()> {
-        self.unflushed = 0;
-        self.out.flush()
-    }
-}
+/// Streams watch records to their file (see [`crate::jsonl::Writer`]).
+pub type WatchWriter = crate::jsonl::Writer<WatchRecord>;
 
 /// Read a `watch.jsonl`; a malformed line is reported as `file:line: what was expected`.
 pub fn read(path: &Path) -> Result<Vec<WatchRecord>, String> {
-    let f = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut out = Vec::new();
-    for (i, line) in BufReader::new(f).lines().enumerate() {
-        let line = line.map_err(|e| format!("{}:{}: {e}", path.display(), i + 1))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let r = serde_json::from_str(&line).map_err(|e| format!("{}:{}: expected a watch record: {e}", path.display(), i + 1))?;
-        out.push(r);
-    }
-    Ok(out)
+    crate::jsonl::read(path, "a watch record")
 }
 
 #[cfg(test)]
