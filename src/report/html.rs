@@ -340,6 +340,9 @@ fn header(o: &mut String, s: &Summary, has_violation: bool) {
     if let Some(w) = &s.watch {
         facts.push(("watch streams", format!("{} streams, {} events: {}", w.streams, w.events, w.problems())));
     }
+    for r in &s.restores {
+        facts.push(("snapshot-restore", format!("{} ({:.1}–{:.1} s): {}", r.snapshot, r.from_s, r.to_s, r.message)));
+    }
     o.push_str("<div class=\"facts\">");
     for (k, v) in facts {
         let _ = write!(o, "<div><span class=\"k\">{k}</span><span class=\"v\">{}</span></div>", esc(&v));
