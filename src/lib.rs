@@ -32,5 +32,6 @@ pub mod runner;
 pub mod scenario;
 pub mod schedule;
 pub mod sys;
+pub mod units;
 pub mod watchlog;
 pub mod workload;

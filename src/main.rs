@@ -217,8 +217,8 @@ fn dispatch(cmd: Command) -> Result<Exit, Error> {
             let checks = doctor::checks();
             println!("{}", doctor::render(&checks));
             println!("fault kinds and how faultline carries them out (docs/faults.md):");
-            for (kind, how) in faultline::fault::ALL {
-                println!("  {kind:<11} {how}");
+            for k in faultline::fault::registry::ALL {
+                println!("  {:<11} {}", k.name, k.mechanism);
             }
             Ok(Exit::Pass)
         }

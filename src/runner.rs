@@ -138,12 +138,8 @@ pub fn run(mut scenario: Scenario, opts: &RunOptions, cancel: CancellationToken)
             crate::sys::install_hint("etcdctl")
         )));
     }
-    // A network fault its mechanism cannot do is refused before anything is built.
-    for f in &scenario.faults {
-        if let crate::scenario::FaultKind::Latency(shape) = &f.kind {
-            crate::fault::net::choose(crate::fault::shaping::requested(shape.mechanism), &crate::fault::shaping::to_shape(shape, &[]))?;
-        }
-    }
+    // A fault this machine cannot do is refused before anything is built.
+    fault::preflight(&scenario.fault_kinds())?;
     let seed = opts.seed.or(scenario.seed).unwrap_or_else(rand::random);
     scenario.seed = Some(seed);
     let mut etcd_version = match backend_kind {
@@ -619,13 +615,7 @@ async fn drive(
 /// mode: keeping unsynced writes in the layer's cache when a fault will drop them (a `kill`
 /// with `lose_unsynced`, `fsync-lie`), writing through otherwise.
 fn disk_layer_mode(s: &Scenario) -> Option<crate::fault::disk::DurabilityMode> {
-    use crate::fault::disk::DurabilityMode;
-    use crate::scenario::FaultKind;
-    if !s.faults.iter().any(|f| f.kind.needs_disk_layer()) {
-        return None;
-    }
-    let losing = s.faults.iter().any(|f| matches!(f.kind, FaultKind::Kill { lose_unsynced: true } | FaultKind::FsyncLie));
-    Some(if losing { DurabilityMode::LoseUnsynced } else { DurabilityMode::Durable })
+    fault::disk_layer_mode(&s.fault_kinds())
 }
 
 /// Where the workload's keys live in etcd: at the top on a cluster of the run's own, under
@@ -776,21 +766,6 @@ struct Ctx<'a> {
     clock: &'a Clock,
 }
 
-/// Whether a fault lives in a member's network namespace or cgroups, which a Docker member
-/// loses when its container restarts.
-fn lives_in_container(kind: &crate::scenario::FaultKind) -> bool {
-    use crate::scenario::FaultKind;
-    matches!(
-        kind,
-        FaultKind::Partition { .. }
-            | FaultKind::Latency(_)
-            | FaultKind::Bandwidth { .. }
-            | FaultKind::CpuStress { .. }
-            | FaultKind::CpuLimit { .. }
-            | FaultKind::MemStress { .. }
-    )
-}
-
 /// `rolling-restart`: every member in turn (followers first, the leader last), each stopped
 /// gracefully, given the new settings, started and waited for until it has caught up. A
 /// member a process fault holds down or paused is skipped (said in the detail). On a backend
@@ -822,7 +797,7 @@ async fn rolling_restart(
         }
         let mut moved = Vec::new();
         if !ctx.backend.restart_keeps_netns() {
-            while let Some(pos) = active.iter().position(|a| lives_in_container(&a.planned.kind) && a.record.targets.contains(&m)) {
+            while let Some(pos) = active.iter().position(|a| a.home().lives_in_container() && a.record.targets.contains(&m)) {
                 let inj = active.remove(pos);
                 let mut p = inj.planned.clone();
                 p.pinned = Some(inj.record.targets.clone());
@@ -935,9 +910,7 @@ async fn run_op(
 /// active list with a heal event saying so, and their scheduled heal finds nothing to do (a
 /// kill's heal would otherwise restart a member that runs already).
 fn retire_process_faults(active: &mut Vec<Injected>, sink: &EventSink) {
-    use crate::scenario::FaultKind;
-    let (ended, kept): (Vec<Injected>, Vec<Injected>) =
-        std::mem::take(active).into_iter().partition(|a| matches!(a.planned.kind, FaultKind::Kill { .. } | FaultKind::Stop | FaultKind::Pause));
+    let (ended, kept): (Vec<Injected>, Vec<Injected>) = std::mem::take(active).into_iter().partition(|a| a.home().holds_member());
     *active = kept;
     for inj in ended {
         let mut rec = inj.record.clone();

@@ -3,7 +3,7 @@
 //! nemesis's random draws. The same seed gives the same schedule: kinds, times, modes and the
 //! seed each fault uses to choose its targets when it starts.
 
-use crate::scenario::{FaultKind, NemesisKind, PartitionMode, Scenario, Target};
+use crate::scenario::{FaultKind, NemesisKind, Scenario, Target};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
@@ -45,18 +45,6 @@ fn ser_opt_secs<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::O
     }
 }
 
-/// Partition modes usable on a cluster of `size` members.
-pub fn modes_for(size: usize) -> Vec<PartitionMode> {
-    let mut m = vec![PartitionMode::Isolate, PartitionMode::Halves, PartitionMode::OneWay];
-    if size >= 3 {
-        m.push(PartitionMode::Bridge);
-    }
-    if size >= 4 {
-        m.push(PartitionMode::Ring);
-    }
-    m
-}
-
 /// The whole schedule, sorted by start time.
 pub fn plan(s: &Scenario, seed: u64) -> Vec<Planned> {
     let end = s.workload.duration.0;
@@ -87,23 +75,14 @@ pub fn plan(s: &Scenario, seed: u64) -> Vec<Planned> {
         }
     }
     if let Some(n) = &s.nemesis {
-        let modes = modes_for(s.cluster.size);
         let mut at = n.start.0;
         while at < end {
-            let kind = match n.kinds[rng.random_range(0..n.kinds.len())] {
-                NemesisKind::Partition => FaultKind::Partition { mode: modes[rng.random_range(0..modes.len())] },
-                NemesisKind::Kill => FaultKind::Kill { lose_unsynced: false },
-                NemesisKind::Stop => FaultKind::Stop,
-                NemesisKind::Pause => FaultKind::Pause,
+            // The draws in this order (kind, the kind's own, target) keep old seeds' schedules.
+            let kind = match &n.kinds[rng.random_range(0..n.kinds.len())] {
+                NemesisKind::Draw(_, draw) => draw(&mut rng, s.cluster.size),
+                NemesisKind::Given(f) => f.clone(),
             };
-            let mut target = n.targets[rng.random_range(0..n.targets.len())];
-            if let FaultKind::Partition { mode } = kind {
-                if !mode.uses_target() {
-                    target = Target::All;
-                } else if target == Target::All {
-                    target = Target::Minority;
-                }
-            }
+            let target = kind.nemesis_target(n.targets[rng.random_range(0..n.targets.len())]);
             out.push(Planned { id: 0, at, heal_at: Some((at + n.for_.0).min(end)), kind, target, origin: "nemesis".into(), draw: rng.random(), pinned: None });
             at += n.interval.0;
         }
@@ -118,6 +97,7 @@ pub fn plan(s: &Scenario, seed: u64) -> Vec<Planned> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fault::kinds::partition::{Partition, PartitionMode};
     use crate::scenario::parse;
 
     const NEMESIS: &str = "name: x\nworkload: {duration: 60s}\nnemesis: {kinds: [partition, kill, pause], interval: 7s, for: 3s}\nfaults:\n  - {at: 5s, for: 2s, every: 20s, kind: kill, target: random}\n";
@@ -150,14 +130,10 @@ mod tests {
     fn nemesis_partitions_use_modes_the_cluster_size_allows() {
         let s = parse("name: x\ncluster: {size: 3}\nworkload: {duration: 600s}\nnemesis: {kinds: [partition], interval: 2s, for: 1s}\n", "s").unwrap();
         for p in plan(&s, 9) {
-            match p.kind {
-                FaultKind::Partition { mode } => {
-                    assert_ne!(mode, PartitionMode::Ring, "a ring needs 4 members");
-                    if !mode.uses_target() {
-                        assert_eq!(p.target, Target::All);
-                    }
-                }
-                other => panic!("unexpected {other:?}"),
+            let Some(part) = p.kind.downcast::<Partition>() else { panic!("unexpected {:?}", p.kind) };
+            assert_ne!(part.mode, PartitionMode::Ring, "a ring needs 4 members");
+            if !part.mode.uses_target() {
+                assert_eq!(p.target, Target::All);
             }
         }
     }

@@ -17,8 +17,8 @@
 
 use super::state::{self, RunState};
 use super::{Backend, Member, MemberConfig, MemberState, PEER_PORT};
+use crate::cluster::spec::{AttachSelector, AttachSpec, ClusterSpec};
 use crate::error::Error;
-use crate::scenario::{AttachSelector, AttachSpec, ClusterSpec};
 use bollard::models::{ContainerCreateBody, EndpointIpamConfig, EndpointSettings, HostConfig, Ipam, IpamConfig, NetworkCreateRequest, NetworkingConfig};
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, InspectContainerOptions, KillContainerOptionsBuilder, ListContainersOptionsBuilder, ListNetworksOptionsBuilder,

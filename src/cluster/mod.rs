@@ -8,6 +8,7 @@ pub mod docker;
 pub mod layers;
 pub mod netns;
 pub mod process;
+pub mod spec;
 pub mod state;
 
 use crate::client::Endpoint;
@@ -216,7 +217,7 @@ pub fn empty_dir(dir: &std::path::Path) -> std::io::Result<()> {
 
 /// The etcd flags every member of a new cluster shares: the static initial cluster, its
 /// token, and the scenario's settings (`cluster.etcd`).
-pub fn shared_flags(run_id: &str, spec: &crate::scenario::ClusterSpec, members: &[Member]) -> Vec<String> {
+pub fn shared_flags(run_id: &str, spec: &spec::ClusterSpec, members: &[Member]) -> Vec<String> {
     let initial_cluster = members.iter().map(|m| format!("{}={}", m.name, m.peer_url)).collect::<Vec<_>>().join(",");
     let e = &spec.etcd;
     let mut flags = vec![

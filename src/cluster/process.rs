@@ -12,8 +12,8 @@
 use super::cgroup::Cgroup;
 use super::state::{self, RunState};
 use super::{netns, Backend, Member, MemberConfig, MemberState};
+use crate::cluster::spec::ClusterSpec;
 use crate::error::Error;
-use crate::scenario::ClusterSpec;
 use crate::sys;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;

@@ -8,6 +8,7 @@
 //! `FAULTLINE_RUN=<run>` in their environment (so `faultline clean` finds them); they exit
 //! by themselves when faultline goes.
 
+use super::api::{Active, Cx, Healed};
 use crate::cluster::cgroup;
 use crate::cluster::Member;
 use crate::error::Error;
@@ -283,6 +284,12 @@ fn unlimit(done: &[(String, QuotaFile)]) -> Result<Vec<String>, Error> {
         }
     }
     first_err.map_or(Ok(said), Err)
+}
+
+impl Active for CpuFault {
+    fn heal(&mut self, _: &Cx<'_>) -> Result<Healed, Error> {
+        CpuFault::heal(self).map(Healed::proof)
+    }
 }
 
 impl CpuFault {

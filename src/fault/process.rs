@@ -1,7 +1,9 @@
-//! Process faults: `kill` (SIGKILL, restart on the same data when healed), `stop` (SIGTERM,
-//! then restart) and `pause` (SIGSTOP, SIGCONT when healed), through the backend's signal
-//! and start verbs, each proven: the process gone, or the process stopped (`T` state).
+//! The mechanism of the process faults (`kill`, `stop`, `pause` in [`kinds`](super::kinds)):
+//! SIGKILL or SIGTERM and a restart on the same data when healed, or SIGSTOP and SIGCONT,
+//! through the backend's signal and start verbs, each proven: the process gone, or the
+//! process stopped (`T` state).
 
+use super::api::{Active, Applied, Cx, Healed};
 use crate::cluster::{Backend, MemberState};
 use crate::error::Error;
 use crate::events::EventKind;
@@ -19,8 +21,27 @@ pub enum ProcessFault {
     Pause,
 }
 
-/// Inject on every target; returns the proof and the member events.
-pub fn inject(backend: &dyn Backend, fault: ProcessFault, targets: &[String]) -> Result<(String, Vec<EventKind>), Error> {
+/// A process fault in force on its targets.
+#[derive(Debug)]
+struct InForce(ProcessFault);
+
+impl Active for InForce {
+    fn heal(&mut self, cx: &Cx<'_>) -> Result<Healed, Error> {
+        let (proof, events) = heal(cx.backend, self.0, &cx.targets)?;
+        Ok(Healed { proof, events })
+    }
+}
+
+/// Inject on every target of `cx`, proven.
+pub fn inject(cx: &Cx<'_>, fault: ProcessFault) -> Result<Applied, Error> {
+    let (proof, events) = signal(cx.backend, fault, &cx.targets)?;
+    let mut a = Applied::new(InForce(fault), cx.backend.process_mechanism(), proof);
+    a.events = events;
+    Ok(a)
+}
+
+/// Signal every target; returns the proof and the member events.
+fn signal(backend: &dyn Backend, fault: ProcessFault, targets: &[String]) -> Result<(String, Vec<EventKind>), Error> {
     let mut proofs = Vec::new();
     let mut events = Vec::new();
     for t in targets {
@@ -60,7 +81,7 @@ pub fn inject(backend: &dyn Backend, fault: ProcessFault, targets: &[String]) ->
 }
 
 /// Undo on every target: restart killed or stopped members on their data, resume paused ones.
-pub fn heal(backend: &dyn Backend, fault: ProcessFault, targets: &[String]) -> Result<(String, Vec<EventKind>), Error> {
+fn heal(backend: &dyn Backend, fault: ProcessFault, targets: &[String]) -> Result<(String, Vec<EventKind>), Error> {
     let mut proofs = Vec::new();
     let mut events = Vec::new();
     for t in targets {

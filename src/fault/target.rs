@@ -1,10 +1,80 @@
-//! Resolving a fault's [`Target`] to member names when the fault starts: `leader` is the
+//! Who a fault hits ([`Target`], as a scenario names it) and resolving it to member names when the fault starts: `leader` is the
 //! leader at that moment; `random`, `follower`, `minority` and `majority` are drawn from the
 //! fault's own seed, so a replay with the same seed and the same cluster state chooses alike.
 
-use crate::scenario::Target;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+use std::fmt;
+
+/// Who a fault hits, resolved when the fault starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Target {
+    /// The leader at that moment.
+    Leader,
+    /// One follower, drawn from the seed.
+    Follower,
+    /// One member, drawn from the seed.
+    Random,
+    /// A named member, `n1`..`n7` (1-based).
+    Member(u8),
+    /// Fewer than half the members, drawn from the seed.
+    Minority,
+    /// More than half the members, drawn from the seed.
+    Majority,
+    /// Every member.
+    All,
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Leader => f.write_str("leader"),
+            Target::Follower => f.write_str("follower"),
+            Target::Random => f.write_str("random"),
+            Target::Member(n) => write!(f, "n{n}"),
+            Target::Minority => f.write_str("minority"),
+            Target::Majority => f.write_str("majority"),
+            Target::All => f.write_str("all"),
+        }
+    }
+}
+
+impl Serialize for Target {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl Target {
+    /// Every target word, for help and suggestions.
+    pub const WORDS: [&'static str; 7] = ["leader", "follower", "random", "minority", "majority", "all", "n1"];
+
+    /// Parse a target for a cluster of `size` members.
+    pub fn parse(s: &str, size: usize) -> Result<Self, String> {
+        Ok(match s {
+            "leader" => Target::Leader,
+            "follower" => Target::Follower,
+            "random" => Target::Random,
+            "minority" => Target::Minority,
+            "majority" => Target::Majority,
+            "all" => Target::All,
+            m if m.starts_with('n') && m[1..].parse::<u8>().is_ok() => {
+                let n: u8 = m[1..].parse().unwrap_or(0);
+                if n == 0 || n as usize > size {
+                    return Err(format!("target `{m}` names no member: this cluster has n1..n{size}"));
+                }
+                Target::Member(n)
+            }
+            other => {
+                return Err(format!(
+                    "unknown target `{other}`{}: use leader, follower, random, minority, majority, all or n1..n{size}",
+                    crate::error::suggest(other, &Target::WORDS)
+                ))
+            }
+        })
+    }
+}
 
 /// Resolve `target` among `members` (all names, in order) given the current `leader`.
 /// `candidates` are the members the fault may hit (e.g. running ones for a kill).

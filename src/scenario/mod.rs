@@ -4,13 +4,16 @@
 
 pub mod raw;
 mod resolve;
-pub mod units;
 
-pub(crate) use resolve::suggest;
+pub use crate::cluster::spec::{AttachSelector, AttachSpec, BackendChoice, ClusterSpec, EtcdSpec};
+pub use crate::fault::kinds::partition::PartitionMode;
+pub use crate::fault::target::Target;
+pub use crate::fault::FaultKind;
+pub use crate::units;
 pub use resolve::{load, parse};
 use serde::Serialize;
 use std::fmt;
-use units::{Percent, Rate, Size, Span};
+use units::{Rate, Size, Span};
 
 /// A scenario, checked and with every default filled in.
 #[derive(Debug, Clone, Serialize)]
@@ -38,118 +41,6 @@ pub struct Scenario {
     pub ops: Vec<OpSpec>,
     /// The gates.
     pub expect: Expectations,
-}
-
-/// Which backend runs the members.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum BackendChoice {
-    /// Docker where an engine answers, else process.
-    Auto,
-    /// Local etcd processes in network namespaces.
-    Process,
-    /// Docker containers.
-    Docker,
-}
-
-impl BackendChoice {
-    /// The name as written in a scenario.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Auto => "auto",
-            Self::Process => "process",
-            Self::Docker => "docker",
-        }
-    }
-
-    /// Parse a backend name.
-    pub fn parse(s: &str) -> Result<Self, String> {
-        match s {
-            "auto" => Ok(Self::Auto),
-            "process" => Ok(Self::Process),
-            "docker" => Ok(Self::Docker),
-            other => Err(format!("unknown backend `{other}`{}: use auto, process or docker", resolve::suggest(other, &["auto", "process", "docker"]))),
-        }
-    }
-}
-
-/// The cluster under test.
-#[derive(Debug, Clone, Serialize)]
-pub struct ClusterSpec {
-    /// Backend choice (the CLI's `--backend` overrides it).
-    pub backend: BackendChoice,
-    /// Number of members, 1..=7.
-    pub size: usize,
-    /// The etcd settings every member gets (not applied when attaching: the cluster runs
-    /// with the settings its owner gave it).
-    pub etcd: EtcdSpec,
-    /// Attach to running containers faultline did not start, instead of creating a cluster.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub attach: Option<AttachSpec>,
-}
-
-/// Which running containers form the cluster to attach to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct AttachSpec {
-    /// How the containers are found.
-    #[serde(flatten)]
-    pub selector: AttachSelector,
-    /// The etcd client port inside each container.
-    pub client_port: u16,
-}
-
-/// How the containers of an attached cluster are found.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AttachSelector {
-    /// The containers of a Compose project (label `com.docker.compose.project=NAME`);
-    /// members are named after their Compose service.
-    ComposeProject(String),
-    /// The containers carrying every one of these labels (`key=value` or `key`); members
-    /// are named after their container.
-    Labels(Vec<String>),
-}
-
-impl AttachSelector {
-    /// The engine's label filters for this selector.
-    pub fn label_filters(&self) -> Vec<String> {
-        match self {
-            Self::ComposeProject(p) => vec![format!("com.docker.compose.project={p}")],
-            Self::Labels(l) => l.clone(),
-        }
-    }
-}
-
-impl fmt::Display for AttachSelector {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::ComposeProject(p) => write!(f, "compose project `{p}`"),
-            Self::Labels(l) => write!(f, "containers labelled {}", l.join(", ")),
-        }
-    }
-}
-
-/// The etcd settings every member gets.
-#[derive(Debug, Clone, Serialize)]
-pub struct EtcdSpec {
-    /// Process backend: a path, or a name looked up on PATH.
-    pub binary: String,
-    /// Docker backend image.
-    pub image: String,
-    /// Docker backend: the command that starts etcd in the image.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub command: Option<Vec<String>>,
-    /// `--heartbeat-interval`.
-    pub heartbeat_interval: Span,
-    /// `--election-timeout`.
-    pub election_timeout: Span,
-    /// `--snapshot-count`.
-    pub snapshot_count: u64,
-    /// `--quota-backend-bytes`.
-    pub quota_backend_bytes: Size,
-    /// Passed through to every member.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub extra_args: Vec<String>,
 }
 
 /// The client load.
@@ -207,74 +98,34 @@ pub enum ReadMode {
 }
 
 /// One entry of `faults:`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct FaultSpec {
     /// Offset from workload start.
     pub at: Span,
     /// Heal (or restart) after this long; `None` = until the end.
-    #[serde(rename = "for", skip_serializing_if = "Option::is_none")]
     pub for_: Option<Span>,
     /// Repeat every this long.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub every: Option<Span>,
     /// Who it hits, resolved when it starts.
     pub target: Target,
-    /// What it does.
-    #[serde(flatten)]
+    /// What it does (its kind and parameters).
     pub kind: FaultKind,
 }
 
-/// What a fault does. Kinds named in the design but not built are refused by [`resolve`]
-/// with "not supported yet", never ignored.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum FaultKind {
-    /// Drop packets between members (iptables in member namespaces).
-    Partition {
-        /// How the members are split.
-        mode: PartitionMode,
-    },
-    /// SIGKILL; restarted on the same data when `for` ends.
-    Kill {
-        /// Throw away what the member wrote but did not fsync (the disk layer's cache), as
-        /// a power loss would, before it restarts.
-        #[serde(skip_serializing_if = "std::ops::Not::not")]
-        lose_unsynced: bool,
-    },
-    /// SIGTERM; restarted on the same data when `for` ends.
-    Stop,
-    /// SIGSTOP; SIGCONT when `for` ends.
-    Pause,
-    /// Delay, jitter and lose the member's outgoing packets.
-    Latency(NetShape),
-    /// Limit the member's outgoing bandwidth.
-    Bandwidth {
-        /// Bits per second.
-        rate: BitRate,
-    },
-    /// Delay chosen file operations in the member's data directory.
-    IoLatency(DiskFault),
-    /// Fail chosen file operations in the member's data directory with an errno.
-    IoError(DiskFault),
-    /// fsync returns success without making anything durable (a lying disk cache).
-    FsyncLie,
-    /// Burner processes in the member's cgroup, competing for its CPU share.
-    CpuStress {
-        /// How many burners.
-        workers: u32,
-        /// How busy each one is.
-        load: Percent,
-    },
-    /// A CPU quota on the member's cgroup.
-    CpuLimit {
-        /// Cores' worth of CPU time (0.2 = 20 ms per 100 ms).
-        cores: f64,
-    },
-    /// A process in the member's memory cgroup holding `size` of touched memory.
-    MemStress {
-        /// How much memory.
-        size: Size,
-    },
+impl Serialize for FaultSpec {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = serde_json::Map::new();
+        m.insert("at".into(), self.at.to_string().into());
+        if let Some(f) = self.for_ {
+            m.insert("for".into(), f.to_string().into());
+        }
+        if let Some(e) = self.every {
+            m.insert("every".into(), e.to_string().into());
+        }
+        m.insert("target".into(), self.target.to_string().into());
+        m.extend(self.kind.to_map());
+        m.serialize(s)
+    }
 }
 
 /// An etcd operation at a time (`ops:`).
@@ -440,261 +291,6 @@ impl EtcdOp {
     }
 }
 
-/// Network shaping parameters (`kind: latency`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct NetShape {
-    /// Added one-way delay of each outgoing packet.
-    pub delay: Span,
-    /// Uniform ± variation of the delay.
-    pub jitter: Span,
-    /// How much each random draw follows the previous one.
-    pub correlation: Percent,
-    /// Share of packets dropped.
-    pub loss: Percent,
-    /// Share of packets sent twice.
-    pub duplicate: Percent,
-    /// Share of packets sent at once, ahead of delayed ones.
-    pub reorder: Percent,
-    /// Only packets to these members (`n1`..); empty = to everyone.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub peers: Vec<u8>,
-    /// Which traffic: all, peer (2380) or client (2379).
-    pub ports: PortSel,
-    /// How: auto (netem where the kernel has it, else nfqueue), netem or nfqueue.
-    pub mechanism: NetMechanism,
-}
-
-/// Which of a member's traffic a shaping applies to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PortSel {
-    /// Every packet.
-    All,
-    /// Raft traffic between members (port 2380).
-    Peer,
-    /// Client traffic (port 2379).
-    Client,
-}
-
-/// The mechanism a network shaping asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum NetMechanism {
-    /// netem where the kernel has it, else the NFQUEUE shaper.
-    Auto,
-    /// `tc netem` (kernel).
-    Netem,
-    /// faultline's userspace shaper behind an NFQUEUE rule.
-    Nfqueue,
-}
-
-/// A bandwidth in bits per second, written `10mbit`, `512kbit`, `1gbit`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BitRate(pub u64);
-
-impl BitRate {
-    /// Parse `10mbit`, `512kbit`, `1gbit`, `8000bit`.
-    pub fn parse(s: &str) -> Result<Self, String> {
-        let t = s.trim().to_ascii_lowercase();
-        let (num, mult) = [("gbit", 1_000_000_000u64), ("mbit", 1_000_000), ("kbit", 1_000), ("bit", 1)]
-            .iter()
-            .find_map(|(u, m)| t.strip_suffix(u).map(|n| (n.trim().to_string(), *m)))
-            .ok_or_else(|| format!("`{s}` is not a bandwidth: write e.g. `10mbit`, `512kbit` or `1gbit`"))?;
-        let n: f64 = num.parse().map_err(|_| format!("`{s}` is not a bandwidth: write e.g. `10mbit`"))?;
-        let bits = (n * mult as f64).round();
-        if !(8_000.0..=100_000_000_000.0).contains(&bits) {
-            return Err(format!("`{s}` is out of range: a bandwidth is from 8kbit to 100gbit"));
-        }
-        Ok(BitRate(bits as u64))
-    }
-}
-
-impl fmt::Display for BitRate {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            b if b % 1_000_000_000 == 0 => write!(f, "{}gbit", b / 1_000_000_000),
-            b if b % 1_000_000 == 0 => write!(f, "{}mbit", b / 1_000_000),
-            b if b % 1_000 == 0 => write!(f, "{}kbit", b / 1_000),
-            b => write!(f, "{b}bit"),
-        }
-    }
-}
-
-impl Serialize for BitRate {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_string())
-    }
-}
-
-/// Disk fault parameters (`kind: io-latency` / `io-error`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct DiskFault {
-    /// The file operations it applies to (`write`, `fsync`, `read`, `open`, ...).
-    pub ops: Vec<String>,
-    /// Share of those calls it hits.
-    pub percent: Percent,
-    /// Only files matching this glob, relative to the data directory (`member/wal/*`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub path: Option<String>,
-    /// io-latency: the added delay.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub delay: Option<Span>,
-    /// io-latency: uniform ± variation.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub jitter: Option<Span>,
-    /// io-error: the errno returned (`EIO`, `ENOSPC`, ...).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub errno: Option<String>,
-}
-
-impl FaultKind {
-    /// The kind's name as written in a scenario.
-    pub fn name(&self) -> &'static str {
-        match self {
-            FaultKind::Partition { .. } => "partition",
-            FaultKind::Kill { .. } => "kill",
-            FaultKind::Stop => "stop",
-            FaultKind::Pause => "pause",
-            FaultKind::Latency(_) => "latency",
-            FaultKind::Bandwidth { .. } => "bandwidth",
-            FaultKind::IoLatency(_) => "io-latency",
-            FaultKind::IoError(_) => "io-error",
-            FaultKind::FsyncLie => "fsync-lie",
-            FaultKind::CpuStress { .. } => "cpu-stress",
-            FaultKind::CpuLimit { .. } => "cpu-limit",
-            FaultKind::MemStress { .. } => "mem-stress",
-        }
-    }
-
-    /// Whether the members need the disk layer mounted from their start for this fault.
-    pub fn needs_disk_layer(&self) -> bool {
-        matches!(self, FaultKind::IoLatency(_) | FaultKind::IoError(_) | FaultKind::FsyncLie | FaultKind::Kill { lose_unsynced: true })
-    }
-}
-
-impl fmt::Display for FaultKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            FaultKind::Partition { mode } => write!(f, "partition ({})", mode.name()),
-            FaultKind::Kill { lose_unsynced: true } => f.write_str("kill (losing unsynced writes)"),
-            FaultKind::Latency(s) => write!(f, "latency ({} ± {}, loss {})", s.delay, s.jitter, s.loss),
-            FaultKind::Bandwidth { rate } => write!(f, "bandwidth ({rate})"),
-            FaultKind::IoLatency(d) => write!(f, "io-latency ({} on {})", d.delay.map(|x| x.to_string()).unwrap_or_default(), d.ops.join(",")),
-            FaultKind::IoError(d) => write!(f, "io-error ({} on {})", d.errno.as_deref().unwrap_or("EIO"), d.ops.join(",")),
-            FaultKind::CpuStress { workers, load } => write!(f, "cpu-stress ({workers} × {load})"),
-            FaultKind::CpuLimit { cores } => write!(f, "cpu-limit ({cores} cores)"),
-            FaultKind::MemStress { size } => write!(f, "mem-stress ({size})"),
-            other => f.write_str(other.name()),
-        }
-    }
-}
-
-/// How a partition splits the members.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum PartitionMode {
-    /// The targets on one side, everyone else on the other.
-    Isolate,
-    /// A random minority and majority.
-    Halves,
-    /// Each member hears only its two neighbours (Jepsen's majorities ring).
-    Ring,
-    /// Two halves that share one member.
-    Bridge,
-    /// The other members stop hearing the targets; the targets still hear them.
-    OneWay,
-}
-
-impl PartitionMode {
-    /// All modes, for help and suggestions.
-    pub const ALL: [&'static str; 5] = ["isolate", "halves", "ring", "bridge", "one-way"];
-
-    /// The mode's name as written in a scenario.
-    pub fn name(self) -> &'static str {
-        match self {
-            PartitionMode::Isolate => "isolate",
-            PartitionMode::Halves => "halves",
-            PartitionMode::Ring => "ring",
-            PartitionMode::Bridge => "bridge",
-            PartitionMode::OneWay => "one-way",
-        }
-    }
-
-    /// Whether the mode uses the fault's `target` (the others draw their own sides).
-    pub fn uses_target(self) -> bool {
-        matches!(self, PartitionMode::Isolate | PartitionMode::OneWay)
-    }
-}
-
-/// Who a fault hits, resolved when the fault starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Target {
-    /// The leader at that moment.
-    Leader,
-    /// One follower, drawn from the seed.
-    Follower,
-    /// One member, drawn from the seed.
-    Random,
-    /// A named member, `n1`..`n7` (1-based).
-    Member(u8),
-    /// Fewer than half the members, drawn from the seed.
-    Minority,
-    /// More than half the members, drawn from the seed.
-    Majority,
-    /// Every member.
-    All,
-}
-
-impl fmt::Display for Target {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Target::Leader => f.write_str("leader"),
-            Target::Follower => f.write_str("follower"),
-            Target::Random => f.write_str("random"),
-            Target::Member(n) => write!(f, "n{n}"),
-            Target::Minority => f.write_str("minority"),
-            Target::Majority => f.write_str("majority"),
-            Target::All => f.write_str("all"),
-        }
-    }
-}
-
-impl Serialize for Target {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl Target {
-    /// Every target word, for help and suggestions.
-    pub const WORDS: [&'static str; 7] = ["leader", "follower", "random", "minority", "majority", "all", "n1"];
-
-    /// Parse a target for a cluster of `size` members.
-    pub fn parse(s: &str, size: usize) -> Result<Self, String> {
-        Ok(match s {
-            "leader" => Target::Leader,
-            "follower" => Target::Follower,
-            "random" => Target::Random,
-            "minority" => Target::Minority,
-            "majority" => Target::Majority,
-            "all" => Target::All,
-            m if m.starts_with('n') && m[1..].parse::<u8>().is_ok() => {
-                let n: u8 = m[1..].parse().unwrap_or(0);
-                if n == 0 || n as usize > size {
-                    return Err(format!("target `{m}` names no member: this cluster has n1..n{size}"));
-                }
-                Target::Member(n)
-            }
-            other => {
-                return Err(format!(
-                    "unknown target `{other}`{}: use leader, follower, random, minority, majority, all or n1..n{size}",
-                    resolve::suggest(other, &Target::WORDS)
-                ))
-            }
-        })
-    }
-}
-
 /// The seeded random schedule.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct NemesisSpec {
@@ -711,18 +307,52 @@ pub struct NemesisSpec {
     pub targets: Vec<Target>,
 }
 
-/// A fault kind the nemesis may draw.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+/// What the nemesis may draw: a kind named alone (it draws its own parameters, e.g. a
+/// partition's mode) or a fault with its parameters given.
+#[derive(Clone)]
 pub enum NemesisKind {
-    /// A partition of a random mode.
-    Partition,
-    /// SIGKILL and restart.
-    Kill,
-    /// SIGTERM and restart.
-    Stop,
-    /// SIGSTOP and SIGCONT.
-    Pause,
+    /// `kinds: [partition]`: the kind's own draw.
+    Draw(&'static str, crate::fault::api::DrawFn),
+    /// `kinds: [{kind: latency, delay: 100ms}]`: this fault.
+    Given(FaultKind),
+}
+
+impl NemesisKind {
+    /// The kind's name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            NemesisKind::Draw(name, _) => name,
+            NemesisKind::Given(f) => f.name(),
+        }
+    }
+}
+
+impl PartialEq for NemesisKind {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (NemesisKind::Draw(a, _), NemesisKind::Draw(b, _)) => a == b,
+            (NemesisKind::Given(a), NemesisKind::Given(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Debug for NemesisKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NemesisKind::Draw(name, _) => write!(f, "Draw({name})"),
+            NemesisKind::Given(k) => write!(f, "Given({k:?})"),
+        }
+    }
+}
+
+impl Serialize for NemesisKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            NemesisKind::Draw(name, _) => s.serialize_str(name),
+            NemesisKind::Given(f) => f.serialize(s),
+        }
+    }
 }
 
 /// The gates (`expect:`); `None` = not gated.
@@ -753,6 +383,25 @@ pub struct Expectations {
 }
 
 impl Scenario {
+    /// Every fault the scenario may inject: the fixed ones and those the nemesis may draw
+    /// (a kind named alone, with what it draws on this cluster; the partition modes alike
+    /// for what a fault needs of the machine and the disk layer).
+    pub fn fault_kinds(&self) -> Vec<FaultKind> {
+        let mut out: Vec<FaultKind> = self.faults.iter().map(|f| f.kind.clone()).collect();
+        if let Some(n) = &self.nemesis {
+            for k in &n.kinds {
+                match k {
+                    NemesisKind::Given(f) => out.push(f.clone()),
+                    NemesisKind::Draw(_, draw) => {
+                        use rand::SeedableRng;
+                        out.push(draw(&mut rand_chacha::ChaCha8Rng::seed_from_u64(0), self.cluster.size));
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// The scenario as YAML, as written into the run directory.
     pub fn to_yaml(&self) -> String {
         serde_saphyr::to_string(self).unwrap_or_else(|e| format!("# could not serialise scenario: {e}\n"))

@@ -3,7 +3,7 @@
 //! field optional where design.md §1 gives a default. Nothing here interprets values beyond
 //! their units; [`super::resolve`] turns this into a checked [`super::Scenario`].
 
-use super::units::{Percent, Rate, Size, Span};
+use super::units::{Rate, Size, Span};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 use std::collections::BTreeMap;
@@ -73,41 +73,19 @@ pub struct RawWorkload {
     pub watch: Option<bool>,
 }
 
-/// One entry of `faults:`. Every parameter any fault kind takes is listed, so that a
-/// parameter of a kind that is not built yet is still recognised (and the kind refused with
-/// "not supported yet") rather than reported as a typo.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawFault {
-    pub at: Option<Span>,
-    #[serde(rename = "for")]
-    pub for_: Option<Span>,
-    pub every: Option<Span>,
-    pub kind: Option<String>,
-    pub target: Option<String>,
-    pub mode: Option<String>,
-    // Network shaping (the faults issue).
-    pub delay: Option<Span>,
-    pub jitter: Option<Span>,
-    pub correlation: Option<Percent>,
-    pub loss: Option<Percent>,
-    pub duplicate: Option<Percent>,
-    pub reorder: Option<Percent>,
-    pub rate: Option<String>,
-    pub peers: Option<Vec<String>>,
-    pub ports: Option<String>,
-    pub mechanism: Option<String>,
-    // Disk faults.
-    pub ops: Option<Vec<String>>,
-    pub percent: Option<Percent>,
-    pub errno: Option<String>,
-    pub path: Option<String>,
-    pub lose_unsynced: Option<bool>,
-    // CPU and memory.
-    pub workers: Option<u32>,
-    pub load: Option<Percent>,
-    pub cores: Option<f64>,
-    pub size: Option<Size>,
+/// One entry of `faults:`: every key with its position. `at`, `for`, `every`, `kind` and
+/// `target` are read by [`super::resolve`]; the rest are the kind's parameters, read by the
+/// kind's own file (`fault/kinds/`).
+pub type RawFault = crate::fault::api::RawParams;
+
+/// One entry of `nemesis.kinds`: a kind's name, or a fault with its parameters.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawNemesisKind {
+    /// `partition`.
+    Name(String),
+    /// `{kind: latency, delay: 100ms}`.
+    Fault(RawFault),
 }
 
 /// One entry of `ops:` (an etcd operation at a time).
@@ -130,7 +108,7 @@ pub struct RawOp {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawNemesis {
-    pub kinds: Vec<String>,
+    pub kinds: Vec<RawNemesisKind>,
     pub interval: Option<Span>,
     #[serde(rename = "for")]
     pub for_: Option<Span>,

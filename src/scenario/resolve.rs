@@ -4,32 +4,15 @@
 use super::raw::{RawFault, RawScenario};
 use super::units::{Size, Span};
 use super::*;
+use crate::error::suggest;
 use crate::error::Error;
+use crate::fault::registry;
 use serde_saphyr::{Location, Spanned};
 use std::path::Path;
 use std::time::Duration;
 
-/// Fault kinds the design names that are not built yet: refused, never ignored.
-const NOT_YET: [&str; 1] = ["clock-skew"];
-const NEMESIS_KINDS: [&str; 4] = ["partition", "kill", "stop", "pause"];
-const KINDS: [&str; 12] =
-    ["partition", "kill", "stop", "pause", "latency", "bandwidth", "io-latency", "io-error", "fsync-lie", "cpu-stress", "cpu-limit", "mem-stress"];
-
-/// The parameters each fault kind takes (besides at, for, every, kind, target).
-fn params_of(kind: &str) -> &'static [&'static str] {
-    match kind {
-        "partition" => &["mode"],
-        "kill" => &["lose_unsynced"],
-        "latency" => &["delay", "jitter", "correlation", "loss", "duplicate", "reorder", "peers", "ports", "mechanism"],
-        "bandwidth" => &["rate"],
-        "io-latency" => &["ops", "delay", "jitter", "percent", "path"],
-        "io-error" => &["ops", "errno", "percent", "path"],
-        "cpu-stress" => &["workers", "load"],
-        "cpu-limit" => &["cores"],
-        "mem-stress" => &["size"],
-        _ => &[],
-    }
-}
+/// The keys every fault entry has; the rest are its kind's parameters.
+const COMMON: [&str; 5] = ["at", "for", "every", "kind", "target"];
 
 /// The largest space quota a `fill` op may be asked to reach on a cluster of the run's own.
 const MAX_FILL_QUOTA: Size = Size(256 << 20);
@@ -102,20 +85,9 @@ fn explain_serde(msg: &str) -> String {
     msg.to_string()
 }
 
-/// ` (did you mean `x`?)` when a known word is close to `word`, else empty.
 /// A snapshot's name becomes a file name: `[a-z0-9_-]{1,64}`.
 fn valid_snapshot_name(n: &str) -> bool {
     (1..=64).contains(&n.len()) && n.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
-}
-
-pub(crate) fn suggest(word: &str, known: &[&str]) -> String {
-    known
-        .iter()
-        .map(|k| (strsim::jaro_winkler(word, k), *k))
-        .filter(|(score, _)| *score > 0.75)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, k)| format!(" (did you mean `{k}`?)"))
-        .unwrap_or_default()
 }
 
 struct Resolver<'a> {
@@ -412,7 +384,7 @@ impl Resolver<'_> {
                     format!("snapshot-restore stops every member and replaces its data dir, which faultline does not do to the attached {}: let faultline start the cluster, or drop the restore", a.selector),
                 );
             }
-            if faults.iter().any(|f| f.kind.needs_disk_layer()) {
+            if faults.iter().any(|f| f.kind.disk_layer().is_some()) {
                 return self.err(
                     loc,
                     "snapshot-restore replaces every member's data dir, which the disk-fault layer (io-latency, io-error, fsync-lie, kill with lose_unsynced) is mounted over for the whole run: put the restore and the disk faults in separate scenarios",
@@ -556,212 +528,104 @@ impl Resolver<'_> {
         Ok(WorkloadSpec { kind, keys, clients, rate: w.rate, duration, op_timeout, mix, reads, watch: w.watch.unwrap_or(false) })
     }
 
+    /// One entry of `faults:`; `size` is how many members the cluster has by then.
     fn fault(&self, f: &Spanned<RawFault>, size: usize, duration: Span) -> Result<FaultSpec, Error> {
         let loc = Some(f.referenced);
         let r = &f.value;
-        let Some(kind_name) = r.kind.as_deref() else {
-            return self.err(loc, format!("this fault has no `kind`: use one of {}", KINDS.join(", ")));
-        };
-        if NOT_YET.contains(&kind_name) {
-            return self.err(
-                loc,
-                format!(
-                    "fault kind `{kind_name}` is not supported yet (it comes with the network and disk faults); the kinds built so far are {}",
-                    KINDS.join(", ")
-                ),
-            );
-        }
-        let Some(at_) = r.at else {
-            return self.err(loc, format!("this `{kind_name}` fault has no `at`: say when it starts, e.g. `at: 10s`"));
+        let kind = self.fault_kind(r, loc, size)?;
+        let get = |key: &str| -> Result<Option<Span>, Error> { crate::fault::api::Params::new(r, size).get(key).or_else(|e| self.param_err(loc, e)) };
+        let (at_, for_, every) = (get("at")?, get("for")?, get("every")?);
+        let Some(at_) = at_ else {
+            return self.err(loc, format!("this `{}` fault has no `at`: say when it starts, e.g. `at: 10s`", kind.name()));
         };
         if at_ >= duration {
             return self.err(loc, format!("this fault starts at {at_}, but the workload lasts {duration}: it would never run"));
         }
-        if let (Some(every), Some(for_)) = (r.every, r.for_) {
+        if let (Some(every), Some(for_)) = (every, for_) {
             if for_ >= every {
                 return self.err(loc, format!("`for: {for_}` is not shorter than `every: {every}`: each repetition must heal before the next starts"));
             }
         }
-        if r.every.is_some() && r.for_.is_none() {
+        if every.is_some() && for_.is_none() {
             return self.err(loc, "a fault with `every` needs `for`, so each repetition heals before the next");
         }
-        if matches!(r.every, Some(e) if e.0.is_zero()) {
+        if matches!(every, Some(e) if e.0.is_zero()) {
             return self.err(loc, "`every` must be longer than 0s");
         }
-        let kind = match kind_name {
-            "partition" => {
-                let mode = match r.mode.as_deref().unwrap_or("isolate") {
-                    "isolate" => PartitionMode::Isolate,
-                    "halves" => PartitionMode::Halves,
-                    "ring" => PartitionMode::Ring,
-                    "bridge" => PartitionMode::Bridge,
-                    "one-way" => PartitionMode::OneWay,
-                    other => {
-                        return self.err(
-                            loc,
-                            format!("unknown partition mode `{other}`{}: use {}", suggest(other, &PartitionMode::ALL), PartitionMode::ALL.join(", ")),
-                        )
-                    }
-                };
-                if size < 2 || (mode == PartitionMode::Ring && size < 4) || (mode == PartitionMode::Bridge && size < 3) {
-                    return self.err(loc, format!("a `{}` partition needs more members than the {size} of this cluster", mode.name()));
-                }
-                FaultKind::Partition { mode }
-            }
-            "kill" => FaultKind::Kill { lose_unsynced: r.lose_unsynced.unwrap_or(false) },
-            "latency" => FaultKind::Latency(self.net_shape(r, size).or_else(|m| self.err(loc, m))?),
-            "bandwidth" => {
-                let Some(rate) = &r.rate else {
-                    return self.err(loc, "a bandwidth fault needs `rate`: the member's outgoing bandwidth, e.g. `rate: 10mbit`");
-                };
-                FaultKind::Bandwidth { rate: BitRate::parse(rate).or_else(|m| self.err(loc, m))? }
-            }
-            "io-latency" | "io-error" => {
-                let d = self.disk_fault(kind_name, r).or_else(|m| self.err(loc, m))?;
-                if kind_name == "io-latency" {
-                    FaultKind::IoLatency(d)
-                } else {
-                    FaultKind::IoError(d)
-                }
-            }
-            "fsync-lie" => FaultKind::FsyncLie,
-            "stop" => FaultKind::Stop,
-            "pause" => FaultKind::Pause,
-            "cpu-stress" => {
-                let workers = r.workers.unwrap_or(1);
-                if !(1..=64).contains(&workers) {
-                    return self.err(loc, format!("cpu-stress `workers: {workers}` is out of range: 1 to 64 burner processes"));
-                }
-                let load = r.load.unwrap_or(Percent(100.0));
-                if load.0 <= 0.0 {
-                    return self.err(loc, "cpu-stress `load` must be above 0%: it is how busy each burner keeps a core");
-                }
-                FaultKind::CpuStress { workers, load }
-            }
-            "cpu-limit" => {
-                let Some(cores) = r.cores else {
-                    return self.err(loc, "a cpu-limit fault needs `cores`: the CPU the member may use, e.g. `cores: 0.2` (20 ms per 100 ms)");
-                };
-                if !(0.01..=64.0).contains(&cores) {
-                    return self.err(loc, format!("cpu-limit `cores: {cores}` is out of range: from 0.01 to 64"));
-                }
-                FaultKind::CpuLimit { cores }
-            }
-            "mem-stress" => {
-                let Some(size) = r.size else {
-                    return self.err(loc, "a mem-stress fault needs `size`: how much memory to hold in the member's cgroup, e.g. `size: 256MiB`");
-                };
-                if size.0 == 0 || size.0 > 64 << 30 {
-                    return self.err(loc, format!("mem-stress `size: {size}` is out of range: above 0 and at most 64GiB"));
-                }
-                FaultKind::MemStress { size }
-            }
-            other => {
-                let mut all: Vec<&str> = KINDS.to_vec();
-                all.extend(NOT_YET);
-                return self.err(loc, format!("unknown fault kind `{other}`{}: the kinds built so far are {}", suggest(other, &all), KINDS.join(", ")));
+        let target = match (text(r, "target"), kind.default_target()) {
+            (Some(t), _) => Target::parse(&t, size).or_else(|m| self.err(loc, m))?,
+            (None, Some(t)) => t,
+            (None, None) => {
+                return self
+                    .err(loc, format!("this `{}` fault has no `target`: use leader, follower, random, minority, majority, all or n1..n{size}", kind.name()))
             }
         };
-        if let Some(p) = stray_param(r).into_iter().find(|p| !params_of(kind_name).contains(p)) {
-            let owners: Vec<&str> = KINDS.iter().chain(NOT_YET.iter()).copied().filter(|k| params_of(k).contains(&p)).collect();
-            return self.err(loc, format!("`{p}` does not apply to a `{kind_name}` fault (it is a parameter of {})", owners.join(", ")));
-        }
-        let target = match (&r.target, &kind) {
-            (Some(t), _) => Target::parse(t, size).or_else(|m| self.err(loc, m))?,
-            (None, FaultKind::Partition { mode }) if !mode.uses_target() => Target::All,
-            (None, _) => {
-                return self.err(loc, format!("this `{kind_name}` fault has no `target`: use leader, follower, random, minority, majority, all or n1..n{size}"))
-            }
-        };
-        if let FaultKind::Partition { mode } = &kind {
-            if mode.uses_target() && target == Target::All {
-                return self.err(loc, format!("a `{}` partition of `all` members cuts nobody off: target leader, follower, minority or a member", mode.name()));
-            }
-        }
-        Ok(FaultSpec { at: at_, for_: r.for_, every: r.every, target, kind })
+        kind.check_target(target).or_else(|m| self.err(loc, m))?;
+        Ok(FaultSpec { at: at_, for_, every, target, kind })
     }
 
-    /// The parameters of a `latency` fault.
-    fn net_shape(&self, r: &RawFault, size: usize) -> Result<NetShape, String> {
-        let zero = Percent(0.0);
-        let mut peers = Vec::new();
-        for p in r.peers.iter().flatten() {
-            match Target::parse(p, size)? {
-                Target::Member(i) => peers.push(i),
-                _ => return Err(format!("`peers` names members (n1..n{size}), not `{p}`")),
+    /// A fault entry's kind and parameters, through the kind's own parser (the registry).
+    fn fault_kind(&self, r: &RawFault, loc: Option<Location>, size: usize) -> Result<FaultKind, Error> {
+        let names = registry::names();
+        let all_params = registry::all_params();
+        // A key no kind takes is a typo, said with the keys a fault may have.
+        let allowed: Vec<&str> = COMMON.iter().copied().chain(all_params.iter().copied()).collect();
+        if let Some((key, v)) = r.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
+            return self.err(Some(v.referenced), format!("unknown key `{key}`{}; the keys allowed here are: {}", suggest(key, &allowed), allowed.join(", ")));
+        }
+        let Some(name) = text(r, "kind") else {
+            return self.err(loc, format!("this fault has no `kind`: use one of {}", names.join(", ")));
+        };
+        let Some(kind) = registry::find(&name) else {
+            if registry::NOT_YET.contains(&name.as_str()) {
+                return self.err(loc, format!("fault kind `{name}` is not supported yet; the kinds built so far are {}", names.join(", ")));
             }
+            let mut all = names.clone();
+            all.extend(registry::NOT_YET);
+            return self.err(loc, format!("unknown fault kind `{name}`{}: the kinds built so far are {}", suggest(&name, &all), names.join(", ")));
+        };
+        if let Some(p) = r.keys().find(|k| !COMMON.contains(&k.as_str()) && !kind.params.contains(&k.as_str())) {
+            return self.err(loc, format!("`{p}` does not apply to a `{name}` fault (it is a parameter of {})", registry::owners_of(p).join(", ")));
         }
-        let ports = match r.ports.as_deref().unwrap_or("all") {
-            "all" => PortSel::All,
-            "peer" => PortSel::Peer,
-            "client" => PortSel::Client,
-            other => return Err(format!("unknown `ports: {other}`{}: use all, peer (2380) or client (2379)", suggest(other, &["all", "peer", "client"]))),
-        };
-        let mechanism = match r.mechanism.as_deref().unwrap_or("auto") {
-            "auto" => NetMechanism::Auto,
-            "netem" => NetMechanism::Netem,
-            "nfqueue" => NetMechanism::Nfqueue,
-            other => return Err(format!("unknown `mechanism: {other}`{}: use auto, netem or nfqueue", suggest(other, &["auto", "netem", "nfqueue"]))),
-        };
-        let shape = NetShape {
-            delay: r.delay.unwrap_or(Span(Duration::ZERO)),
-            jitter: r.jitter.unwrap_or(Span(Duration::ZERO)),
-            correlation: r.correlation.unwrap_or(zero),
-            loss: r.loss.unwrap_or(zero),
-            duplicate: r.duplicate.unwrap_or(zero),
-            reorder: r.reorder.unwrap_or(zero),
-            peers,
-            ports,
-            mechanism,
-        };
-        if shape.delay.0.is_zero() && shape.loss.0 == 0.0 && shape.duplicate.0 == 0.0 {
-            return Err("this latency fault does nothing: give it a `delay` (e.g. `delay: 100ms`), a `loss` or a `duplicate`".into());
-        }
-        crate::fault::shaping::to_shape(&shape, &[]).validate().map_err(|e| e.to_string())?;
-        Ok(shape)
+        (kind.parse)(&crate::fault::api::Params::new(r, size)).or_else(|e| self.param_err(loc, e))
     }
 
-    /// The parameters of an `io-latency` or `io-error` fault.
-    fn disk_fault(&self, kind: &str, r: &RawFault) -> Result<DiskFault, String> {
-        let ops = r.ops.clone().unwrap_or_default();
-        if ops.is_empty() {
-            return Err(format!("a {kind} fault needs `ops`: the file operations it hits, e.g. `ops: [fsync]` or `ops: [write, fsync]`"));
-        }
-        for o in &ops {
-            crate::fault::disk::IoOp::parse(o)?;
-        }
-        let d = DiskFault { ops, percent: r.percent.unwrap_or(Percent(100.0)), path: r.path.clone(), delay: r.delay, jitter: r.jitter, errno: r.errno.clone() };
-        match kind {
-            "io-latency" if d.delay.is_none_or(|x| x.0.is_zero()) => return Err("an io-latency fault needs `delay`, e.g. `delay: 200ms`".into()),
-            "io-error" => {
-                crate::fault::disk::parse_errno(d.errno.as_deref().unwrap_or("EIO"))?;
-            }
-            _ => {}
-        }
-        crate::fault::shaping::disk_rule(&d, 0, 0)?.check()?;
-        Ok(d)
+    fn param_err<T>(&self, loc: Option<Location>, e: crate::fault::api::ParamError) -> Result<T, Error> {
+        self.err(e.at.or(loc), e.msg)
     }
 
     fn nemesis(&self, n: &Spanned<super::raw::RawNemesis>, size: usize, duration: Span) -> Result<NemesisSpec, Error> {
         let loc = Some(n.referenced);
         let r = &n.value;
+        let drawable: Vec<&str> = registry::ALL.iter().filter(|k| k.draw.is_some()).map(|k| k.name).collect();
         if r.kinds.is_empty() {
-            return self.err(loc, "nemesis.kinds is empty: list at least one of partition, kill, stop, pause");
+            return self.err(loc, format!("nemesis.kinds is empty: list at least one of {}", drawable.join(", ")));
         }
         let mut kinds = Vec::new();
         for k in &r.kinds {
-            kinds.push(match k.as_str() {
-                "partition" => NemesisKind::Partition,
-                "kill" => NemesisKind::Kill,
-                "stop" => NemesisKind::Stop,
-                "pause" => NemesisKind::Pause,
-                other if NOT_YET.contains(&other) || KINDS.contains(&other) => {
-                    return self.err(
-                        loc,
-                        format!("the nemesis cannot draw `{other}` faults yet; it draws {} (schedule `{other}` under `faults:`)", NEMESIS_KINDS.join(", ")),
-                    )
+            kinds.push(match k {
+                super::raw::RawNemesisKind::Name(name) => match registry::find(name) {
+                    Some(crate::fault::api::Kind { name, draw: Some(draw), .. }) => NemesisKind::Draw(name, *draw),
+                    Some(kind) => {
+                        return self.err(
+                            loc,
+                            format!(
+                                "the nemesis cannot draw `{name}` faults without their parameters: write it as a fault, e.g. `{{kind: {name}, {}: ...}}`",
+                                kind.params.first().unwrap_or(&"")
+                            ),
+                        )
+                    }
+                    None if registry::NOT_YET.contains(&name.as_str()) => {
+                        return self.err(loc, format!("fault kind `{name}` is not supported yet; the nemesis draws {}", drawable.join(", ")))
+                    }
+                    None => return self.err(loc, format!("unknown nemesis kind `{name}`{}: use {}", suggest(name, &drawable), drawable.join(", "))),
+                },
+                super::raw::RawNemesisKind::Fault(raw) => {
+                    if let Some(key) = ["at", "for", "every", "target"].iter().find(|k| raw.contains_key(**k)) {
+                        return self.err(loc, format!("a fault the nemesis draws takes no `{key}`: the nemesis gives it (`interval`, `for`, `targets`)"));
+                    }
+                    NemesisKind::Given(self.fault_kind(raw, loc, size)?)
                 }
-                other => return self.err(loc, format!("unknown nemesis kind `{other}`{}: use {}", suggest(other, &NEMESIS_KINDS), NEMESIS_KINDS.join(", "))),
             });
         }
         let interval = r.interval.unwrap_or(Span(Duration::from_secs(10)));
@@ -793,36 +657,21 @@ fn bounded(r: &Resolver<'_>, v: &Option<Spanned<u32>>, default: u32, lo: u32, hi
     }
 }
 
-/// The first parameter of a not-yet-built fault kind present on a fault.
-fn stray_param(r: &RawFault) -> Vec<&'static str> {
-    let present = [
-        ("mode", r.mode.is_some()),
-        ("delay", r.delay.is_some()),
-        ("jitter", r.jitter.is_some()),
-        ("correlation", r.correlation.is_some()),
-        ("loss", r.loss.is_some()),
-        ("duplicate", r.duplicate.is_some()),
-        ("reorder", r.reorder.is_some()),
-        ("rate", r.rate.is_some()),
-        ("peers", r.peers.is_some()),
-        ("ports", r.ports.is_some()),
-        ("mechanism", r.mechanism.is_some()),
-        ("ops", r.ops.is_some()),
-        ("percent", r.percent.is_some()),
-        ("errno", r.errno.is_some()),
-        ("path", r.path.is_some()),
-        ("lose_unsynced", r.lose_unsynced.is_some()),
-        ("workers", r.workers.is_some()),
-        ("load", r.load.is_some()),
-        ("cores", r.cores.is_some()),
-        ("size", r.size.is_some()),
-    ];
-    present.iter().filter(|(_, p)| *p).map(|(n, _)| *n).collect()
+/// A key's value as text, when it is a string (`kind`, `target`).
+fn text(r: &RawFault, key: &str) -> Option<String> {
+    r.get(key).map(|v| match &v.value {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fault::kinds::bandwidth::{Bandwidth, BitRate};
+    use crate::fault::kinds::io_error::IoError;
+    use crate::fault::kinds::latency::{NetShape, PortSel};
+    use crate::fault::kinds::partition::Partition;
 
     fn err(yaml: &str) -> String {
         match parse(yaml, "s.yaml") {
@@ -867,7 +716,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.faults.len(), 4);
-        assert_eq!(s.faults[0].kind, FaultKind::Partition { mode: PartitionMode::OneWay });
+        assert_eq!(s.faults[0].kind, FaultKind::new(Partition { mode: PartitionMode::OneWay }));
         assert_eq!(s.faults[1].every, Some(Span(Duration::from_secs(15))));
         assert_eq!(s.faults[2].target, Target::Member(2));
         assert_eq!(s.faults[3].target, Target::All);
@@ -896,15 +745,15 @@ mod tests {
             "s.yaml",
         )
         .unwrap();
-        match &s.faults[0].kind {
-            FaultKind::Latency(n) => {
+        match s.faults[0].kind.downcast::<NetShape>() {
+            Some(n) => {
                 assert_eq!((n.delay.0, n.jitter.0, n.ports, n.peers.clone()), (Duration::from_millis(150), Duration::from_millis(20), PortSel::Peer, vec![2]))
             }
             k => panic!("{k:?}"),
         }
-        assert!(matches!(&s.faults[2].kind, FaultKind::IoError(d) if d.errno.as_deref() == Some("ENOSPC") && d.percent.0 == 5.0));
-        assert_eq!(s.faults[3].kind, FaultKind::Bandwidth { rate: BitRate(10_000_000) });
-        assert!(s.faults[4].kind.needs_disk_layer() && s.faults[1].kind.needs_disk_layer() && !s.faults[0].kind.needs_disk_layer());
+        assert!(matches!(s.faults[2].kind.downcast::<IoError>(), Some(IoError(d)) if d.errno.as_deref() == Some("ENOSPC") && d.percent.0 == 5.0));
+        assert_eq!(s.faults[3].kind, FaultKind::new(Bandwidth { rate: BitRate(10_000_000) }));
+        assert!(s.faults[4].kind.disk_layer().is_some() && s.faults[1].kind.disk_layer().is_some() && s.faults[0].kind.disk_layer().is_none());
         assert!(err("name: x\nfaults:\n  - {at: 1s, kind: latency, target: all}\n").contains("does nothing"));
         assert!(err("name: x\nfaults:\n  - {at: 1s, kind: io-latency, target: all, ops: [fsnyc], delay: 1s}\n").contains("fsync"));
         assert!(err("name: x\nfaults:\n  - {at: 1s, kind: io-error, target: all, ops: [write], errno: EWHAT}\n").contains("EWHAT"));
@@ -1043,8 +892,54 @@ mod tests {
     fn nemesis_resolves_with_defaults() {
         let s = parse("name: x\nnemesis: {kinds: [partition, kill], interval: 10s}\n", "s.yaml").unwrap();
         let n = s.nemesis.unwrap();
-        assert_eq!(n.kinds, vec![NemesisKind::Partition, NemesisKind::Kill]);
+        assert_eq!(n.kinds.iter().map(NemesisKind::name).collect::<Vec<_>>(), ["partition", "kill"]);
         assert_eq!(n.for_.0, Duration::from_secs(5));
         assert!(err("name: x\nnemesis: {kinds: [explode]}\n").contains("unknown nemesis kind"));
+    }
+
+    #[test]
+    fn the_nemesis_draws_any_kind_given_with_its_parameters_and_a_bare_kind_needing_some_is_refused() {
+        let s = parse(
+            "name: x\nworkload: {duration: 60s}\nnemesis: {kinds: [cpu-stress, {kind: latency, delay: 100ms}, {kind: io-latency, ops: [fsync], delay: 50ms}], interval: 5s, for: 2s}\n",
+            "s.yaml",
+        )
+        .unwrap();
+        let n = s.nemesis.as_ref().unwrap();
+        assert_eq!(n.kinds.iter().map(NemesisKind::name).collect::<Vec<_>>(), ["cpu-stress", "latency", "io-latency"]);
+        // The disk layer is mounted for a disk fault the nemesis may draw.
+        assert!(crate::fault::disk_layer_mode(&s.fault_kinds()).is_some());
+        let kinds: std::collections::BTreeSet<&str> = crate::schedule::plan(&s, 7).iter().map(|p| p.kind.name()).collect();
+        assert_eq!(kinds.len(), 3, "{kinds:?}");
+        let m = err("name: x\nnemesis: {kinds: [latency]}\n");
+        assert!(m.contains("without their parameters") && m.contains("{kind: latency, delay: ...}"), "{m}");
+        assert!(err("name: x\nnemesis: {kinds: [{kind: latency}]}\n").contains("does nothing"));
+        assert!(err("name: x\nnemesis: {kinds: [{kind: kill, at: 1s}]}\n").contains("takes no `at`"));
+        assert!(err("name: x\nnemesis: {kinds: [{kind: kil}]}\n").contains("did you mean `kill`?"));
+    }
+
+    #[test]
+    fn every_scenario_in_the_repository_reads_back_the_same_from_its_resolved_yaml() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+        let mut n = 0;
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let path = e.unwrap().path();
+            let s = load(&path).unwrap();
+            let again = parse(&s.to_yaml(), "again.yaml").unwrap_or_else(|e| panic!("{}: {e}\n{}", path.display(), s.to_yaml()));
+            assert_eq!((&again.faults, &again.nemesis, &again.ops), (&s.faults, &s.nemesis, &s.ops), "{}", path.display());
+            n += 1;
+        }
+        assert!(n >= 20, "only {n} scenarios read");
+        // Latency peers print back as member names.
+        let s = parse("name: x\nfaults:\n  - {at: 1s, kind: latency, target: n1, delay: 10ms, peers: [n2]}\n", "s.yaml").unwrap();
+        assert!(s.to_yaml().contains("n2"), "{}", s.to_yaml());
+        assert_eq!(parse(&s.to_yaml(), "again.yaml").unwrap().faults, s.faults);
+    }
+
+    #[test]
+    fn a_bad_parameter_value_is_reported_at_its_own_line() {
+        let m = err("name: x\nfaults:\n  - at: 1s\n    kind: latency\n    target: n1\n    delay: soon\n");
+        assert!(m.starts_with("s.yaml:6:") && m.contains("`delay`"), "{m}");
+        let m = err("name: x\nfaults:\n  - {at: 1s, kind: kill, target: n1, dealy: 1s}\n");
+        assert!(m.contains("unknown key `dealy` (did you mean `delay`?)"), "{m}");
     }
 }

@@ -6,6 +6,9 @@ use crate::util::{require_root, TestCluster};
 use faultline::cluster::{netns, MemberState};
 use faultline::consistency;
 use faultline::fault;
+use faultline::fault::kinds::{
+    cpu_limit::CpuLimit, cpu_stress::CpuStress, io_latency::IoLatency, io_rule::DiskFault, kill::Kill, partition::Partition, pause::Pause,
+};
 use faultline::scenario::{FaultKind, PartitionMode, Target};
 use faultline::schedule::Planned;
 use std::time::{Duration, Instant};
@@ -37,7 +40,7 @@ fn isolating_the_leader_elects_another_and_the_old_one_rejoins_after_heal() {
 pub fn leader_isolation(c: &TestCluster) {
     let before = c.wait_leader(Duration::from_secs(5));
     let old = before.leader.clone().unwrap();
-    let (inj, _) = fault::inject(c.backend.as_ref(), &planned(FaultKind::Partition { mode: PartitionMode::Isolate }, Target::Leader), Some(&old), &[])
+    let (inj, _) = fault::inject(c.backend.as_ref(), &planned(FaultKind::new(Partition { mode: PartitionMode::Isolate }), Target::Leader), Some(&old), &[])
         .expect("partition takes effect");
     assert_eq!(inj.record.targets, vec![old.clone()]);
     assert!(inj.record.proof.contains("blocked"), "{}", inj.record.proof);
@@ -69,7 +72,7 @@ fn a_killed_member_restarts_on_its_data_and_serves_a_key_written_before() {
 /// Kill n2, restart it on its data: it serves a key written before the kill.
 pub fn kill_and_restart(c: &TestCluster) {
     c.put("n2", "before-kill", "42");
-    let (inj, events) = fault::inject(c.backend.as_ref(), &planned(FaultKind::Kill { lose_unsynced: false }, Target::Member(2)), None, &[]).expect("kill");
+    let (inj, events) = fault::inject(c.backend.as_ref(), &planned(FaultKind::new(Kill { lose_unsynced: false }), Target::Member(2)), None, &[]).expect("kill");
     assert!(inj.record.proof.contains("gone"), "{}", inj.record.proof);
     assert_eq!(events.len(), 1);
     assert_eq!(c.backend.state("n2"), MemberState::Down);
@@ -90,7 +93,7 @@ pub fn pause_and_catch_up(c: &TestCluster, verb: &str) {
     let v = c.wait_leader(Duration::from_secs(5));
     let follower = v.members.iter().find(|m| Some(&m.member) != v.leader.as_ref()).unwrap().member.clone();
     let n: u8 = follower[1..].parse().unwrap();
-    let (inj, _) = fault::inject(c.backend.as_ref(), &planned(FaultKind::Pause, Target::Member(n)), None, &[]).expect("pause");
+    let (inj, _) = fault::inject(c.backend.as_ref(), &planned(FaultKind::new(Pause), Target::Member(n)), None, &[]).expect("pause");
     assert!(inj.record.proof.contains("paused") && inj.record.proof.contains(verb), "{}", inj.record.proof);
     assert_eq!(c.backend.state(&follower), MemberState::Paused);
     let leader = v.leader.clone().unwrap();
@@ -124,8 +127,8 @@ fn the_consistency_check_finds_equal_members_and_a_diverged_one() {
     // --force-new-cluster and written to, then started again with its old flags. (While it
     // stays cut off its old peers keep running; once they reach it, etcd's removed-member
     // guard shuts them down, which the check would also flag, but as silence, not as data.)
-    let (_cut, _) =
-        fault::inject(c.backend.as_ref(), &planned(FaultKind::Partition { mode: PartitionMode::Isolate }, Target::Member(3)), None, &[]).expect("isolate n3");
+    let (_cut, _) = fault::inject(c.backend.as_ref(), &planned(FaultKind::new(Partition { mode: PartitionMode::Isolate }), Target::Member(3)), None, &[])
+        .expect("isolate n3");
     c.backend.signal("n3", nix::sys::signal::Signal::SIGTERM).unwrap();
     assert!(c.backend.wait_exit("n3", Duration::from_secs(10)));
     c.backend.start_with("n3", &["--force-new-cluster".to_string()]).unwrap();
@@ -230,7 +233,8 @@ fn a_cpu_stressed_member_shows_the_burners_in_its_cgroup_and_a_capped_one_is_thr
     std::thread::sleep(Duration::from_secs(1));
     let idle = usage() - before;
     let load = faultline::scenario::units::Percent(100.0);
-    let (inj, _) = fault::inject(c.backend.as_ref(), &planned(FaultKind::CpuStress { workers: 1, load }, Target::Member(2)), None, &[]).expect("cpu-stress");
+    let (inj, _) =
+        fault::inject(c.backend.as_ref(), &planned(FaultKind::new(CpuStress { workers: 1, load }), Target::Member(2)), None, &[]).expect("cpu-stress");
     assert!(inj.record.proof.contains("burner"), "{}", inj.record.proof);
     let start = usage();
     std::thread::sleep(Duration::from_secs(1));
@@ -242,7 +246,7 @@ fn a_cpu_stressed_member_shows_the_burners_in_its_cgroup_and_a_capped_one_is_thr
     let workers = std::process::Command::new("pgrep").args(["-f", "stress-worker"]).output().unwrap();
     assert!(workers.stdout.is_empty(), "burners left running");
 
-    let (inj, _) = fault::inject(c.backend.as_ref(), &planned(FaultKind::CpuLimit { cores: 0.05 }, Target::Member(2)), None, &[]).expect("cpu-limit");
+    let (inj, _) = fault::inject(c.backend.as_ref(), &planned(FaultKind::new(CpuLimit { cores: 0.05 }), Target::Member(2)), None, &[]).expect("cpu-limit");
     assert!(inj.record.proof.contains("5000 100000"), "{}", inj.record.proof);
     for i in 0..20 {
         c.put("n2", &format!("capped-{i}"), "x");
@@ -262,7 +266,7 @@ fn a_write_waits_for_the_leaders_delayed_wal_fsync_and_the_layer_counts_it() {
     let fast = Instant::now();
     c.put(&leader, "before", "x");
     let before = fast.elapsed();
-    let d = faultline::scenario::DiskFault {
+    let d = DiskFault {
         ops: vec!["fsync".into()],
         percent: faultline::scenario::units::Percent(100.0),
         path: Some("member/wal/*".into()),
@@ -270,7 +274,7 @@ fn a_write_waits_for_the_leaders_delayed_wal_fsync_and_the_layer_counts_it() {
         jitter: None,
         errno: None,
     };
-    let (inj, _) = fault::inject(c.backend.as_ref(), &planned(FaultKind::IoLatency(d), Target::Member(n)), Some(&leader), &[]).expect("io-latency");
+    let (inj, _) = fault::inject(c.backend.as_ref(), &planned(FaultKind::new(IoLatency(d)), Target::Member(n)), Some(&leader), &[]).expect("io-latency");
     assert_eq!(inj.record.mechanism, "fuse");
     let slow = Instant::now();
     c.put(&leader, "during", "y");
@@ -432,7 +436,7 @@ pub fn restore_from_snapshot(c: &TestCluster) {
     // After the snapshot: lost by the restore.
     c.put("n1", "a", "3");
     c.put("n1", "c", "4");
-    let (_inj, _) = fault::inject(c.backend.as_ref(), &planned(FaultKind::Kill { lose_unsynced: false }, Target::Member(2)), None, &[]).expect("kill");
+    let (_inj, _) = fault::inject(c.backend.as_ref(), &planned(FaultKind::new(Kill { lose_unsynced: false }), Target::Member(2)), None, &[]).expect("kill");
     let eps = c.endpoints();
     let done = c.rt.block_on(snaps.restore(&eps, "snap1")).expect("snapshot-restore");
     assert!(done.detail.contains("n2 down already") && done.detail.contains(&format!("every member at revision {}", snap.revision)), "{}", done.detail);

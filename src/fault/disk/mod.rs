@@ -40,8 +40,8 @@ mod mount;
 mod rules;
 mod sys;
 
+use crate::error::suggest;
 use crate::error::Error;
-use crate::scenario::suggest;
 use fs::{Fs, Shared};
 use fuser::{BackgroundSession, Config, INodeNo, Notifier, Session, SessionACL};
 use std::fmt;

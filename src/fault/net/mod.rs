@@ -18,6 +18,7 @@
 //!
 //! See `docs/faults.md` ("Network shaping") for what each parameter does per mechanism.
 
+pub mod grudge;
 mod netem;
 mod nfqueue;
 mod tbf;
@@ -400,7 +401,7 @@ impl Drop for Shaping {
 /// run owns, deleting the namespace is enough.
 pub fn remove_leftovers(ns: &Path, prefix: &str) -> Result<Vec<String>, Error> {
     let mut done = Vec::new();
-    let n = crate::fault::partition::remove_labelled(ns, prefix)?;
+    let n = grudge::remove_labelled(ns, prefix)?;
     if n > 0 {
         done.push(format!("{n} iptables rule(s) labelled {prefix}* in {}", ns.display()));
     }

@@ -1,76 +1,15 @@
-//! Partitions: a grudge (which member drops packets from which) computed from the mode,
-//! applied as iptables DROP rules on INPUT inside each member's own namespace, labelled with
+//! A grudge (which member drops packets from which), applied as iptables DROP rules on INPUT inside each member's own namespace, labelled with
 //! the run and fault, proven with probes, and removed rule by rule on heal.
 
-use super::probe::{probe_all, Reach};
 use crate::cluster::{netns, Member, PEER_PORT};
 use crate::error::Error;
-use crate::scenario::PartitionMode;
-use rand::seq::SliceRandom;
-use rand_chacha::ChaCha8Rng;
+use crate::fault::probe::{probe_all, Reach};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::time::Duration;
 
 /// For each member, the members whose packets it drops.
 pub type Grudge = BTreeMap<String, BTreeSet<String>>;
-
-/// Cut every link between `a` and `b`, both ways.
-fn cut(g: &mut Grudge, a: &[String], b: &[String]) {
-    for x in a {
-        for y in b {
-            g.entry(x.clone()).or_default().insert(y.clone());
-            g.entry(y.clone()).or_default().insert(x.clone());
-        }
-    }
-}
-
-/// The grudge for a partition `mode` with resolved `targets` among `members`.
-pub fn grudge(mode: PartitionMode, targets: &[String], members: &[String], rng: &mut ChaCha8Rng) -> Grudge {
-    let mut g = Grudge::new();
-    let rest: Vec<String> = members.iter().filter(|m| !targets.contains(m)).cloned().collect();
-    let mut shuffled = members.to_vec();
-    shuffled.shuffle(rng);
-    let n = members.len();
-    match mode {
-        PartitionMode::Isolate => cut(&mut g, targets, &rest),
-        PartitionMode::OneWay => {
-            // The others stop hearing the targets; the targets still hear them.
-            for r in &rest {
-                for t in targets {
-                    g.entry(r.clone()).or_default().insert(t.clone());
-                }
-            }
-        }
-        PartitionMode::Halves => {
-            let (a, b) = shuffled.split_at(n / 2);
-            cut(&mut g, a, b);
-        }
-        PartitionMode::Bridge => {
-            // Two sides that share one member (the bridge), which hears everyone.
-            let bridge = n / 2;
-            let (a, b) = (&shuffled[..bridge], &shuffled[bridge + 1..]);
-            cut(&mut g, a, b);
-        }
-        PartitionMode::Ring => {
-            // Symmetric ring: each member keeps its nearest neighbours, enough to see a
-            // majority (itself included), and no two members see the same majority.
-            let majority = n / 2 + 1;
-            let d = (majority - 1).div_ceil(2);
-            for i in 0..n {
-                for j in 0..n {
-                    let dist = (i as isize - j as isize).rem_euclid(n as isize) as usize;
-                    let dist = dist.min(n - dist);
-                    if dist > d {
-                        g.entry(shuffled[i].clone()).or_default().insert(shuffled[j].clone());
-                    }
-                }
-            }
-        }
-    }
-    g.retain(|_, v| !v.is_empty());
-    g
-}
 
 /// Describe a grudge in words: `n1 drops n2,n3; n2 drops n1`.
 pub fn describe(g: &Grudge) -> String {
@@ -188,55 +127,5 @@ pub fn prove_healed(g: &Grudge, members: &[Member], within: Duration) -> Result<
             return Err(format!("links still blocked after heal: {}", blocked.join(", ")));
         }
         std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use rand::SeedableRng;
-
-    fn names(n: usize) -> Vec<String> {
-        (1..=n).map(|i| format!("n{i}")).collect()
-    }
-
-    fn connected(g: &Grudge, a: &str, b: &str) -> bool {
-        !g.get(a).is_some_and(|s| s.contains(b)) && !g.get(b).is_some_and(|s| s.contains(a))
-    }
-
-    #[test]
-    fn isolate_cuts_the_target_from_everyone_both_ways() {
-        let m = names(3);
-        let g = grudge(PartitionMode::Isolate, &["n1".into()], &m, &mut ChaCha8Rng::seed_from_u64(0));
-        assert_eq!(describe(&g), "n1 drops n2,n3; n2 drops n1; n3 drops n1");
-        assert!(connected(&g, "n2", "n3"));
-    }
-
-    #[test]
-    fn one_way_only_the_others_stop_hearing_the_target() {
-        let g = grudge(PartitionMode::OneWay, &["n2".into()], &names(3), &mut ChaCha8Rng::seed_from_u64(0));
-        assert_eq!(describe(&g), "n1 drops n2; n3 drops n2");
-    }
-
-    #[test]
-    fn halves_bridge_and_ring_have_their_shapes() {
-        let m = names(5);
-        let mut rng = ChaCha8Rng::seed_from_u64(3);
-        let h = grudge(PartitionMode::Halves, &[], &m, &mut rng);
-        let cut_from: Vec<usize> = m.iter().map(|x| h.get(x).map_or(0, |s| s.len())).collect();
-        let mut sorted = cut_from.clone();
-        sorted.sort();
-        assert_eq!(sorted, vec![2, 2, 2, 3, 3], "a 2|3 split: {h:?}");
-
-        let b = grudge(PartitionMode::Bridge, &[], &m, &mut rng);
-        assert_eq!(m.iter().filter(|x| !b.contains_key(*x)).count(), 1, "exactly one bridge member hears all: {b:?}");
-
-        let r = grudge(PartitionMode::Ring, &[], &m, &mut rng);
-        for x in &m {
-            let heard = m.len() - r.get(x).map_or(0, |s| s.len());
-            assert_eq!(heard, 3, "each member of a 5-ring sees a majority (3), {x}: {r:?}");
-        }
-        let majorities: BTreeSet<Vec<String>> = m.iter().map(|x| m.iter().filter(|y| !r.get(x).is_some_and(|s| s.contains(*y))).cloned().collect()).collect();
-        assert_eq!(majorities.len(), 5, "no two members see the same majority");
     }
 }

@@ -1,0 +1,119 @@
+//! What a scenario asks of the cluster: the backend, the size, the etcd settings every
+//! member gets, and (attach mode) which running containers form the cluster. The scenario
+//! parser fills these in; the backends read them.
+
+use crate::units::{Size, Span};
+use serde::Serialize;
+use std::fmt;
+
+/// Which backend runs the members.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendChoice {
+    /// Docker where an engine answers, else process.
+    Auto,
+    /// Local etcd processes in network namespaces.
+    Process,
+    /// Docker containers.
+    Docker,
+}
+
+impl BackendChoice {
+    /// The name as written in a scenario.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Process => "process",
+            Self::Docker => "docker",
+        }
+    }
+
+    /// Parse a backend name.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(Self::Auto),
+            "process" => Ok(Self::Process),
+            "docker" => Ok(Self::Docker),
+            other => Err(format!("unknown backend `{other}`{}: use auto, process or docker", crate::error::suggest(other, &["auto", "process", "docker"]))),
+        }
+    }
+}
+
+/// The cluster under test.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClusterSpec {
+    /// Backend choice (the CLI's `--backend` overrides it).
+    pub backend: BackendChoice,
+    /// Number of members, 1..=7.
+    pub size: usize,
+    /// The etcd settings every member gets (not applied when attaching: the cluster runs
+    /// with the settings its owner gave it).
+    pub etcd: EtcdSpec,
+    /// Attach to running containers faultline did not start, instead of creating a cluster.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attach: Option<AttachSpec>,
+}
+
+/// Which running containers form the cluster to attach to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AttachSpec {
+    /// How the containers are found.
+    #[serde(flatten)]
+    pub selector: AttachSelector,
+    /// The etcd client port inside each container.
+    pub client_port: u16,
+}
+
+/// How the containers of an attached cluster are found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttachSelector {
+    /// The containers of a Compose project (label `com.docker.compose.project=NAME`);
+    /// members are named after their Compose service.
+    ComposeProject(String),
+    /// The containers carrying every one of these labels (`key=value` or `key`); members
+    /// are named after their container.
+    Labels(Vec<String>),
+}
+
+impl AttachSelector {
+    /// The engine's label filters for this selector.
+    pub fn label_filters(&self) -> Vec<String> {
+        match self {
+            Self::ComposeProject(p) => vec![format!("com.docker.compose.project={p}")],
+            Self::Labels(l) => l.clone(),
+        }
+    }
+}
+
+impl fmt::Display for AttachSelector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::ComposeProject(p) => write!(f, "compose project `{p}`"),
+            Self::Labels(l) => write!(f, "containers labelled {}", l.join(", ")),
+        }
+    }
+}
+
+/// The etcd settings every member gets.
+#[derive(Debug, Clone, Serialize)]
+pub struct EtcdSpec {
+    /// Process backend: a path, or a name looked up on PATH.
+    pub binary: String,
+    /// Docker backend image.
+    pub image: String,
+    /// Docker backend: the command that starts etcd in the image.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+    /// `--heartbeat-interval`.
+    pub heartbeat_interval: Span,
+    /// `--election-timeout`.
+    pub election_timeout: Span,
+    /// `--snapshot-count`.
+    pub snapshot_count: u64,
+    /// `--quota-backend-bytes`.
+    pub quota_backend_bytes: Size,
+    /// Passed through to every member.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub extra_args: Vec<String>,
+}

@@ -1,0 +1,65 @@
+//! `fsync-lie`: fsync answers success and keeps the data in the disk layer's cache, as a
+//! lying disk cache would; a later `kill` with `lose_unsynced` drops it.
+
+use crate::error::Error;
+use crate::fault::api::{Active, Applied, Cx, Fault, FaultKind, Healed, Home, Kind, ParamError, Params};
+use crate::fault::disk::{DiskLayer, DurabilityMode};
+use rand_chacha::ChaCha8Rng;
+use std::sync::Arc;
+
+/// The registry entry.
+pub const KIND: Kind = Kind {
+    name: "fsync-lie",
+    mechanism: "faultline's FUSE layer: fsync answers success and keeps the data in its cache (kill with lose_unsynced drops it)",
+    params: &[],
+    parse,
+    draw: Some(draw),
+};
+
+/// An fsync-lie (no parameters).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FsyncLie;
+
+fn parse(_: &Params) -> Result<FaultKind, ParamError> {
+    Ok(FaultKind::new(FsyncLie))
+}
+
+fn draw(_: &mut ChaCha8Rng, _: usize) -> FaultKind {
+    FaultKind::new(FsyncLie)
+}
+
+impl Fault for FsyncLie {
+    fn kind(&self) -> &'static Kind {
+        &KIND
+    }
+    fn params(&self) -> serde_json::Map<String, serde_json::Value> {
+        serde_json::Map::new()
+    }
+    fn home(&self) -> Home {
+        Home::Disk
+    }
+    fn disk_layer(&self) -> Option<DurabilityMode> {
+        Some(DurabilityMode::LoseUnsynced)
+    }
+    fn inject(&self, cx: &mut Cx<'_>) -> Result<Applied, Error> {
+        let layers = cx.targets.iter().map(|t| cx.layer(t).map(|l| (t.clone(), l))).collect::<Result<Vec<_>, _>>()?;
+        for (_, l) in &layers {
+            l.set_mode(DurabilityMode::FsyncLie);
+        }
+        let proof = layers.iter().map(|(t, l)| format!("{t}: layer in {} mode", l.stats().mode.name())).collect::<Vec<_>>().join("; ");
+        Ok(Applied::new(InForce(layers), "fuse", proof))
+    }
+}
+
+/// The targets' layers, lying.
+#[derive(Debug)]
+struct InForce(Vec<(String, Arc<DiskLayer>)>);
+
+impl Active for InForce {
+    fn heal(&mut self, _: &Cx<'_>) -> Result<Healed, Error> {
+        for (_, l) in &self.0 {
+            l.set_mode(DurabilityMode::LoseUnsynced);
+        }
+        Ok(Healed::proof(format!("fsync honest again on {}", self.0.iter().map(|(t, _)| t.as_str()).collect::<Vec<_>>().join(", "))))
+    }
+}
