@@ -83,7 +83,7 @@ pub fn clean(only: Option<&str>, force: bool) -> Cleaned {
         }
         // An attached cluster is someone else's: heal its containers, never remove them.
         if let Some(st) = st.filter(|s| !s.attached.is_empty()) {
-            match crate::cluster::docker::clean_attached(&run, &st.attached) {
+            match crate::cluster::docker::clean_attached(&run, &st.attached, crate::fault::net::remove_leftovers) {
                 Ok((did, failed)) => {
                     c.removed.extend(did);
                     c.failed.extend(failed);

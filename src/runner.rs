@@ -18,6 +18,7 @@ use crate::cluster::process::ProcessBackend;
 use crate::cluster::{self, netns, state, Backend};
 use crate::error::{Error, Exit};
 use crate::events::{Event, EventKind, EventWriter};
+use crate::fault::disk::Layers;
 use crate::fault::{self, Injected};
 use crate::gates::{self, CheckerStatus};
 use crate::history::{Clock, Entry, HistoryWriter};
@@ -159,7 +160,7 @@ pub fn run(mut scenario: Scenario, opts: &RunOptions, cancel: CancellationToken)
     // Attach first: the cluster found decides the members the schedule targets.
     let attached = match &scenario.cluster.attach {
         Some(a) => {
-            let b = DockerBackend::attach(&run_id, &run_dir, a)?;
+            let b = DockerBackend::attach(&run_id, &run_dir, a, fault::net::remove_leftovers)?;
             let found = b.members().len();
             if found != scenario.cluster.size {
                 return Err(Error::Environment(format!(
@@ -214,23 +215,38 @@ pub fn run(mut scenario: Scenario, opts: &RunOptions, cancel: CancellationToken)
         .build()
         .map_err(|e| Error::harness(format!("failed to start the runtime: {e}")))?;
     let started = Instant::now();
+    // Before the backend, so that on unwinding the members are stopped first, then the layers go.
+    let layers = Arc::new(Layers::default());
     let backend: Arc<dyn Backend> = match (backend_kind, attached) {
         ("docker", Some(b)) => Arc::new(b),
         ("docker", None) => Arc::new(DockerBackend::create(&run_id, &run_dir, &scenario.cluster, &scenario.cluster.etcd.image)?),
         _ => Arc::new(ProcessBackend::create(&run_id, &run_dir, &scenario.cluster)?),
     };
     if let Some(mode) = disk_layer {
-        let layers = backend.layers().ok_or_else(|| Error::harness("this backend has no disk-fault layers"))?;
         layers.mount_all(&run_id, &backend.members(), mode)?;
     }
     let client_rt = Arc::new(netns::runtime_in(&backend.client_netns(), 2)?);
-    let result = host_rt.block_on(drive(&scenario, seed, &plan, backend.clone(), client_rt.clone(), &run_dir, &etcd_version, &progress, cancel, started));
+    let result = host_rt.block_on(drive(
+        &scenario,
+        seed,
+        &plan,
+        backend.clone(),
+        layers.clone(),
+        client_rt.clone(),
+        &run_dir,
+        &etcd_version,
+        &progress,
+        cancel,
+        started,
+    ));
     // The client runtime goes here, outside any async context (also when `drive` failed).
     if let Some(rt) = Arc::into_inner(client_rt) {
         rt.shutdown_background();
     }
     progress.finish();
-    let removed = backend.teardown();
+    let mut removed = backend.teardown();
+    // The members are gone: their data directories' layers can go.
+    removed.extend(layers.unmount_all());
     if !opts.quiet && std::env::var_os("FAULTLINE_DEBUG").is_some() {
         for r in &removed {
             eprintln!("removed {r}");
@@ -272,6 +288,7 @@ async fn drive(
     seed: u64,
     plan: &[Planned],
     backend: Arc<dyn Backend>,
+    layers: Arc<Layers>,
     client_rt: Arc<tokio::runtime::Runtime>,
     run_dir: &Path,
     etcd_version: &str,
@@ -440,9 +457,9 @@ async fn drive(
                 Step::Start(p) => {
                     let leader = current_leader(&view_rx, p, &cancel).await;
                     let busy: Vec<String> = active.iter().flat_map(|a| a.busy_members().to_vec()).collect();
-                    let b = backend.clone();
+                    let (b, l) = (backend.clone(), layers.clone());
                     let pc = p.clone();
-                    let r = tokio::task::spawn_blocking(move || fault::inject(b.as_ref(), &pc, leader.as_deref(), &busy))
+                    let r = tokio::task::spawn_blocking(move || fault::inject(b.as_ref(), &l, &pc, leader.as_deref(), &busy))
                         .await
                         .map_err(|e| Error::harness(format!("fault task failed: {e}")))?;
                     match r {
@@ -468,7 +485,7 @@ async fn drive(
                             invalid.push(m);
                         }
                         Err(e) => {
-                            heal_all(&backend, &mut active, &sink, &mut invalid, progress, &clock).await;
+                            heal_all(&backend, &layers, &mut active, &sink, &mut invalid, progress, &clock).await;
                             workload_stop.cancel();
                             return Err(e);
                         }
@@ -493,7 +510,7 @@ async fn drive(
                         // schedule waits for it (after any op in flight).
                         let _turn = op_turn.clone().lock_owned().await;
                         let leader = job.leader().await;
-                        let ctx = Ctx { backend: &backend, client_rt: &client_rt, sink: &sink, progress, clock: &clock };
+                        let ctx = Ctx { backend: &backend, layers: &layers, client_rt: &client_rt, sink: &sink, progress, clock: &clock };
                         let r = rolling_restart(&ctx, etcd, &rosters.all.current(), leader.as_deref(), &mut active, &mut invalid).await;
                         if let Some(m) = job.record(r).await {
                             invalid.push(m);
@@ -519,7 +536,7 @@ async fn drive(
                 Step::Heal(id) => {
                     if let Some(pos) = active.iter().position(|a| a.planned.id == id) {
                         let inj = active.remove(pos);
-                        heal_one(&backend, inj, &sink, &mut invalid, progress, &clock).await?;
+                        heal_one(&backend, &layers, inj, &sink, &mut invalid, progress, &clock).await?;
                     }
                 }
             }
@@ -545,7 +562,7 @@ async fn drive(
         let report = wl.await.map_err(|e| Error::harness(format!("workload task failed: {e}")))?;
         workload_end_ns = report.map_or(clock.now_ns(), |r| clock.now_ns().min(r.elapsed.as_nanos() as u64)).max(1);
         sink.emit(EventKind::WorkloadEnd {});
-        heal_all(&backend, &mut active, &sink, &mut invalid, progress, &clock).await;
+        heal_all(&backend, &layers, &mut active, &sink, &mut invalid, progress, &clock).await;
 
         // Consistency: only meaningful once every fault is healed.
         if !interrupted {
@@ -760,6 +777,7 @@ impl OpJob {
 /// What the runner lends a long operation that heals and injects faults as it goes.
 struct Ctx<'a> {
     backend: &'a Arc<dyn Backend>,
+    layers: &'a Arc<Layers>,
     client_rt: &'a Arc<tokio::runtime::Runtime>,
     sink: &'a Arc<EventSink>,
     progress: &'a Progress,
@@ -801,7 +819,7 @@ async fn rolling_restart(
                 let inj = active.remove(pos);
                 let mut p = inj.planned.clone();
                 p.pinned = Some(inj.record.targets.clone());
-                heal_one(ctx.backend, inj, ctx.sink, invalid, ctx.progress, ctx.clock).await.map_err(|e| e.to_string())?;
+                heal_one(ctx.backend, ctx.layers, inj, ctx.sink, invalid, ctx.progress, ctx.clock).await.map_err(|e| e.to_string())?;
                 moved.push(p);
             }
         }
@@ -812,8 +830,8 @@ async fn rolling_restart(
         for p in moved {
             let b = ctx.backend.clone();
             let busy: Vec<String> = active.iter().flat_map(|a| a.busy_members().to_vec()).collect();
-            let pc = p.clone();
-            let again = tokio::task::spawn_blocking(move || fault::inject(b.as_ref(), &pc, None, &busy)).await.map_err(|e| e.to_string())?;
+            let (pc, l) = (p.clone(), ctx.layers.clone());
+            let again = tokio::task::spawn_blocking(move || fault::inject(b.as_ref(), &l, &pc, None, &busy)).await.map_err(|e| e.to_string())?;
             match again {
                 Ok((inj, evs)) => {
                     for e in evs {
@@ -932,15 +950,16 @@ async fn current_leader(view: &watch::Receiver<ClusterView>, p: &Planned, cancel
 
 async fn heal_one(
     backend: &Arc<dyn Backend>,
+    layers: &Arc<Layers>,
     inj: Injected,
     sink: &Arc<EventSink>,
     invalid: &mut Vec<String>,
     progress: &Progress,
     clock: &Clock,
 ) -> Result<(), Error> {
-    let b = backend.clone();
+    let (b, l) = (backend.clone(), layers.clone());
     let i2 = inj.clone();
-    let r = tokio::task::spawn_blocking(move || i2.heal(b.as_ref())).await.map_err(|e| Error::harness(format!("heal task failed: {e}")))?;
+    let r = tokio::task::spawn_blocking(move || i2.heal(b.as_ref(), &l)).await.map_err(|e| Error::harness(format!("heal task failed: {e}")))?;
     match r {
         Ok((rec, evs)) => {
             progress.println(&format!("{:>7.2}s  healed #{} {}: {}", clock.now_ns() as f64 / 1e9, inj.planned.id, inj.planned.kind, rec.proof));
@@ -962,6 +981,7 @@ async fn heal_one(
 
 async fn heal_all(
     backend: &Arc<dyn Backend>,
+    layers: &Arc<Layers>,
     active: &mut Vec<Injected>,
     sink: &Arc<EventSink>,
     invalid: &mut Vec<String>,
@@ -969,7 +989,7 @@ async fn heal_all(
     clock: &Clock,
 ) {
     while let Some(inj) = active.pop() {
-        if let Err(e) = heal_one(backend, inj, sink, invalid, progress, clock).await {
+        if let Err(e) = heal_one(backend, layers, inj, sink, invalid, progress, clock).await {
             let m = format!("failed to heal a fault: {e}");
             sink.emit(EventKind::Note { message: m.clone() });
             invalid.push(m);

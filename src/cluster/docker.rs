@@ -70,7 +70,6 @@ pub struct DockerBackend {
     common: Vec<String>,
     slots: Mutex<Vec<Slot>>,
     torn_down: Mutex<bool>,
-    layers: super::layers::Layers,
     /// Set when the cluster is someone else's (attach mode): faultline never removes,
     /// recreates or reconfigures its containers, and heals them at teardown.
     attached: Option<Attached>,
@@ -78,6 +77,8 @@ pub struct DockerBackend {
 
 /// What attach mode remembers about the cluster it found.
 struct Attached {
+    /// Removes what the run's faults left in an attached container's namespace.
+    scrub: super::Scrub,
     /// What found the containers, for messages.
     selector: String,
     /// Unix time of the attach: logs are saved from then on.
@@ -183,7 +184,6 @@ impl DockerBackend {
             common: Vec::new(),
             slots: Mutex::new(Vec::new()),
             torn_down: Mutex::new(false),
-            layers: super::layers::Layers::default(),
             attached: None,
         };
         // From here on, Drop removes whatever was made if a step fails.
@@ -270,7 +270,7 @@ impl DockerBackend {
     /// containers the selector finds become the members, named after their Compose service
     /// (or their container name), at their address on the network they all share. Nothing is
     /// created; nothing found is removed or reconfigured, ever.
-    pub fn attach(run_id: &str, run_dir: &Path, spec: &AttachSpec) -> Result<Self, Error> {
+    pub fn attach(run_id: &str, run_dir: &Path, spec: &AttachSpec, scrub: super::Scrub) -> Result<Self, Error> {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
         let docker = rt.block_on(connect())?;
         let selector = spec.selector.to_string();
@@ -306,8 +306,7 @@ impl DockerBackend {
             common: Vec::new(),
             slots: Mutex::new(slots),
             torn_down: Mutex::new(false),
-            layers: super::layers::Layers::default(),
-            attached: Some(Attached { selector, since }),
+            attached: Some(Attached { scrub, selector, since }),
         })
     }
 
@@ -493,15 +492,6 @@ impl Backend for DockerBackend {
 
     fn attached(&self) -> bool {
         self.attached.is_some()
-    }
-
-    fn layers(&self) -> Option<&super::layers::Layers> {
-        // An attached cluster's data is its owner's: no layer goes over it.
-        if self.attached.is_some() {
-            None
-        } else {
-            Some(&self.layers)
-        }
     }
 
     fn run_id(&self) -> &str {
@@ -695,8 +685,6 @@ impl Backend for DockerBackend {
             }
             self.note_down(&name);
         }
-        // The containers are gone: their data directories' layers can go.
-        removed.extend(self.layers.unmount_all());
         let d = self.docker.clone();
         let net = self.network.clone();
         match self.call(async move { d.remove_network(&net).await }) {
@@ -721,7 +709,8 @@ impl DockerBackend {
             lock(&self.slots).iter().map(|s| (s.member.name.clone(), s.container.clone(), s.member.log.clone())).collect();
         let d = self.docker.clone();
         let ids: Vec<String> = slots.iter().map(|(_, c, _)| c.clone()).collect();
-        let (healed, failed) = self.call(async move { heal_attached(&d, &self.run_id, &ids).await });
+        let Some(scrub) = self.attached.as_ref().map(|a| a.scrub) else { return said };
+        let (healed, failed) = self.call(async move { heal_attached(&d, &self.run_id, &ids, scrub).await });
         said.extend(healed);
         said.extend(failed.into_iter().map(|f| format!("could not heal {f}")));
         for (name, c, log) in slots {
@@ -817,7 +806,7 @@ async fn find_attached(docker: &Docker, selector: &AttachSelector) -> Result<Vec
 /// Give attached containers back healed: unpause, start what a fault left stopped, and
 /// remove every rule labelled with the run from their namespaces. Says what it did and what
 /// it could not.
-async fn heal_attached(docker: &Docker, run_id: &str, ids: &[String]) -> (Vec<String>, Vec<String>) {
+async fn heal_attached(docker: &Docker, run_id: &str, ids: &[String], scrub: super::Scrub) -> (Vec<String>, Vec<String>) {
     let (mut did, mut failed) = (Vec::new(), Vec::new());
     for id in ids {
         let info = match docker.inspect_container(id, None::<InspectContainerOptions>).await {
@@ -846,7 +835,7 @@ async fn heal_attached(docker: &Docker, run_id: &str, ids: &[String]) -> (Vec<St
         };
         if let Some(pid) = pid {
             let ns = PathBuf::from(format!("/proc/{pid}/ns/net"));
-            match crate::fault::net::remove_leftovers(&ns, &format!("faultline-{run_id}-")) {
+            match scrub(&ns, &format!("faultline-{run_id}-")) {
                 Ok(gone) => did.extend(gone.into_iter().map(|g| format!("healed attached container {name}: removed {g}"))),
                 Err(e) => failed.push(format!("container {name} (rules): {e}")),
             }
@@ -856,11 +845,11 @@ async fn heal_attached(docker: &Docker, run_id: &str, ids: &[String]) -> (Vec<St
 }
 
 /// Heal the attached containers of a run whose harness is gone (for `faultline clean`).
-pub fn clean_attached(run_id: &str, ids: &[String]) -> Result<(Vec<String>, Vec<String>), Error> {
+pub fn clean_attached(run_id: &str, ids: &[String], scrub: super::Scrub) -> Result<(Vec<String>, Vec<String>), Error> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     rt.block_on(async {
         let docker = connect().await?;
-        Ok(heal_attached(&docker, run_id, ids).await)
+        Ok(heal_attached(&docker, run_id, ids, scrub).await)
     })
 }
 

@@ -5,7 +5,6 @@
 
 pub mod cgroup;
 pub mod docker;
-pub mod layers;
 pub mod netns;
 pub mod process;
 pub mod spec;
@@ -22,6 +21,12 @@ use std::time::Duration;
 pub const CLIENT_PORT: u16 = 2379;
 /// The etcd peer port inside every member's namespace.
 pub const PEER_PORT: u16 = 2380;
+
+/// Removes what a run's faults (labelled `prefix`, e.g. `faultline-<run>-`) left in a
+/// network namespace the run does not own — an attached container's — and says what it
+/// removed. The fault module provides it (`fault::net::remove_leftovers`); the backend only
+/// calls it, so that the cluster never depends on the faults.
+pub type Scrub = fn(&std::path::Path, &str) -> Result<Vec<String>, Error>;
 
 /// Everything the rest of faultline may know about a member.
 #[derive(Debug, Clone)]
@@ -144,16 +149,6 @@ pub trait Backend: Send + Sync {
     fn log_tail(&self, member: &str, lines: usize) -> String;
     /// Stop every member and remove everything the run created; says what was removed.
     fn teardown(&self) -> Vec<String>;
-    /// The disk-fault layers of the members' data directories, when the backend can have
-    /// them (not on a cluster faultline attached to: its data is not faultline's to mount over).
-    fn layers(&self) -> Option<&layers::Layers> {
-        None
-    }
-    /// A member's disk-fault layer, when mounted.
-    fn disk_layer(&self, member: &str) -> Option<std::sync::Arc<crate::fault::disk::DiskLayer>> {
-        self.layers().and_then(|l| l.get(member))
-    }
-
     /// A member by name.
     fn member(&self, name: &str) -> Result<Member, Error> {
         self.members().into_iter().find(|m| m.name == name).ok_or_else(|| Error::Harness(format!("no member named {name}")))

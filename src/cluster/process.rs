@@ -48,7 +48,6 @@ pub struct ProcessBackend {
     slots: Mutex<Vec<Slot>>,
     namespaces: Mutex<Vec<String>>,
     torn_down: Mutex<bool>,
-    layers: super::layers::Layers,
 }
 
 /// Check what the process backend needs before building anything.
@@ -97,7 +96,6 @@ impl ProcessBackend {
             slots: Mutex::new(Vec::new()),
             namespaces: Mutex::new(Vec::new()),
             torn_down: Mutex::new(false),
-            layers: super::layers::Layers::default(),
         };
         // From here on, Drop tears down whatever was made if a step fails.
         backend.build_network(&members, subnet)?;
@@ -367,10 +365,6 @@ impl Backend for ProcessBackend {
         all[all.len().saturating_sub(lines)..].join("\n")
     }
 
-    fn layers(&self) -> Option<&super::layers::Layers> {
-        Some(&self.layers)
-    }
-
     fn teardown(&self) -> Vec<String> {
         let mut done = lock(&self.torn_down);
         if *done {
@@ -389,8 +383,6 @@ impl Backend for ProcessBackend {
             std::thread::sleep(Duration::from_millis(20));
             removed.extend(s.cgroup.remove().into_iter().map(|d| format!("cgroup {d}")));
         }
-        // The members are gone: their data directories' layers can go.
-        removed.extend(self.layers.unmount_all());
         let mut nss = lock(&self.namespaces);
         for ns in nss.drain(..).rev() {
             match netns::delete(&ns) {

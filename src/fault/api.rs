@@ -7,7 +7,7 @@
 //! the registry names it. The scenario parser, `validate`, `doctor`, the nemesis and the
 //! runner read what they need from these traits.
 
-use super::disk::{DiskLayer, DurabilityMode};
+use super::disk::{DiskLayer, DurabilityMode, Layers};
 use crate::cluster::{Backend, Member};
 use crate::error::Error;
 use crate::events::EventKind;
@@ -187,6 +187,9 @@ impl Healed {
 pub struct Cx<'a> {
     /// The backend (member verbs: signal, start, state).
     pub backend: &'a dyn Backend,
+    /// The disk-fault layers over the members' data directories (none mounted unless the
+    /// scenario has disk faults).
+    pub layers: &'a Layers,
     /// Every member, as it is now.
     pub members: Vec<Member>,
     /// The members it hits, resolved from its target.
@@ -219,7 +222,7 @@ impl Cx<'_> {
 
     /// A member's disk-fault layer, or why there is none.
     pub fn layer(&self, member: &str) -> Result<Arc<DiskLayer>, Error> {
-        self.backend.disk_layer(member).ok_or_else(|| {
+        self.layers.get(member).ok_or_else(|| {
             Error::Invalid(format!(
                 "{member} has no disk-fault layer: disk faults need faultline's layer over the member's data directory from its start (not available when attaching to a cluster)"
             ))

@@ -23,7 +23,7 @@ use crate::error::Error;
 use crate::events::{EventKind, FaultRecord};
 use crate::schedule::Planned;
 use api::{Active, Cx};
-use disk::DurabilityMode;
+use disk::{DurabilityMode, Layers};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::sync::{Arc, Mutex};
@@ -42,7 +42,7 @@ pub struct Injected {
 /// Resolve the planned fault's target now, inject it, and prove it took effect.
 /// `busy` are members already under a process fault (not valid targets for another).
 /// An error of kind [`Error::Invalid`] means the fault could not be shown to take effect.
-pub fn inject(backend: &dyn Backend, planned: &Planned, leader: Option<&str>, busy: &[String]) -> Result<(Injected, Vec<EventKind>), Error> {
+pub fn inject(backend: &dyn Backend, layers: &Layers, planned: &Planned, leader: Option<&str>, busy: &[String]) -> Result<(Injected, Vec<EventKind>), Error> {
     let members = backend.members();
     let names: Vec<String> = members.iter().map(|m| m.name.clone()).collect();
     let kind = &planned.kind;
@@ -70,7 +70,7 @@ pub fn inject(backend: &dyn Backend, planned: &Planned, leader: Option<&str>, bu
     };
     let what = format!("fault #{} ({} on {})", planned.id, planned.kind, targets.join(","));
     let label = format!("faultline-{}-f{}", backend.run_id(), planned.id);
-    let mut cx = Cx { backend, members, targets: targets.clone(), label, id: planned.id, draw: planned.draw, rng };
+    let mut cx = Cx { backend, layers, members, targets: targets.clone(), label, id: planned.id, draw: planned.draw, rng };
     let applied = kind.inject(&mut cx).map_err(|e| e.context(&what))?;
     let record = FaultRecord {
         id: planned.id,
@@ -100,11 +100,12 @@ impl Injected {
     }
 
     /// Undo the fault and prove it is undone.
-    pub fn heal(&self, backend: &dyn Backend) -> Result<(FaultRecord, Vec<EventKind>), Error> {
+    pub fn heal(&self, backend: &dyn Backend, layers: &Layers) -> Result<(FaultRecord, Vec<EventKind>), Error> {
         let mut rec = self.record.clone();
         let what = format!("healing fault #{} ({})", self.planned.id, self.planned.kind);
         let cx = Cx {
             backend,
+            layers,
             members: backend.members(),
             targets: rec.targets.clone(),
             label: format!("faultline-{}-f{}", backend.run_id(), self.planned.id),

@@ -40,8 +40,9 @@ fn isolating_the_leader_elects_another_and_the_old_one_rejoins_after_heal() {
 pub fn leader_isolation(c: &TestCluster) {
     let before = c.wait_leader(Duration::from_secs(5));
     let old = before.leader.clone().unwrap();
-    let (inj, _) = fault::inject(c.backend.as_ref(), &planned(FaultKind::new(Partition { mode: PartitionMode::Isolate }), Target::Leader), Some(&old), &[])
-        .expect("partition takes effect");
+    let (inj, _) =
+        fault::inject(c.backend.as_ref(), &c.layers, &planned(FaultKind::new(Partition { mode: PartitionMode::Isolate }), Target::Leader), Some(&old), &[])
+            .expect("partition takes effect");
     assert_eq!(inj.record.targets, vec![old.clone()]);
     assert!(inj.record.proof.contains("blocked"), "{}", inj.record.proof);
     // The other two elect a new leader at a higher term.
@@ -57,7 +58,7 @@ pub fn leader_isolation(c: &TestCluster) {
         std::thread::sleep(Duration::from_millis(200));
     };
     assert_ne!(new, old);
-    let (rec, _) = inj.heal(c.backend.as_ref()).expect("heal");
+    let (rec, _) = inj.heal(c.backend.as_ref(), &c.layers).expect("heal");
     assert!(rec.proof.contains("crossed"), "{}", rec.proof);
     let after = c.wait_leader(Duration::from_secs(20));
     assert!(after.members.iter().any(|m| m.member == old && m.reachable), "{old} rejoined: {after:?}");
@@ -72,12 +73,13 @@ fn a_killed_member_restarts_on_its_data_and_serves_a_key_written_before() {
 /// Kill n2, restart it on its data: it serves a key written before the kill.
 pub fn kill_and_restart(c: &TestCluster) {
     c.put("n2", "before-kill", "42");
-    let (inj, events) = fault::inject(c.backend.as_ref(), &planned(FaultKind::new(Kill { lose_unsynced: false }), Target::Member(2)), None, &[]).expect("kill");
+    let (inj, events) =
+        fault::inject(c.backend.as_ref(), &c.layers, &planned(FaultKind::new(Kill { lose_unsynced: false }), Target::Member(2)), None, &[]).expect("kill");
     assert!(inj.record.proof.contains("gone"), "{}", inj.record.proof);
     assert_eq!(events.len(), 1);
     assert_eq!(c.backend.state("n2"), MemberState::Down);
     let pid_before = inj.record.proof.clone();
-    inj.heal(c.backend.as_ref()).expect("restart");
+    inj.heal(c.backend.as_ref(), &c.layers).expect("restart");
     assert_eq!(c.backend.state("n2"), MemberState::Running, "{pid_before}");
     c.wait_leader(Duration::from_secs(20));
     assert_eq!(c.get_local("n2", "before-kill").as_deref(), Some("42"));
@@ -93,7 +95,7 @@ pub fn pause_and_catch_up(c: &TestCluster, verb: &str) {
     let v = c.wait_leader(Duration::from_secs(5));
     let follower = v.members.iter().find(|m| Some(&m.member) != v.leader.as_ref()).unwrap().member.clone();
     let n: u8 = follower[1..].parse().unwrap();
-    let (inj, _) = fault::inject(c.backend.as_ref(), &planned(FaultKind::new(Pause), Target::Member(n)), None, &[]).expect("pause");
+    let (inj, _) = fault::inject(c.backend.as_ref(), &c.layers, &planned(FaultKind::new(Pause), Target::Member(n)), None, &[]).expect("pause");
     assert!(inj.record.proof.contains("paused") && inj.record.proof.contains(verb), "{}", inj.record.proof);
     assert_eq!(c.backend.state(&follower), MemberState::Paused);
     let leader = v.leader.clone().unwrap();
@@ -103,7 +105,7 @@ pub fn pause_and_catch_up(c: &TestCluster, verb: &str) {
     // Paused: it cannot have the writes (it answers nothing at all).
     let behind = c.view_of_majority(&follower);
     assert!(behind.is_some());
-    inj.heal(c.backend.as_ref()).expect("resume");
+    inj.heal(c.backend.as_ref(), &c.layers).expect("resume");
     let deadline = Instant::now() + Duration::from_secs(15);
     while c.get_local(&follower, "while-paused-49").is_none() {
         assert!(Instant::now() < deadline, "{follower} did not catch up after resuming");
@@ -127,8 +129,9 @@ fn the_consistency_check_finds_equal_members_and_a_diverged_one() {
     // --force-new-cluster and written to, then started again with its old flags. (While it
     // stays cut off its old peers keep running; once they reach it, etcd's removed-member
     // guard shuts them down, which the check would also flag, but as silence, not as data.)
-    let (_cut, _) = fault::inject(c.backend.as_ref(), &planned(FaultKind::new(Partition { mode: PartitionMode::Isolate }), Target::Member(3)), None, &[])
-        .expect("isolate n3");
+    let (_cut, _) =
+        fault::inject(c.backend.as_ref(), &c.layers, &planned(FaultKind::new(Partition { mode: PartitionMode::Isolate }), Target::Member(3)), None, &[])
+            .expect("isolate n3");
     c.backend.signal("n3", nix::sys::signal::Signal::SIGTERM).unwrap();
     assert!(c.backend.wait_exit("n3", Duration::from_secs(10)));
     c.backend.start_with("n3", &["--force-new-cluster".to_string()]).unwrap();
@@ -233,25 +236,26 @@ fn a_cpu_stressed_member_shows_the_burners_in_its_cgroup_and_a_capped_one_is_thr
     std::thread::sleep(Duration::from_secs(1));
     let idle = usage() - before;
     let load = faultline::scenario::units::Percent(100.0);
-    let (inj, _) =
-        fault::inject(c.backend.as_ref(), &planned(FaultKind::new(CpuStress { workers: 1, load }), Target::Member(2)), None, &[]).expect("cpu-stress");
+    let (inj, _) = fault::inject(c.backend.as_ref(), &c.layers, &planned(FaultKind::new(CpuStress { workers: 1, load }), Target::Member(2)), None, &[])
+        .expect("cpu-stress");
     assert!(inj.record.proof.contains("burner"), "{}", inj.record.proof);
     let start = usage();
     std::thread::sleep(Duration::from_secs(1));
     let stressed = usage() - start;
-    inj.heal(c.backend.as_ref()).expect("stop the burners");
+    inj.heal(c.backend.as_ref(), &c.layers).expect("stop the burners");
     // One burner at 100 % adds most of a core to the member's own CPU use (2 cores here,
     // shared with the other members and the test).
     assert!(stressed > idle + 400_000_000, "member CPU in 1 s: idle {idle} ns, stressed {stressed} ns");
     let workers = std::process::Command::new("pgrep").args(["-f", "stress-worker"]).output().unwrap();
     assert!(workers.stdout.is_empty(), "burners left running");
 
-    let (inj, _) = fault::inject(c.backend.as_ref(), &planned(FaultKind::new(CpuLimit { cores: 0.05 }), Target::Member(2)), None, &[]).expect("cpu-limit");
+    let (inj, _) =
+        fault::inject(c.backend.as_ref(), &c.layers, &planned(FaultKind::new(CpuLimit { cores: 0.05 }), Target::Member(2)), None, &[]).expect("cpu-limit");
     assert!(inj.record.proof.contains("5000 100000"), "{}", inj.record.proof);
     for i in 0..20 {
         c.put("n2", &format!("capped-{i}"), "x");
     }
-    let (rec, _) = inj.heal(c.backend.as_ref()).expect("restore the quota");
+    let (rec, _) = inj.heal(c.backend.as_ref(), &c.layers).expect("restore the quota");
     assert!(rec.proof.contains("quota restored"), "{}", rec.proof);
     let d = m.cgroup.iter().find(|d| d.join("cpu.cfs_quota_us").exists()).unwrap();
     assert_eq!(std::fs::read_to_string(d.join("cpu.cfs_quota_us")).unwrap().trim(), "-1");
@@ -274,12 +278,13 @@ fn a_write_waits_for_the_leaders_delayed_wal_fsync_and_the_layer_counts_it() {
         jitter: None,
         errno: None,
     };
-    let (inj, _) = fault::inject(c.backend.as_ref(), &planned(FaultKind::new(IoLatency(d)), Target::Member(n)), Some(&leader), &[]).expect("io-latency");
+    let (inj, _) =
+        fault::inject(c.backend.as_ref(), &c.layers, &planned(FaultKind::new(IoLatency(d)), Target::Member(n)), Some(&leader), &[]).expect("io-latency");
     assert_eq!(inj.record.mechanism, "fuse");
     let slow = Instant::now();
     c.put(&leader, "during", "y");
     let during = slow.elapsed();
-    let (rec, _) = inj.heal(c.backend.as_ref()).expect("heal");
+    let (rec, _) = inj.heal(c.backend.as_ref(), &c.layers).expect("heal");
     // etcd fsyncs its WAL before it acknowledges a write: the write takes the delay.
     assert!(during >= Duration::from_millis(200), "a write took {during:?} with a 200 ms WAL fsync (before: {before:?})");
     assert!(before < Duration::from_millis(200), "a write took {before:?} before the fault");
@@ -436,7 +441,8 @@ pub fn restore_from_snapshot(c: &TestCluster) {
     // After the snapshot: lost by the restore.
     c.put("n1", "a", "3");
     c.put("n1", "c", "4");
-    let (_inj, _) = fault::inject(c.backend.as_ref(), &planned(FaultKind::new(Kill { lose_unsynced: false }), Target::Member(2)), None, &[]).expect("kill");
+    let (_inj, _) =
+        fault::inject(c.backend.as_ref(), &c.layers, &planned(FaultKind::new(Kill { lose_unsynced: false }), Target::Member(2)), None, &[]).expect("kill");
     let eps = c.endpoints();
     let done = c.rt.block_on(snaps.restore(&eps, "snap1")).expect("snapshot-restore");
     assert!(done.detail.contains("n2 down already") && done.detail.contains(&format!("every member at revision {}", snap.revision)), "{}", done.detail);

@@ -12,6 +12,9 @@ use std::time::Duration;
 /// A running cluster for a test; torn down on drop.
 pub struct TestCluster {
     pub backend: Arc<dyn Backend>,
+    /// The disk-fault layers (none mounted unless started on layers); unmounted on drop,
+    /// after the backend stopped the members.
+    pub layers: Arc<faultline::fault::disk::Layers>,
     pub rt: tokio::runtime::Runtime,
     /// The run directory (data dirs and logs); removed when the test ends.
     pub _dir: tempfile::TempDir,
@@ -47,8 +50,9 @@ impl TestCluster {
         let dir = tempfile::tempdir().unwrap();
         let run_id = state::new_run_id();
         let backend: Arc<dyn Backend> = Arc::new(ProcessBackend::create(&run_id, dir.path(), &s.cluster).expect("create cluster"));
-        backend.layers().expect("layers").mount_all(&run_id, &backend.members(), mode).expect("mount the disk layers");
-        Self::up(backend, dir, run_id)
+        let layers = Arc::new(faultline::fault::disk::Layers::default());
+        layers.mount_all(&run_id, &backend.members(), mode).expect("mount the disk layers");
+        Self::up_on(backend, layers, dir, run_id)
     }
 
     /// A cluster of containers (the image built from the local etcd when missing), or `None`
@@ -73,9 +77,13 @@ impl TestCluster {
     }
 
     fn up(backend: Arc<dyn Backend>, dir: tempfile::TempDir, run_id: String) -> TestCluster {
+        Self::up_on(backend, Arc::default(), dir, run_id)
+    }
+
+    fn up_on(backend: Arc<dyn Backend>, layers: Arc<faultline::fault::disk::Layers>, dir: tempfile::TempDir, run_id: String) -> TestCluster {
         backend.start_all().expect("start members");
         let rt = netns::runtime_in(&backend.client_netns(), 2).expect("client runtime");
-        let c = TestCluster { backend, rt, _dir: dir, run_id };
+        let c = TestCluster { backend, layers, rt, _dir: dir, run_id };
         c.wait_leader(Duration::from_secs(30));
         c
     }

@@ -36,9 +36,12 @@
 
 mod cache;
 mod fs;
+pub mod layers;
 mod mount;
 mod rules;
 mod sys;
+
+pub use layers::Layers;
 
 use crate::error::suggest;
 use crate::error::Error;

@@ -57,9 +57,11 @@ struct InForce(Vec<(String, Arc<DiskLayer>)>);
 
 impl Active for InForce {
     fn heal(&mut self, _: &Cx<'_>) -> Result<Healed, Error> {
-        for (_, l) in &self.0 {
+        // Let go of the layers: they unmount when the run's last holder drops them.
+        let layers = std::mem::take(&mut self.0);
+        for (_, l) in &layers {
             l.set_mode(DurabilityMode::LoseUnsynced);
         }
-        Ok(Healed::proof(format!("fsync honest again on {}", self.0.iter().map(|(t, _)| t.as_str()).collect::<Vec<_>>().join(", "))))
+        Ok(Healed::proof(format!("fsync honest again on {}", layers.iter().map(|(t, _)| t.as_str()).collect::<Vec<_>>().join(", "))))
     }
 }

@@ -123,10 +123,11 @@ impl Active for InForce {
     fn heal(&mut self, _: &Cx<'_>) -> Result<Healed, Error> {
         let mut said = Vec::new();
         let mut acted = 0;
-        for (t, l) in &self.layers {
+        // Let go of the layers: they unmount when the run's last holder drops them.
+        for (t, l) in std::mem::take(&mut self.layers) {
             let rules: Vec<DiskRule> = l.rules().into_iter().filter(|r| r.id != self.rule).collect();
             l.set_rules(rules);
-            let (seen, delayed, failed) = hits(l, self.rule);
+            let (seen, delayed, failed) = hits(&l, self.rule);
             acted += delayed + failed;
             said.push(format!("{t}: {seen} matching call(s), {delayed} delayed, {failed} failed"));
         }

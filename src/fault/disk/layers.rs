@@ -1,11 +1,11 @@
-//! The disk-fault layers of a cluster: one FUSE layer ([`DiskLayer`]) mounted over each
+//! The disk-fault layers of a run: one FUSE layer ([`DiskLayer`]) mounted over each
 //! member's data directory before the member starts (so it sees the layer for its whole life)
-//! and unmounted after the members are stopped. A backend holds one [`Layers`]; disk faults
-//! reach a member's layer through [`Backend::disk_layer`](super::Backend::disk_layer).
+//! and unmounted after the members are stopped. The runner holds one [`Layers`] and lends it
+//! to the faults ([`Cx::layer`](crate::fault::api::Cx::layer)); the backends never see it.
 
-use super::Member;
+use super::{DiskLayer, DurabilityMode};
+use crate::cluster::Member;
 use crate::error::Error;
-use crate::fault::disk::{DiskLayer, DurabilityMode};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
