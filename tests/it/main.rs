@@ -19,6 +19,7 @@ mod cluster;
 mod compare;
 mod disk;
 mod docker;
+mod formats;
 mod image;
 mod net;
 mod props;
