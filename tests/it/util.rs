@@ -45,7 +45,10 @@ pub fn require<T>(tool: &str, how: &str, probe: impl FnOnce() -> Result<T, Strin
         panic!("this test needs {tool}, which is missing here: {why}. To get it: {how}. (CI is set, so a missing tool fails the test instead of skipping it.)");
     }
     let test = std::thread::current().name().unwrap_or("this test").to_string();
-    eprintln!("SKIPPED {test}: it needs {tool}, which is missing here: {why}. To get it: {how}. (With CI set this fails.)");
+    // Straight to stderr, not through `eprintln!`, which the test harness captures and hides
+    // for a passing test: a skip must be seen.
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: it needs {tool}, which is missing here: {why}. To get it: {how}. (With CI set this fails.)");
     None
 }
 
