@@ -1,16 +1,18 @@
 //! The checker against real histories: every file of the Porcupine test data (Jepsen runs
-//! against etcd, and kv logs) gets the verdict in EXPECTED.tsv.
+//! against etcd, and kv logs) gets the verdict in EXPECTED.tsv. The data is a copy in
+//! `tests/fixtures/porcupine-etcd/` (its README says where it comes from and its licence),
+//! so the tests need nothing outside the repository.
 
 use faultline::checker::{self, input, models::kv::Kv, Verdict};
 use std::path::PathBuf;
 use std::time::Duration;
 
 fn data() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/porcupine-etcd")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/porcupine-etcd")
 }
 
 fn expected() -> Vec<(String, String)> {
-    let text = std::fs::read_to_string(data().join("EXPECTED.tsv")).expect("../shared/data/porcupine-etcd/EXPECTED.tsv");
+    let text = std::fs::read_to_string(data().join("EXPECTED.tsv")).expect("tests/fixtures/porcupine-etcd/EXPECTED.tsv");
     text.lines()
         .skip(1)
         .map(|l| {

@@ -1,7 +1,7 @@
 //! Disk faults (FUSE layer) against real mounts: passthrough equals the real files, delays
 //! and errors measured at the syscall, unsynced writes lost (and fsync'd ones under
 //! fsync-lie), and a real etcd member started, killed and restarted on the layer (also in a
-//! container, through a bind mount, when a Docker engine answers).
+//! container, through a bind mount; that test needs a Docker engine, see `util::require`).
 
 use crate::util::require_root;
 use faultline::fault::disk::{self, DiskAction, DiskLayer, DiskRule, DurabilityMode, IoOp};
@@ -513,15 +513,7 @@ fn etcd_keeps_acknowledged_writes_when_unsynced_ones_are_dropped() {
 
 #[test]
 fn etcd_in_a_container_uses_the_layer_through_a_bind_mount() {
-    let image = "faultline/etcd:3.4.23";
-    if let Err(e) = faultline::cluster::docker::available() {
-        eprintln!("SKIPPED: no Docker engine answers here ({e}); the layer under a container was not tested");
-        return;
-    }
-    if !Command::new("docker").args(["image", "inspect", image]).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success()) {
-        eprintln!("SKIPPED: no image {image} (`faultline image build` makes it); the layer under a container was not tested");
-        return;
-    }
+    let Some(image) = crate::util::etcd_image() else { return };
     let mut m = Mounted::new(|_| {});
     // Count what the container's etcd does through the layer (a rule that never fires).
     m.layer().set_rules(vec![DiskRule { percent: 0.0, ..rule(1, DiskAction::Fail { errno: libc::EIO }, &[IoOp::Fsync], Some("etcd/member/wal/*")) }]);
@@ -533,7 +525,7 @@ fn etcd_in_a_container_uses_the_layer_through_a_bind_mount() {
     let run = Command::new("docker")
         .args(["run", "-d", "--rm", "--name", &name, "--network", "host", "-v"])
         .arg(format!("{}:/data", m.dir.display()))
-        .arg(image)
+        .arg(&image)
         .args(["--name", "n1", "--data-dir", "/data/etcd", "--listen-client-urls", &client, "--advertise-client-urls", &client])
         .args(["--listen-peer-urls", &peer, "--initial-advertise-peer-urls", &peer, "--initial-cluster", &format!("n1={peer}")])
         .output()

@@ -1,21 +1,11 @@
 //! The Docker backend against the real engine: a whole run with a partition, a kill and a
 //! pause on containers, and nothing labelled with the run left afterwards. Where no engine
-//! answers, the test says it was skipped and why.
+//! (or, for attach mode, no Compose) is here, the tests fail under `CI` and otherwise say
+//! they were skipped and why (`util::require`).
 
 use crate::cluster::{kill_and_restart, leader_isolation, membership_changes_as_asked, pause_and_catch_up};
-use crate::util::TestCluster;
+use crate::util::{self, TestCluster};
 use std::collections::HashMap;
-
-/// Whether a Docker engine answers; prints why not when it does not.
-fn engine() -> bool {
-    match faultline::cluster::docker::available() {
-        Ok(()) => true,
-        Err(e) => {
-            eprintln!("SKIPPED: no Docker engine answers here ({e}); the Docker backend was not tested");
-            false
-        }
-    }
-}
 
 /// Containers and networks labelled `faultline.run` (by any run: tests run one at a time).
 fn labelled() -> usize {
@@ -31,28 +21,28 @@ fn labelled() -> usize {
 
 #[test]
 fn containers_isolating_the_leader_elects_another_and_the_old_one_rejoins() {
-    if let Some(c) = TestCluster::docker(3) {
-        assert_eq!(c.backend.kind(), "docker");
-        leader_isolation(&c);
-    }
+    let Some(c) = TestCluster::docker(3) else { return };
+    assert_eq!(c.backend.kind(), "docker");
+    leader_isolation(&c);
+    drop(c);
     assert_eq!(labelled(), 0, "containers or networks left behind");
 }
 
 #[test]
 fn a_killed_container_restarts_on_its_data_and_serves_a_key_written_before() {
-    if let Some(c) = TestCluster::docker(3) {
-        kill_and_restart(&c);
-        // The data is the run directory's, bind-mounted.
-        assert!(c._dir.path().join("data/n2/member/wal").exists());
-    }
+    let Some(c) = TestCluster::docker(3) else { return };
+    kill_and_restart(&c);
+    // The data is the run directory's, bind-mounted.
+    assert!(c._dir.path().join("data/n2/member/wal").exists());
+    drop(c);
     assert_eq!(labelled(), 0, "containers or networks left behind");
 }
 
 #[test]
 fn a_paused_container_falls_behind_and_catches_up() {
-    if let Some(c) = TestCluster::docker(3) {
-        pause_and_catch_up(&c, "engine pause");
-    }
+    let Some(c) = TestCluster::docker(3) else { return };
+    pause_and_catch_up(&c, "engine pause");
+    drop(c);
     assert_eq!(labelled(), 0, "containers or networks left behind");
 }
 
@@ -78,7 +68,7 @@ fn clean_removes_the_containers_and_network_of_a_crashed_run() {
 
 #[test]
 fn containers_survive_a_partition_a_kill_and_a_pause_and_leave_nothing_behind() {
-    if !engine() {
+    if !util::docker() {
         return;
     }
     let out = tempfile::tempdir().unwrap();
@@ -106,19 +96,6 @@ fn containers_survive_a_partition_a_kill_and_a_pause_and_leave_nothing_behind() 
     assert!(log.contains("etcd Version"), "{log}");
     assert!(dir.join("data/n1/member/wal").exists());
     assert_eq!(labelled(), 0, "containers or networks left behind");
-}
-
-/// The Compose tool here: `docker compose` (plugin) or `docker-compose`.
-fn compose() -> Option<Vec<&'static str>> {
-    let ok = |p: &str, a: &[&str]| std::process::Command::new(p).args(a).output().is_ok_and(|o| o.status.success());
-    if ok("docker", &["compose", "version"]) {
-        Some(vec!["docker", "compose"])
-    } else if ok("docker-compose", &["version"]) {
-        Some(vec!["docker-compose"])
-    } else {
-        eprintln!("SKIPPED: neither `docker compose` nor `docker-compose` is installed; attach mode was not tested");
-        None
-    }
 }
 
 /// A Compose project started from the top-level docker-compose.yml on a subnet of the test's
@@ -190,10 +167,10 @@ fn etcdctl(args: &[&str]) -> String {
 
 #[test]
 fn attach_mode_faults_a_compose_cluster_and_gives_it_back_running_and_healed() {
-    if !engine() {
+    if !util::docker() {
         return;
     }
-    let Some(tool) = compose() else { return };
+    let Some(tool) = util::compose() else { return };
     let bin = env!("CARGO_BIN_EXE_faultline");
     let built = std::process::Command::new(bin).args(["image", "build"]).output().unwrap();
     assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stderr));
@@ -243,7 +220,7 @@ fn attach_mode_faults_a_compose_cluster_and_gives_it_back_running_and_healed() {
 
 #[test]
 fn attaching_to_a_project_that_is_not_running_says_how_to_start_it_and_touches_nothing() {
-    if !engine() {
+    if !util::docker() {
         return;
     }
     let out = tempfile::tempdir().unwrap();
@@ -262,8 +239,8 @@ fn attaching_to_a_project_that_is_not_running_says_how_to_start_it_and_touches_n
 
 #[test]
 fn containers_restored_from_a_snapshot_come_back_at_its_revision_with_its_keys() {
-    if let Some(c) = TestCluster::docker(3) {
-        crate::cluster::restore_from_snapshot(&c);
-    }
+    let Some(c) = TestCluster::docker(3) else { return };
+    crate::cluster::restore_from_snapshot(&c);
+    drop(c);
     assert_eq!(labelled(), 0, "containers or networks left behind");
 }

@@ -88,7 +88,6 @@ fn a_full_backend_refuses_writes_serves_reads_and_recovers_by_compact_defrag_dis
 
 #[test]
 fn a_full_backend_in_containers_recovers_the_same_way() {
-    if let Some(c) = TestCluster::docker_with(3, QUOTA) {
-        fill_and_recover(&c);
-    }
+    let Some(c) = TestCluster::docker_with(3, QUOTA) else { return };
+    fill_and_recover(&c);
 }

@@ -1,6 +1,6 @@
 //! `report.html` (src/report/html.rs): a run directory built from fixtures in the formats the
-//! runner writes, the page's content asserted, and a look in headless Chromium when it is
-//! installed. No cluster needed.
+//! runner writes, the page's content asserted, and a look in headless Chromium (which must
+//! be installed under `CI`; see `util::require`). No cluster needed.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -204,12 +204,7 @@ fn report_subcommand_rewrites_the_page() {
 
 #[test]
 fn report_renders_in_headless_chromium() {
-    let Some(chromium) =
-        ["chromium", "chromium-browser", "google-chrome"].into_iter().find(|c| Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()))
-    else {
-        println!("SKIPPED: no chromium installed (apt-get install -y chromium) to render report.html");
-        return;
-    };
+    let Some(chromium) = crate::util::chromium() else { return };
     let d = run_dir("chromium", true);
     let page = faultline::report::html::write(&d).unwrap();
     let png = d.join("report.png");

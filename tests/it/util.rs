@@ -1,5 +1,6 @@
-//! Shared test scaffolding: a real 3-member cluster in namespaces, and a client runtime
-//! inside its client namespace.
+//! Shared test scaffolding: a real 3-member cluster in namespaces, a client runtime inside
+//! its client namespace, and [`require`], the one way a test asks for a tool the machine may
+//! lack (Docker, Compose, Chromium): a failure under `CI`, a skip with a message otherwise.
 
 use faultline::client::{self, Endpoint};
 use faultline::cluster::process::ProcessBackend;
@@ -19,6 +20,84 @@ pub struct TestCluster {
     /// The run directory (data dirs and logs); removed when the test ends.
     pub _dir: tempfile::TempDir,
     pub run_id: String,
+}
+
+/// Whether `CI` is set (CI runs with `CI=true`); empty, `false` and `0` count as unset.
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+/// Whether `FAULTLINE_TEST_PRETEND_MISSING` (a comma-separated list of the names given to
+/// [`require`]) names `tool`: a way to see what a test does on a machine without it, without
+/// taking the tool away. Only these tests read it; faultline itself does not.
+fn pretend_missing(tool: &str) -> bool {
+    std::env::var("FAULTLINE_TEST_PRETEND_MISSING").is_ok_and(|v| v.split(',').any(|t| t.trim() == tool))
+}
+
+/// The rule of `main.rs` for a tool a test needs: `probe` gives the tool (its command, or
+/// `()`) when the machine has it, else why not; `how` says how to install or start it.
+/// Missing under `CI`, the test fails with both; missing elsewhere, it says on stderr that
+/// it was skipped and why, and the caller returns on `None`.
+pub fn require<T>(tool: &str, how: &str, probe: impl FnOnce() -> Result<T, String>) -> Option<T> {
+    let found = if pretend_missing(tool) { Err("FAULTLINE_TEST_PRETEND_MISSING names it".to_string()) } else { probe() };
+    let why = match found {
+        Ok(v) => return Some(v),
+        Err(why) => why.trim_end_matches('.').to_string(),
+    };
+    if in_ci() {
+        panic!("this test needs {tool}, which is missing here: {why}. To get it: {how}. (CI is set, so a missing tool fails the test instead of skipping it.)");
+    }
+    let test = std::thread::current().name().unwrap_or("this test").to_string();
+    // Straight to stderr, not through `eprintln!`, which the test harness captures and hides
+    // for a passing test: a skip must be seen.
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: it needs {tool}, which is missing here: {why}. To get it: {how}. (With CI set this fails.)");
+    None
+}
+
+/// A Docker engine that answers, or the test is failed or skipped by [`require`].
+pub fn docker() -> bool {
+    require("docker", "install and start the Docker engine: `apt-get install -y docker.io`, then `systemctl start docker` (or `dockerd &`)", || {
+        faultline::cluster::docker::available().map_err(|e| e.to_string())
+    })
+    .is_some()
+}
+
+/// The Compose command here, `docker compose` (plugin) or `docker-compose`, or the test is
+/// failed or skipped by [`require`].
+pub fn compose() -> Option<Vec<&'static str>> {
+    let ok = |p: &str, a: &[&str]| std::process::Command::new(p).args(a).output().is_ok_and(|o| o.status.success());
+    require("compose", "`apt-get install -y docker-compose` (or the `docker compose` plugin)", || {
+        if ok("docker", &["compose", "version"]) {
+            Ok(vec!["docker", "compose"])
+        } else if ok("docker-compose", &["version"]) {
+            Ok(vec!["docker-compose"])
+        } else {
+            Err("neither `docker compose` nor `docker-compose` runs".into())
+        }
+    })
+}
+
+/// A headless-capable Chromium here, or the test is failed or skipped by [`require`].
+pub fn chromium() -> Option<&'static str> {
+    require("chromium", "`apt-get install -y chromium` (`make test-deps` does)", || {
+        ["chromium", "chromium-browser", "google-chrome"]
+            .into_iter()
+            .find(|c| std::process::Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()))
+            .ok_or_else(|| "none of chromium, chromium-browser, google-chrome runs".into())
+    })
+}
+
+/// The default etcd image (`faultline/etcd:<local etcd version>`), built from the local etcd
+/// as `faultline image build` does when it is not here yet; `None` (or a failure under
+/// `CI`) when no Docker engine answers.
+pub fn etcd_image() -> Option<String> {
+    if !docker() {
+        return None;
+    }
+    let s = scenario::parse("name: t\ncluster: {backend: docker}\n", "test").unwrap();
+    faultline::cluster::docker::prepare_image(&s.cluster, true).expect("the etcd image (`faultline image build` makes it from the local etcd)");
+    Some(s.cluster.etcd.image)
 }
 
 pub fn require_root() {
@@ -56,15 +135,14 @@ impl TestCluster {
     }
 
     /// A cluster of containers (the image built from the local etcd when missing), or `None`
-    /// — saying the test was skipped and why — when no Docker engine answers.
+    /// when no Docker engine answers (a failure under `CI`; see [`require`]).
     pub fn docker(size: usize) -> Option<TestCluster> {
         Self::docker_with(size, "{}")
     }
 
     /// [`TestCluster::docker`] with member settings, as [`TestCluster::start_with`] takes them.
     pub fn docker_with(size: usize, etcd: &str) -> Option<TestCluster> {
-        if let Err(e) = faultline::cluster::docker::available() {
-            eprintln!("SKIPPED: no Docker engine answers here ({e}); the Docker backend was not tested");
+        if !docker() {
             return None;
         }
         let s = scenario::parse(&format!("name: t\ncluster: {{size: {size}, backend: docker, etcd: {etcd}}}\n"), "test").unwrap();
