@@ -16,7 +16,7 @@
 //! `faultline.member=<name>`, which is how `faultline clean` finds them after a crash.
 
 use super::state::{self, RunState};
-use super::{Backend, Member, MemberConfig, MemberState, PEER_PORT};
+use super::{Backend, Member, MemberConfig, MemberState, Membership, PEER_PORT};
 use crate::cluster::spec::{AttachSelector, AttachSpec, ClusterSpec};
 use crate::error::Error;
 use bollard::models::{ContainerCreateBody, EndpointIpamConfig, EndpointSettings, HostConfig, Ipam, IpamConfig, NetworkCreateRequest, NetworkingConfig};
@@ -502,72 +502,17 @@ impl Backend for DockerBackend {
         lock(&self.slots).iter().filter(|s| !s.removed).map(|s| s.member.clone()).collect()
     }
 
-    fn add_member(&self, name: Option<&str>) -> Result<Member, Error> {
-        self.own_members("add a member")?;
-        let (revive, used, index) = {
-            let slots = lock(&self.slots);
-            if let Some(n) = name {
-                if slots.iter().any(|s| s.member.name == n && !s.removed) {
-                    return Err(Error::Invalid(format!("{n} is a member already: remove it before adding a member under its name")));
-                }
-            }
-            let revive = name.and_then(|n| slots.iter().find(|s| s.member.name == n).map(|s| s.member.clone()));
-            (revive, slots.iter().map(|s| s.member.name.clone()).collect::<Vec<_>>(), slots.len())
-        };
-        if let Some(m) = revive {
-            // The replace path: the same name and address, fresh data, a new container.
-            super::empty_dir(&m.data_dir)?;
-            {
-                let mut slots = lock(&self.slots);
-                if let Some(s) = slots.iter_mut().find(|s| s.member.name == m.name) {
-                    s.removed = false;
-                    s.config = MemberConfig::default();
-                }
-            }
-            self.recreate(&m.name, &[])?;
-            return Ok(m);
-        }
-        if index >= 80 {
-            return Err(Error::Invalid("a run cannot have more than 80 members".into()));
-        }
-        let name = name.map_or_else(|| super::next_member_name(&used), str::to_string);
-        let subnet = self.subnet;
-        let m = super::new_member(index, &name, &self.run_dir, |h| Ipv4Addr::new(10, 78, subnet, h), |_| PathBuf::from(NOT_RUNNING));
-        self.new_slot(m)
-    }
-
-    fn remove_member(&self, member: &str) -> Result<(), Error> {
-        self.own_members(&format!("remove {member}"))?;
-        let (c, m) = self.with_slot(member, |s| Ok((s.container.clone(), s.member.clone())))?;
-        // Its log stays in the run directory, beside the log of whoever takes its name.
-        let _ = std::fs::write(m.log.with_extension("removed.log"), self.logs(&c, None));
-        self.remove_container(&c).map_err(|e| engine_err(&format!("removing {member}'s container"), e))?;
-        self.note_down(member);
-        super::empty_dir(&m.data_dir).map_err(|e| Error::Harness(format!("could not delete {member}'s data in {}: {e}", m.data_dir.display())))?;
-        self.with_slot(member, |s| {
-            s.container.clear();
-            s.removed = true;
-            Ok(())
-        })
-    }
-
-    fn configure(&self, member: &str, config: MemberConfig) -> Result<(), Error> {
-        self.own_members(&format!("reconfigure {member}"))?;
-        if let Some(b) = &config.binary {
-            return Err(Error::Invalid(format!(
-                "member {member} runs in a container: a binary (`{}`) applies to the process backend; give `image` (build one with `faultline image build --etcd PATH`) instead",
-                b.display()
-            )));
-        }
-        self.with_slot(member, |s| {
-            s.config = config;
-            Ok(())
-        })?;
-        self.recreate(member, &[])
-    }
-
     fn restart_keeps_netns(&self) -> bool {
         false
+    }
+
+    fn membership(&self) -> Option<&dyn Membership> {
+        // An attached cluster is its owner's: its members are not faultline's to change.
+        if self.attached.is_some() {
+            None
+        } else {
+            Some(self)
+        }
     }
 
     fn client_netns(&self) -> PathBuf {
@@ -863,6 +808,72 @@ fn etcd_version_at(addr: std::net::SocketAddr) -> Option<String> {
     s.read_to_string(&mut body).ok()?;
     let v = body.split("\"etcdserver\":\"").nth(1)?.split('"').next()?;
     Some(v.to_string())
+}
+
+impl Membership for DockerBackend {
+    fn add_member(&self, name: Option<&str>) -> Result<Member, Error> {
+        self.own_members("add a member")?;
+        let (revive, used, index) = {
+            let slots = lock(&self.slots);
+            if let Some(n) = name {
+                if slots.iter().any(|s| s.member.name == n && !s.removed) {
+                    return Err(Error::Invalid(format!("{n} is a member already: remove it before adding a member under its name")));
+                }
+            }
+            let revive = name.and_then(|n| slots.iter().find(|s| s.member.name == n).map(|s| s.member.clone()));
+            (revive, slots.iter().map(|s| s.member.name.clone()).collect::<Vec<_>>(), slots.len())
+        };
+        if let Some(m) = revive {
+            // The replace path: the same name and address, fresh data, a new container.
+            super::empty_dir(&m.data_dir)?;
+            {
+                let mut slots = lock(&self.slots);
+                if let Some(s) = slots.iter_mut().find(|s| s.member.name == m.name) {
+                    s.removed = false;
+                    s.config = MemberConfig::default();
+                }
+            }
+            self.recreate(&m.name, &[])?;
+            return Ok(m);
+        }
+        if index >= 80 {
+            return Err(Error::Invalid("a run cannot have more than 80 members".into()));
+        }
+        let name = name.map_or_else(|| super::next_member_name(&used), str::to_string);
+        let subnet = self.subnet;
+        let m = super::new_member(index, &name, &self.run_dir, |h| Ipv4Addr::new(10, 78, subnet, h), |_| PathBuf::from(NOT_RUNNING));
+        self.new_slot(m)
+    }
+
+    fn remove_member(&self, member: &str) -> Result<(), Error> {
+        self.own_members(&format!("remove {member}"))?;
+        let (c, m) = self.with_slot(member, |s| Ok((s.container.clone(), s.member.clone())))?;
+        // Its log stays in the run directory, beside the log of whoever takes its name.
+        let _ = std::fs::write(m.log.with_extension("removed.log"), self.logs(&c, None));
+        self.remove_container(&c).map_err(|e| engine_err(&format!("removing {member}'s container"), e))?;
+        self.note_down(member);
+        super::empty_dir(&m.data_dir).map_err(|e| Error::Harness(format!("could not delete {member}'s data in {}: {e}", m.data_dir.display())))?;
+        self.with_slot(member, |s| {
+            s.container.clear();
+            s.removed = true;
+            Ok(())
+        })
+    }
+
+    fn configure(&self, member: &str, config: MemberConfig) -> Result<(), Error> {
+        self.own_members(&format!("reconfigure {member}"))?;
+        if let Some(b) = &config.binary {
+            return Err(Error::Invalid(format!(
+                "member {member} runs in a container: a binary (`{}`) applies to the process backend; give `image` (build one with `faultline image build --etcd PATH`) instead",
+                b.display()
+            )));
+        }
+        self.with_slot(member, |s| {
+            s.config = config;
+            Ok(())
+        })?;
+        self.recreate(member, &[])
+    }
 }
 
 impl Drop for DockerBackend {

@@ -98,27 +98,19 @@ pub trait Backend: Send + Sync {
     }
     /// Handles of every member, as they are now (a removed member is no longer one).
     fn members(&self) -> Vec<Member>;
-    /// Make room for a new member (not started): its address, namespace, cgroup and an empty
-    /// data directory. `name` revives a member removed earlier under that name (the
-    /// replace path: same name and address, fresh data); `None` takes the next `nK`.
-    fn add_member(&self, name: Option<&str>) -> Result<Member, Error> {
-        let _ = name;
-        Err(Error::Invalid(format!("the {} backend cannot add members", self.kind())))
-    }
-    /// Stop a member for good and delete its data: it is no longer one of [`Backend::members`].
-    fn remove_member(&self, member: &str) -> Result<(), Error> {
-        Err(Error::Invalid(format!("the {} backend cannot remove member {member}", self.kind())))
-    }
-    /// How `member` starts from its next start on (it must not be running on Docker, whose
-    /// containers are recreated with the new command or image).
-    fn configure(&self, member: &str, config: MemberConfig) -> Result<(), Error> {
-        let _ = config;
-        Err(Error::Invalid(format!("the {} backend cannot reconfigure member {member}", self.kind())))
-    }
     /// Whether a member restarted keeps its network namespace (and so the network faults in
     /// force on it). Docker gives a restarted container a new one.
     fn restart_keeps_netns(&self) -> bool {
         true
+    }
+    /// Membership changes, where this backend can make them (a cluster faultline made; not an
+    /// attached one, whose members are someone else's).
+    fn membership(&self) -> Option<&dyn Membership> {
+        None
+    }
+    /// [`Backend::membership`], or why there is none.
+    fn membership_or_err(&self) -> Result<&dyn Membership, Error> {
+        self.membership().ok_or_else(|| Error::Invalid(format!("the {} backend cannot add, remove or reconfigure members here", self.kind())))
     }
     /// The network namespace clients connect from.
     fn client_netns(&self) -> PathBuf;
@@ -158,6 +150,20 @@ pub trait Backend: Send + Sync {
     fn endpoints(&self) -> Vec<Endpoint> {
         self.members().iter().map(Member::endpoint).collect()
     }
+}
+
+/// Adding, removing and reconfiguring members: a capability of the backends that made their
+/// cluster ([`Backend::membership`]).
+pub trait Membership: Send + Sync {
+    /// Make room for a new member (not started): its address, namespace, cgroup and an empty
+    /// data directory. `name` revives a member removed earlier under that name (the
+    /// replace path: same name and address, fresh data); `None` takes the next `nK`.
+    fn add_member(&self, name: Option<&str>) -> Result<Member, Error>;
+    /// Stop a member for good and delete its data: it is no longer one of [`Backend::members`].
+    fn remove_member(&self, member: &str) -> Result<(), Error>;
+    /// How `member` starts from its next start on (it must not be running on Docker, whose
+    /// containers are recreated with the new command or image).
+    fn configure(&self, member: &str, config: MemberConfig) -> Result<(), Error>;
 }
 
 /// The members of a new cluster faultline makes: `n1`..`nN` at host addresses .11, .12, ...

@@ -11,7 +11,7 @@
 
 use super::cgroup::Cgroup;
 use super::state::{self, RunState};
-use super::{netns, Backend, Member, MemberConfig, MemberState};
+use super::{netns, Backend, Member, MemberConfig, MemberState, Membership};
 use crate::cluster::spec::ClusterSpec;
 use crate::error::Error;
 use crate::sys;
@@ -235,61 +235,8 @@ impl Backend for ProcessBackend {
         lock(&self.slots).iter().filter(|s| !s.removed).map(|s| s.member.clone()).collect()
     }
 
-    fn add_member(&self, name: Option<&str>) -> Result<Member, Error> {
-        let mut slots = lock(&self.slots);
-        if let Some(n) = name {
-            if slots.iter().any(|s| s.member.name == n && !s.removed) {
-                return Err(Error::Invalid(format!("{n} is a member already: remove it before adding a member under its name")));
-            }
-            if let Some(s) = slots.iter_mut().find(|s| s.member.name == n) {
-                // The replace path: the same name, namespace and address, fresh data.
-                super::empty_dir(&s.member.data_dir)?;
-                s.removed = false;
-                s.config = MemberConfig::default();
-                return Ok(s.member.clone());
-            }
-        }
-        let used: Vec<String> = slots.iter().map(|s| s.member.name.clone()).collect();
-        let name = name.map_or_else(|| super::next_member_name(&used), str::to_string);
-        let index = slots.len();
-        if index >= 80 {
-            return Err(Error::Invalid("a run cannot have more than 80 members".into()));
-        }
-        let subnet = self.subnet;
-        let mut m = super::new_member(index, &name, &self.run_dir, |h| Ipv4Addr::new(10, 77, subnet, h), |n| netns::path(&format!("{}-{n}", self.prefix)));
-        self.plug(&name, m.ip)?;
-        std::fs::create_dir_all(&m.data_dir)?;
-        let cgroup = Cgroup::create(&format!("{}-{name}", self.run_id));
-        m.cgroup = cgroup.dirs.clone();
-        slots.push(Slot { member: m.clone(), cgroup, child: None, config: MemberConfig::default(), removed: false });
-        Ok(m)
-    }
-
-    fn remove_member(&self, member: &str) -> Result<(), Error> {
-        self.with_slot(member, |s| {
-            Self::kill_slot(s);
-            super::empty_dir(&s.member.data_dir)
-                .map_err(|e| Error::Harness(format!("could not delete {member}'s data in {}: {e}", s.member.data_dir.display())))?;
-            s.removed = true;
-            Ok(())
-        })
-    }
-
-    fn configure(&self, member: &str, config: MemberConfig) -> Result<(), Error> {
-        if let Some(image) = &config.image {
-            return Err(Error::Invalid(format!(
-                "member {member} runs as a local process: an image (`{image}`) applies to the docker backend; give `binary` (a path to another etcd) instead"
-            )));
-        }
-        if let Some(b) = &config.binary {
-            if sys::which(&b.display().to_string()).is_none() {
-                return Err(Error::Invalid(format!("the etcd binary `{}` for member {member} was not found", b.display())));
-            }
-        }
-        self.with_slot(member, |s| {
-            s.config = config;
-            Ok(())
-        })
+    fn membership(&self) -> Option<&dyn Membership> {
+        Some(self)
     }
 
     fn client_netns(&self) -> PathBuf {
@@ -394,6 +341,65 @@ impl Backend for ProcessBackend {
             removed.push(format!("run state {}", RunState::path(&self.run_id).display()));
         }
         removed
+    }
+}
+
+impl Membership for ProcessBackend {
+    fn add_member(&self, name: Option<&str>) -> Result<Member, Error> {
+        let mut slots = lock(&self.slots);
+        if let Some(n) = name {
+            if slots.iter().any(|s| s.member.name == n && !s.removed) {
+                return Err(Error::Invalid(format!("{n} is a member already: remove it before adding a member under its name")));
+            }
+            if let Some(s) = slots.iter_mut().find(|s| s.member.name == n) {
+                // The replace path: the same name, namespace and address, fresh data.
+                super::empty_dir(&s.member.data_dir)?;
+                s.removed = false;
+                s.config = MemberConfig::default();
+                return Ok(s.member.clone());
+            }
+        }
+        let used: Vec<String> = slots.iter().map(|s| s.member.name.clone()).collect();
+        let name = name.map_or_else(|| super::next_member_name(&used), str::to_string);
+        let index = slots.len();
+        if index >= 80 {
+            return Err(Error::Invalid("a run cannot have more than 80 members".into()));
+        }
+        let subnet = self.subnet;
+        let mut m = super::new_member(index, &name, &self.run_dir, |h| Ipv4Addr::new(10, 77, subnet, h), |n| netns::path(&format!("{}-{n}", self.prefix)));
+        self.plug(&name, m.ip)?;
+        std::fs::create_dir_all(&m.data_dir)?;
+        let cgroup = Cgroup::create(&format!("{}-{name}", self.run_id));
+        m.cgroup = cgroup.dirs.clone();
+        slots.push(Slot { member: m.clone(), cgroup, child: None, config: MemberConfig::default(), removed: false });
+        Ok(m)
+    }
+
+    fn remove_member(&self, member: &str) -> Result<(), Error> {
+        self.with_slot(member, |s| {
+            Self::kill_slot(s);
+            super::empty_dir(&s.member.data_dir)
+                .map_err(|e| Error::Harness(format!("could not delete {member}'s data in {}: {e}", s.member.data_dir.display())))?;
+            s.removed = true;
+            Ok(())
+        })
+    }
+
+    fn configure(&self, member: &str, config: MemberConfig) -> Result<(), Error> {
+        if let Some(image) = &config.image {
+            return Err(Error::Invalid(format!(
+                "member {member} runs as a local process: an image (`{image}`) applies to the docker backend; give `binary` (a path to another etcd) instead"
+            )));
+        }
+        if let Some(b) = &config.binary {
+            if sys::which(&b.display().to_string()).is_none() {
+                return Err(Error::Invalid(format!("the etcd binary `{}` for member {member} was not found", b.display())));
+            }
+        }
+        self.with_slot(member, |s| {
+            s.config = config;
+            Ok(())
+        })
     }
 }
 

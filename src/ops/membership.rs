@@ -177,14 +177,14 @@ pub async fn cluster_index(eps: &[Endpoint]) -> u64 {
 /// list shows it started (as a learner when asked) and that it has caught up.
 pub async fn member_add(backend: &Arc<dyn Backend>, eps: &[Endpoint], learner: bool, name: Option<String>) -> Result<Done, String> {
     let start = Instant::now();
-    let m: Member = blocking(backend, move |b| b.add_member(name.as_deref())).await?;
+    let m: Member = blocking(backend, move |b| b.membership_or_err()?.add_member(name.as_deref())).await?;
     match join(backend, eps, &m, learner).await {
         Ok(detail) => Ok(Done { targets: vec![m.name.clone()], detail, took: start.elapsed() }),
         Err(e) => {
             // Leave no half-added member behind in the backend (the cluster may still list it:
             // the message says so).
             let name = m.name.clone();
-            let _ = blocking(backend, move |b| b.remove_member(&name)).await;
+            let _ = blocking(backend, move |b| b.membership_or_err()?.remove_member(&name)).await;
             Err(e)
         }
     }
@@ -234,7 +234,7 @@ async fn join(backend: &Arc<dyn Backend>, eps: &[Endpoint], m: &Member, learner:
         MemberConfig { args: vec![format!("--initial-cluster={}", initial.join(",")), "--initial-cluster-state=existing".into()], ..Default::default() };
     let name = m.name.clone();
     let pid = blocking(backend, move |b| {
-        b.configure(&name, config)?;
+        b.membership_or_err()?.configure(&name, config)?;
         b.start(&name)
     })
     .await?;
@@ -326,7 +326,7 @@ pub async fn member_remove(backend: &Arc<dyn Backend>, eps: &[Endpoint], member:
         Err(e) => return Err(e),
     };
     let name = member.to_string();
-    blocking(backend, move |b| b.remove_member(&name)).await?;
+    blocking(backend, move |b| b.membership_or_err()?.remove_member(&name)).await?;
     let rest: Vec<Endpoint> = eps.iter().filter(|e| e.member != member).cloned().collect();
     let list = member_list(&rest).await?;
     if list.iter().any(|m| m.id == gone.id) {

@@ -47,7 +47,7 @@ pub async fn restart_member(backend: &Arc<dyn Backend>, eps: &[Endpoint], member
         }
         let down_at = Instant::now();
         if let Some(c) = config {
-            b.configure(&name, c).map_err(|e| e.to_string())?;
+            b.membership_or_err().and_then(|m| m.configure(&name, c)).map_err(|e| e.to_string())?;
         }
         let pid = b.start(&name).map_err(|e| e.to_string())?;
         Ok((down_at, pid, killed))
