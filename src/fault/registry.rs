@@ -67,4 +67,20 @@ mod tests {
             assert!(!k.mechanism.is_empty());
         }
     }
+
+    #[test]
+    fn docs_faults_md_has_a_row_for_every_kind() {
+        let doc = include_str!("../../docs/faults.md");
+        // The first cell of each row of the kinds table: `kill / stop`, `io-latency / io-error`.
+        let documented: Vec<&str> = doc
+            .lines()
+            .filter_map(|l| l.strip_prefix("| "))
+            .filter_map(|l| l.split(" | ").next())
+            .flat_map(|cell| cell.split(" / "))
+            .map(|w| w.split_whitespace().next().unwrap_or(""))
+            .collect();
+        for k in ALL {
+            assert!(documented.contains(&k.name), "docs/faults.md has no row for fault kind `{}`: add one to its table of kinds", k.name);
+        }
+    }
 }
