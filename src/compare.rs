@@ -387,18 +387,7 @@ pub fn verdicts(runs: &[RunRecord], label: &str) -> String {
 
 /// The exit code of a comparison: 0 when every run passed, else the worst run's.
 pub fn exit_of(runs: &[RunRecord]) -> Exit {
-    runs.iter().map(|r| exit_from_code(r.exit_code)).fold(Exit::Pass, Exit::worst)
-}
-
-fn exit_from_code(c: u8) -> Exit {
-    match c {
-        0 => Exit::Pass,
-        1 => Exit::GateFailed,
-        2 => Exit::BadInput,
-        3 => Exit::Environment,
-        5 => Exit::Invalid,
-        _ => Exit::Harness,
-    }
+    runs.iter().map(|r| Exit::from_code(r.exit_code)).fold(Exit::Pass, Exit::worst)
 }
 
 /// A number the way the table shows it: whole numbers bare, others to 3 significant
@@ -494,7 +483,7 @@ impl Comparison {
 
     /// The exit code as [`Exit`].
     pub fn exit(&self) -> Exit {
-        exit_from_code(self.exit_code)
+        Exit::from_code(self.exit_code)
     }
 
     fn rows(&self) -> Vec<[String; 6]> {
@@ -667,15 +656,7 @@ pub fn dir_for(s: &Scenario, opts: &CompareOptions) -> PathBuf {
     if let Some(o) = &opts.out {
         return o.clone();
     }
-    let now = time::OffsetDateTime::now_utc();
-    let stamp = now.format(&time::macros::format_description!("[year][month][day]T[hour][minute][second]Z")).unwrap_or_else(|_| "now".into());
-    let mut dir = opts.reports_dir.join(format!("compare-{}-{stamp}", s.name));
-    let mut i = 2;
-    while dir.exists() {
-        dir = opts.reports_dir.join(format!("compare-{}-{stamp}-{i}", s.name));
-        i += 1;
-    }
-    dir
+    crate::rundir::unique(&opts.reports_dir, &format!("compare-{}", s.name))
 }
 
 /// A setting the chosen backend ignores (`binary` on docker, `image` on process), said as a warning.

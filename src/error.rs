@@ -30,6 +30,20 @@ impl Exit {
         self as u8
     }
 
+    /// The exit code a number stands for, as a run records it (`summary.json`'s and
+    /// `compare.json`'s `exit_code`); a number that is no documented code is the harness's
+    /// failure.
+    pub fn from_code(code: u8) -> Exit {
+        match code {
+            0 => Exit::Pass,
+            1 => Exit::GateFailed,
+            2 => Exit::BadInput,
+            3 => Exit::Environment,
+            5 => Exit::Invalid,
+            _ => Exit::Harness,
+        }
+    }
+
     /// Worst of two exit codes, for several scenarios in one `run`:
     /// harness > environment > bad input > invalid > gate failed > pass.
     pub fn worst(self, other: Exit) -> Exit {
@@ -126,5 +140,13 @@ mod tests {
         assert_eq!(Exit::GateFailed.worst(Exit::Invalid), Exit::Invalid);
         assert_eq!(Exit::Harness.worst(Exit::Pass), Exit::Harness);
         assert_eq!(Error::Invalid("x".into()).exit().code(), 5);
+    }
+
+    #[test]
+    fn every_code_reads_back_as_itself() {
+        for e in [Exit::Pass, Exit::GateFailed, Exit::BadInput, Exit::Environment, Exit::Harness, Exit::Invalid] {
+            assert_eq!(Exit::from_code(e.code()), e);
+        }
+        assert_eq!(Exit::from_code(42), Exit::Harness);
     }
 }

@@ -28,6 +28,7 @@ pub mod observer;
 pub mod ops;
 pub mod replay;
 pub mod report;
+pub mod rundir;
 pub mod runner;
 pub mod scenario;
 pub mod schedule;
