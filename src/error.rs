@@ -1,7 +1,7 @@
 //! The one owner of errors and exit codes (design.md §4).
 //!
 //! Every failure that reaches `main` is an [`Error`], and every [`Error`] maps onto one of
-//! the documented exit codes through [`Error::exit_code`]. Messages are written for the
+//! the documented exit codes through [`Error::exit`]. Messages are written for the
 //! person at the terminal: what went wrong, and what to do about it, in one paragraph.
 
 use std::fmt;
