@@ -4,7 +4,7 @@
 //!
 //! The pure parts never touch a cluster and are unit-tested with figures of their own:
 //! [`variant`] parses a variant ([`Variant::parse`]) and applies it to a scenario
-//! ([`Variant::apply`]); [`figures`] reads a run's figures ([`figures()`]) and aggregates them
+//! ([`Variant::apply`]); [`figures`](mod@figures) reads a run's figures ([`figures()`]) and aggregates them
 //! ([`aggregate`], [`Stats`], [`Row`]); [`comparison`] is what a comparison found, as the
 //! terminal table, `compare.json` and `compare.html`. [`runs`] is the running half: it
 //! alternates the runs of a and b through [`crate::runner::run`] and hands the summaries to
