@@ -11,13 +11,14 @@ pub mod clean;
 pub mod cli;
 pub mod client;
 pub mod cluster;
+pub mod cmd;
 pub mod compare;
 pub mod consistency;
 pub mod doctor;
 pub mod epochs;
 pub mod error;
 pub mod events;
-pub mod explain;
+
 pub mod fault;
 pub mod gates;
 pub mod history;

@@ -1,0 +1,15 @@
+//! `faultline doctor`: the table of what this machine can do, then every fault kind and how
+//! faultline carries it out.
+
+use crate::error::{Error, Exit};
+
+/// Probe and print; never fails (a failing probe is a "NO" row).
+pub fn run() -> Result<Exit, Error> {
+    let checks = crate::doctor::checks();
+    println!("{}", crate::doctor::render(&checks));
+    println!("fault kinds and how faultline carries them out (docs/faults.md):");
+    for (kind, how) in crate::fault::ALL {
+        println!("  {kind:<11} {how}");
+    }
+    Ok(Exit::Pass)
+}
