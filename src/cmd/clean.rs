@@ -4,16 +4,17 @@
 
 use crate::cli::CleanArgs;
 use crate::error::{Error, Exit};
+use crate::host::leftovers;
 
 /// Clean up and report.
 pub fn run(args: CleanArgs) -> Result<Exit, Error> {
     let CleanArgs { run, force, images } = args;
-    if !crate::sys::is_root() {
+    if !crate::host::sys::is_root() {
         return Err(Error::Environment(
             "faultline clean needs root to remove namespaces, processes and cgroups: run it as root (sudo faultline clean).".into(),
         ));
     }
-    let c = crate::clean::clean(run.as_deref(), force);
+    let c = leftovers::clean(run.as_deref(), force);
     for r in &c.removed {
         if r.starts_with("healed ") {
             println!("{r}");

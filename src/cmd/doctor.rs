@@ -2,11 +2,12 @@
 //! faultline carries it out.
 
 use crate::error::{Error, Exit};
+use crate::host::caps;
 
 /// Probe and print; never fails (a failing probe is a "NO" row).
 pub fn run() -> Result<Exit, Error> {
-    let checks = crate::doctor::checks();
-    println!("{}", crate::doctor::render(&checks));
+    let checks = caps::checks();
+    println!("{}", caps::render(&checks));
     println!("fault kinds and how faultline carries them out (docs/faults.md):");
     for (kind, how) in crate::fault::ALL {
         println!("  {kind:<11} {how}");

@@ -3,7 +3,7 @@
 
 use crate::cli::{ImageArgs, ImageBuildArgs, ImageCommand};
 use crate::error::{Error, Exit};
-use crate::sys;
+use crate::host::sys;
 
 /// Carry out an `image` subcommand.
 pub fn run(args: ImageArgs) -> Result<Exit, Error> {

@@ -60,7 +60,7 @@ pub fn compare(base: Scenario, opts: &CompareOptions, cancel: CancellationToken)
         eprintln!("faultline: warning: --a and --b set the same values ({}): the comparison measures run-to-run noise only", opts.a.describe());
     }
     for (v, s) in [(&opts.a, &sa), (&opts.b, &sb)] {
-        if v.settings.iter().any(|x| matches!(x, Setting::Binary(_))) && crate::sys::which(&s.cluster.etcd.binary).is_none() {
+        if v.settings.iter().any(|x| matches!(x, Setting::Binary(_))) && crate::host::sys::which(&s.cluster.etcd.binary).is_none() {
             return Err(Error::Environment(format!(
                 "variant {} ({}): the etcd binary `{}` is not found: give an existing path (e.g. binary=/usr/local/bin/etcd-3.5.17)",
                 v.label,
