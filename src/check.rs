@@ -1,5 +1,8 @@
-//! `faultline check`: the linearizability checker on history files — faultline's own
-//! `history.jsonl` (or a run directory), Jepsen etcd logs and Porcupine kv logs.
+//! The linearizability checker on history files — faultline's own `history.jsonl` (or a run
+//! directory, or its epochs), Jepsen etcd logs and Porcupine kv logs: the format detected,
+//! the model chosen, the file checked; the exit code for a set of files. `faultline check`
+//! (`src/cmd/check.rs`) prints the results; the runner checks a run's history through
+//! [`check_file`].
 
 use crate::checker::input::{self, Format};
 use crate::checker::models::kv::Kv;
@@ -110,53 +113,4 @@ pub fn exit_for(results: &[FileCheck]) -> Exit {
     } else {
         Exit::Pass
     }
-}
-
-/// One line of `--json` output.
-pub fn json_line(c: &FileCheck) -> String {
-    let r = &c.result;
-    let unfinished: Vec<String> = r.keys.iter().filter(|k| k.verdict == Verdict::Unknown).map(|k| k.key.clone()).collect();
-    serde_json::json!({
-        "file": c.file.display().to_string(),
-        "verdict": r.verdict.name(),
-        "ops": r.ops(),
-        "keys": r.keys.len(),
-        "seconds": r.seconds,
-        "model": match c.model { ModelName::Register => "register", ModelName::Kv => "kv" },
-        "failing_key": r.failure.as_ref().map(|f| f.key.clone()),
-        // Keys left unfinished: out of time when the verdict is unknown; not needed (left
-        // when another key failed) when it is not linearizable.
-        "unknown_keys": if r.verdict == Verdict::Unknown { unfinished.clone() } else { Vec::new() },
-        "unchecked_keys": if r.verdict == Verdict::NotLinearizable { unfinished } else { Vec::new() },
-    })
-    .to_string()
-}
-
-/// The terminal lines for one file: verdict, counts, time, and the explanation of a failure.
-pub fn text(c: &FileCheck) -> String {
-    let r = &c.result;
-    let mut out = format!("{}: {} — {} ops over {} key(s), {:.3} s", c.file.display(), r.verdict.name().to_uppercase(), r.ops(), r.keys.len(), r.seconds);
-    // Per key: the slowest first, at most 10 (a history can have thousands of keys).
-    let mut keys: Vec<&crate::checker::KeyResult> = r.keys.iter().collect();
-    keys.sort_by(|a, b| b.seconds.total_cmp(&a.seconds).then(a.key.cmp(&b.key)));
-    for k in keys.iter().take(10) {
-        let dropped = if k.dropped > 0 { format!(" (+{} unknown-outcome ops that cannot matter)", k.dropped) } else { String::new() };
-        let width = if k.peak_configs > 0 { format!(", at most {} configurations at once", k.peak_configs) } else { String::new() };
-        let verdict =
-            if k.verdict == Verdict::Unknown && r.verdict == Verdict::NotLinearizable { "not checked (another key failed first)" } else { k.verdict.name() };
-        out.push_str(&format!("\n  key {}: {verdict}, {} ops{dropped}, {:.3} s{width}", k.key, k.ops, k.seconds));
-    }
-    if keys.len() > 10 {
-        out.push_str(&format!("\n  … and {} more keys (use --json for totals)", keys.len() - 10));
-    }
-    let unknown: Vec<&str> = r.keys.iter().filter(|k| k.verdict == Verdict::Unknown).map(|k| k.key.as_str()).collect();
-    if r.verdict == Verdict::Unknown {
-        let done = r.keys.len() - unknown.len();
-        out.push_str(&format!("\n  ran out of time: {done} of {} keys finished (linearizable); unfinished: {}", r.keys.len(), unknown.join(", ")));
-    }
-    if let Some(f) = &r.failure {
-        out.push('\n');
-        out.push_str(&crate::checker::explain::text(f));
-    }
-    out
 }

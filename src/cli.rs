@@ -1,7 +1,7 @@
 //! The command line: clap definitions only (parsing, no I/O).
 
 use crate::scenario::BackendChoice;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 /// faultline: chaos and fault injection for etcd clusters.
@@ -38,57 +38,13 @@ pub enum Command {
     ///
     /// Example: faultline run scenarios/leader-partition.yaml --seed 42
     #[command(after_help = EXIT_CODES)]
-    Run {
-        /// Scenario files (YAML, see README "Scenario reference").
-        #[arg(required = true, value_name = "SCENARIO")]
-        scenarios: Vec<PathBuf>,
-        /// Where the members run: auto (docker if an engine answers, else process), process
-        /// (local etcd processes in network namespaces; needs root) or docker (containers through the
-        /// Docker engine; the etcd image is built from the local etcd when missing).
-        #[arg(long, value_enum)]
-        backend: Option<BackendArg>,
-        /// Seed for the fault schedule and the workload (overrides the scenario's); the same
-        /// seed gives the same schedule.
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Run directory (with several scenarios: the directory that holds one per scenario).
-        #[arg(long, value_name = "DIR")]
-        out: Option<PathBuf>,
-        /// No progress bar and no report table (summary.json is still written).
-        #[arg(long, short)]
-        quiet: bool,
-        /// Also write JUnit XML to FILE: a test suite per scenario, a test case per gate (a
-        /// failed gate is a failure with its figures and the run directory), for CI systems.
-        #[arg(long, value_name = "FILE")]
-        junit: Option<PathBuf>,
-        /// Print each run's summary (summary.json) on stdout, as a JSON array, instead of the
-        /// table and progress lines (which would mix with it).
-        #[arg(long)]
-        json: bool,
-    },
+    Run(RunArgs),
     /// Run a recorded run again: the same scenario and seed (the same schedule and per-client
     /// operations), every fault pinned to the members the original hit, by name; then say how
     /// the replay differs from the original.
     ///
     /// Example: faultline replay reports/leader-partition-20261130T194023Z --until 12s
-    Replay {
-        /// The original run's directory (it holds scenario.yaml and events.jsonl).
-        #[arg(value_name = "RUN_DIR")]
-        run_dir: PathBuf,
-        /// Stop at this offset from workload start (e.g. 12s), for bisecting a failure; faults
-        /// from then on are dropped, earlier ones keep their places.
-        #[arg(long, value_name = "OFFSET", value_parser = parse_span)]
-        until: Option<std::time::Duration>,
-        /// Where the replay's run directory goes (default: reports/<name>-<time>).
-        #[arg(long, value_name = "DIR")]
-        out: Option<PathBuf>,
-        /// Backend for the replay (default: the scenario's).
-        #[arg(long, value_enum)]
-        backend: Option<BackendArg>,
-        /// No progress bar and no report table.
-        #[arg(long, short)]
-        quiet: bool,
-    },
+    Replay(ReplayArgs),
     /// Compare two versions or settings of etcd on one scenario (pre-upgrade, tuning).
     ///
     /// Runs SCENARIO --runs times under variant a and under variant b, alternating
@@ -108,40 +64,11 @@ pub enum Command {
     ///
     /// Example (upgrade): faultline compare scenarios/leader-kill.yaml --backend process --a binary=/usr/bin/etcd --b binary=/opt/etcd-3.5/etcd
     #[command(after_help = EXIT_CODES)]
-    Compare {
-        /// The scenario file (before --a and --b).
-        #[arg(value_name = "SCENARIO")]
-        scenario: PathBuf,
-        /// Variant a: KEY=VALUE settings (e.g. heartbeat_interval=100ms election_timeout=1s).
-        #[arg(long = "a", value_name = "KEY=VALUE", num_args = 1.., required = true)]
-        a: Vec<String>,
-        /// Variant b: KEY=VALUE settings.
-        #[arg(long = "b", value_name = "KEY=VALUE", num_args = 1.., required = true)]
-        b: Vec<String>,
-        /// Runs per variant.
-        #[arg(long, default_value_t = 3)]
-        runs: usize,
-        /// The first run's seed (run i uses SEED + i - 1); default the scenario's, else drawn and printed.
-        #[arg(long)]
-        seed: Option<u64>,
-        /// The comparison directory.
-        #[arg(long, value_name = "DIR")]
-        out: Option<PathBuf>,
-        /// Backend for variants that do not set `backend=`.
-        #[arg(long, value_enum)]
-        backend: Option<BackendArg>,
-    },
+    Compare(CompareArgs),
     /// Check scenarios and explain them (resolved settings and fault schedule) without running.
     ///
     /// Example: faultline validate scenarios/*.yaml --seed 7
-    Validate {
-        /// Scenario files.
-        #[arg(required = true, value_name = "SCENARIO")]
-        scenarios: Vec<PathBuf>,
-        /// Seed used to draw the schedule shown (nemesis and target choices).
-        #[arg(long)]
-        seed: Option<u64>,
-    },
+    Validate(ValidateArgs),
     /// Check histories for linearizability: faultline's history.jsonl (or a run directory),
     /// Jepsen etcd logs, Porcupine kv logs.
     ///
@@ -150,42 +77,13 @@ pub enum Command {
     /// linearizable, 1 when one is not, 2 on bad input, 5 when a check ran out of time.
     ///
     /// Example: faultline check reports/leader-partition-20261123T170512Z/
-    Check {
-        /// History files or run directories.
-        #[arg(required = true, value_name = "HISTORY")]
-        histories: Vec<PathBuf>,
-        /// The model: register (read/write/cas) or kv (get/put/append). Default: register,
-        /// or kv for kv logs.
-        #[arg(long, value_parser = ["register", "kv"])]
-        model: Option<String>,
-        /// Input format.
-        #[arg(long, default_value = "auto", value_parser = ["auto", "jsonl", "jepsen-log", "kv-log"])]
-        format: String,
-        /// Time limit per file; past it the verdict is `unknown` (exit 5), never a guess.
-        #[arg(long, default_value = "60s")]
-        timeout: String,
-        /// One JSON object per file, one per line.
-        #[arg(long)]
-        json: bool,
-        /// When a history is not linearizable, write a page that draws the violation (the
-        /// failing key's operations on a time axis, the window zoomed, the longest legal
-        /// order numbered, the culprit in red) to FILE; open it in any browser, it needs no
-        /// network. With several failing histories the first writes FILE and the n-th writes
-        /// FILE with `-n` before its extension (l.html, l-2.html, ...). Each page written is
-        /// named on stderr.
-        #[arg(long, value_name = "FILE")]
-        html: Option<PathBuf>,
-    },
+    Check(CheckArgs),
     /// (Re)write report.html in a run directory from its summary.json, events.jsonl and
     /// history.jsonl: faults per member, leaders, throughput, latency and unavailability on
     /// one time axis. Self-contained; open it in any browser.
     ///
     /// Example: faultline report reports/leader-partition-20261123T170512Z/
-    Report {
-        /// The run directory.
-        #[arg(value_name = "RUN_DIR")]
-        run_dir: PathBuf,
-    },
+    Report(ReportArgs),
     /// Show what this machine can do: root, namespaces, iptables/nft, netem, NFQUEUE, FUSE,
     /// cgroups, Docker, etcd. Each row says what it enables and how to get it when missing.
     Doctor,
@@ -194,35 +92,13 @@ pub enum Command {
     /// faultline.run, and run state. Containers of an attached cluster are healed (unpaused,
     /// started, the run's rules removed), never removed. Runs whose faultline process is still
     /// alive are left alone unless --force.
-    Clean {
-        /// Only this run id (the 6 hex digits in faultline-<id>-... names).
-        #[arg(long, value_name = "ID")]
-        run: Option<String>,
-        /// Also remove runs whose owner still seems alive.
-        #[arg(long)]
-        force: bool,
-        /// Also remove the Docker images faultline built (every image labelled
-        /// faultline.image, and only those); without it images are kept.
-        #[arg(long)]
-        images: bool,
-    },
+    Clean(CleanArgs),
     /// Internal: a CPU burner or memory holder that a cpu-stress / mem-stress fault starts
     /// inside a member's cgroup. Not for direct use.
     #[command(hide = true)]
-    StressWorker {
-        /// Percent of one core to keep busy.
-        #[arg(long)]
-        cpu_load: Option<f64>,
-        /// Bytes of memory to allocate and touch.
-        #[arg(long)]
-        mem_bytes: Option<u64>,
-    },
+    StressWorker(StressWorkerArgs),
     /// The etcd image the docker backend runs: build it from this machine's etcd.
-    Image {
-        /// What to do with the image.
-        #[command(subcommand)]
-        action: ImageCommand,
-    },
+    Image(ImageArgs),
 }
 
 /// `faultline image` subcommands.
@@ -235,17 +111,181 @@ pub enum ImageCommand {
     ///
     /// Example: faultline image build --etcd /usr/bin/etcd
     #[command(after_help = EXIT_CODES)]
-    Build {
-        /// The etcd binary (default: etcd on PATH).
-        #[arg(long, value_name = "PATH")]
-        etcd: Option<PathBuf>,
-        /// The image reference (default: faultline/etcd:<the binary's version>).
-        #[arg(long, value_name = "TAG")]
-        tag: Option<String>,
-        /// Redo every step instead of reusing the layers of an earlier build of the same files.
-        #[arg(long)]
-        no_cache: bool,
-    },
+    Build(ImageBuildArgs),
+}
+
+/// The flags of `faultline run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Scenario files (YAML, see README "Scenario reference").
+    #[arg(required = true, value_name = "SCENARIO")]
+    pub scenarios: Vec<PathBuf>,
+    /// Where the members run: auto (docker if an engine answers, else process), process
+    /// (local etcd processes in network namespaces; needs root) or docker (containers through the
+    /// Docker engine; the etcd image is built from the local etcd when missing).
+    #[arg(long, value_enum)]
+    pub backend: Option<BackendArg>,
+    /// Seed for the fault schedule and the workload (overrides the scenario's); the same
+    /// seed gives the same schedule.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Run directory (with several scenarios: the directory that holds one per scenario).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// No progress bar and no report table (summary.json is still written).
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Also write JUnit XML to FILE: a test suite per scenario, a test case per gate (a
+    /// failed gate is a failure with its figures and the run directory), for CI systems.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Print each run's summary (summary.json) on stdout, as a JSON array, instead of the
+    /// table and progress lines (which would mix with it).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The flags of `faultline replay`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The original run's directory (it holds scenario.yaml and events.jsonl).
+    #[arg(value_name = "RUN_DIR")]
+    pub run_dir: PathBuf,
+    /// Stop at this offset from workload start (e.g. 12s), for bisecting a failure; faults
+    /// from then on are dropped, earlier ones keep their places.
+    #[arg(long, value_name = "OFFSET", value_parser = parse_span)]
+    pub until: Option<std::time::Duration>,
+    /// Where the replay's run directory goes (default: reports/<name>-<time>).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Backend for the replay (default: the scenario's).
+    #[arg(long, value_enum)]
+    pub backend: Option<BackendArg>,
+    /// No progress bar and no report table.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// The flags of `faultline compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The scenario file (before --a and --b).
+    #[arg(value_name = "SCENARIO")]
+    pub scenario: PathBuf,
+    /// Variant a: KEY=VALUE settings (e.g. heartbeat_interval=100ms election_timeout=1s).
+    #[arg(long = "a", value_name = "KEY=VALUE", num_args = 1.., required = true)]
+    pub a: Vec<String>,
+    /// Variant b: KEY=VALUE settings.
+    #[arg(long = "b", value_name = "KEY=VALUE", num_args = 1.., required = true)]
+    pub b: Vec<String>,
+    /// Runs per variant.
+    #[arg(long, default_value_t = 3)]
+    pub runs: usize,
+    /// The first run's seed (run i uses SEED + i - 1); default the scenario's, else drawn and printed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// The comparison directory.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Backend for variants that do not set `backend=`.
+    #[arg(long, value_enum)]
+    pub backend: Option<BackendArg>,
+}
+
+/// The flags of `faultline validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Scenario files.
+    #[arg(required = true, value_name = "SCENARIO")]
+    pub scenarios: Vec<PathBuf>,
+    /// Seed used to draw the schedule shown (nemesis and target choices).
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+/// The flags of `faultline check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// History files or run directories.
+    #[arg(required = true, value_name = "HISTORY")]
+    pub histories: Vec<PathBuf>,
+    /// The model: register (read/write/cas) or kv (get/put/append). Default: register,
+    /// or kv for kv logs.
+    #[arg(long, value_parser = ["register", "kv"])]
+    pub model: Option<String>,
+    /// Input format.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "jsonl", "jepsen-log", "kv-log"])]
+    pub format: String,
+    /// Time limit per file; past it the verdict is `unknown` (exit 5), never a guess.
+    #[arg(long, default_value = "60s")]
+    pub timeout: String,
+    /// One JSON object per file, one per line.
+    #[arg(long)]
+    pub json: bool,
+    /// When a history is not linearizable, write a page that draws the violation (the
+    /// failing key's operations on a time axis, the window zoomed, the longest legal
+    /// order numbered, the culprit in red) to FILE; open it in any browser, it needs no
+    /// network. With several failing histories the first writes FILE and the n-th writes
+    /// FILE with `-n` before its extension (l.html, l-2.html, ...). Each page written is
+    /// named on stderr.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+}
+
+/// The flags of `faultline report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The run directory.
+    #[arg(value_name = "RUN_DIR")]
+    pub run_dir: PathBuf,
+}
+
+/// The flags of `faultline clean`.
+#[derive(Debug, Args)]
+pub struct CleanArgs {
+    /// Only this run id (the 6 hex digits in faultline-<id>-... names).
+    #[arg(long, value_name = "ID")]
+    pub run: Option<String>,
+    /// Also remove runs whose owner still seems alive.
+    #[arg(long)]
+    pub force: bool,
+    /// Also remove the Docker images faultline built (every image labelled
+    /// faultline.image, and only those); without it images are kept.
+    #[arg(long)]
+    pub images: bool,
+}
+
+/// The flags of the hidden `faultline stress-worker`.
+#[derive(Debug, Args)]
+pub struct StressWorkerArgs {
+    /// Percent of one core to keep busy.
+    #[arg(long)]
+    pub cpu_load: Option<f64>,
+    /// Bytes of memory to allocate and touch.
+    #[arg(long)]
+    pub mem_bytes: Option<u64>,
+}
+
+/// The flags of `faultline image`.
+#[derive(Debug, Args)]
+pub struct ImageArgs {
+    /// What to do with the image.
+    #[command(subcommand)]
+    pub action: ImageCommand,
+}
+
+/// The flags of `faultline image build`.
+#[derive(Debug, Args)]
+pub struct ImageBuildArgs {
+    /// The etcd binary (default: etcd on PATH).
+    #[arg(long, value_name = "PATH")]
+    pub etcd: Option<PathBuf>,
+    /// The image reference (default: faultline/etcd:<the binary's version>).
+    #[arg(long, value_name = "TAG")]
+    pub tag: Option<String>,
+    /// Redo every step instead of reusing the layers of an earlier build of the same files.
+    #[arg(long)]
+    pub no_cache: bool,
 }
 
 /// `--backend` values.

@@ -1,7 +1,7 @@
 //! The one owner of errors and exit codes (design.md §4).
 //!
 //! Every failure that reaches `main` is an [`Error`], and every [`Error`] maps onto one of
-//! the documented exit codes through [`Error::exit_code`]. Messages are written for the
+//! the documented exit codes through [`Error::exit`]. Messages are written for the
 //! person at the terminal: what went wrong, and what to do about it, in one paragraph.
 
 use std::fmt;
@@ -28,6 +28,20 @@ impl Exit {
     /// The numeric code handed to the operating system.
     pub fn code(self) -> u8 {
         self as u8
+    }
+
+    /// The exit code a number stands for, as a run records it (`summary.json`'s and
+    /// `compare.json`'s `exit_code`); a number that is no documented code is the harness's
+    /// failure.
+    pub fn from_code(code: u8) -> Exit {
+        match code {
+            0 => Exit::Pass,
+            1 => Exit::GateFailed,
+            2 => Exit::BadInput,
+            3 => Exit::Environment,
+            5 => Exit::Invalid,
+            _ => Exit::Harness,
+        }
     }
 
     /// Worst of two exit codes, for several scenarios in one `run`:
@@ -138,5 +152,13 @@ mod tests {
         assert_eq!(Exit::GateFailed.worst(Exit::Invalid), Exit::Invalid);
         assert_eq!(Exit::Harness.worst(Exit::Pass), Exit::Harness);
         assert_eq!(Error::Invalid("x".into()).exit().code(), 5);
+    }
+
+    #[test]
+    fn every_code_reads_back_as_itself() {
+        for e in [Exit::Pass, Exit::GateFailed, Exit::BadInput, Exit::Environment, Exit::Harness, Exit::Invalid] {
+            assert_eq!(Exit::from_code(e.code()), e);
+        }
+        assert_eq!(Exit::from_code(42), Exit::Harness);
     }
 }

@@ -2,36 +2,62 @@
 //!
 //! See `ARCHITECTURE.md` for where each part lives and how data flows: scenario →
 //! schedule → runner (cluster, fault, workload, observer) → history and events →
-//! checks → report.
+//! checks → report. The modules below follow that order.
 #![warn(missing_docs)]
 
-pub mod check;
-pub mod checker;
-pub mod clean;
+// The command line: clap definitions, and one file per subcommand.
 pub mod cli;
-pub mod client;
-pub mod cluster;
-pub mod compare;
-pub mod consistency;
-pub mod doctor;
-pub mod epochs;
-pub mod error;
-pub mod events;
-pub mod explain;
-pub mod fault;
-pub mod gates;
-pub mod history;
-pub mod image;
-pub mod jsonl;
-pub mod markup;
-pub mod observer;
-pub mod ops;
-pub mod replay;
-pub mod report;
-pub mod runner;
+pub mod cmd;
+
+// What to run: the scenario file resolved (in its units), the fault schedule drawn from the seed.
 pub mod scenario;
 pub mod schedule;
-pub mod sys;
 pub mod units;
-pub mod watchlog;
+
+// Running it: the run's control flow, the members, the faults, the etcd operations, the
+// workload and its clients, the observer.
+pub mod client;
+pub mod cluster;
+pub mod fault;
+pub mod observer;
+pub mod ops;
+pub mod runner;
 pub mod workload;
+
+// What a run records: history.jsonl, events.jsonl, watch.jsonl (JSON Lines), and the
+// history split at snapshot-restores.
+pub mod epochs;
+pub mod events;
+pub mod history;
+pub mod jsonl;
+pub mod watchlog;
+
+// Judging it: linearizability (the checker, and history files checked), the members'
+// agreement, the gates.
+pub mod check;
+pub mod checker;
+pub mod consistency;
+pub mod gates;
+
+// Reporting it: summary, table, pages, JUnit; several runs compared; a run replayed
+// against its original.
+pub mod compare;
+pub mod replay;
+pub mod report;
+
+// This machine: what it can do, what runs left on it, its system tools; the etcd image
+// built from its etcd.
+pub mod host;
+pub mod image;
+
+// Shared by all: errors and exit codes, run-directory names, HTML text.
+pub mod error;
+pub mod markup;
+pub mod rundir;
+
+/// Transitional: the old path of [`host::leftovers`] (`tests/it/docker.rs` calls
+/// `faultline::clean::clean`).
+pub use host::leftovers as clean;
+/// Transitional: the old path of [`host::sys`], which modules and tests across the crate
+/// still use.
+pub use host::sys;

@@ -1,8 +1,8 @@
-//! `faultline replay RUN_DIR`: run a recorded run again — the same scenario and seed (so the
-//! same schedule and the same per-client operations), with every fault pinned to the members
-//! the original run hit, by name — and say how the replay differs from the original: which
-//! faults started at another offset or on other members, and whether each client's operations
-//! are the same.
+//! A recorded run read back for a replay — its scenario and seed (so the same schedule and
+//! the same per-client operations) and the members each fault hit, by name, to pin the
+//! faults to — and how a replay differs from its original: which faults started at another
+//! offset or on other members, and whether each client's operations are the same.
+//! `faultline replay` (`src/cmd/replay.rs`) runs the replay and prints the differences.
 
 use crate::error::Error;
 use crate::events::{self, EventKind};
@@ -149,38 +149,4 @@ pub fn compare(original: &Path, replay: &Path, clients: u32) -> Result<Differenc
     }
     d.clients_unmatched += ob.keys().filter(|c| !oa.contains_key(c) || **c >= clients).count();
     Ok(d)
-}
-
-/// The differences in words, for the terminal.
-pub fn render(d: &Differences) -> String {
-    let mut out = String::from("replay against the original:\n");
-    for f in &d.faults {
-        let at = |x: Option<f64>| x.map_or("did not start".to_string(), |s| format!("{s:.2} s"));
-        let same = match (f.original_at_s, f.replay_at_s) {
-            (Some(_), Some(_)) if f.original_targets == f.replay_targets => "same members",
-            (Some(_), Some(_)) => "OTHER MEMBERS",
-            (Some(_), None) => "not in the replay (after --until, or it could not start)",
-            _ => "only in the replay",
-        };
-        out.push_str(&format!(
-            "  fault #{} {:<10} original {} on {:<8} replay {} on {:<8} {}\n",
-            f.id,
-            f.kind,
-            at(f.original_at_s),
-            f.original_targets.join(","),
-            at(f.replay_at_s),
-            f.replay_targets.join(","),
-            same
-        ));
-    }
-    out.push_str(&format!(
-        "  operations: {} client(s) invoked the same operations (kind, key, value written) over the {} both runs reached; {} differ{}; {} renumbered client(s) not compared (a client that gets an unknown outcome continues under a new number, in timing order)\n",
-        d.clients_same.len(),
-        d.ops_compared,
-        d.clients_differ.len(),
-        if d.clients_differ.is_empty() { String::new() } else { format!(" ({})", d.clients_differ.iter().map(|(c, i)| format!("client {c} from op {i}")).collect::<Vec<_>>().join(", ")) },
-        d.clients_unmatched
-    ));
-    out.push_str("  timing is not replayed exactly: faults start at their offsets on the replay's own clock, and how many operations each client completes depends on the cluster\n");
-    out
 }

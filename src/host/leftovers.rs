@@ -1,8 +1,9 @@
-//! `faultline clean`: find what runs left behind by their label — network namespaces named
+//! What runs left behind on this machine, found by their label — network namespaces named
 //! `faultline-<run>-*`, processes carrying `FAULTLINE_RUN=<run>` in their environment,
-//! cgroups `faultline/<run>-*`, disk-fault layers (FUSE mounts labelled `faultline-<run>-*`), state files `/run/faultline/<run>.json`, Docker containers and
-//! networks labelled `faultline.run=<run>` — and remove it,
-//! sparing runs whose faultline process is still alive (unless forced).
+//! cgroups `faultline/<run>-*`, disk-fault layers (FUSE mounts labelled `faultline-<run>-*`),
+//! state files `/run/faultline/<run>.json`, Docker containers and networks labelled
+//! `faultline.run=<run>` — and removed, sparing runs whose faultline process is still alive
+//! (unless forced). `faultline clean` prints what was done.
 
 use crate::cluster::cgroup;
 use crate::cluster::netns;

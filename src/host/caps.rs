@@ -1,9 +1,10 @@
-//! `faultline doctor`: what this machine can do, probed for real inside a scratch network
-//! namespace of its own (removed afterwards): each row says what it enables and, where
-//! missing, how to get it.
+//! What this machine can do, probed for real inside a scratch network namespace of its own
+//! (removed afterwards): root, namespaces, iptables/nft, netem, NFQUEUE, FUSE, cgroups,
+//! Docker, etcd. Each row says what it enables and, where missing, how to get it;
+//! `faultline doctor` prints the rows.
 
 use crate::cluster::{cgroup, netns};
-use crate::sys;
+use crate::host::sys;
 use std::io::{Read, Write};
 use tabled::{settings::Style, Table, Tabled};
 
@@ -172,7 +173,7 @@ pub fn docker_version() -> Option<String> {
     Some(format!("engine {} (API {})", v.get("Version")?.as_str()?, v.get("ApiVersion")?.as_str()?))
 }
 
-/// The doctor's table.
+/// The rows as a table.
 pub fn render(checks: &[Check]) -> String {
     Table::new(checks).with(Style::sharp()).to_string()
 }

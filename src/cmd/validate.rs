@@ -1,8 +1,30 @@
-//! `faultline validate`: a scenario explained in words, with its resolved fault schedule.
+//! `faultline validate`: each scenario checked and explained in words — the resolved
+//! cluster, workload, seed, fault schedule and gates — without running anything.
 
-use crate::scenario::{ReadMode, Scenario};
+use crate::cli::ValidateArgs;
+use crate::error::{Error, Exit};
+use crate::scenario::{self, ReadMode, Scenario};
 use crate::schedule::{self, Planned};
 use std::fmt::Write;
+
+/// Check and explain the scenarios; the exit code is the worst file's.
+pub fn run(args: ValidateArgs) -> Result<Exit, Error> {
+    let mut exit = Exit::Pass;
+    for p in &args.scenarios {
+        match scenario::load(p) {
+            Ok(s) => {
+                let given = args.seed.or(s.seed);
+                println!("{}: ok", p.display());
+                print!("{}", explain(&s, given.unwrap_or(0), given.is_some()));
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                exit = exit.worst(e.exit());
+            }
+        }
+    }
+    Ok(exit)
+}
 
 /// Explain a scenario and its schedule under `seed`.
 pub fn explain(s: &Scenario, seed: u64, seed_given: bool) -> String {

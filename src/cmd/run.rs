@@ -1,0 +1,90 @@
+//! `faultline run`: every scenario parsed before any runs, then each run in turn (a run
+//! directory per scenario under `--out` when there are several), its table printed; the
+//! exit code is the worst run's. `--junit` writes JUnit XML, `--json` prints the summaries.
+
+use crate::cli::RunArgs;
+use crate::error::{Error, Exit};
+use crate::report::{self, Summary};
+use crate::runner::{self, RunOptions};
+use crate::scenario;
+use std::path::PathBuf;
+
+/// What one scenario came to: its summary, or the scenario's name and the error that
+/// stopped it.
+type Outcome = Result<Summary, (String, String)>;
+
+/// Run the scenarios.
+pub fn run(args: RunArgs) -> Result<Exit, Error> {
+    let RunArgs { scenarios, backend, seed, out, quiet, junit, json } = args;
+    // Parse every scenario before running any.
+    let parsed = scenarios.iter().map(|p| scenario::load(p)).collect::<Result<Vec<_>, _>>()?;
+    let quiet = quiet || json;
+    let cancel = super::cancel_on_ctrl_c();
+    let mut exit = Exit::Pass;
+    let several = parsed.len() > 1;
+    let mut outcomes: Vec<Outcome> = Vec::new();
+    for s in parsed {
+        let name = s.name.clone();
+        let opts = RunOptions {
+            backend: backend.map(Into::into),
+            seed,
+            out: match (&out, several) {
+                (Some(o), true) => Some(o.join(&s.name)),
+                (o, _) => o.clone(),
+            },
+            reports_dir: PathBuf::from("reports"),
+            quiet,
+            ..Default::default()
+        };
+        match runner::run(s, &opts, cancel.clone()) {
+            Ok(outcome) => {
+                if !quiet {
+                    println!("{}", report::table::render(&outcome.summary));
+                }
+                exit = exit.worst(outcome.exit);
+                outcomes.push(Ok(outcome.summary));
+            }
+            Err(e) => {
+                eprintln!("faultline: {e}");
+                exit = exit.worst(e.exit());
+                outcomes.push(Err((name, e.to_string())));
+            }
+        }
+        if cancel.is_cancelled() {
+            break;
+        }
+    }
+    if let Some(path) = junit {
+        write_junit(&path, &outcomes)?;
+    }
+    if json {
+        print_json(&outcomes);
+    }
+    Ok(exit)
+}
+
+/// `--junit FILE`: a test suite per scenario, a test case per gate.
+fn write_junit(path: &std::path::Path, outcomes: &[Outcome]) -> Result<(), Error> {
+    let cases: Vec<report::junit::Outcome> = outcomes
+        .iter()
+        .map(|o| match o {
+            Ok(s) => report::junit::Outcome::Ran(s),
+            Err((n, m)) => report::junit::Outcome::Failed(n, m.clone()),
+        })
+        .collect();
+    std::fs::write(path, report::junit::render(&cases)).map_err(|e| Error::Environment(format!("cannot write the JUnit file {}: {e}", path.display())))?;
+    eprintln!("faultline: wrote JUnit results to {}", path.display());
+    Ok(())
+}
+
+/// `--json`: every run's summary, as a JSON array on stdout.
+fn print_json(outcomes: &[Outcome]) {
+    let all: Vec<serde_json::Value> = outcomes
+        .iter()
+        .map(|o| match o {
+            Ok(s) => serde_json::to_value(s).unwrap_or(serde_json::Value::Null),
+            Err((n, m)) => serde_json::json!({ "scenario": n, "verdict": "error", "error": m }),
+        })
+        .collect();
+    println!("{}", serde_json::to_string_pretty(&all).unwrap_or_default());
+}
