@@ -45,19 +45,14 @@ pub mod compare;
 pub mod replay;
 pub mod report;
 
-// This machine: what it can do, what runs left on it, its system tools; the etcd image
-// built from its etcd.
+// This machine: what it can do, what runs left on it, its system tools.
 pub mod host;
-pub mod image;
 
 // Shared by all: errors and exit codes, run-directory names, HTML text.
 pub mod error;
 pub mod markup;
 pub mod rundir;
 
-/// Transitional: the old path of [`host::leftovers`] (`tests/it/docker.rs` calls
-/// `faultline::clean::clean`).
-pub use host::leftovers as clean;
 /// Transitional: the old path of [`host::sys`], which modules and tests across the crate
 /// still use.
 pub use host::sys;

@@ -87,9 +87,9 @@ struct Attached {
 
 /// Connect to the Docker engine (negotiating the API version: Debian's engine speaks 1.41)
 /// and ping it. `Error::Environment` with what to do when it is absent, unreachable or
-/// refuses us (the one paragraph of [`crate::image::connect`]).
+/// refuses us (the one paragraph of [`crate::cluster::image::connect`]).
 pub async fn connect() -> Result<Docker, Error> {
-    let docker = crate::image::connect().await?;
+    let docker = crate::cluster::image::connect().await?;
     docker.ping().await.map_err(|e| {
         Error::Environment(format!(
             "the Docker engine did not answer a ping ({e}): check that dockerd is running (`systemctl status docker`), or run with `--backend process`"
@@ -110,7 +110,7 @@ pub fn available() -> Result<(), Error> {
 /// The image a scenario runs when it names none: the one `faultline image build` makes from
 /// the etcd binary on this machine.
 pub fn default_image(etcd_version: &str) -> String {
-    crate::image::default_tag(etcd_version)
+    crate::cluster::image::default_tag(etcd_version)
 }
 
 /// Make sure the scenario's image is here (building `faultline/etcd:<version>` from the
@@ -153,7 +153,7 @@ pub fn prepare_image(spec: &ClusterSpec, quiet: bool) -> Result<String, Error> {
 
 /// Build `tag` from a local etcd binary (see `faultline image build`).
 async fn build_image(tag: &str, binary: &Path) -> Result<(), Error> {
-    let built = crate::image::build(binary, Some(tag)).await?;
+    let built = crate::cluster::image::build(binary, Some(tag)).await?;
     eprintln!("faultline: built {} in {:.1} s", built.tag, built.seconds);
     Ok(())
 }

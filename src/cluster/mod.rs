@@ -5,6 +5,7 @@
 
 pub mod cgroup;
 pub mod docker;
+pub mod image;
 pub mod netns;
 pub mod process;
 pub mod spec;

@@ -28,7 +28,7 @@ pub fn run(args: CleanArgs) -> Result<Exit, Error> {
     for f in &c.failed {
         eprintln!("could not remove {f}");
     }
-    let removed_images = if images { super::block_on(crate::image::remove_all())? } else { Vec::new() };
+    let removed_images = if images { super::block_on(crate::cluster::image::remove_all())? } else { Vec::new() };
     for r in &removed_images {
         println!("removed {r}");
     }

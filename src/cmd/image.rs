@@ -1,5 +1,5 @@
 //! `faultline image build`: the etcd binary found (`--etcd`, else etcd on PATH), then the
-//! image built by [`crate::image`], which prints its one progress line.
+//! image built by [`crate::cluster::image`], which prints its one progress line.
 
 use crate::cli::{ImageArgs, ImageBuildArgs, ImageCommand};
 use crate::error::{Error, Exit};
@@ -19,6 +19,6 @@ fn build_image(args: ImageBuildArgs) -> Result<Exit, Error> {
         None => sys::which("etcd")
             .ok_or_else(|| Error::Environment("etcd is not on PATH: install it (apt-get install etcd-server) or pass the binary with --etcd PATH.".into()))?,
     };
-    super::block_on(crate::image::build_opts(&etcd, tag.as_deref(), no_cache))?;
+    super::block_on(crate::cluster::image::build_opts(&etcd, tag.as_deref(), no_cache))?;
     Ok(Exit::Pass)
 }

@@ -100,10 +100,10 @@ pub fn checks() -> Vec<Check> {
         "install and start Docker Engine (apt-get install docker.io); without it, backend auto uses the process backend",
     ));
     if docker.is_some() {
-        let tag = etcd_version_here().map(|v| crate::image::default_tag(&v));
+        let tag = etcd_version_here().map(|v| crate::cluster::image::default_tag(&v));
         let have = tag.as_ref().and_then(|t| {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
-            rt.block_on(crate::image::exists(t)).ok()
+            rt.block_on(crate::cluster::image::exists(t)).ok()
         });
         out.push(row(
             "etcd image",

@@ -8,7 +8,7 @@
 use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{AttachContainerOptionsBuilder, CreateContainerOptionsBuilder};
 use bollard::Docker;
-use faultline::image;
+use faultline::cluster::image;
 use futures_util::StreamExt;
 use std::process::Command;
 
