@@ -1,11 +1,14 @@
 //! What this machine can do, probed for real inside a scratch network namespace of its own
 //! (removed afterwards): root, namespaces, iptables/nft, netem, NFQUEUE, FUSE, cgroups,
 //! Docker, etcd. Each row says what it enables and, where missing, how to get it;
-//! `faultline doctor` prints the rows.
+//! `faultline doctor` prints the rows. The probes a run's preflight also needs ([`netem`],
+//! [`etcdctl`]) are made once per process and shared by both.
 
 use crate::cluster::{cgroup, netns};
 use crate::host::sys;
 use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::sync::OnceLock;
 use tabled::{settings::Style, Table, Tabled};
 
 /// One capability.
@@ -49,7 +52,7 @@ pub fn checks() -> Vec<Check> {
     out.push(row("iptables", ipt, version("iptables", &["--version"]), "partitions (DROP rules inside member namespaces)", "apt-get install iptables"));
     let nft = in_ns("nft", &["list", "ruleset"]);
     out.push(row("nftables", nft, version("nft", &["--version"]), "an alternative rule backend", "apt-get install nftables"));
-    let netem = in_ns("tc", &["qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms"]);
+    let netem = ns_ok && self::netem();
     out.push(row(
         "tc netem",
         netem,
@@ -134,7 +137,7 @@ pub fn checks() -> Vec<Check> {
         "the cluster under test",
         "apt-get install etcd-server, or set cluster.etcd.binary",
     ));
-    let etcdctl = sys::which("etcdctl");
+    let etcdctl = self::etcdctl();
     out.push(row(
         "etcdctl",
         etcdctl.is_some(),
@@ -143,6 +146,30 @@ pub fn checks() -> Vec<Check> {
         "apt-get install etcd-client",
     ));
     out
+}
+
+/// Whether this kernel has `sch_netem`: probed once per process, by adding a netem qdisc to
+/// the loopback of a scratch namespace (`faultline-netemprobe<pid>`, deleted at once), which
+/// also loads the module where it exists but is not loaded. False when the probe cannot run
+/// (no root, no `tc`): the NFQUEUE path then reports the real problem when applied.
+pub fn netem() -> bool {
+    static NETEM: OnceLock<bool> = OnceLock::new();
+    *NETEM.get_or_init(|| {
+        let name = format!("faultline-netemprobe{}", std::process::id());
+        if netns::create(&name).is_err() {
+            let _ = netns::delete(&name);
+            return false;
+        }
+        let ok = netns::exec(&netns::path(&name), "tc", &["qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms"]).is_ok();
+        let _ = netns::delete(&name);
+        ok
+    })
+}
+
+/// Where `etcdctl` is (the snapshot ops need it), looked up once per process.
+pub fn etcdctl() -> Option<PathBuf> {
+    static ETCDCTL: OnceLock<Option<PathBuf>> = OnceLock::new();
+    ETCDCTL.get_or_init(|| sys::which("etcdctl")).clone()
 }
 
 /// The local etcd's version, if there is one.

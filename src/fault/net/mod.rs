@@ -31,7 +31,6 @@ use serde::Serialize;
 use std::fmt;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 use std::time::Duration;
 
 /// The interface a member talks on, inside its namespace (the process backend's veth end and
@@ -218,25 +217,10 @@ impl fmt::Display for Mechanism {
     }
 }
 
-static NETEM: OnceLock<bool> = OnceLock::new();
-
-/// Whether this kernel has `sch_netem`: probed once per process, by adding a netem qdisc to
-/// the loopback of a scratch namespace (`faultline-netemprobe<pid>`, deleted at once), which
-/// also loads the module where it exists but is not loaded. False when the probe cannot run
-/// (no root, no `tc`): the NFQUEUE path then reports the real problem when applied.
+/// Whether this kernel has `sch_netem` ([`caps::netem`](crate::host::caps::netem), probed
+/// once per process).
 pub fn netem_available() -> bool {
-    *NETEM.get_or_init(probe_netem)
-}
-
-fn probe_netem() -> bool {
-    let name = format!("faultline-netemprobe{}", std::process::id());
-    if netns::create(&name).is_err() {
-        let _ = netns::delete(&name);
-        return false;
-    }
-    let ok = netns::exec(&netns::path(&name), "tc", &["qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms"]).is_ok();
-    let _ = netns::delete(&name);
-    ok
+    crate::host::caps::netem()
 }
 
 const NO_NETEM: &str = "this kernel lacks sch_netem (`tc qdisc add ... netem` fails with \"Specified qdisc kind is unknown\"); \
