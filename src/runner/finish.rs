@@ -1,0 +1,172 @@
+//! After the run: the checks on what was recorded (the watch check; the linearizability
+//! check, split into epochs at snapshot-restores), then `summary.json` and `report.html`.
+
+use super::drive::Drove;
+use super::CHECK_TIMEOUT;
+use crate::events::Event;
+use crate::gates::{self, CheckerStatus};
+use crate::history::{Entry, HistoryWriter};
+use crate::report::summary::{self, Summary, SummaryInput};
+use crate::scenario::Scenario;
+use std::path::Path;
+
+/// What the summary says about the run beyond its records.
+pub(super) struct About<'a> {
+    /// The scenario as it ran.
+    pub scenario: &'a Scenario,
+    /// The seed.
+    pub seed: u64,
+    /// `process` or `docker`.
+    pub backend: &'a str,
+    /// The members' etcd version.
+    pub etcd_version: &'a str,
+    /// The run directory.
+    pub run_dir: &'a Path,
+}
+
+/// Check what the run recorded, write `summary.json` and `report.html`; the summary.
+pub(super) fn finish(about: &About, drove: Drove, events: &[Event]) -> Summary {
+    let (s, run_dir) = (about.scenario, about.run_dir);
+    let history = &drove.recorded.history;
+    // The watch check (pure, over watch.jsonl as recorded and the history).
+    let watch = drove.recorded.watch.as_deref().map(|r| crate::checker::watch::check(r, history));
+    if let Some(p) = watch.as_ref().and_then(|w| w.first_problem.as_ref()) {
+        eprintln!("faultline: the watch streams have a problem: {p}");
+    }
+    // The linearizability check, on the history as written (the same code as `faultline check`);
+    // split into epochs at snapshot-restores, each checked on its own.
+    let restores = crate::epochs::restores(events);
+    let mut epochs = Vec::new();
+    let (linearizable, checker) = if history.is_empty() {
+        (None, CheckerStatus::TimedOut)
+    } else if restores.is_empty() {
+        check_history(&run_dir.join("history.jsonl"), run_dir, &s.name)
+    } else {
+        let (l, c, e) = check_epochs(history, &restores, run_dir, &s.name);
+        epochs = e;
+        (l, c)
+    };
+    let input = SummaryInput {
+        scenario: s,
+        seed: about.seed,
+        backend: about.backend,
+        etcd_version: about.etcd_version,
+        run_dir,
+        history,
+        events,
+        workload_ns: (0, drove.workload_end_ns),
+        consistency: drove.consistency.as_ref(),
+        linearizable,
+        checker,
+        invalid: drove.invalid,
+        interrupted: drove.interrupted,
+        harness: summary::harness_usage(),
+        watch: watch.as_ref(),
+    };
+    let mut sum = summary::build(&input);
+    sum.restores = restore_spans(history, &restores);
+    sum.epochs = epochs;
+    // Measured after building the summary, so its memory peak is counted too.
+    sum.harness = summary::harness_usage();
+    if let Err(e) = summary::write(&sum, &run_dir.join("summary.json")) {
+        eprintln!("faultline: could not write {}: {e}", run_dir.join("summary.json").display());
+    }
+    // The page is a convenience: failing to draw it is a note, never a failed run.
+    if let Err(e) = crate::report::html::write(run_dir) {
+        eprintln!("faultline: note: could not write report.html: {e}");
+    }
+    sum
+}
+
+/// The snapshot-restores with the writes each lost by design.
+fn restore_spans(history: &[Entry], restores: &[crate::epochs::Restore]) -> Vec<summary::RestoreSpan> {
+    let lost = crate::epochs::lost_by_design(history, restores);
+    restores
+        .iter()
+        .zip(lost)
+        .map(|(r, n)| summary::RestoreSpan {
+            snapshot: r.snapshot.clone(),
+            revision: r.revision,
+            from_s: gates::round3(r.began_t as f64 / 1e9),
+            to_s: gates::round3(r.ended_t as f64 / 1e9),
+            lost_writes: n,
+            message: summary::RestoreSpan::describe(n, r.revision),
+        })
+        .collect()
+}
+
+/// Check one history file; a violation is explained on the terminal and drawn in
+/// `linearizability.html`.
+fn check_history(file: &Path, run_dir: &Path, title: &str) -> (Option<bool>, CheckerStatus) {
+    match crate::check::check_file(file, Some(crate::check::ModelName::Register), None, CHECK_TIMEOUT) {
+        Ok(c) => {
+            let status = match c.result.verdict {
+                crate::checker::Verdict::Unknown => CheckerStatus::TimedOut,
+                _ => CheckerStatus::Ran { seconds: c.result.seconds },
+            };
+            if let Some(f) = &c.result.failure {
+                eprintln!("faultline: {} is NOT linearizable:\n{}", file.display(), crate::checker::explain::text(f));
+                write_violation_page(f, run_dir, title);
+            }
+            (c.result.verdict.as_bool(), status)
+        }
+        Err(e) => {
+            eprintln!("faultline: could not check {}: {e}", file.display());
+            (None, CheckerStatus::TimedOut)
+        }
+    }
+}
+
+/// A history with snapshot-restores: each epoch written as `history.epochN.jsonl` (the
+/// restored values first, as synthetic writes) and checked on its own; linearizable when
+/// every epoch is, not when any is not, unknown otherwise.
+fn check_epochs(history: &[Entry], restores: &[crate::epochs::Restore], run_dir: &Path, name: &str) -> (Option<bool>, CheckerStatus, Vec<summary::EpochCheck>) {
+    let mut checks = Vec::new();
+    let mut seconds = 0.0;
+    let mut timed_out = false;
+    for epoch in crate::epochs::split(history, restores) {
+        let file = run_dir.join(format!("history.epoch{}.jsonl", epoch.index));
+        let written = HistoryWriter::create(&file).and_then(|mut w| {
+            for e in &epoch.entries {
+                w.append(e)?;
+            }
+            w.flush()
+        });
+        let (linearizable, status) = match written {
+            Ok(()) => check_history(&file, run_dir, &format!("{name}: epoch {}", epoch.index)),
+            Err(e) => {
+                eprintln!("faultline: could not write {}: {e}", file.display());
+                (None, CheckerStatus::TimedOut)
+            }
+        };
+        match status {
+            CheckerStatus::Ran { seconds: s } => seconds += s,
+            _ => timed_out = true,
+        }
+        let file = file.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+        checks.push(summary::EpochCheck { epoch: epoch.index, file, ops: epoch.ops, restored_keys: epoch.synthetic, linearizable });
+        if linearizable == Some(false) {
+            // The verdict is decided; the violation page is this epoch's.
+            break;
+        }
+    }
+    let verdict = if checks.iter().any(|c| c.linearizable == Some(false)) {
+        Some(false)
+    } else if checks.iter().all(|c| c.linearizable == Some(true)) {
+        Some(true)
+    } else {
+        None
+    };
+    let status = if timed_out && verdict != Some(false) { CheckerStatus::TimedOut } else { CheckerStatus::Ran { seconds } };
+    (verdict, status, checks)
+}
+
+/// `linearizability.html` in the run directory, for a person debugging the violation.
+fn write_violation_page(f: &crate::checker::Failure, run_dir: &Path, name: &str) {
+    let page = crate::checker::html::render(f, &format!("{name}: not linearizable"));
+    let path = run_dir.join("linearizability.html");
+    match std::fs::write(&path, page) {
+        Ok(()) => eprintln!("faultline: wrote {}", path.display()),
+        Err(e) => eprintln!("faultline: could not write {}: {e}", path.display()),
+    }
+}
