@@ -9,6 +9,7 @@ use crate::history::{Entry, HistoryWriter};
 use crate::report::summary::{self, Summary, SummaryInput};
 use crate::scenario::Scenario;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// What the summary says about the run beyond its records.
 pub(super) struct About<'a> {
@@ -25,7 +26,8 @@ pub(super) struct About<'a> {
 }
 
 /// Check what the run recorded, write `summary.json` and `report.html`; the summary.
-pub(super) fn finish(about: &About, drove: Drove, events: &[Event]) -> Summary {
+/// The checks stop soon after `cancel` is set (Ctrl-C), and the run is then interrupted.
+pub(super) fn finish(about: &About, drove: Drove, events: &[Event], cancel: &AtomicBool) -> Summary {
     let (s, run_dir) = (about.scenario, about.run_dir);
     let history = &drove.recorded.history;
     // The watch check (pure, over watch.jsonl as recorded and the history).
@@ -40,9 +42,9 @@ pub(super) fn finish(about: &About, drove: Drove, events: &[Event]) -> Summary {
     let (linearizable, checker) = if history.is_empty() {
         (None, CheckerStatus::TimedOut)
     } else if restores.is_empty() {
-        check_history(&run_dir.join("history.jsonl"), run_dir, &s.name)
+        check_history(&run_dir.join("history.jsonl"), run_dir, &s.name, cancel)
     } else {
-        let (l, c, e) = check_epochs(history, &restores, run_dir, &s.name);
+        let (l, c, e) = check_epochs(history, &restores, run_dir, &s.name, cancel);
         epochs = e;
         (l, c)
     };
@@ -59,7 +61,7 @@ pub(super) fn finish(about: &About, drove: Drove, events: &[Event]) -> Summary {
         linearizable,
         checker,
         invalid: drove.invalid,
-        interrupted: drove.interrupted,
+        interrupted: drove.interrupted || cancel.load(Ordering::Relaxed),
         harness: summary::harness_usage(),
         watch: watch.as_ref(),
     };
@@ -97,18 +99,20 @@ fn restore_spans(history: &[Entry], restores: &[crate::epochs::Restore]) -> Vec<
 
 /// Check one history file; a violation is explained on the terminal and drawn in
 /// `linearizability.html`.
-fn check_history(file: &Path, run_dir: &Path, title: &str) -> (Option<bool>, CheckerStatus) {
-    match crate::check::check_file(file, Some(crate::check::ModelName::Register), None, CHECK_TIMEOUT) {
-        Ok(c) => {
-            let status = match c.result.verdict {
+fn check_history(file: &Path, run_dir: &Path, title: &str, cancel: &AtomicBool) -> (Option<bool>, CheckerStatus) {
+    // Read back as written (the same reader as `faultline check`), checked as registers.
+    match crate::checker::input::jsonl(file) {
+        Ok((model, ops)) => {
+            let r = crate::checker::check_cancellable(&model, ops, CHECK_TIMEOUT, cancel);
+            let status = match r.verdict {
                 crate::checker::Verdict::Unknown => CheckerStatus::TimedOut,
-                _ => CheckerStatus::Ran { seconds: c.result.seconds },
+                _ => CheckerStatus::Ran { seconds: r.seconds },
             };
-            if let Some(f) = &c.result.failure {
+            if let Some(f) = &r.failure {
                 eprintln!("faultline: {} is NOT linearizable:\n{}", file.display(), crate::checker::explain::text(f));
                 write_violation_page(f, run_dir, title);
             }
-            (c.result.verdict.as_bool(), status)
+            (r.verdict.as_bool(), status)
         }
         Err(e) => {
             eprintln!("faultline: could not check {}: {e}", file.display());
@@ -120,7 +124,13 @@ fn check_history(file: &Path, run_dir: &Path, title: &str) -> (Option<bool>, Che
 /// A history with snapshot-restores: each epoch written as `history.epochN.jsonl` (the
 /// restored values first, as synthetic writes) and checked on its own; linearizable when
 /// every epoch is, not when any is not, unknown otherwise.
-fn check_epochs(history: &[Entry], restores: &[crate::epochs::Restore], run_dir: &Path, name: &str) -> (Option<bool>, CheckerStatus, Vec<summary::EpochCheck>) {
+fn check_epochs(
+    history: &[Entry],
+    restores: &[crate::epochs::Restore],
+    run_dir: &Path,
+    name: &str,
+    cancel: &AtomicBool,
+) -> (Option<bool>, CheckerStatus, Vec<summary::EpochCheck>) {
     let mut checks = Vec::new();
     let mut seconds = 0.0;
     let mut timed_out = false;
@@ -133,7 +143,7 @@ fn check_epochs(history: &[Entry], restores: &[crate::epochs::Restore], run_dir:
             w.flush()
         });
         let (linearizable, status) = match written {
-            Ok(()) => check_history(&file, run_dir, &format!("{name}: epoch {}", epoch.index)),
+            Ok(()) => check_history(&file, run_dir, &format!("{name}: epoch {}", epoch.index), cancel),
             Err(e) => {
                 eprintln!("faultline: could not write {}: {e}", file.display());
                 (None, CheckerStatus::TimedOut)

@@ -8,8 +8,11 @@
 //!    namespace); faults start and heal on the schedule, each proven ([`walk`], [`faults`],
 //!    [`ops`]); every event goes through one sink ([`sink`]), records are written as they
 //!    come ([`record`]);
-//! 4. workload end: heal everything still in force, then the consistency check ([`drive`]);
-//! 5. teardown, checker, summary, report ([`finish`]).
+//! 4. workload end: heal everything still in force, then the consistency check, the watch
+//!    streams stopped and an attached cluster's keys deleted ([`drive`]);
+//! 5. teardown: members stopped, namespaces or containers removed;
+//! 6. checks (linearizability with epochs, watch), summary, report ([`finish`]); Ctrl-C
+//!    stops the checks, which then report unknown, interrupted.
 //!
 //! Ctrl-C cancels at any step: faults are healed, members stopped, namespaces removed, and a
 //! summary marked interrupted is written.
@@ -31,6 +34,7 @@ use crate::report::summary::Summary;
 use crate::scenario::{BackendChoice, Scenario};
 use sink::EventSink;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
@@ -89,7 +93,11 @@ struct Ctx {
     cancel: CancellationToken,
 }
 
-/// Run one scenario end to end.
+/// Run one scenario end to end, in this order: the cluster built and driven through the
+/// scenario (workload, faults, heal, consistency, watch streams stopped, an attached
+/// cluster's keys deleted), the cluster torn down, then the checks (cancellable by Ctrl-C),
+/// `summary.json` and `report.html`. A panic while driving still tears the cluster down (the
+/// backends do it when dropped); by the time the checks run there is no cluster left.
 pub fn run(scenario: Scenario, opts: &RunOptions, cancel: CancellationToken) -> Result<RunOutcome, Error> {
     let mut prep = setup::prepare(scenario, opts)?;
     let progress = setup::progress(&prep.scenario, opts.quiet);
@@ -103,24 +111,42 @@ pub fn run(scenario: Scenario, opts: &RunOptions, cancel: CancellationToken) -> 
     let backend = setup::build(&mut prep)?;
     let sink = Arc::new(EventSink::create(&prep.run_dir.join("events.jsonl"), progress.clone())?);
     let client_rt = Arc::new(netns::runtime_in(&backend.client_netns(), 2)?);
-    let ctx = Ctx { backend: backend.clone(), client_rt: client_rt.clone(), sink: sink.clone(), cancel };
+    let ctx = Ctx { backend: backend.clone(), client_rt: client_rt.clone(), sink: sink.clone(), cancel: cancel.clone() };
     let p = &prep;
     let drove = host_rt.block_on(async move { drive::drive(&ctx, &p.scenario, p.seed, &p.plan, &p.run_dir, started).await });
-    let about = finish::About { scenario: &prep.scenario, seed: prep.seed, backend: backend.kind(), etcd_version: &prep.etcd_version, run_dir: &prep.run_dir };
-    let result = drove.map(|d| finish::finish(&about, d, &sink.events()));
     // The client runtime goes here, outside any async context (also when `drive` failed).
     if let Some(rt) = Arc::into_inner(client_rt) {
         rt.shutdown_background();
     }
     progress.finish();
+    teardown(backend.as_ref(), &sink, opts.quiet);
+    let drove = drove?;
+    // Ctrl-C during the checks stops them: the flag the checker looks at follows the token.
+    let stop_checks = Arc::new(AtomicBool::new(cancel.is_cancelled()));
+    let flag = stop_checks.clone();
+    host_rt.spawn(async move {
+        cancel.cancelled().await;
+        flag.store(true, Ordering::Relaxed);
+    });
+    let about = finish::About { scenario: &prep.scenario, seed: prep.seed, backend: backend.kind(), etcd_version: &prep.etcd_version, run_dir: &prep.run_dir };
+    let summary = finish::finish(&about, drove, &sink.events(), &stop_checks);
+    host_rt.shutdown_timeout(Duration::from_secs(2));
+    let exit = summary.exit();
+    Ok(RunOutcome { run_dir: prep.run_dir, summary, exit })
+}
+
+/// Members stopped, namespaces (or containers) removed; what was removed is printed with
+/// `FAULTLINE_DEBUG`.
+fn teardown(backend: &dyn Backend, sink: &EventSink, quiet: bool) {
     let removed = backend.teardown();
-    if !opts.quiet && std::env::var_os("FAULTLINE_DEBUG").is_some() {
+    if !quiet && std::env::var_os("FAULTLINE_DEBUG").is_some() {
         for r in &removed {
             eprintln!("removed {r}");
         }
     }
-    host_rt.shutdown_timeout(Duration::from_secs(2));
-    let summary = result?;
-    let exit = summary.exit();
-    Ok(RunOutcome { run_dir: prep.run_dir, summary, exit })
+    sink.say(&if backend.attached() {
+        "released the attached cluster (its members keep running); checking the history...".to_string()
+    } else {
+        format!("cluster torn down ({} member(s) stopped and removed); checking the history...", backend.members().len())
+    });
 }
