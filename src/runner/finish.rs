@@ -38,16 +38,7 @@ pub(super) fn finish(about: &About, drove: Drove, events: &[Event], cancel: &Ato
     // The linearizability check, on the history as written (the same code as `faultline check`);
     // split into epochs at snapshot-restores, each checked on its own.
     let restores = crate::epochs::restores(events);
-    let mut epochs = Vec::new();
-    let (linearizable, checker) = if history.is_empty() {
-        (None, CheckerStatus::TimedOut)
-    } else if restores.is_empty() {
-        check_history(&run_dir.join("history.jsonl"), run_dir, &s.name, cancel)
-    } else {
-        let (l, c, e) = check_epochs(history, &restores, run_dir, &s.name, cancel);
-        epochs = e;
-        (l, c)
-    };
+    let (answer, epochs) = check_linearizability(history, &restores, run_dir, &s.name, cancel);
     let input = SummaryInput {
         scenario: s,
         seed: about.seed,
@@ -58,8 +49,8 @@ pub(super) fn finish(about: &About, drove: Drove, events: &[Event], cancel: &Ato
         events,
         workload_ns: (0, drove.workload_end_ns),
         consistency: drove.consistency.as_ref(),
-        linearizable,
-        checker,
+        linearizable: answer.linearizable,
+        checker: answer.status,
         invalid: drove.invalid,
         interrupted: drove.interrupted || cancel.load(Ordering::Relaxed),
         harness: summary::harness_usage(),
@@ -97,43 +88,62 @@ fn restore_spans(history: &[Entry], restores: &[crate::epochs::Restore]) -> Vec<
         .collect()
 }
 
-/// Check one history file; a violation is explained on the terminal and drawn in
-/// `linearizability.html`.
-fn check_history(file: &Path, run_dir: &Path, title: &str, cancel: &AtomicBool) -> (Option<bool>, CheckerStatus) {
-    // Read back as written (the same reader as `faultline check`), checked as registers.
-    match crate::checker::input::jsonl(file) {
-        Ok((model, ops)) => {
-            let r = crate::checker::check_cancellable(&model, ops, CHECK_TIMEOUT, cancel);
-            let status = match r.verdict {
-                crate::checker::Verdict::Unknown => CheckerStatus::TimedOut,
-                _ => CheckerStatus::Ran { seconds: r.seconds },
-            };
-            if let Some(f) = &r.failure {
-                eprintln!("faultline: {} is NOT linearizable:\n{}", file.display(), crate::checker::explain::text(f));
-                write_violation_page(f, run_dir, title);
-            }
-            (r.verdict.as_bool(), status)
-        }
-        Err(e) => {
-            eprintln!("faultline: could not check {}: {e}", file.display());
-            (None, CheckerStatus::TimedOut)
-        }
-    }
+/// The linearizability check's answer: `None` when there is none, the status saying why.
+struct Answer {
+    linearizable: Option<bool>,
+    status: CheckerStatus,
 }
 
-/// A history with snapshot-restores: each epoch written as `history.epochN.jsonl` (the
-/// restored values first, as synthetic writes) and checked on its own; linearizable when
-/// every epoch is, not when any is not, unknown otherwise.
-fn check_epochs(
+/// The linearizability check of the run's history: unknown without operations; the history
+/// file as written, or its epochs when the run had snapshot-restores.
+fn check_linearizability(
     history: &[Entry],
     restores: &[crate::epochs::Restore],
     run_dir: &Path,
     name: &str,
     cancel: &AtomicBool,
-) -> (Option<bool>, CheckerStatus, Vec<summary::EpochCheck>) {
+) -> (Answer, Vec<summary::EpochCheck>) {
+    if history.is_empty() {
+        return (Answer { linearizable: None, status: CheckerStatus::NoOperations }, Vec::new());
+    }
+    if restores.is_empty() {
+        return (check_history(&run_dir.join("history.jsonl"), run_dir, name, cancel), Vec::new());
+    }
+    check_epochs(history, restores, run_dir, name, cancel)
+}
+
+/// Check one history file; a violation is explained on the terminal and drawn in
+/// `linearizability.html`.
+fn check_history(file: &Path, run_dir: &Path, title: &str, cancel: &AtomicBool) -> Answer {
+    // Read back as written (the same reader as `faultline check`), checked as registers.
+    let (model, ops) = match crate::checker::input::jsonl(file) {
+        Ok(read) => read,
+        Err(error) => {
+            eprintln!("faultline: could not check {}: {error}", file.display());
+            return Answer { linearizable: None, status: CheckerStatus::HistoryUnreadable { error } };
+        }
+    };
+    let r = crate::checker::check_cancellable(&model, ops, CHECK_TIMEOUT, cancel);
+    if let Some(f) = &r.failure {
+        eprintln!("faultline: {} is NOT linearizable:\n{}", file.display(), crate::checker::explain::text(f));
+        write_violation_page(f, run_dir, title);
+    }
+    let status = match r.verdict {
+        crate::checker::Verdict::Unknown if r.interrupted => CheckerStatus::Interrupted { seconds: r.seconds },
+        crate::checker::Verdict::Unknown => CheckerStatus::TimedOut { limit_s: CHECK_TIMEOUT.as_secs_f64() },
+        _ => CheckerStatus::Ran { seconds: r.seconds },
+    };
+    Answer { linearizable: r.verdict.as_bool(), status }
+}
+
+/// A history with snapshot-restores: each epoch written as `history.epochN.jsonl` (the
+/// restored values first, as synthetic writes) and checked on its own; linearizable when
+/// every epoch is, not when any is not, unknown otherwise (the status then says why: the
+/// first epoch's that gave no answer).
+fn check_epochs(history: &[Entry], restores: &[crate::epochs::Restore], run_dir: &Path, name: &str, cancel: &AtomicBool) -> (Answer, Vec<summary::EpochCheck>) {
     let mut checks = Vec::new();
     let mut seconds = 0.0;
-    let mut timed_out = false;
+    let mut no_answer: Option<CheckerStatus> = None;
     for epoch in crate::epochs::split(history, restores) {
         let file = run_dir.join(format!("history.epoch{}.jsonl", epoch.index));
         let written = HistoryWriter::create(&file).and_then(|mut w| {
@@ -142,17 +152,21 @@ fn check_epochs(
             }
             w.flush()
         });
-        let (linearizable, status) = match written {
+        let answer = match written {
             Ok(()) => check_history(&file, run_dir, &format!("{name}: epoch {}", epoch.index), cancel),
             Err(e) => {
                 eprintln!("faultline: could not write {}: {e}", file.display());
-                (None, CheckerStatus::TimedOut)
+                let error = format!("could not write {}: {e}", file.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default());
+                Answer { linearizable: None, status: CheckerStatus::HistoryNotWritten { error } }
             }
         };
-        match status {
+        match answer.status {
             CheckerStatus::Ran { seconds: s } => seconds += s,
-            _ => timed_out = true,
+            other => {
+                no_answer.get_or_insert(other);
+            }
         }
+        let linearizable = answer.linearizable;
         let file = file.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
         checks.push(summary::EpochCheck { epoch: epoch.index, file, ops: epoch.ops, restored_keys: epoch.synthetic, linearizable });
         if linearizable == Some(false) {
@@ -160,15 +174,18 @@ fn check_epochs(
             break;
         }
     }
-    let verdict = if checks.iter().any(|c| c.linearizable == Some(false)) {
+    let linearizable = if checks.iter().any(|c| c.linearizable == Some(false)) {
         Some(false)
     } else if checks.iter().all(|c| c.linearizable == Some(true)) {
         Some(true)
     } else {
         None
     };
-    let status = if timed_out && verdict != Some(false) { CheckerStatus::TimedOut } else { CheckerStatus::Ran { seconds } };
-    (verdict, status, checks)
+    let status = match no_answer {
+        Some(why) if linearizable != Some(false) => why,
+        _ => CheckerStatus::Ran { seconds },
+    };
+    (Answer { linearizable, status }, checks)
 }
 
 /// `linearizability.html` in the run directory, for a person debugging the violation.
