@@ -1,5 +1,8 @@
 //! After the run: the checks on what was recorded (the watch check; the linearizability
 //! check, split into epochs at snapshot-restores), then `summary.json` and `report.html`.
+//! A record that could not be written makes the run invalid, and a history that could not
+//! be written completely is not checked: its verdict is unknown, never a pass on half a
+//! history.
 
 use super::drive::Drove;
 use super::CHECK_TIMEOUT;
@@ -26,19 +29,26 @@ pub(super) struct About<'a> {
 }
 
 /// Check what the run recorded, write `summary.json` and `report.html`; the summary.
-/// The checks stop soon after `cancel` is set (Ctrl-C), and the run is then interrupted.
-pub(super) fn finish(about: &About, drove: Drove, events: &[Event], cancel: &AtomicBool) -> Summary {
+/// `events_error` is the first error writing `events.jsonl`. The checks stop soon after
+/// `cancel` is set (Ctrl-C), and the run is then interrupted.
+pub(super) fn finish(about: &About, drove: Drove, events: &[Event], events_error: Option<String>, cancel: &AtomicBool) -> Summary {
     let (s, run_dir) = (about.scenario, about.run_dir);
-    let history = &drove.recorded.history;
+    let Drove { recorded, consistency, mut invalid, interrupted, workload_end_ns } = drove;
+    let history = &recorded.history;
+    // Records lost make the run invalid ("could not write <file>: <os error>").
+    invalid.extend([recorded.history_error.clone(), events_error, recorded.watch_error.clone()].into_iter().flatten());
     // The watch check (pure, over watch.jsonl as recorded and the history).
-    let watch = drove.recorded.watch.as_deref().map(|r| crate::checker::watch::check(r, history));
+    let watch = recorded.watch.as_deref().map(|r| crate::checker::watch::check(r, history));
     if let Some(p) = watch.as_ref().and_then(|w| w.first_problem.as_ref()) {
         eprintln!("faultline: the watch streams have a problem: {p}");
     }
     // The linearizability check, on the history as written (the same code as `faultline check`);
     // split into epochs at snapshot-restores, each checked on its own.
     let restores = crate::epochs::restores(events);
-    let (answer, epochs) = check_linearizability(history, &restores, run_dir, &s.name, cancel);
+    let (answer, epochs) = match &recorded.history_error {
+        Some(error) => (Answer { linearizable: None, status: CheckerStatus::HistoryNotWritten { error: error.clone() } }, Vec::new()),
+        None => check_linearizability(history, &restores, run_dir, &s.name, cancel),
+    };
     let input = SummaryInput {
         scenario: s,
         seed: about.seed,
@@ -47,12 +57,12 @@ pub(super) fn finish(about: &About, drove: Drove, events: &[Event], cancel: &Ato
         run_dir,
         history,
         events,
-        workload_ns: (0, drove.workload_end_ns),
-        consistency: drove.consistency.as_ref(),
+        workload_ns: (0, workload_end_ns),
+        consistency: consistency.as_ref(),
         linearizable: answer.linearizable,
         checker: answer.status,
-        invalid: drove.invalid,
-        interrupted: drove.interrupted || cancel.load(Ordering::Relaxed),
+        invalid,
+        interrupted: interrupted || cancel.load(Ordering::Relaxed),
         harness: summary::harness_usage(),
         watch: watch.as_ref(),
     };
@@ -61,14 +71,33 @@ pub(super) fn finish(about: &About, drove: Drove, events: &[Event], cancel: &Ato
     sum.epochs = epochs;
     // Measured after building the summary, so its memory peak is counted too.
     sum.harness = summary::harness_usage();
-    if let Err(e) = summary::write(&sum, &run_dir.join("summary.json")) {
-        eprintln!("faultline: could not write {}: {e}", run_dir.join("summary.json").display());
-    }
-    // The page is a convenience: failing to draw it is a note, never a failed run.
-    if let Err(e) = crate::report::html::write(run_dir) {
-        eprintln!("faultline: note: could not write report.html: {e}");
+    // The page is drawn from summary.json, and is a convenience: failing to draw it is a
+    // note, never a failed run.
+    if write_summary(&mut sum, run_dir) {
+        if let Err(e) = crate::report::html::write(run_dir) {
+            eprintln!("faultline: note: could not write report.html: {e}");
+        }
     }
     sum
+}
+
+/// Write `summary.json`. When it cannot be written the run is invalid (exit 5), and the
+/// terminal is told why in one paragraph, since the file that would say so is not there.
+/// Whether it was written.
+fn write_summary(sum: &mut Summary, run_dir: &Path) -> bool {
+    let path = run_dir.join("summary.json");
+    let Err(e) = summary::write(sum, &path) else {
+        return true;
+    };
+    sum.invalidate(format!("could not write summary.json: {e}"));
+    eprintln!(
+        "faultline: could not write {}: {e}. The run is invalid (exit {}): {}. Make room under {} (or give --out a directory with space) and run the scenario again.",
+        path.display(),
+        sum.exit_code,
+        sum.verdict_reasons.join("; "),
+        run_dir.display()
+    );
+    false
 }
 
 /// The snapshot-restores with the writes each lost by design.

@@ -129,7 +129,7 @@ pub fn run(scenario: Scenario, opts: &RunOptions, cancel: CancellationToken) -> 
         flag.store(true, Ordering::Relaxed);
     });
     let about = finish::About { scenario: &prep.scenario, seed: prep.seed, backend: backend.kind(), etcd_version: &prep.etcd_version, run_dir: &prep.run_dir };
-    let summary = finish::finish(&about, drove, &sink.events(), &stop_checks);
+    let summary = finish::finish(&about, drove, &sink.events(), sink.write_error(), &stop_checks);
     host_rt.shutdown_timeout(Duration::from_secs(2));
     let exit = summary.exit();
     Ok(RunOutcome { run_dir: prep.run_dir, summary, exit })

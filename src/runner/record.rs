@@ -1,13 +1,14 @@
 //! The recorders of a run: `history.jsonl` and `watch.jsonl` written as the run goes (and
 //! kept in memory for the checks and the summary), and the observer's events pumped into the
-//! run's one event stream ([`EventSink`]).
+//! run's one event stream ([`EventSink`]). A write that fails is not lost silently: the
+//! first error of each file comes back in [`Recorded`], and the run is invalid.
 
 use super::sink::EventSink;
 use crate::error::Error;
 use crate::events::Event;
-use crate::history::{Entry, HistoryWriter};
-use crate::jsonl;
-use crate::watchlog::{WatchRecord, WatchWriter};
+use crate::history::Entry;
+use crate::jsonl::Record;
+use crate::watchlog::WatchRecord;
 use serde::Serialize;
 use std::path::Path;
 use std::sync::Arc;
@@ -23,8 +24,8 @@ pub(super) struct Recorders {
     pub watch_tx: Option<UnboundedSender<WatchRecord>>,
     /// The observer's events.
     pub events_tx: UnboundedSender<Event>,
-    history: JoinHandle<Vec<Entry>>,
-    watch: Option<JoinHandle<Vec<WatchRecord>>>,
+    history: JoinHandle<Written<Entry>>,
+    watch: Option<JoinHandle<Written<WatchRecord>>>,
     events: JoinHandle<()>,
 }
 
@@ -35,16 +36,26 @@ pub(super) struct Recorded {
     /// The watch records; `None` when no watcher ran (every watcher that starts writes at
     /// least its `started`/`broken` and `stopped` lines).
     pub watch: Option<Vec<WatchRecord>>,
+    /// The first error writing `history.jsonl` (`could not write history.jsonl: ...`).
+    pub history_error: Option<String>,
+    /// The first error writing `watch.jsonl`.
+    pub watch_error: Option<String>,
+}
+
+/// What one recorder kept: every record, and its file's first write error.
+struct Written<T> {
+    records: Vec<T>,
+    error: Option<String>,
 }
 
 impl Recorders {
     /// Create `history.jsonl` (and `watch.jsonl` when `watch`) in `run_dir` and start writing.
     pub(super) fn start(run_dir: &Path, watch: bool, sink: Arc<EventSink>) -> Result<Self, Error> {
         let (history_tx, history_rx) = mpsc::unbounded_channel::<Entry>();
-        let history = tokio::spawn(write_as_it_comes(HistoryWriter::create(&run_dir.join("history.jsonl"))?, history_rx));
+        let history = tokio::spawn(write_as_it_comes(Record::create(&run_dir.join("history.jsonl"))?, history_rx));
         let (watch_tx, watch) = if watch {
             let (tx, rx) = mpsc::unbounded_channel::<WatchRecord>();
-            (Some(tx), Some(tokio::spawn(write_as_it_comes(WatchWriter::create(&run_dir.join("watch.jsonl"))?, rx))))
+            (Some(tx), Some(tokio::spawn(write_as_it_comes(Record::create(&run_dir.join("watch.jsonl"))?, rx))))
         } else {
             (None, None)
         };
@@ -61,27 +72,35 @@ impl Recorders {
     pub(super) async fn close(self) -> Result<Recorded, Error> {
         let Recorders { history_tx, watch_tx, events_tx, history, watch, events } = self;
         drop((history_tx, watch_tx, events_tx));
-        let watch = match watch {
-            Some(h) => Some(h.await.map_err(Error::harness)?).filter(|r: &Vec<WatchRecord>| !r.is_empty()),
-            None => None,
+        let (watch, watch_error) = match watch {
+            Some(h) => {
+                let w = h.await.map_err(Error::harness)?;
+                (Some(w.records).filter(|r| !r.is_empty()), w.error)
+            }
+            None => (None, None),
         };
         let _ = events.await;
         let history = history.await.map_err(Error::harness)?;
-        Ok(Recorded { history, watch })
+        Ok(Recorded { history: history.records, watch, history_error: history.error, watch_error })
     }
 }
 
 /// Write records to their file as they come, flushing whenever the stream is idle; return
-/// them all when every sender is gone.
-async fn write_as_it_comes<T: Serialize>(mut writer: jsonl::Writer<T>, mut rx: UnboundedReceiver<T>) -> Vec<T> {
-    let mut all = Vec::new();
+/// them all, with the file's first write error, when every sender is gone.
+async fn write_as_it_comes<T: Serialize>(mut file: Record<T>, mut rx: UnboundedReceiver<T>) -> Written<T> {
+    let mut records = Vec::new();
+    let mut said = false;
     while let Some(r) = rx.recv().await {
-        let _ = writer.append(&r);
-        all.push(r);
+        file.append(&r);
+        records.push(r);
         if rx.is_empty() {
-            let _ = writer.flush();
+            file.flush();
+        }
+        if let (Some(e), false) = (file.error(), said) {
+            // Once per file: the run goes on, and will be invalid.
+            eprintln!("faultline: {e}; the run goes on, and will be invalid");
+            said = true;
         }
     }
-    let _ = writer.flush();
-    all
+    Written { records, error: file.finish() }
 }
