@@ -58,16 +58,8 @@ impl InForce {
     pub(super) async fn start(&mut self, ctx: &Ctx, p: &Planned, leader: Option<String>, invalid: &mut Vec<String>) -> Result<(), Error> {
         match self.inject(ctx, p, leader).await? {
             Ok(inj) => {
-                ctx.sink.say(&format!(
-                    "{:>7.2}s  fault #{} {} on {} ({}): {}",
-                    ctx.sink.now_s(),
-                    p.id,
-                    p.kind,
-                    inj.record.targets.join(","),
-                    inj.record.mechanism,
-                    inj.record.proof
-                ));
-                self.put(ctx, inj);
+                let placed = format!("on {} ({})", inj.record.targets.join(","), inj.record.mechanism);
+                self.put(ctx, inj, &placed);
                 Ok(())
             }
             Err(Error::Invalid(m)) => {
@@ -80,8 +72,10 @@ impl InForce {
         }
     }
 
-    /// A fault now in force: its `fault-start` event, and on the list.
-    pub(super) fn put(&mut self, ctx: &Ctx, inj: Injected) {
+    /// A fault now in force: said on the progress display (`placed`: where and how), its
+    /// `fault-start` event, and on the list.
+    pub(super) fn put(&mut self, ctx: &Ctx, inj: Injected, placed: &str) {
+        ctx.sink.say(&format!("{:>7.2}s  fault #{} {} {placed}: {}", ctx.sink.now_s(), inj.planned.id, inj.planned.kind, inj.record.proof));
         ctx.sink.emit(EventKind::FaultStart(inj.record.clone()));
         self.active.push(inj);
     }

@@ -26,7 +26,7 @@ mod setup;
 mod sink;
 mod walk;
 
-pub use setup::{choose_backend, run_dir_for};
+pub use setup::{choose_backend, dated_dir, run_dir_for};
 
 use crate::cluster::{netns, Backend};
 use crate::error::{Error, Exit};

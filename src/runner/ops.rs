@@ -246,15 +246,8 @@ async fn put_back(ctx: &Ctx, member: &str, moved: Vec<crate::schedule::Planned>,
     for p in moved {
         match in_force.inject(ctx, &p, None).await.map_err(|e| e.to_string())? {
             Ok(inj) => {
-                ctx.sink.say(&format!(
-                    "{:>7.2}s  fault #{} {} back on {} after its restart (new network namespace): {}",
-                    ctx.sink.now_s(),
-                    p.id,
-                    p.kind,
-                    inj.record.targets.join(","),
-                    inj.record.proof
-                ));
-                in_force.put(ctx, inj);
+                let placed = format!("back on {} after its restart (new network namespace)", inj.record.targets.join(","));
+                in_force.put(ctx, inj, &placed);
             }
             Err(e) => invalid.push(format!("fault #{} could not be put back on {member} after its restart: {e}", p.id)),
         }

@@ -46,17 +46,23 @@ pub fn choose_backend(s: &Scenario, opt: Option<BackendChoice>) -> Result<&'stat
     }
 }
 
-/// The run directory for a scenario: `reports/<name>-<UTC timestamp>`.
+/// The run directory for a scenario: `--out`, else `reports/<name>-<UTC timestamp>`.
 pub fn run_dir_for(s: &Scenario, opts: &RunOptions) -> PathBuf {
-    if let Some(out) = &opts.out {
-        return out.clone();
+    match &opts.out {
+        Some(out) => out.clone(),
+        None => dated_dir(&opts.reports_dir, &s.name),
     }
+}
+
+/// A new directory's path under `parent`: `<name>-<UTC timestamp>`, with `-2`, `-3`, ...
+/// after it when that exists already (two runs in the same second).
+pub fn dated_dir(parent: &std::path::Path, name: &str) -> PathBuf {
     let now = time::OffsetDateTime::now_utc();
     let stamp = now.format(&time::macros::format_description!("[year][month][day]T[hour][minute][second]Z")).unwrap_or_else(|_| "now".into());
-    let mut dir = opts.reports_dir.join(format!("{}-{stamp}", s.name));
+    let mut dir = parent.join(format!("{name}-{stamp}"));
     let mut i = 2;
     while dir.exists() {
-        dir = opts.reports_dir.join(format!("{}-{stamp}-{i}", s.name));
+        dir = parent.join(format!("{name}-{stamp}-{i}"));
         i += 1;
     }
     dir
@@ -261,4 +267,22 @@ fn log_tails(backend: &dyn Backend) -> String {
         tails.push_str(&format!("\n--- {} ({:?}), last log lines:\n{}", m.name, backend.state(&m.name), backend.log_tail(&m.name, 8)));
     }
     tails
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dated_dir_taken_already_gets_a_number() {
+        let parent = tempfile::tempdir().unwrap();
+        let first = dated_dir(parent.path(), "smoke");
+        let name = first.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(name.starts_with("smoke-") && name.ends_with('Z'), "{name}");
+        std::fs::create_dir(&first).unwrap();
+        let second = dated_dir(parent.path(), "smoke");
+        // Within the same second the name is taken: a number follows (or the clock moved on).
+        assert_ne!(second, first);
+        assert!(second.file_name().unwrap().to_string_lossy().starts_with("smoke-"));
+    }
 }
