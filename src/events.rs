@@ -3,8 +3,6 @@
 //! emits [`Event`]s; the events file, the progress display and the summary are sinks.
 
 use serde::{Deserialize, Serialize};
-use std::fs::File;
-use std::io::{BufWriter, Write};
 use std::path::Path;
 
 /// One line of `events.jsonl`.
@@ -109,33 +107,12 @@ pub struct FaultRecord {
     pub proof: String,
 }
 
-/// Streams events to `events.jsonl`, flushing each line (events are few).
-pub struct EventWriter {
-    out: BufWriter<File>,
-}
+/// Streams events to `events.jsonl` (see [`crate::jsonl::Writer`]).
+pub type EventWriter = crate::jsonl::Writer<Event>;
 
-impl EventWriter {
-    /// Create (truncate) the file.
-    pub fn create(path: &Path) -> std::io::Result<Self> {
-        Ok(Self { out: BufWriter::new(File::create(path)?) })
-    }
-
-    /// Append one event and flush.
-    pub fn append(&mut self, e: &Event) -> std::io::Result<()> {
-        serde_json::to_writer(&mut self.out, e)?;
-        self.out.write_all(b"\n")?;
-        self.out.flush()
-    }
-}
-
-/// Read an `events.jsonl`.
+/// Read an `events.jsonl`; a malformed line is reported as `file:line: what was expected`.
 pub fn read(path: &Path) -> Result<Vec<Event>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| serde_json::from_str(l).map_err(|e| format!("{}:{}: {e}", path.display(), i + 1)))
-        .collect()
+    crate::jsonl::read(path, "an event")
 }
 
 #[cfg(test)]

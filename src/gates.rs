@@ -9,16 +9,19 @@
 //! the workload did enough for the other gates to mean anything. A failed assumption
 //! makes the run invalid (exit 5, "the test did not test"), not failed (exit 1).
 //!
-//! [`verdict`] turns the gates, the run's invalid reasons and an interruption into an
-//! exit code, in this order: interrupted → invalid → a gate failed or unknown → pass.
+//! [`verdict`] turns the gates, the run's invalid reasons and an interruption into the one
+//! typed [`Verdict`], which alone decides the exit code, in this order: interrupted →
+//! invalid → a gate failed → a gate unknown (with its cause) → pass.
 
 use crate::error::Exit;
 use crate::scenario::Expectations;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-/// Whether (and how) the linearizability checker ran.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+/// Whether the linearizability checker ran, and when it gave no answer, why
+/// ([`CheckerStatus::cause`]). `summary.json` holds it as `checker` (`status` plus the
+/// variant's fields); older summaries' `{"status": "timed-out"}` still reads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "kebab-case")]
 pub enum CheckerStatus {
     /// There is no checker in this build (issue 4): `linearizable` cannot be known.
@@ -29,7 +32,49 @@ pub enum CheckerStatus {
         seconds: f64,
     },
     /// The checker hit its time limit: the answer is unknown.
-    TimedOut,
+    TimedOut {
+        /// The time limit, s (0 in summaries written before it was recorded).
+        #[serde(default)]
+        limit_s: f64,
+    },
+    /// The check was cancelled (Ctrl-C) before it finished.
+    Interrupted {
+        /// Seconds it had run.
+        seconds: f64,
+    },
+    /// The history holds no operation: there is nothing to check.
+    NoOperations,
+    /// The history file could not be read back.
+    HistoryUnreadable {
+        /// Why.
+        error: String,
+    },
+    /// The history could not be written completely (a write to `history.jsonl`, or to an
+    /// epoch's file, failed): it is not checked, since a truncated history proves nothing.
+    HistoryNotWritten {
+        /// The write error.
+        error: String,
+    },
+}
+
+impl CheckerStatus {
+    /// Why the checker gave no answer, in words; `None` when it answered.
+    pub fn cause(&self) -> Option<String> {
+        match self {
+            CheckerStatus::Ran { .. } => None,
+            CheckerStatus::NotBuilt => Some(NO_CHECKER.to_string()),
+            CheckerStatus::TimedOut { limit_s } if *limit_s > 0.0 => {
+                Some(format!("the linearizability checker hit its time limit of {limit_s} s: the history was neither proven nor refuted"))
+            }
+            CheckerStatus::TimedOut { .. } => Some("the linearizability checker hit its time limit: the history was neither proven nor refuted".to_string()),
+            CheckerStatus::Interrupted { seconds } => {
+                Some(format!("the linearizability check was interrupted (Ctrl-C) after {} s: the history was neither proven nor refuted", round3(*seconds)))
+            }
+            CheckerStatus::NoOperations => Some("no operations to check: the history is empty".to_string()),
+            CheckerStatus::HistoryUnreadable { error } => Some(format!("the linearizability checker could not read the history: {error}")),
+            CheckerStatus::HistoryNotWritten { error } => Some(format!("the history could not be written completely, so it is not checked: {error}")),
+        }
+    }
 }
 
 /// A gate's outcome. Merging ranks fail > unknown > pass.
@@ -141,7 +186,8 @@ pub(crate) fn round3(x: f64) -> f64 {
 ///   [`verdict`] turns into an invalid run.
 /// - `linearizable: X`: pass iff the checker found `X` (so `false` expects a violation,
 ///   e.g. to show that stale serializable reads are caught). No checker → fail (never a
-///   silent pass); time limit or no answer → unknown.
+///   silent pass); no answer → unknown, the message saying why (time limit, interrupted,
+///   no operations, the history not written or not readable).
 /// - `consistent: X`: pass iff the consistency check found `X`; not measured → unknown.
 /// - `max_unavailable`: pass iff the longest window ≤ the limit (seconds).
 /// - `max_leader_changes`: pass iff changes ≤ the limit.
@@ -169,11 +215,8 @@ pub fn evaluate(expect: &Expectations, facts: &GateFacts) -> Vec<Gate> {
 
     if let Some(want) = expect.linearizable {
         let actual = facts.linearizable.map_or(Value::Null, Value::Bool);
-        let (status, message) = match (facts.checker, facts.linearizable) {
+        let (status, message) = match (&facts.checker, facts.linearizable) {
             (CheckerStatus::NotBuilt, _) => (GateStatus::Fail, NO_CHECKER.to_string()),
-            (CheckerStatus::TimedOut, _) => {
-                (GateStatus::Unknown, "the linearizability checker hit its time limit: the history was neither proven nor refuted".to_string())
-            }
             (CheckerStatus::Ran { .. }, None) => (GateStatus::Unknown, "the linearizability checker gave no answer".to_string()),
             (CheckerStatus::Ran { .. }, Some(got)) if got == want => {
                 (GateStatus::Pass, if got { "the history is linearizable".to_string() } else { "the history is not linearizable, as expected".to_string() })
@@ -186,6 +229,8 @@ pub fn evaluate(expect: &Expectations, facts: &GateFacts) -> Vec<Gate> {
                     "the history is NOT linearizable".to_string()
                 },
             ),
+            // No answer: unknown, with the reason why.
+            (other, _) => (GateStatus::Unknown, other.cause().unwrap_or_else(|| "the linearizability checker gave no answer".to_string())),
         };
         gates.push(Gate::new("linearizable", json!(want), actual, status, message));
     }
@@ -278,18 +323,71 @@ pub fn invalid_reasons(gates: &[Gate], invalid: &[String]) -> Vec<String> {
     out
 }
 
-/// The run's outcome: exit code, label and the reasons behind it.
+/// The run's outcome, decided once by [`verdict`]: the one owner of a run's exit code
+/// ([`Verdict::exit`]). `summary.json` keeps its `exit_code`, `verdict`, `passed` and
+/// `verdict_reasons` written from it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Verdict {
+pub enum Verdict {
+    /// Every gate passed and the run is valid (exit 0).
+    Pass,
+    /// A gate failed (exit 1): the reasons, failures first, then unknown gates.
+    Fail {
+        /// `name: message` of each gate that did not pass.
+        reasons: Vec<String>,
+    },
+    /// No gate failed, but some could not be evaluated (exit 1: unknown never counts as a
+    /// pass); each reason says why (`linearizable: the linearizability checker hit its time
+    /// limit of 120 s: ...`).
+    Unknown {
+        /// `name: message` of each unknown gate.
+        reasons: Vec<String>,
+    },
+    /// The test did not test (exit 5).
+    Invalid {
+        /// The runner's reasons, then the assumption gates that did not pass.
+        reasons: Vec<String>,
+    },
+    /// The run was interrupted before it finished (exit 5).
+    Interrupted {
+        /// [`INTERRUPTED`], then any invalid reasons.
+        reasons: Vec<String>,
+    },
+}
+
+impl Verdict {
     /// The exit code (design.md §4).
-    pub exit: Exit,
+    pub fn exit(&self) -> Exit {
+        match self {
+            Verdict::Pass => Exit::Pass,
+            Verdict::Fail { .. } | Verdict::Unknown { .. } => Exit::GateFailed,
+            Verdict::Invalid { .. } | Verdict::Interrupted { .. } => Exit::Invalid,
+        }
+    }
+
+    /// The `verdict` of `summary.json`: `pass`, `fail` (unknown gates included), `invalid`
+    /// or `interrupted`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail { .. } | Verdict::Unknown { .. } => "fail",
+            Verdict::Invalid { .. } => "invalid",
+            Verdict::Interrupted { .. } => "interrupted",
+        }
+    }
+
     /// Every gate passed and the run is valid.
-    pub passed: bool,
-    /// `pass`, `fail`, `invalid` or `interrupted` (the `verdict` of `summary.json`).
-    pub label: &'static str,
-    /// Why: the invalid reasons, or the messages of the gates that did not pass
-    /// (`name: message`); empty when passed.
-    pub reasons: Vec<String>,
+    pub fn passed(&self) -> bool {
+        *self == Verdict::Pass
+    }
+
+    /// Why: the invalid reasons, or the gates that did not pass (`name: message`); empty
+    /// when passed.
+    pub fn reasons(&self) -> &[String] {
+        match self {
+            Verdict::Pass => &[],
+            Verdict::Fail { reasons } | Verdict::Unknown { reasons } | Verdict::Invalid { reasons } | Verdict::Interrupted { reasons } => reasons,
+        }
+    }
 }
 
 /// The message that leads the reasons of an interrupted run.
@@ -301,7 +399,8 @@ pub const INTERRUPTED: &str = "the run was interrupted before it finished: the t
 ///    was asked to; the contract has no code of its own for it);
 /// 2. any invalid reason (the runner's, or an assumption gate such as `min_ok_ops` that
 ///    did not pass) → exit 5, label `invalid`;
-/// 3. any gate failed or unknown → exit 1, label `fail`;
+/// 3. any gate failed → exit 1, label `fail`; else any gate unknown → exit 1, label `fail`
+///    ([`Verdict::Unknown`], the reasons saying why);
 /// 4. otherwise exit 0, label `pass`.
 ///
 /// Gates are still evaluated and reported for invalid runs, but they do not decide the
@@ -311,19 +410,20 @@ pub fn verdict(gates: &[Gate], invalid: &[String], interrupted: bool) -> Verdict
     if interrupted {
         let mut reasons = vec![INTERRUPTED.to_string()];
         reasons.extend(invalid.into_iter().filter(|r| r != INTERRUPTED));
-        return Verdict { exit: Exit::Invalid, passed: false, label: "interrupted", reasons };
+        return Verdict::Interrupted { reasons };
     }
     if !invalid.is_empty() {
-        return Verdict { exit: Exit::Invalid, passed: false, label: "invalid", reasons: invalid };
+        return Verdict::Invalid { reasons: invalid };
     }
-    if merged(gates) != GateStatus::Pass {
+    let merged = merged(gates);
+    if merged != GateStatus::Pass {
         // Failures first, then unknowns.
         let mut bad: Vec<&Gate> = gates.iter().filter(|g| g.status != GateStatus::Pass).collect();
         bad.sort_by_key(|g| std::cmp::Reverse(g.status.rank()));
         let reasons = bad.iter().map(|g| format!("{}: {}", g.name, g.message)).collect();
-        return Verdict { exit: Exit::GateFailed, passed: false, label: "fail", reasons };
+        return if merged == GateStatus::Fail { Verdict::Fail { reasons } } else { Verdict::Unknown { reasons } };
     }
-    Verdict { exit: Exit::Pass, passed: true, label: "pass", reasons: Vec::new() }
+    Verdict::Pass
 }
 
 #[cfg(test)]
@@ -384,8 +484,8 @@ mod tests {
         assert_eq!(un.actual, json!(1.6));
         assert_eq!(g[0].name, "min_ok_ops", "assumptions come first");
         let v = verdict(&g, &[], false);
-        assert_eq!((v.exit, v.passed, v.label), (Exit::Pass, true, "pass"));
-        assert!(v.reasons.is_empty());
+        assert_eq!((v.exit(), v.passed(), v.label()), (Exit::Pass, true, "pass"));
+        assert!(v.reasons().is_empty());
     }
 
     #[test]
@@ -420,9 +520,9 @@ mod tests {
             assert!(!gate(&g, name).pass);
         }
         let v = verdict(&g, &[], false);
-        assert_eq!((v.exit, v.label), (Exit::GateFailed, "fail"));
-        assert_eq!(v.reasons.len(), 3);
-        assert!(v.reasons[0].starts_with("max_unavailable: "), "{:?}", v.reasons);
+        assert_eq!((v.exit(), v.label()), (Exit::GateFailed, "fail"));
+        assert_eq!(v.reasons().len(), 3);
+        assert!(v.reasons()[0].starts_with("max_unavailable: "), "{:?}", v.reasons());
     }
 
     #[test]
@@ -438,22 +538,66 @@ mod tests {
         // Even a stray answer does not make it pass without a checker.
         f.linearizable = Some(true);
         assert_eq!(evaluate(&e, &f)[0].status, GateStatus::Fail);
-        assert_eq!(verdict(&evaluate(&e, &f), &[], false).exit, Exit::GateFailed);
+        assert_eq!(verdict(&evaluate(&e, &f), &[], false).exit(), Exit::GateFailed);
     }
 
     #[test]
     fn linearizable_timed_out_or_unanswered_is_unknown_and_not_passed() {
         let e = Expectations { linearizable: Some(true), ..Default::default() };
         let mut f = facts();
-        f.checker = CheckerStatus::TimedOut;
+        f.checker = CheckerStatus::TimedOut { limit_s: 120.0 };
         f.linearizable = None;
         let g = evaluate(&e, &f);
         assert_eq!(g[0].status, GateStatus::Unknown);
         assert!(!g[0].pass);
+        assert!(g[0].message.contains("time limit of 120 s"), "{}", g[0].message);
         let v = verdict(&g, &[], false);
-        assert_eq!((v.exit, v.passed, v.label), (Exit::GateFailed, false, "fail"));
+        assert_eq!((v.exit(), v.passed(), v.label()), (Exit::GateFailed, false, "fail"));
+        assert!(matches!(v, Verdict::Unknown { .. }), "{v:?}");
         f.checker = CheckerStatus::Ran { seconds: 1.0 };
         assert_eq!(evaluate(&e, &f)[0].status, GateStatus::Unknown);
+    }
+
+    #[test]
+    fn an_unknown_linearizable_gate_says_why_the_checker_gave_no_answer() {
+        let e = Expectations { linearizable: Some(true), ..Default::default() };
+        let mut f = facts();
+        f.linearizable = None;
+        for (status, says) in [
+            (CheckerStatus::Interrupted { seconds: 3.25 }, "interrupted (Ctrl-C) after 3.25 s"),
+            (CheckerStatus::NoOperations, "no operations to check"),
+            (CheckerStatus::HistoryUnreadable { error: "history.jsonl:3: expected an entry".into() }, "could not read the history: history.jsonl:3"),
+            (
+                CheckerStatus::HistoryNotWritten { error: "could not write history.jsonl: No space left on device (os error 28)".into() },
+                "could not be written completely",
+            ),
+        ] {
+            assert_eq!(status.cause().as_deref().map(|c| c.contains(says)), Some(true), "{status:?}: {:?}", status.cause());
+            f.checker = status;
+            let g = evaluate(&e, &f);
+            assert_eq!(g[0].status, GateStatus::Unknown, "{:?}", f.checker);
+            assert!(g[0].message.contains(says), "{}", g[0].message);
+            let v = verdict(&g, &[], false);
+            assert_eq!(v.exit(), Exit::GateFailed);
+            assert!(v.reasons()[0].starts_with("linearizable: ") && v.reasons()[0].contains(says), "{:?}", v.reasons());
+        }
+        // A stray answer does not make an unanswered check pass.
+        f.linearizable = Some(true);
+        assert_eq!(evaluate(&e, &f)[0].status, GateStatus::Unknown);
+        assert_eq!(CheckerStatus::Ran { seconds: 1.0 }.cause(), None);
+    }
+
+    #[test]
+    fn a_failed_gate_outranks_an_unknown_one_in_the_verdict() {
+        let mut f = facts();
+        f.linearizable = None;
+        f.checker = CheckerStatus::NoOperations;
+        f.p99_ms = Some(5000.0);
+        let g = evaluate(&all_expect(), &f);
+        let v = verdict(&g, &[], false);
+        assert!(matches!(v, Verdict::Fail { .. }), "{v:?}");
+        assert!(v.reasons()[0].starts_with("p99: "), "failures first: {:?}", v.reasons());
+        assert!(v.reasons()[1].starts_with("linearizable: no operations"), "{:?}", v.reasons());
     }
 
     #[test]
@@ -498,7 +642,7 @@ mod tests {
         let g = evaluate(&e, &f);
         assert_eq!(g[0].status, GateStatus::Fail);
         assert!(g[0].message.contains("WATCH STREAMS BROKEN: n2's stream lacks revision 12"));
-        assert_eq!(verdict(&g, &[], false).exit, Exit::GateFailed);
+        assert_eq!(verdict(&g, &[], false).exit(), Exit::GateFailed);
     }
 
     #[test]
@@ -521,12 +665,12 @@ mod tests {
         assert_eq!(min.status, GateStatus::Fail);
         assert!(min.message.starts_with(TOO_FEW_OPS));
         let v = verdict(&g, &[], false);
-        assert_eq!((v.exit, v.passed, v.label), (Exit::Invalid, false, "invalid"));
-        assert_eq!(v.reasons.len(), 1);
-        assert!(v.reasons[0].starts_with(TOO_FEW_OPS));
+        assert_eq!((v.exit(), v.passed(), v.label()), (Exit::Invalid, false, "invalid"));
+        assert_eq!(v.reasons().len(), 1);
+        assert!(v.reasons()[0].starts_with(TOO_FEW_OPS));
         // Enough ops: an ordinary pass.
         f.ok_ops = 1000;
-        assert_eq!(verdict(&evaluate(&all_expect(), &f), &[], false).exit, Exit::Pass);
+        assert_eq!(verdict(&evaluate(&all_expect(), &f), &[], false).exit(), Exit::Pass);
     }
 
     #[test]
@@ -536,20 +680,20 @@ mod tests {
         let g = evaluate(&all_expect(), &f);
         let why = vec!["fault 0 (kill n1) could not be shown to have taken effect".to_string()];
         let v = verdict(&g, &why, false);
-        assert_eq!((v.exit, v.label), (Exit::Invalid, "invalid"));
-        assert_eq!(v.reasons, why);
+        assert_eq!((v.exit(), v.label()), (Exit::Invalid, "invalid"));
+        assert_eq!(v.reasons(), why);
     }
 
     #[test]
     fn interrupted_is_invalid_with_its_own_label() {
         let g = evaluate(&all_expect(), &facts());
         let v = verdict(&g, &[], true);
-        assert_eq!((v.exit, v.passed, v.label), (Exit::Invalid, false, "interrupted"));
-        assert_eq!(v.reasons, vec![INTERRUPTED.to_string()]);
+        assert_eq!((v.exit(), v.passed(), v.label()), (Exit::Invalid, false, "interrupted"));
+        assert_eq!(v.reasons(), [INTERRUPTED.to_string()]);
         let v = verdict(&g, &["cluster never became healthy".to_string()], true);
-        assert_eq!(v.label, "interrupted");
-        assert_eq!(v.reasons.len(), 2);
-        assert_eq!(v.exit.code(), 5);
+        assert_eq!(v.label(), "interrupted");
+        assert_eq!(v.reasons().len(), 2);
+        assert_eq!(v.exit().code(), 5);
     }
 
     #[test]
@@ -576,5 +720,12 @@ mod tests {
     fn checker_status_serialises_tagged() {
         assert_eq!(serde_json::to_value(CheckerStatus::NotBuilt).unwrap(), json!({"status": "not-built"}));
         assert_eq!(serde_json::to_value(CheckerStatus::Ran { seconds: 1.5 }).unwrap(), json!({"status": "ran", "seconds": 1.5}));
+        assert_eq!(serde_json::to_value(CheckerStatus::TimedOut { limit_s: 120.0 }).unwrap(), json!({"status": "timed-out", "limit_s": 120.0}));
+        assert_eq!(serde_json::to_value(CheckerStatus::NoOperations).unwrap(), json!({"status": "no-operations"}));
+        // A summary written before the limit was recorded still reads.
+        let old: CheckerStatus = serde_json::from_value(json!({"status": "timed-out"})).unwrap();
+        assert_eq!(old, CheckerStatus::TimedOut { limit_s: 0.0 });
+        let back: CheckerStatus = serde_json::from_value(json!({"status": "history-not-written", "error": "e"})).unwrap();
+        assert_eq!(back, CheckerStatus::HistoryNotWritten { error: "e".into() });
     }
 }

@@ -29,6 +29,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::hash::Hash;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// What a completed operation can see of the effects of operations with unknown outcome.
@@ -146,7 +147,7 @@ pub enum Verdict {
     Linearizable,
     /// No such order exists.
     NotLinearizable,
-    /// The time limit ran out first.
+    /// The time limit ran out first (or the check was cancelled).
     Unknown,
 }
 
@@ -239,6 +240,9 @@ pub struct CheckResult {
     pub failure: Option<Failure>,
     /// Wall-clock seconds.
     pub seconds: f64,
+    /// The check was cancelled before every key was decided ([`check_cancellable`]): an
+    /// unknown verdict means interrupted, not out of time.
+    pub interrupted: bool,
 }
 
 impl CheckResult {
@@ -254,6 +258,17 @@ type Ops<M> = Vec<Operation<<M as Model>::Input, <M as Model>::Output>>;
 /// Check a history: split by key, check keys in parallel (up to the machine's cores), each
 /// bounded by `timeout` overall.
 pub fn check<M: Model>(model: &M, ops: Vec<Operation<M::Input, M::Output>>, timeout: Duration) -> CheckResult {
+    check_cancellable(model, ops, timeout, &AtomicBool::new(false))
+}
+
+/// How often a check looks at its cancel flag.
+const CANCEL_POLL: Duration = Duration::from_millis(20);
+
+/// [`check`] that can also be cancelled: soon after `cancel` is set (it is looked at every
+/// 20 ms, and the searches stop at their next time-limit check), it returns with
+/// [`CheckResult::interrupted`] set and an unknown verdict — or not linearizable, when a
+/// key was already shown to be.
+pub fn check_cancellable<M: Model>(model: &M, ops: Vec<Operation<M::Input, M::Output>>, timeout: Duration, cancel: &AtomicBool) -> CheckResult {
     let started = Instant::now();
     let deadline = started + timeout;
     let mut by_key: BTreeMap<String, Ops<M>> = BTreeMap::new();
@@ -261,41 +276,71 @@ pub fn check<M: Model>(model: &M, ops: Vec<Operation<M::Input, M::Output>>, time
         by_key.entry(op.key.clone()).or_default().push(op);
     }
     let parts: Vec<(String, Ops<M>)> = by_key.into_iter().collect();
+    // Set when the verdict is decided (a key failed) or the check is cancelled: every search
+    // stops at its next time-limit check.
+    let stop = AtomicBool::new(false);
+    let done = AtomicBool::new(false);
+    let (keys, failure) = std::thread::scope(|s| {
+        s.spawn(|| {
+            while !done.load(Ordering::Relaxed) {
+                if cancel.load(Ordering::Relaxed) {
+                    stop.store(true, Ordering::Relaxed);
+                    break;
+                }
+                std::thread::sleep(CANCEL_POLL);
+            }
+        });
+        // Set however the check ends (a panic too), or the scope would wait for the watcher.
+        struct Done<'a>(&'a AtomicBool);
+        impl Drop for Done<'_> {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::Relaxed);
+            }
+        }
+        let _done = Done(&done);
+        check_parts(model, &parts, deadline, &stop)
+    });
+    let mut r = finish(keys, failure, started);
+    r.interrupted = cancel.load(Ordering::Relaxed) && r.keys.iter().any(|k| k.verdict == Verdict::Unknown);
+    r
+}
+
+/// Check each key, in parallel up to the machine's cores; the results by key order, and the
+/// first failure.
+fn check_parts<M: Model>(model: &M, parts: &[(String, Ops<M>)], deadline: Instant, stop: &AtomicBool) -> (Vec<KeyResult>, Option<Failure>) {
     // One key (a Jepsen register log): no thread to start.
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(parts.len().max(1));
     if threads <= 1 {
-        let stop = std::sync::atomic::AtomicBool::new(false);
         let mut keys = Vec::new();
         let mut failure = None;
-        for (key, ops) in &parts {
-            let (r, f) = check_key(model, key, ops, deadline, &stop);
+        for (key, ops) in parts {
+            let (r, f) = check_key(model, key, ops, deadline, stop);
             let failed = r.verdict == Verdict::NotLinearizable;
             keys.push(r);
             if failure.is_none() {
                 failure = f;
             }
             if failed {
-                stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                stop.store(true, Ordering::Relaxed);
             }
         }
-        return finish(keys, failure, started);
+        return (keys, failure);
     }
     let next = std::sync::atomic::AtomicUsize::new(0);
     type Slot = Option<(KeyResult, Option<Failure>)>;
     let results: std::sync::Mutex<Vec<Slot>> = std::sync::Mutex::new(vec![None; parts.len()]);
-    let stop = std::sync::atomic::AtomicBool::new(false);
     std::thread::scope(|s| {
         for _ in 0..threads {
             s.spawn(|| loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let i = next.fetch_add(1, Ordering::Relaxed);
                 if i >= parts.len() {
                     break;
                 }
                 let (key, ops) = &parts[i];
-                let r = check_key(model, key, ops, deadline, &stop);
+                let r = check_key(model, key, ops, deadline, stop);
                 if r.0.verdict == Verdict::NotLinearizable {
                     // Other keys may stop early: the verdict is decided.
-                    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                    stop.store(true, Ordering::Relaxed);
                 }
                 if let Ok(mut all) = results.lock() {
                     all[i] = Some(r);
@@ -311,7 +356,7 @@ pub fn check<M: Model>(model: &M, ops: Vec<Operation<M::Input, M::Output>>, time
         }
         keys.push(r.0);
     }
-    finish(keys, failure, started)
+    (keys, failure)
 }
 
 /// The verdict over all keys.
@@ -323,5 +368,71 @@ fn finish(keys: Vec<KeyResult>, failure: Option<Failure>, started: Instant) -> C
     } else {
         Verdict::Linearizable
     };
-    CheckResult { verdict, keys, failure, seconds: started.elapsed().as_secs_f64() }
+    CheckResult { verdict, keys, failure, seconds: started.elapsed().as_secs_f64(), interrupted: false }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A model whose state is the order the operations took effect in, and whose last
+    /// operation is never legal: the search has to try every order of the others.
+    struct Orders;
+
+    impl Model for Orders {
+        type State = u64;
+        type Input = u64;
+        type Output = ();
+        fn name(&self) -> &'static str {
+            "orders"
+        }
+        fn init(&self) -> u64 {
+            1
+        }
+        fn step(&self, state: &u64, input: &u64, _: Option<&()>) -> Option<u64> {
+            (*input != u64::MAX).then(|| state.wrapping_mul(1_000_003).wrapping_add(*input))
+        }
+        fn describe(&self, input: &u64, _: Option<&()>) -> String {
+            format!("op {input}")
+        }
+        fn describe_state(&self, state: &u64) -> String {
+            state.to_string()
+        }
+    }
+
+    /// Twenty operations, all concurrent, then one that no order makes legal.
+    fn hard() -> Vec<Operation<u64, ()>> {
+        let mut ops: Vec<Operation<u64, ()>> = (0..20)
+            .map(|i| Operation { client: i, key: "k".into(), call: i, ret: Some(100 + i), input: i, output: Some(()), origin: format!("op {i}") })
+            .collect();
+        ops.push(Operation { client: 99, key: "k".into(), call: 0, ret: Some(1000), input: u64::MAX, output: Some(()), origin: "poison".into() });
+        ops
+    }
+
+    #[test]
+    fn a_cancelled_check_returns_promptly_with_an_unknown_verdict_that_says_interrupted() {
+        let cancel = std::sync::Arc::new(AtomicBool::new(false));
+        let c2 = cancel.clone();
+        let setter = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            c2.store(true, Ordering::Relaxed);
+        });
+        let started = Instant::now();
+        let r = check_cancellable(&Orders, hard(), Duration::from_secs(60), &cancel);
+        setter.join().unwrap();
+        assert!(started.elapsed() < Duration::from_secs(5), "the check took {:?} after being cancelled at 0.3 s", started.elapsed());
+        assert_eq!(r.verdict, Verdict::Unknown);
+        assert!(r.interrupted);
+    }
+
+    #[test]
+    fn a_check_that_runs_out_of_time_is_unknown_but_not_interrupted() {
+        let r = check_cancellable(&Orders, hard(), Duration::from_millis(200), &AtomicBool::new(false));
+        assert_eq!(r.verdict, Verdict::Unknown);
+        assert!(!r.interrupted);
+        // Not cancelled and decided: not interrupted either.
+        let easy: Vec<Operation<u64, ()>> = hard().into_iter().take(3).collect();
+        let r = check(&Orders, easy, Duration::from_secs(10));
+        assert_eq!((r.verdict, r.interrupted), (Verdict::Linearizable, false));
+    }
 }

@@ -320,10 +320,11 @@ fn header(o: &mut String, s: &Summary, has_violation: bool) {
     for r in &s.verdict_reasons {
         let _ = writeln!(o, "<p class=\"reason\">{}</p>", esc(r));
     }
-    let lin = match s.linearizable {
-        Some(true) => "yes",
-        Some(false) => "NO",
-        None => "unknown",
+    let lin = match (s.linearizable, &s.linearizable_cause) {
+        (Some(true), _) => "yes".to_string(),
+        (Some(false), _) => "NO".to_string(),
+        (None, Some(cause)) => format!("unknown: {cause}"),
+        (None, None) => "unknown".to_string(),
     };
     let mut facts: Vec<(&str, String)> = vec![
         ("seed", s.seed.to_string()),
@@ -335,7 +336,7 @@ fn header(o: &mut String, s: &Summary, has_violation: bool) {
         ("latency p50 / p99", format!("{} / {} ms", s.latency_ms.all.p50, s.latency_ms.all.p99)),
         ("leader changes", s.leader_changes.to_string()),
         ("max unavailable", format!("{} s", s.max_unavailable_s)),
-        ("linearizable", lin.to_string()),
+        ("linearizable", lin),
     ];
     if let Some(w) = &s.watch {
         facts.push(("watch streams", format!("{} streams, {} events: {}", w.streams, w.events, w.problems())));

@@ -244,7 +244,7 @@ pub struct EpochCheck {
 /// `summary.json`.
 ///
 /// Extensions to design.md §3: `latency_ms.*.count`, `faults[].{id, target, params,
-/// proof, heal_proof}`, gate `status`/`message`/`assumption`, `checker`, `exit_code`,
+/// proof, heal_proof}`, gate `status`/`message`/`assumption`, `checker`, `linearizable_cause`, `exit_code`,
 /// `verdict`, `verdict_reasons`, `invalid_reasons`, `interrupted`, `harness`, `run_dir`,
 /// `watch`, `errors`, `restores`, `epochs` (runs with a snapshot-restore).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -281,6 +281,10 @@ pub struct Summary {
     pub faults: Vec<FaultSpan>,
     /// `true`, `false`, or `null` when not checked or the check could not finish.
     pub linearizable: Option<bool>,
+    /// Why `linearizable` is `null`, in words (the checker's time limit, an interruption, no
+    /// operations, a history that could not be written or read); absent when it answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub linearizable_cause: Option<String>,
     /// The consistency check, when it ran.
     pub consistency: Option<Consistency>,
     /// The watch check, when the watch workload ran (`workload.watch`).
@@ -315,17 +319,28 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// The exit code as [`crate::error::Exit`].
+    /// The run's exit code as [`crate::error::Exit`]: the one conversion of a summary's
+    /// `exit_code` (written from the run's [`gates::Verdict`]) back to an exit.
     pub fn exit(&self) -> crate::error::Exit {
-        use crate::error::Exit;
-        match self.exit_code {
-            0 => Exit::Pass,
-            1 => Exit::GateFailed,
-            2 => Exit::BadInput,
-            3 => Exit::Environment,
-            5 => Exit::Invalid,
-            _ => Exit::Harness,
+        crate::error::Exit::from_code(self.exit_code)
+    }
+
+    /// Write the verdict's fields (`passed`, `exit_code`, `verdict`, `verdict_reasons`).
+    fn set_verdict(&mut self, v: &gates::Verdict) {
+        self.passed = v.passed();
+        self.exit_code = v.exit().code();
+        self.verdict = v.label().to_string();
+        self.verdict_reasons = v.reasons().to_vec();
+    }
+
+    /// The run is invalid for one more reason (found after the summary was built, e.g. a
+    /// record that could not be written): the reason is added and the verdict decided again.
+    pub fn invalidate(&mut self, reason: String) {
+        if !self.invalid_reasons.contains(&reason) {
+            self.invalid_reasons.push(reason);
         }
+        let v = gates::verdict(&self.gates, &self.invalid_reasons, self.interrupted);
+        self.set_verdict(&v);
     }
 }
 
@@ -491,7 +506,7 @@ pub fn build(input: &SummaryInput) -> Summary {
         max_unavailable_s,
         leader_changes,
         linearizable: input.linearizable,
-        checker: input.checker,
+        checker: input.checker.clone(),
         consistent: input.consistency.map(|c| c.consistent),
         watch: input.watch.map(|w| w.ok),
         watch_problem: input.watch.and_then(|w| w.first_problem.clone()),
@@ -500,7 +515,7 @@ pub fn build(input: &SummaryInput) -> Summary {
     let verdict = gates::verdict(&gates, &input.invalid, input.interrupted);
     let invalid_reasons = gates::invalid_reasons(&gates, &input.invalid);
 
-    Summary {
+    let mut summary = Summary {
         scenario: input.scenario.name.clone(),
         seed: input.seed,
         backend: input.backend.to_string(),
@@ -516,21 +531,24 @@ pub fn build(input: &SummaryInput) -> Summary {
         max_unavailable_s,
         faults: faults(input.events),
         linearizable: input.linearizable,
+        linearizable_cause: if input.linearizable.is_none() { input.checker.cause() } else { None },
         consistency: input.consistency.cloned(),
         watch: input.watch.cloned(),
         gates,
-        passed: verdict.passed,
-        checker: input.checker,
-        exit_code: verdict.exit.code(),
-        verdict: verdict.label.to_string(),
-        verdict_reasons: verdict.reasons,
+        passed: false,
+        checker: input.checker.clone(),
+        exit_code: 0,
+        verdict: String::new(),
+        verdict_reasons: Vec::new(),
         invalid_reasons,
         interrupted: input.interrupted,
         harness: input.harness,
         run_dir: input.run_dir.display().to_string(),
         restores: Vec::new(),
         epochs: Vec::new(),
-    }
+    };
+    summary.set_verdict(&verdict);
+    summary
 }
 
 /// Write the summary as pretty JSON (with a final newline).
@@ -817,6 +835,31 @@ pub(crate) mod tests {
         write(&s, &path).unwrap();
         assert_eq!(read(&path).unwrap(), s);
         assert!(read(&dir.path().join("nope.json")).is_err());
+    }
+
+    #[test]
+    fn an_unanswered_check_says_why_and_a_late_invalid_reason_decides_again() {
+        let mut sc = scenario();
+        sc.expect.linearizable = Some(true);
+        let mut i = input(&sc, &[], &[], S);
+        i.checker = CheckerStatus::NoOperations;
+        let mut s = build(&i);
+        assert_eq!(s.linearizable_cause.as_deref(), Some("no operations to check: the history is empty"));
+        assert_eq!((s.exit(), s.verdict.as_str()), (Exit::GateFailed, "fail"));
+        assert!(s.verdict_reasons[0].contains("no operations to check"), "{:?}", s.verdict_reasons);
+        let v = serde_json::to_value(&s).unwrap();
+        assert_eq!(v["linearizable_cause"], "no operations to check: the history is empty");
+        assert_eq!(v["checker"]["status"], "no-operations");
+        // A record that could not be written, found after the summary was built.
+        s.invalidate("could not write events.jsonl: No space left on device (os error 28)".into());
+        assert_eq!((s.exit(), s.exit_code, s.verdict.as_str(), s.passed), (Exit::Invalid, 5, "invalid", false));
+        assert_eq!(s.verdict_reasons, vec!["could not write events.jsonl: No space left on device (os error 28)".to_string()]);
+        // Answered: no cause in the file.
+        let mut i = input(&sc, &[], &[], S);
+        i.checker = CheckerStatus::Ran { seconds: 0.1 };
+        i.linearizable = Some(true);
+        let v = serde_json::to_value(build(&i)).unwrap();
+        assert!(v.get("linearizable_cause").is_none(), "{v}");
     }
 
     #[test]

@@ -210,16 +210,16 @@ pub fn render(s: &Summary) -> String {
     out.push('\n');
 
     // Linearizability.
-    let lin = match (s.checker, s.linearizable) {
+    let lin = match (&s.checker, s.linearizable) {
         (CheckerStatus::NotBuilt, _) => "not checked: the checker is not built yet (issue 4)".to_string(),
-        (CheckerStatus::TimedOut, _) => "UNKNOWN: the checker hit its time limit".to_string(),
-        (CheckerStatus::Ran { .. }, None) => "UNKNOWN: the checker gave no answer".to_string(),
         (CheckerStatus::Ran { seconds }, Some(true)) => {
-            format!("yes (checked in {} s)", num(seconds))
+            format!("yes (checked in {} s)", num(*seconds))
         }
         (CheckerStatus::Ran { seconds }, Some(false)) => {
-            format!("!!! NOT LINEARIZABLE !!! (checked in {} s)", num(seconds))
+            format!("!!! NOT LINEARIZABLE !!! (checked in {} s)", num(*seconds))
         }
+        // No answer: say why.
+        (c, _) => format!("UNKNOWN: {}", s.linearizable_cause.clone().or_else(|| c.cause()).unwrap_or_else(|| "the checker gave no answer".to_string())),
     };
     let _ = writeln!(out, "linearizable  {lin}");
     if !s.epochs.is_empty() {
@@ -346,6 +346,7 @@ mod tests {
                 heal_proof: Some("rules removed".into()),
             }],
             linearizable: None,
+            linearizable_cause: None,
             watch: None,
             consistency: Some(Consistency {
                 consistent: true,
@@ -543,6 +544,18 @@ mod tests {
         let text = render(&s);
         assert!(text.contains("57 acknowledged writes after the snapshot's revision 812 were lost by design by the restore"), "{text}");
         assert!(text.contains("checked as 2 epochs split at the restores: epoch 1 (100 ops) yes, epoch 2 (100 ops) yes"), "{text}");
+    }
+
+    #[test]
+    fn an_unknown_linearizability_says_why() {
+        let mut s = summary();
+        s.checker = CheckerStatus::Interrupted { seconds: 4.0 };
+        s.linearizable_cause = s.checker.cause();
+        let text = render(&s);
+        assert!(line_with(&text, "linearizable  ").contains("UNKNOWN: the linearizability check was interrupted (Ctrl-C) after 4 s"), "{text}");
+        s.checker = CheckerStatus::NoOperations;
+        s.linearizable_cause = None;
+        assert!(line_with(&render(&s), "linearizable  ").contains("UNKNOWN: no operations to check"));
     }
 
     #[test]

@@ -24,6 +24,7 @@ mod image;
 mod net;
 mod props;
 mod quota;
+mod records;
 mod report;
 mod util;
 mod watch;
