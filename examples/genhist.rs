@@ -1,4 +1,4 @@
-//! Write a generated register history (`history.jsonl`, design §2) for benchmarking and
+//! Write a generated register history (`history.jsonl`, docs/formats.md §2) for benchmarking and
 //! testing the linearizability checker; the generator is `faultline::checker::gen`.
 //!
 //! ```sh

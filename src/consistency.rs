@@ -306,17 +306,3 @@ mod tests {
         assert_eq!(possessive("n1, n2 and n3"), "n1's, n2's and n3's");
     }
 }
-
-/// Manual check against a running cluster (see `workload::register::live`).
-#[cfg(test)]
-mod live {
-    use super::*;
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[ignore = "needs a running etcd cluster"]
-    async fn live_check() {
-        let endpoints = crate::workload::register::live::endpoints();
-        let verdict = check(&endpoints, Duration::from_secs(5)).await;
-        println!("{}", serde_json::to_string_pretty(&verdict).unwrap_or_default());
-    }
-}

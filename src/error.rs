@@ -1,4 +1,4 @@
-//! The one owner of errors and exit codes (design.md §4).
+//! The one owner of errors and exit codes (docs/formats.md §4).
 //!
 //! Every failure that reaches `main` is an [`Error`], and every [`Error`] maps onto one of
 //! the documented exit codes through [`Error::exit`]. Messages are written for the
@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-/// The exit codes of design.md §4.
+/// The exit codes of docs/formats.md §4.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub enum Exit {

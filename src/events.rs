@@ -1,4 +1,4 @@
-//! What happened to the cluster during a run (design.md §3, `events.jsonl`): members
+//! What happened to the cluster during a run (docs/formats.md §3, `events.jsonl`): members
 //! started and stopped, leaders, faults injected and healed with their proof. The runner
 //! emits [`Event`]s; the events file, the progress display and the summary are sinks.
 

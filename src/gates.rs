@@ -1,4 +1,4 @@
-//! The gates of `expect:` (design.md §1, §4) and the run's verdict.
+//! The gates of `expect:` (docs/formats.md §1, §4) and the run's verdict.
 //!
 //! Each gate written in the scenario becomes one [`Gate`] with a three-valued
 //! [`GateStatus`] and a message that says why (style point 7: Jepsen `merge-valid`, etcd
@@ -355,7 +355,7 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    /// The exit code (design.md §4).
+    /// The exit code (docs/formats.md §4).
     pub fn exit(&self) -> Exit {
         match self {
             Verdict::Pass => Exit::Pass,

@@ -1,4 +1,4 @@
-//! The operation history (design.md §2): typed operations, the streaming `history.jsonl`
+//! The operation history (docs/formats.md §2): typed operations, the streaming `history.jsonl`
 //! writer, and a reader for finished runs.
 //!
 //! Every client operation is two entries: an `invoke`, then exactly one completion (`ok`,
@@ -121,7 +121,7 @@ pub struct Entry {
     /// Why it failed or is unknown.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub error: Option<String>,
-    /// The member the client was connected to (an extension of design §2).
+    /// The member the client was connected to (an extension of docs/formats.md §2).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub member: Option<String>,
 }
@@ -131,7 +131,7 @@ pub type HistoryWriter = crate::jsonl::Writer<Entry>;
 
 /// Read a `history.jsonl`; a malformed line is reported as `file:line: what was expected`.
 pub fn read(path: &Path) -> Result<Vec<Entry>, String> {
-    crate::jsonl::read(path, "a history entry (design.md §2)")
+    crate::jsonl::read(path, "a history entry (docs/formats.md §2)")
 }
 
 /// An operation with its invocation and completion paired up.

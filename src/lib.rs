@@ -52,7 +52,3 @@ pub mod host;
 pub mod error;
 pub mod markup;
 pub mod rundir;
-
-/// Transitional: the old path of [`host::sys`], which modules and tests across the crate
-/// still use.
-pub use host::sys;

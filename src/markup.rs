@@ -1,7 +1,7 @@
-//! Text for the HTML pages faultline writes (`report.html`, `linearizability.html`,
-//! `compare.html`).
+//! Text for the pages faultline writes (`report.html`, `linearizability.html`,
+//! `compare.html`) and the JUnit XML.
 
-/// Escape text for HTML and SVG (elements and attribute values). Control characters other
+/// Escape text for HTML, SVG and XML (elements and attribute values). Control characters other
 /// than tab and newline become U+FFFD, so the page stays well-formed.
 pub fn escape(s: &str) -> String {
     let mut o = String::with_capacity(s.len() + 8);

@@ -6,7 +6,7 @@ use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::time::Duration;
 
-/// A span of time written as `250ms`, `10s`, `2m` or `1h` (design.md §1).
+/// A span of time written as `250ms`, `10s`, `2m` or `1h` (docs/formats.md §1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Span(pub Duration);
 

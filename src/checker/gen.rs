@@ -1,4 +1,4 @@
-//! A generator of register histories (design §2) that are linearizable by construction, for
+//! A generator of register histories (docs/formats.md §2) that are linearizable by construction, for
 //! property tests and benchmarks of the checker (`examples/genhist.rs` writes them to a file).
 //!
 //! It models a `faultline run` of the register workload: `clients` closed-loop client slots,

@@ -1,4 +1,4 @@
-//! Reading histories for the checker: faultline's `history.jsonl` (design §2), Jepsen's
+//! Reading histories for the checker: faultline's `history.jsonl` (docs/formats.md §2), Jepsen's
 //! etcd logs and Porcupine's kv logs. A malformed line is reported as `file:line: what was
 //! expected`.
 
@@ -251,7 +251,7 @@ pub fn jsonl(path: &Path) -> Result<(Register, Vec<RegOp>), String> {
             continue;
         }
         let bad = |what: &str| format!("{file}:{n}: {what}");
-        let e: crate::history::Entry = serde_json::from_str(&line).map_err(|e| bad(&format!("expected a history entry (design.md §2): {e}")))?;
+        let e: crate::history::Entry = serde_json::from_str(&line).map_err(|e| bad(&format!("expected a history entry (docs/formats.md §2): {e}")))?;
         if e.kind == EntryType::Invoke {
             let input = match (e.f, &e.value) {
                 (OpKind::Read, _) => RegIn::Read,

@@ -161,7 +161,7 @@ impl Verdict {
         }
     }
 
-    /// `Some(true|false)`, or `None` for unknown (design §3's `linearizable`).
+    /// `Some(true|false)`, or `None` for unknown (docs/formats.md §3's `linearizable`).
     pub fn as_bool(self) -> Option<bool> {
         match self {
             Verdict::Linearizable => Some(true),

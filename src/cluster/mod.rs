@@ -237,7 +237,7 @@ pub fn shared_flags(run_id: &str, spec: &spec::ClusterSpec, members: &[Member]) 
 
 /// The etcd binary's version, from `etcd --version` (`3.4.23`).
 pub fn etcd_version(binary: &std::path::Path) -> Result<String, Error> {
-    let out = crate::sys::run(&binary.display().to_string(), &["--version"])?;
+    let out = crate::host::sys::run(&binary.display().to_string(), &["--version"])?;
     out.lines()
         .find_map(|l| l.strip_prefix("etcd Version:").map(|v| v.trim().to_string()))
         .ok_or_else(|| Error::Environment(format!("{} --version did not print an etcd version: {out}", binary.display())))

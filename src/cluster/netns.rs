@@ -3,7 +3,7 @@
 //! namespace from a thread (for probes and for the client runtime).
 
 use crate::error::Error;
-use crate::sys;
+use crate::host::sys;
 use nix::sched::{setns, CloneFlags};
 use std::fs::File;
 use std::path::{Path, PathBuf};

@@ -14,7 +14,7 @@ use super::state::{self, RunState};
 use super::{netns, Backend, Member, MemberConfig, MemberState, Membership};
 use crate::cluster::spec::ClusterSpec;
 use crate::error::Error;
-use crate::sys;
+use crate::host::sys;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use std::fs::{File, OpenOptions};

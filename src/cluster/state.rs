@@ -72,7 +72,7 @@ impl RunState {
 /// Whether `pid` is a live faultline process (not a recycled pid of something else).
 pub fn owner_alive(pid: u32) -> bool {
     std::fs::read(format!("/proc/{pid}/cmdline")).map(|c| String::from_utf8_lossy(&c).contains("faultline") || pid == std::process::id()).unwrap_or(false)
-        && crate::sys::proc_state(pid).is_some_and(|s| s != 'Z')
+        && crate::host::sys::proc_state(pid).is_some_and(|s| s != 'Z')
 }
 
 /// A new run id: 6 hex digits.

@@ -87,12 +87,7 @@ impl Setting {
 }
 
 fn did_you_mean(word: &str) -> String {
-    KEYS.iter()
-        .map(|k| (strsim::jaro_winkler(word, k), *k))
-        .filter(|(score, _)| *score > 0.75)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, k)| format!(" (did you mean `{k}`?)"))
-        .unwrap_or_default()
+    crate::error::suggest(word, &KEYS)
 }
 
 /// A variant: a label (`a` or `b`) and the settings it changes.

@@ -89,8 +89,11 @@ pub trait Fault: Send + Sync + fmt::Debug + Any {
     fn describe(&self) -> String {
         self.kind().name.to_string()
     }
-    /// Its parameters as a scenario writes them (for `scenario.yaml`, `schedule.json`).
-    fn params(&self) -> Map<String, Value>;
+    /// Its parameters as a scenario writes them (for `scenario.yaml`, `schedule.json`);
+    /// none by default.
+    fn params(&self) -> Map<String, Value> {
+        Map::new()
+    }
     /// Where it lives while in force.
     fn home(&self) -> Home;
     /// The disk-fault layer it needs over the members' data directories from their start,
@@ -285,6 +288,16 @@ impl Serialize for FaultKind {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         self.to_map().serialize(s)
     }
+}
+
+/// The parser of a kind without parameters.
+pub fn no_params<F: Fault + Default>(_: &Params) -> Result<FaultKind, ParamError> {
+    Ok(FaultKind::new(F::default()))
+}
+
+/// The nemesis draw of a kind without parameters.
+pub fn draw_default<F: Fault + Default>(_: &mut ChaCha8Rng, _: usize) -> FaultKind {
+    FaultKind::new(F::default())
 }
 
 /// A kind's parameters as a map, for [`Fault::params`].

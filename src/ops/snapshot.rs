@@ -129,7 +129,7 @@ pub async fn save(ep: &Endpoint, file: &Path, name: &str) -> Result<(Done, Snaps
 fn etcdctl(args: &[&str]) -> Result<String, String> {
     let out = std::process::Command::new("etcdctl").args(args).env("ETCDCTL_API", "3").stdin(std::process::Stdio::null()).output().map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
-            format!("`etcdctl` is not installed; snapshot ops need it on the host ({})", crate::sys::install_hint("etcdctl"))
+            format!("`etcdctl` is not installed; snapshot ops need it on the host ({})", crate::host::sys::install_hint("etcdctl"))
         } else {
             format!("cannot run etcdctl: {e}")
         }

@@ -141,8 +141,8 @@ impl Buckets {
             if line.trim().is_empty() {
                 continue;
             }
-            let l: Line =
-                serde_json::from_str(&line).map_err(|e| Error::BadInput(format!("{}:{n}: expected a history entry (design.md §2): {e}", path.display())))?;
+            let l: Line = serde_json::from_str(&line)
+                .map_err(|e| Error::BadInput(format!("{}:{n}: expected a history entry (docs/formats.md §2): {e}", path.display())))?;
             if l.kind == EntryType::Invoke {
                 open.insert(l.id, l.t);
                 continue;

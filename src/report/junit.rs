@@ -15,21 +15,9 @@ pub enum Outcome<'a> {
     Failed(&'a str, String),
 }
 
-/// Escape text for XML content and attribute values.
+/// Escape text for XML content and attribute values (the HTML escaper's rules are XML's).
 fn esc(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&apos;"),
-            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\t' | '\r') => {}
-            c => o.push(c),
-        }
-    }
-    o
+    crate::markup::escape(s)
 }
 
 /// The JUnit document for the scenarios of one `faultline run`.
@@ -122,8 +110,14 @@ mod tests {
 
     #[test]
     fn text_is_escaped_for_xml() {
-        assert_eq!(esc("a<b & \"c\" 'd'>"), "a&lt;b &amp; &quot;c&quot; &apos;d&apos;&gt;");
-        assert_eq!(esc("bell\u{7}"), "bell");
+        // What an XML reader reads back is the text, in content and in attributes.
+        let text = "a<b & \"c\" 'd'>";
+        let doc = format!("<x a=\"{}\">{}</x>", esc(text), esc(text));
+        let x = roxmltree::Document::parse(&doc).unwrap();
+        assert_eq!((x.root_element().attribute("a"), x.root_element().text()), (Some(text), Some(text)));
+        // A control character XML forbids becomes U+FFFD: the file stays well-formed.
+        assert_eq!(esc("bell\u{7}"), "bell\u{FFFD}");
+        assert!(roxmltree::Document::parse(&format!("<x>{}</x>", esc("bell\u{7}"))).is_ok());
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! `summary.json` (design.md §3): the figures of one run, computed from the history, the
+//! `summary.json` (docs/formats.md §3): the figures of one run, computed from the history, the
 //! events and the checks, with the gates and the verdict.
 //!
 //! Every field of the design's example keeps its name and meaning; the extensions are
@@ -243,7 +243,7 @@ pub struct EpochCheck {
 
 /// `summary.json`.
 ///
-/// Extensions to design.md §3: `latency_ms.*.count`, `faults[].{id, target, params,
+/// Extensions to docs/formats.md §3: `latency_ms.*.count`, `faults[].{id, target, params,
 /// proof, heal_proof}`, gate `status`/`message`/`assumption`, `checker`, `linearizable_cause`, `exit_code`,
 /// `verdict`, `verdict_reasons`, `invalid_reasons`, `interrupted`, `harness`, `run_dir`,
 /// `watch`, `errors`, `restores`, `epochs` (runs with a snapshot-restore).
@@ -296,7 +296,7 @@ pub struct Summary {
     pub passed: bool,
     /// Whether (and how long) the linearizability checker ran.
     pub checker: CheckerStatus,
-    /// The exit code of the run (design.md §4).
+    /// The exit code of the run (docs/formats.md §4).
     pub exit_code: u8,
     /// `pass`, `fail`, `invalid` or `interrupted`.
     pub verdict: String,

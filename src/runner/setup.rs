@@ -89,7 +89,7 @@ pub(super) fn prepare(mut scenario: Scenario, opts: &RunOptions) -> Result<Prepa
         "docker" => cluster::docker::prepare_image(&scenario.cluster, opts.quiet)?,
         _ => {
             cluster::process::preflight(&scenario.cluster)?;
-            let binary = crate::sys::which(&scenario.cluster.etcd.binary).unwrap_or_else(|| PathBuf::from(&scenario.cluster.etcd.binary));
+            let binary = crate::host::sys::which(&scenario.cluster.etcd.binary).unwrap_or_else(|| PathBuf::from(&scenario.cluster.etcd.binary));
             cluster::etcd_version(&binary)?
         }
     };
@@ -122,7 +122,7 @@ fn preflight(s: &Scenario, disk_layer: Option<DurabilityMode>) -> Result<(), Err
     if s.ops.iter().any(|o| matches!(o.op, crate::scenario::EtcdOp::SnapshotSave { .. })) && crate::host::caps::etcdctl().is_none() {
         return Err(Error::Environment(format!(
             "the scenario's snapshot ops need `etcdctl` on this machine (snapshot status, snapshot restore): {}",
-            crate::sys::install_hint("etcdctl")
+            crate::host::sys::install_hint("etcdctl")
         )));
     }
     // A fault this machine cannot do (e.g. `mechanism: netem` without sch_netem) is refused here.

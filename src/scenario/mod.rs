@@ -1,4 +1,4 @@
-//! Scenarios: the YAML a user writes (design.md §1), parsed with positions
+//! Scenarios: the YAML a user writes (docs/formats.md §1), parsed with positions
 //! ([`raw`]), checked and given its defaults ([`resolve`]) into a [`Scenario`] whose types
 //! cannot hold a wrong state. Units live in [`units`].
 

@@ -1,6 +1,6 @@
 //! The scenario file exactly as written: serde structs with `deny_unknown_fields`, every
 #![allow(missing_docs)]
-//! field optional where design.md §1 gives a default. Nothing here interprets values beyond
+//! field optional where docs/formats.md §1 gives a default. Nothing here interprets values beyond
 //! their units; [`super::resolve`] turns this into a checked [`super::Scenario`].
 
 use super::units::{Rate, Size, Span};

@@ -1,5 +1,5 @@
 //! Client load: the workloads that drive the cluster and record every operation in the
-//! history (design.md §2). Each kind lives in its own file; this module holds what the
+//! history (docs/formats.md §2). Each kind lives in its own file; this module holds what the
 //! runner sees of all of them: [`run`], the live counters and the end-of-run report.
 
 pub mod pause;

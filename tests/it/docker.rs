@@ -155,7 +155,7 @@ impl Drop for ComposeProject {
 
 /// The local etcd's version: the tag `faultline image build` gives.
 fn etcd_version() -> String {
-    let etcd = faultline::sys::which("etcd").expect("etcd on PATH");
+    let etcd = faultline::host::sys::which("etcd").expect("etcd on PATH");
     faultline::cluster::etcd_version(&etcd).unwrap()
 }
 

@@ -48,7 +48,7 @@ fn image_build_makes_an_image_that_runs_etcd_and_it_can_be_removed() {
     }
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let docker = rt.block_on(image::connect()).expect("the Docker engine that answered a moment ago");
-    let etcd = faultline::sys::which("etcd").expect("etcd on PATH (apt-get install etcd-server)");
+    let etcd = faultline::host::sys::which("etcd").expect("etcd on PATH (apt-get install etcd-server)");
     let version = faultline::cluster::etcd_version(&etcd).unwrap();
     let tag = format!("faultline/etcd:test-{:08x}", rand::random::<u32>());
 
@@ -85,7 +85,7 @@ fn image_build_makes_an_image_that_runs_etcd_and_it_can_be_removed() {
     });
 
     // `clean` without --images keeps images (--run of an id no run has: nothing else is touched).
-    if faultline::sys::is_root() {
+    if faultline::host::sys::is_root() {
         let o = Command::new(env!("CARGO_BIN_EXE_faultline")).args(["clean", "--run", "000000"]).output().unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         assert!(rt.block_on(image::exists(&tag)).unwrap(), "clean without --images removed the image");

@@ -29,7 +29,7 @@ fn ms(n: u64) -> Duration {
 }
 
 fn sh(program: &str, args: &[&str]) {
-    faultline::sys::run(program, args).unwrap_or_else(|e| panic!("{e}"));
+    faultline::host::sys::run(program, args).unwrap_or_else(|e| panic!("{e}"));
 }
 
 /// Two namespaces joined by a veth pair; deleted on drop.

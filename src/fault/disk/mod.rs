@@ -397,7 +397,7 @@ impl DiskLayer {
     /// [`DiskLayer::mount`] with a cache limit other than [`DEFAULT_CACHE_LIMIT`].
     pub fn mount_with_limit(dir: &Path, label: &str, cache_limit: u64) -> Result<DiskLayer, Error> {
         check_label(label)?;
-        if !crate::sys::is_root() {
+        if !crate::host::sys::is_root() {
             return Err(Error::Environment("the disk-fault layer mounts a FUSE file system with mount(2), which needs root; run faultline as root".into()));
         }
         let dir = dir.canonicalize().map_err(|e| {

@@ -2,9 +2,8 @@
 //! lying disk cache would; a later `kill` with `lose_unsynced` drops it.
 
 use crate::error::Error;
-use crate::fault::api::{Active, Applied, Cx, Fault, FaultKind, Healed, Home, Kind, ParamError, Params};
+use crate::fault::api::{draw_default, no_params, Active, Applied, Cx, Fault, Healed, Home, Kind};
 use crate::fault::disk::{DiskLayer, DurabilityMode};
-use rand_chacha::ChaCha8Rng;
 use std::sync::Arc;
 
 /// The registry entry.
@@ -12,28 +11,17 @@ pub const KIND: Kind = Kind {
     name: "fsync-lie",
     mechanism: "faultline's FUSE layer: fsync answers success and keeps the data in its cache (kill with lose_unsynced drops it)",
     params: &[],
-    parse,
-    draw: Some(draw),
+    parse: no_params::<FsyncLie>,
+    draw: Some(draw_default::<FsyncLie>),
 };
 
 /// An fsync-lie (no parameters).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct FsyncLie;
-
-fn parse(_: &Params) -> Result<FaultKind, ParamError> {
-    Ok(FaultKind::new(FsyncLie))
-}
-
-fn draw(_: &mut ChaCha8Rng, _: usize) -> FaultKind {
-    FaultKind::new(FsyncLie)
-}
 
 impl Fault for FsyncLie {
     fn kind(&self) -> &'static Kind {
         &KIND
-    }
-    fn params(&self) -> serde_json::Map<String, serde_json::Value> {
-        serde_json::Map::new()
     }
     fn home(&self) -> Home {
         Home::Disk

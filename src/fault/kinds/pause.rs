@@ -2,32 +2,25 @@
 //! heals.
 
 use crate::error::Error;
-use crate::fault::api::{Applied, Cx, Fault, FaultKind, Home, Kind, ParamError, Params};
+use crate::fault::api::{draw_default, no_params, Applied, Cx, Fault, Home, Kind};
 use crate::fault::process::{self, ProcessFault};
-use rand_chacha::ChaCha8Rng;
 
 /// The registry entry.
-pub const KIND: Kind =
-    Kind { name: "pause", mechanism: "SIGSTOP / SIGCONT (Docker: the engine's pause, cgroup freezer)", params: &[], parse, draw: Some(draw) };
+pub const KIND: Kind = Kind {
+    name: "pause",
+    mechanism: "SIGSTOP / SIGCONT (Docker: the engine's pause, cgroup freezer)",
+    params: &[],
+    parse: no_params::<Pause>,
+    draw: Some(draw_default::<Pause>),
+};
 
 /// A pause (no parameters).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Pause;
-
-fn parse(_: &Params) -> Result<FaultKind, ParamError> {
-    Ok(FaultKind::new(Pause))
-}
-
-fn draw(_: &mut ChaCha8Rng, _: usize) -> FaultKind {
-    FaultKind::new(Pause)
-}
 
 impl Fault for Pause {
     fn kind(&self) -> &'static Kind {
         &KIND
-    }
-    fn params(&self) -> serde_json::Map<String, serde_json::Value> {
-        serde_json::Map::new()
     }
     fn home(&self) -> Home {
         Home::Process
