@@ -669,7 +669,7 @@ fn text(r: &RawFault, key: &str) -> Option<String> {
 mod tests {
     use super::*;
     use crate::fault::kinds::bandwidth::{Bandwidth, BitRate};
-    use crate::fault::kinds::io_error::IoError;
+    use crate::fault::kinds::io_rule::IoRule;
     use crate::fault::kinds::latency::{NetShape, PortSel};
     use crate::fault::kinds::partition::Partition;
 
@@ -751,7 +751,7 @@ mod tests {
             }
             k => panic!("{k:?}"),
         }
-        assert!(matches!(s.faults[2].kind.downcast::<IoError>(), Some(IoError(d)) if d.errno.as_deref() == Some("ENOSPC") && d.percent.0 == 5.0));
+        assert!(matches!(s.faults[2].kind.downcast::<IoRule>(), Some(IoRule { rule: d, .. }) if d.errno.as_deref() == Some("ENOSPC") && d.percent.0 == 5.0));
         assert_eq!(s.faults[3].kind, FaultKind::new(Bandwidth { rate: BitRate(10_000_000) }));
         assert!(s.faults[4].kind.disk_layer().is_some() && s.faults[1].kind.disk_layer().is_some() && s.faults[0].kind.disk_layer().is_none());
         assert!(err("name: x\nfaults:\n  - {at: 1s, kind: latency, target: all}\n").contains("does nothing"));

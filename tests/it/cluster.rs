@@ -6,9 +6,7 @@ use crate::util::{require_root, TestCluster};
 use faultline::cluster::{netns, MemberState};
 use faultline::consistency;
 use faultline::fault;
-use faultline::fault::kinds::{
-    cpu_limit::CpuLimit, cpu_stress::CpuStress, io_latency::IoLatency, io_rule::DiskFault, kill::Kill, partition::Partition, pause::Pause,
-};
+use faultline::fault::kinds::{cpu_limit::CpuLimit, cpu_stress::CpuStress, io_latency, io_rule::DiskFault, kill::Kill, partition::Partition, pause::Pause};
 use faultline::scenario::{FaultKind, PartitionMode, Target};
 use faultline::schedule::Planned;
 use std::time::{Duration, Instant};
@@ -278,8 +276,7 @@ fn a_write_waits_for_the_leaders_delayed_wal_fsync_and_the_layer_counts_it() {
         jitter: None,
         errno: None,
     };
-    let (inj, _) =
-        fault::inject(c.backend.as_ref(), &c.layers, &planned(FaultKind::new(IoLatency(d)), Target::Member(n)), Some(&leader), &[]).expect("io-latency");
+    let (inj, _) = fault::inject(c.backend.as_ref(), &c.layers, &planned(io_latency::new(d), Target::Member(n)), Some(&leader), &[]).expect("io-latency");
     assert_eq!(inj.record.mechanism, "fuse");
     let slow = Instant::now();
     c.put(&leader, "during", "y");

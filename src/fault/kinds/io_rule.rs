@@ -3,12 +3,46 @@
 //! layer's counters and taken out. The two kinds differ only in the rule's action.
 
 use crate::error::Error;
-use crate::fault::api::{Active, Applied, Cx, Healed, ParamError, Params};
-use crate::fault::disk::{self, DiskAction, DiskLayer, DiskRule, IoOp};
+use crate::fault::api::{params_of, Active, Applied, Cx, Fault, Healed, Home, Kind, ParamError, Params};
+use crate::fault::disk::{self, DiskAction, DiskLayer, DiskRule, DurabilityMode, IoOp};
 use crate::units::{Percent, Span};
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// An `io-latency` or `io-error` fault: its kind and its rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IoRule {
+    /// `io_latency::KIND` or `io_error::KIND`.
+    pub kind: &'static Kind,
+    /// The rule's parameters.
+    pub rule: DiskFault,
+}
+
+impl Fault for IoRule {
+    fn kind(&self) -> &'static Kind {
+        self.kind
+    }
+    fn describe(&self) -> String {
+        let what = match (self.rule.delay, &self.rule.errno) {
+            (Some(d), _) => d.to_string(),
+            (None, e) => e.clone().unwrap_or_else(|| "EIO".into()),
+        };
+        format!("{} ({what} on {})", self.kind.name, self.rule.ops.join(","))
+    }
+    fn params(&self) -> serde_json::Map<String, serde_json::Value> {
+        params_of(&self.rule)
+    }
+    fn home(&self) -> Home {
+        Home::Disk
+    }
+    fn disk_layer(&self) -> Option<DurabilityMode> {
+        Some(DurabilityMode::Durable)
+    }
+    fn inject(&self, cx: &mut Cx<'_>) -> Result<Applied, Error> {
+        self.rule.inject(cx)
+    }
+}
 
 /// The parameters of a disk rule.
 #[derive(Debug, Clone, PartialEq, Serialize)]
