@@ -8,8 +8,9 @@ use crate::cli::CheckArgs;
 use crate::error::{Error, Exit};
 use crate::scenario::units::Span;
 
-/// Check the histories; exit 2 when a file could not be read or a page not written, else
-/// [`check::exit_for`].
+/// Check the histories. Every file gets its line (or its JSON object), a file that could not
+/// be checked included, so that one bad file does not hide another's verdict; the exit code
+/// is [`check::exit_for`] (2 also when a page could not be written).
 pub fn run(args: CheckArgs) -> Result<Exit, Error> {
     let CheckArgs { histories, model, format, timeout, json, html } = args;
     let model = match model.as_deref() {
@@ -20,7 +21,7 @@ pub fn run(args: CheckArgs) -> Result<Exit, Error> {
     let format = Format::parse(&format).map_err(Error::BadInput)?;
     let timeout = Span::parse(&timeout).map_err(|m| Error::BadInput(format!("--timeout: {m}")))?.0;
     let mut done = Vec::new();
-    let mut bad = false;
+    let mut problems = Vec::new();
     let mut pages = 0;
     for h in histories.iter().flat_map(|h| check::history_files(h)) {
         match check::check_file(&h, model, format, timeout) {
@@ -34,19 +35,32 @@ pub fn run(args: CheckArgs) -> Result<Exit, Error> {
                         Ok(()) => eprintln!("wrote {}", path.display()),
                         Err(e) => {
                             eprintln!("faultline: cannot write --html {}: {e}", path.display());
-                            bad = true;
+                            problems.push(Exit::BadInput);
                         }
                     }
                 }
                 done.push(c);
             }
             Err(e) => {
+                if json {
+                    println!("{}", json_problem(&check::history_path(&h), &e));
+                }
                 eprintln!("faultline: {e}");
-                bad = true;
+                problems.push(e.exit());
             }
         }
     }
-    Ok(if bad { Exit::BadInput } else { check::exit_for(&done) })
+    Ok(check::exit_for(&done, &problems))
+}
+
+/// The `--json` line of a file that could not be checked: its verdict is `bad-input` (exit
+/// 2) or `no-operations` (exit 5), with the error in words.
+fn json_problem(file: &std::path::Path, e: &Error) -> String {
+    let verdict = match e.exit() {
+        Exit::Invalid => "no-operations",
+        _ => "bad-input",
+    };
+    serde_json::json!({"file": file.display().to_string(), "verdict": verdict, "error": e.to_string()}).to_string()
 }
 
 /// One line of `--json` output.

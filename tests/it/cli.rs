@@ -139,3 +139,74 @@ fn junit_lists_each_gate_and_json_prints_the_summary() {
     let suite = doc.descendants().find(|n| n.has_tag_name("testsuite")).unwrap();
     assert_eq!(suite.attribute("failures"), Some("1"));
 }
+
+/// A history.jsonl of the given lines, in a directory of its own.
+fn history(lines: &[&str]) -> (tempfile::TempDir, String) {
+    write("history.jsonl", &lines.iter().map(|l| format!("{l}\n")).collect::<String>())
+}
+
+const INVOKE_W1: &str = r#"{"type":"invoke","id":1,"client":0,"t":1000,"f":"write","key":"k","value":"1"}"#;
+const OK_W1: &str = r#"{"type":"ok","id":1,"client":0,"t":2000,"f":"write","key":"k","value":"1"}"#;
+
+#[test]
+fn check_refuses_a_history_it_would_have_to_guess_at_with_file_line_and_exit_2() {
+    let cases: [(&str, &[&str], &str); 4] = [
+        (
+            "completion before invocation",
+            &[INVOKE_W1, r#"{"type":"ok","id":1,"client":0,"t":500,"f":"write","key":"k","value":"1"}"#],
+            "before its invocation at t=1000 ns (line 1)",
+        ),
+        ("another f", &[INVOKE_W1, r#"{"type":"ok","id":1,"client":0,"t":2000,"f":"read","key":"k","value":"1"}"#], "expected the same f and key"),
+        ("another key", &[INVOKE_W1, r#"{"type":"ok","id":1,"client":0,"t":2000,"f":"write","key":"j","value":"1"}"#], "on key `j`"),
+        ("no invocation", &[INVOKE_W1, OK_W1, r#"{"type":"ok","id":9,"client":0,"t":3000,"f":"read","key":"k","value":"1"}"#], "never invoked"),
+    ];
+    for (what, lines, says) in cases {
+        let (_d, p) = history(lines);
+        let (code, out, err) = faultline(&["check", &p]);
+        assert_eq!(code, 2, "{what}: {out}{err}");
+        let line = lines.len();
+        assert!(err.contains(&format!("{p}:{line}: ")), "{what}: no file:line in {err}");
+        assert!(err.contains(says) && err.contains("expected"), "{what}: {err}");
+        assert!(!out.contains("LINEARIZABLE"), "{what}: a verdict on bad input: {out}");
+    }
+}
+
+#[test]
+fn an_empty_history_is_no_operations_to_check_with_exit_5_not_a_pass() {
+    let (_d, p) = write("history.jsonl", "");
+    let (code, out, err) = faultline(&["check", &p]);
+    assert_eq!(code, 5, "{out}{err}");
+    assert!(err.contains("no operations to check"), "{err}");
+    assert!(!out.contains("LINEARIZABLE"), "{out}");
+}
+
+#[test]
+fn a_bad_file_among_several_does_not_hide_a_violation_and_is_reported_beside_it() {
+    // A violation made by hand: a write of 1 acknowledged, then a read of nothing after it.
+    let (_d, violation) = history(&[
+        INVOKE_W1,
+        OK_W1,
+        r#"{"type":"invoke","id":2,"client":1,"t":3000,"f":"read","key":"k","value":null}"#,
+        r#"{"type":"ok","id":2,"client":1,"t":4000,"f":"read","key":"k","value":null}"#,
+    ]);
+    let (_e, bad) = history(&[INVOKE_W1, r#"{"type":"ok","id":1,"client":0,"t":5,"f":"write","key":"k","value":"1"}"#]);
+    let (_f, empty) = write("history.jsonl", "");
+    for files in [[&bad, &violation, &empty], [&violation, &empty, &bad]] {
+        let (code, out, err) = faultline(&["check", files[0], files[1], files[2]]);
+        assert_eq!(code, 1, "the violation decides the exit code: {out}{err}");
+        assert!(out.contains(&format!("{violation}: NOT-LINEARIZABLE")), "{out}");
+        assert!(err.contains(&format!("{bad}:2: ")), "{err}");
+        assert!(err.contains(&format!("{empty}: no operations to check")), "{err}");
+    }
+    // Bad input beside a pass or an empty history: 2, the worst of the rest.
+    let (_g, good) = history(&[INVOKE_W1, OK_W1]);
+    assert_eq!(faultline(&["check", &good, &bad]).0, 2);
+    assert_eq!(faultline(&["check", &good, &empty]).0, 5);
+    // --json: one object per file, the bad ones included.
+    let (code, out, _) = faultline(&["check", "--json", &good, &bad, &empty]);
+    assert_eq!(code, 2);
+    let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let verdicts: Vec<&str> = lines.iter().map(|l| l["verdict"].as_str().unwrap()).collect();
+    assert_eq!(verdicts, ["linearizable", "bad-input", "no-operations"], "{out}");
+    assert!(lines[1]["error"].as_str().unwrap().contains(":2: "), "{out}");
+}
