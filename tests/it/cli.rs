@@ -210,3 +210,56 @@ fn a_bad_file_among_several_does_not_hide_a_violation_and_is_reported_beside_it(
     assert_eq!(verdicts, ["linearizable", "bad-input", "no-operations"], "{out}");
     assert!(lines[1]["error"].as_str().unwrap().contains(":2: "), "{out}");
 }
+
+#[test]
+fn every_subcommand_help_lists_its_own_exit_codes() {
+    // Each subcommand, and a code only it has (or a phrase only its list says).
+    let own: [(&[&str], &str); 9] = [
+        (&["run"], "1  a gate failed"),
+        (&["replay"], "the replay is invalid"),
+        (&["compare"], "every run of both variants passed"),
+        (&["validate"], "a scenario does not parse"),
+        (&["check"], "not linearizable (whatever the other files give)"),
+        (&["report"], "report.html written"),
+        (&["doctor"], "a NO row, not an error"),
+        (&["clean"], "--run ID matches nothing"),
+        (&["image", "build"], "the image was built"),
+    ];
+    for (cmd, says) in own {
+        let mut args = cmd.to_vec();
+        args.push("--help");
+        let (code, out, err) = faultline(&args);
+        assert_eq!(code, 0, "{cmd:?}: {err}");
+        let codes = out.split("Exit codes").nth(1).unwrap_or_else(|| panic!("{cmd:?} --help lists no exit codes:\n{out}"));
+        assert!(codes.contains(says), "{cmd:?} --help does not list its own exit codes:\n{codes}");
+        if cmd != ["run"] && cmd != ["replay"] {
+            assert!(!codes.contains("1  a gate failed (etcd misbehaved)"), "{cmd:?} --help lists run's codes:\n{codes}");
+        }
+    }
+}
+
+#[test]
+fn clean_says_when_a_run_id_matches_nothing_and_a_dry_run_touches_nothing() {
+    crate::util::require_root();
+    use faultline::cluster::state::{new_run_id, RunState};
+    // A run id nothing carries: bad input, named, and nothing else is touched.
+    let (code, out, err) = faultline(&["clean", "--run", "zz0000"]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("--run zz0000: no run with this id left anything"), "{err}");
+    assert!(!out.contains("removed"), "{out}");
+    // A run's state left behind (as a crashed run leaves it; its owner is this test).
+    let id = new_run_id();
+    RunState::record(&id, std::path::Path::new("/tmp/faultline-clean-test"), 1, "process", Vec::new()).unwrap();
+    let state = RunState::path(&id);
+    let (code, out, err) = faultline(&["clean", "--run", &id, "--force", "--dry-run"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&format!("would remove run state {}", state.display())), "{out}");
+    assert!(out.contains("nothing was touched"), "{out}");
+    assert!(state.exists(), "--dry-run removed the run state");
+    let (code, out, err) = faultline(&["clean", "--run", &id, "--force"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&format!("removed run state {}", state.display())), "{out}");
+    assert!(!state.exists());
+    // Gone now: the same id matches nothing.
+    assert_eq!(faultline(&["clean", "--run", &id]).0, 2);
+}
