@@ -205,8 +205,9 @@ pub struct RunArgs {
     /// failed gate is a failure with its figures and the run directory), for CI systems.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
-    /// Print each run's summary (summary.json) on stdout, as a JSON array, instead of the
-    /// table and progress lines (which would mix with it).
+    /// Print each run's summary (summary.json) on stdout as JSON Lines — one object per
+    /// scenario, on one line, as its run ends — instead of the table and progress lines
+    /// (which would mix with it). `check --json` follows the same convention.
     #[arg(long)]
     pub json: bool,
 }
@@ -285,7 +286,9 @@ pub struct CheckArgs {
     /// Time limit per file; past it the verdict is `unknown` (exit 5), never a guess.
     #[arg(long, default_value = "60s")]
     pub timeout: String,
-    /// One JSON object per file, one per line.
+    /// JSON Lines: one object per file, on one line (`file`, `verdict`, ...; a file that
+    /// could not be checked has `verdict` bad-input or no-operations and `error`), as `run
+    /// --json` does per scenario.
     #[arg(long)]
     pub json: bool,
     /// When a history is not linearizable, write a page that draws the violation (the

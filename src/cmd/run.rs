@@ -1,6 +1,6 @@
 //! `faultline run`: every scenario parsed before any runs, then each run in turn (a run
 //! directory per scenario under `--out` when there are several), its table printed; the
-//! exit code is the worst run's. `--junit` writes JUnit XML, `--json` prints the summaries.
+//! exit code is the worst run's. `--junit` writes JUnit XML, `--json` prints the summaries (JSON Lines, one per scenario).
 
 use crate::cli::RunArgs;
 use crate::error::{Error, Exit};
@@ -43,11 +43,17 @@ pub fn run(args: RunArgs) -> Result<Exit, Error> {
                 }
                 exit = exit.worst(outcome.exit);
                 outcomes.push(Ok(outcome.summary));
+                if json {
+                    println!("{}", json_line(&outcomes[outcomes.len() - 1]));
+                }
             }
             Err(e) => {
                 eprintln!("faultline: {e}");
                 exit = exit.worst(e.exit());
                 outcomes.push(Err((name, e.to_string())));
+                if json {
+                    println!("{}", json_line(&outcomes[outcomes.len() - 1]));
+                }
             }
         }
         if cancel.is_cancelled() {
@@ -56,9 +62,6 @@ pub fn run(args: RunArgs) -> Result<Exit, Error> {
     }
     if let Some(path) = junit {
         write_junit(&path, &outcomes)?;
-    }
-    if json {
-        print_json(&outcomes);
     }
     Ok(exit)
 }
@@ -77,14 +80,13 @@ fn write_junit(path: &std::path::Path, outcomes: &[Outcome]) -> Result<(), Error
     Ok(())
 }
 
-/// `--json`: every run's summary, as a JSON array on stdout.
-fn print_json(outcomes: &[Outcome]) {
-    let all: Vec<serde_json::Value> = outcomes
-        .iter()
-        .map(|o| match o {
-            Ok(s) => serde_json::to_value(s).unwrap_or(serde_json::Value::Null),
-            Err((n, m)) => serde_json::json!({ "scenario": n, "verdict": "error", "error": m }),
-        })
-        .collect();
-    println!("{}", serde_json::to_string_pretty(&all).unwrap_or_default());
+/// `--json`: JSON Lines on stdout, one object per scenario as its run ends — its summary
+/// (summary.json on one line), or `{"scenario", "verdict": "error", "error"}` for a scenario
+/// that could not run: the convention `check --json` follows too.
+fn json_line(o: &Outcome) -> String {
+    let v = match o {
+        Ok(s) => serde_json::to_value(s).unwrap_or(serde_json::Value::Null),
+        Err((n, m)) => serde_json::json!({ "scenario": n, "verdict": "error", "error": m }),
+    };
+    v.to_string()
 }

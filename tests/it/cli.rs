@@ -120,10 +120,12 @@ fn junit_lists_each_gate_and_json_prints_the_summary() {
     let (code, stdout, err) =
         faultline(&["run", scen.to_str().unwrap(), "--backend", "process", "--out", out.to_str().unwrap(), "--junit", junit.to_str().unwrap(), "--json"]);
     assert_eq!(code, 1, "the p99 gate of 1 ms cannot pass on a 3-member cluster: {err}");
-    // --json: stdout is exactly the summaries.
-    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
-    assert_eq!(v[0]["scenario"], "gate-test");
-    assert_eq!(v[0]["verdict"], "fail");
+    // --json: stdout is exactly the summaries, JSON Lines: one object per scenario.
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "one line per scenario: {stdout}");
+    let v: serde_json::Value = serde_json::from_str(lines[0]).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    assert_eq!(v["scenario"], "gate-test");
+    assert_eq!(v["verdict"], "fail");
     // JUnit: well-formed, a case per gate, the failed one with its figures and the run dir.
     let xml = std::fs::read_to_string(&junit).unwrap();
     let doc = roxmltree::Document::parse(&xml).unwrap_or_else(|e| panic!("{e}: {xml}"));
