@@ -126,6 +126,13 @@ fn junit_lists_each_gate_and_json_prints_the_summary() {
     let v: serde_json::Value = serde_json::from_str(lines[0]).unwrap_or_else(|e| panic!("{e}: {stdout}"));
     assert_eq!(v["scenario"], "gate-test");
     assert_eq!(v["verdict"], "fail");
+    // Who ran it, when, and the id `clean --run` takes.
+    let id = v["run_id"].as_str().unwrap_or_default();
+    assert!(id.len() == 6 && id.chars().all(|c| c.is_ascii_hexdigit()), "run_id {:?}", v["run_id"]);
+    let started = v["started_at"].as_str().unwrap_or_default();
+    let shape: String = started.chars().map(|c| if c.is_ascii_digit() { 'd' } else { c }).collect();
+    assert_eq!(shape, "dddd-dd-ddTdd:dd:ddZ", "started_at {started:?} is not RFC 3339 UTC");
+    assert_eq!(v["faultline_version"], env!("CARGO_PKG_VERSION"));
     // JUnit: well-formed, a case per gate, the failed one with its figures and the run dir.
     let xml = std::fs::read_to_string(&junit).unwrap();
     let doc = roxmltree::Document::parse(&xml).unwrap_or_else(|e| panic!("{e}: {xml}"));
