@@ -272,3 +272,40 @@ fn clean_says_when_a_run_id_matches_nothing_and_a_dry_run_touches_nothing() {
     // Gone now: the same id matches nothing.
     assert_eq!(faultline(&["clean", "--run", &id]).0, 2);
 }
+
+/// `faultline doctor` with `COLUMNS` set (or unset), as `uid` when given; its stdout.
+fn doctor(columns: Option<&str>, uid: Option<u32>) -> String {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_faultline"));
+    cmd.arg("doctor");
+    match columns {
+        Some(c) => cmd.env("COLUMNS", c),
+        None => cmd.env_remove("COLUMNS"),
+    };
+    if let Some(u) = uid {
+        cmd.uid(u).gid(u);
+    }
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn doctor_fits_the_terminal_width_and_says_not_root_to_a_user() {
+    crate::util::require_root();
+    // COLUMNS is the terminal's width; not a terminal and no COLUMNS: 100.
+    for (columns, width) in [(Some("80"), 80), (Some("120"), 120), (None, 100)] {
+        let out = doctor(columns, None);
+        let widest = out.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+        assert!(widest <= width, "doctor with COLUMNS={columns:?} is {widest} wide:\n{out}");
+        assert!(out.contains("iptables") && out.contains("mem-stress"), "{out}");
+    }
+    // As a user who is not root (nobody): what only root can probe is "not root", not missing.
+    let out = doctor(Some("200"), Some(65534));
+    let row = |name: &str| out.lines().find(|l| l.starts_with(&format!("│ {name} "))).unwrap_or_else(|| panic!("no {name} row:\n{out}")).to_string();
+    for name in ["iptables", "nftables", "tc netem", "NFQUEUE", "cgroups"] {
+        let r = row(name);
+        assert!(r.contains("not root") && !r.contains("NO") && !r.contains("apt-get"), "{r}");
+    }
+    assert!(row("root").contains("NO"), "{out}");
+}
