@@ -6,6 +6,7 @@ use crate::check::{self, FileCheck, ModelName};
 use crate::checker::{self, input::Format, Verdict};
 use crate::cli::CheckArgs;
 use crate::error::{Error, Exit};
+use crate::markup::terminal;
 use crate::scenario::units::Span;
 
 /// Check the histories. Every file gets its line (or its JSON object), a file that could not
@@ -26,15 +27,15 @@ pub fn run(args: CheckArgs) -> Result<Exit, Error> {
     for h in histories.iter().flat_map(|h| check::history_files(h)) {
         match check::check_file(&h, model, format, timeout) {
             Ok(c) => {
-                println!("{}", if json { json_line(&c) } else { text(&c) });
+                println!("{}", if json { json_line(&c) } else { terminal(&text(&c)) });
                 if let (Some(page), Some(f)) = (&html, &c.result.failure) {
                     pages += 1;
                     let path = check::html_path(page, pages);
                     let title = format!("faultline check {}", c.file.display());
                     match std::fs::write(&path, checker::html::render(f, &title)) {
-                        Ok(()) => eprintln!("wrote {}", path.display()),
+                        Ok(()) => eprintln!("wrote {}", terminal(&path.display().to_string())),
                         Err(e) => {
-                            eprintln!("faultline: cannot write --html {}: {e}", path.display());
+                            eprintln!("faultline: {}", terminal(&format!("cannot write --html {}: {e}", path.display())));
                             problems.push(Exit::BadInput);
                         }
                     }
@@ -45,7 +46,7 @@ pub fn run(args: CheckArgs) -> Result<Exit, Error> {
                 if json {
                     println!("{}", json_problem(&check::history_path(&h), &e));
                 }
-                eprintln!("faultline: {e}");
+                eprintln!("faultline: {}", terminal(&e.to_string()));
                 problems.push(e.exit());
             }
         }

@@ -6,6 +6,7 @@
 use crate::cli::CleanArgs;
 use crate::error::{Error, Exit};
 use crate::host::leftovers::{self, Mode};
+use crate::markup::terminal;
 
 /// Clean up (or, with `--dry-run`, list) and report.
 pub fn run(args: CleanArgs) -> Result<Exit, Error> {
@@ -21,11 +22,12 @@ pub fn run(args: CleanArgs) -> Result<Exit, Error> {
         let left = if c.runs.is_empty() { "no run left anything behind".to_string() } else { format!("runs that left something: {}", c.runs.join(", ")) };
         return Err(Error::BadInput(format!(
             "--run {}: no run with this id left anything on this machine ({left}). The id is the 6 hex digits of `run_id` in the run's summary.json (and of faultline-<id>-... names); run `faultline clean --dry-run` to list what is left.",
-            id
+            terminal(id)
         )));
     }
     let (did, healed) = if dry_run { ("would remove", "would heal") } else { ("removed", "healed") };
     for r in &c.removed {
+        let r = &terminal(r);
         match r.strip_prefix("healed ") {
             Some(rest) => println!("{healed} {rest}"),
             None if r.starts_with("the attached containers") => println!("{r}"),
@@ -33,14 +35,14 @@ pub fn run(args: CleanArgs) -> Result<Exit, Error> {
         }
     }
     for s in &c.skipped {
-        println!("left alone {s}");
+        println!("left alone {}", terminal(s));
     }
     for f in &c.failed {
-        eprintln!("could not remove {f}");
+        eprintln!("could not remove {}", terminal(f));
     }
     let removed_images = if images { super::block_on(crate::cluster::image::remove_all(dry_run))? } else { Vec::new() };
     for r in &removed_images {
-        println!("{did} {r}");
+        println!("{did} {}", terminal(r));
     }
     if c.removed.is_empty() && c.failed.is_empty() && removed_images.is_empty() {
         println!(

@@ -14,7 +14,8 @@ const MIN_WIDTH: usize = 40;
 pub fn run() -> Result<Exit, Error> {
     let width = terminal_width();
     let checks = caps::checks();
-    println!("{}", caps::render(&checks, width));
+    // Versions and paths come from other programs: shown, not obeyed.
+    println!("{}", crate::markup::terminal(&caps::render(&checks, width)));
     println!("fault kinds and how faultline carries them out (docs/faults.md):");
     // `  <name, 11 wide> <mechanism>`, continuation lines indented under the mechanism.
     let indent = 2 + 11 + 1;

@@ -4,6 +4,7 @@
 
 use crate::cli::RunArgs;
 use crate::error::{Error, Exit};
+use crate::markup::terminal;
 use crate::report::{self, Summary};
 use crate::runner::{self, RunOptions};
 use crate::scenario;
@@ -39,7 +40,7 @@ pub fn run(args: RunArgs) -> Result<Exit, Error> {
         match runner::run(s, &opts, cancel.clone()) {
             Ok(outcome) => {
                 if !quiet {
-                    println!("{}", report::table::render(&outcome.summary));
+                    println!("{}", terminal(&report::table::render(&outcome.summary)));
                 }
                 exit = exit.worst(outcome.exit);
                 outcomes.push(Ok(outcome.summary));
@@ -48,7 +49,7 @@ pub fn run(args: RunArgs) -> Result<Exit, Error> {
                 }
             }
             Err(e) => {
-                eprintln!("faultline: {e}");
+                eprintln!("faultline: {}", terminal(&e.to_string()));
                 exit = exit.worst(e.exit());
                 outcomes.push(Err((name, e.to_string())));
                 if json {
@@ -76,7 +77,7 @@ fn write_junit(path: &std::path::Path, outcomes: &[Outcome]) -> Result<(), Error
         })
         .collect();
     std::fs::write(path, report::junit::render(&cases)).map_err(|e| Error::Environment(format!("cannot write the JUnit file {}: {e}", path.display())))?;
-    eprintln!("faultline: wrote JUnit results to {}", path.display());
+    eprintln!("faultline: wrote JUnit results to {}", terminal(&path.display().to_string()));
     Ok(())
 }
 

@@ -309,3 +309,34 @@ fn doctor_fits_the_terminal_width_and_says_not_root_to_a_user() {
     }
     assert!(row("root").contains("NO"), "{out}");
 }
+
+/// Whether text would act on a terminal: any control character but newline and tab.
+fn has_controls(s: &str) -> bool {
+    s.chars().any(|c| c.is_control() && c != '\n' && c != '\t')
+}
+
+#[test]
+fn escape_sequences_from_files_are_shown_not_sent_to_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    // A file name with an ESC sequence in it (retitles the terminal), in an error from main.
+    let named = dir.path().join("\u{1b}]0;pwned\u{7}.yaml");
+    let (code, out, err) = faultline(&["run", named.to_str().unwrap()]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(!has_controls(&err) && !has_controls(&out), "raw control characters on the terminal: {err:?}");
+    assert!(err.contains("\\e]0;pwned\\x07.yaml"), "{err}");
+    // In `check`: a missing history's name, and a key and values quoted from a history.
+    let (code, _, err) = faultline(&["check", dir.path().join("\u{1b}[2Jgone.jsonl").to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(!has_controls(&err) && err.contains("\\e[2Jgone.jsonl"), "{err:?}");
+    let lines = [
+        format!(r#"{{"type":"invoke","id":1,"client":0,"t":1000,"f":"write","key":"{k}","value":"\u001b[2J"}}"#, k = "k\\u001b[31m"),
+        format!(r#"{{"type":"ok","id":1,"client":0,"t":2000,"f":"write","key":"{k}","value":"\u001b[2J"}}"#, k = "k\\u001b[31m"),
+        format!(r#"{{"type":"invoke","id":2,"client":1,"t":3000,"f":"read","key":"{k}","value":null}}"#, k = "k\\u001b[31m"),
+        format!(r#"{{"type":"ok","id":2,"client":1,"t":4000,"f":"read","key":"{k}","value":null}}"#, k = "k\\u001b[31m"),
+    ];
+    let (_d, p) = history(&lines.iter().map(String::as_str).collect::<Vec<_>>());
+    let (code, out, err) = faultline(&["check", &p]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("NOT-LINEARIZABLE") && out.contains("k\\e[31m"), "the key is shown escaped: {out}");
+    assert!(!has_controls(&out) && !has_controls(&err), "raw control characters on the terminal: {out:?}");
+}
