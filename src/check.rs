@@ -58,9 +58,11 @@ pub fn check_file(path: &Path, model: Option<ModelName>, format: Option<Format>,
     let name = file.display().to_string();
     let text = std::fs::read_to_string(&file)
         .map_err(|e| Error::BadInput(format!("cannot read history {name}: {e}. Give a history.jsonl, a run directory, a Jepsen etcd log or a kv log.")))?;
+    let no_operations =
+        || Error::Invalid(format!("{name}: no operations to check: the history is empty, so it proves nothing (a run that recorded it is invalid, exit 5)"));
     let format = match format.or_else(|| Format::detect(&text)) {
         Some(f) => f,
-        None if text.trim().is_empty() => Format::JepsenLog, // an empty history is linearizable in any format
+        None if text.trim().is_empty() => return Err(no_operations()),
         None => return Err(Error::BadInput(format!("{name}:1: cannot tell the format of this file; pass --format jsonl|jepsen-log|kv-log"))),
     };
     let model = model.unwrap_or(match format {
@@ -86,6 +88,9 @@ pub fn check_file(path: &Path, model: Option<ModelName>, format: Option<Format>,
             )))
         }
     };
+    if result.ops() == 0 {
+        return Err(no_operations());
+    }
     Ok(FileCheck { file, result, model })
 }
 
@@ -103,14 +108,15 @@ pub fn html_path(file: &Path, n: usize) -> PathBuf {
     file.with_file_name(name)
 }
 
-/// The exit code for a set of checks: 1 if any is not linearizable, else 5 if any is
-/// unknown, else 0.
-pub fn exit_for(results: &[FileCheck]) -> Exit {
+/// The exit code for a set of checks and the files that could not be checked (`problems`:
+/// the exit code of each such file's error): 1 if any history is not linearizable — a
+/// violation found is never hidden by another file's bad input — else the worst of the rest
+/// by [`Exit::worst`] (2 for bad input, 5 for a history with no operations or one undecided
+/// in time), else 0.
+pub fn exit_for(results: &[FileCheck], problems: &[Exit]) -> Exit {
     if results.iter().any(|r| r.result.verdict == Verdict::NotLinearizable) {
-        Exit::GateFailed
-    } else if results.iter().any(|r| r.result.verdict == Verdict::Unknown) {
-        Exit::Invalid
-    } else {
-        Exit::Pass
+        return Exit::GateFailed;
     }
+    let unknown = results.iter().filter(|r| r.result.verdict == Verdict::Unknown).map(|_| Exit::Invalid);
+    problems.iter().copied().chain(unknown).fold(Exit::Pass, Exit::worst)
 }

@@ -18,14 +18,74 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Exit codes, shown under every --help.
+/// Exit codes of `run` (and of `faultline --help`): a run's verdict.
 pub const EXIT_CODES: &str = "Exit codes:
   0  every gate passed
   1  a gate failed (etcd misbehaved)
   2  bad input (scenario, flags)
   3  environment (missing etcd, not root, no Docker engine)
   4  faultline itself failed
-  5  the run is invalid: the test did not test (cluster never healthy, a fault not shown to take effect, too few operations)";
+  5  the run is invalid: the test did not test (cluster never healthy, a fault not shown to take effect, too few operations)
+Several scenarios: the worst, ranked 4 > 3 > 2 > 5 > 1 > 0.";
+
+/// Exit codes of `replay`.
+pub const REPLAY_EXIT_CODES: &str = "Exit codes (as `run`, for the replay's own verdict):
+  0  every gate passed
+  1  a gate failed (etcd misbehaved)
+  2  bad input (flags, a run directory without scenario.yaml or events.jsonl)
+  3  environment (missing etcd, not root, no Docker engine)
+  4  faultline itself failed
+  5  the replay is invalid or was interrupted";
+
+/// Exit codes of `compare`.
+pub const COMPARE_EXIT_CODES: &str = "Exit codes:
+  0  every run of both variants passed its gates
+  1  a run failed a gate (and none was worse)
+  2  bad input (scenario, a variant's KEY=VALUE)
+  3  environment (missing etcd or image, not root, no Docker engine)
+  4  faultline itself failed
+  5  a run was invalid or interrupted
+The worst run's, ranked 4 > 3 > 2 > 5 > 1 > 0.";
+
+/// Exit codes of `validate`.
+pub const VALIDATE_EXIT_CODES: &str = "Exit codes:
+  0  every scenario parsed and is explained above
+  2  a scenario does not parse or asks for something impossible (file:line:col on stderr)
+  4  faultline itself failed";
+
+/// Exit codes of `check`.
+pub const CHECK_EXIT_CODES: &str = "Exit codes:
+  0  every history is linearizable
+  1  a history is not linearizable (whatever the other files give)
+  2  bad input: a file that cannot be read or parsed, or that breaks the pairing of invocations and completions (file:line on stderr)
+  4  faultline itself failed
+  5  a history could not be decided within --timeout, or has no operations to check
+Several files, none not linearizable: the worst of the rest, ranked 4 > 2 > 5 > 0.";
+
+/// Exit codes of `report`.
+pub const REPORT_EXIT_CODES: &str = "Exit codes:
+  0  report.html written
+  2  not a run directory, or its summary.json / events.jsonl / history.jsonl cannot be read
+  4  report.html could not be written, or faultline itself failed";
+
+/// Exit codes of `doctor`.
+pub const DOCTOR_EXIT_CODES: &str = "Exit codes:
+  0  the table was printed (a capability this machine lacks is a NO row, not an error)
+  4  faultline itself failed";
+
+/// Exit codes of `clean`.
+pub const CLEAN_EXIT_CODES: &str = "Exit codes:
+  0  everything found was removed or healed (or, with --dry-run, listed), or nothing was left
+  2  --run ID matches nothing faultline left behind
+  3  not root
+  4  something could not be removed (named on stderr)";
+
+/// Exit codes of `image build`.
+pub const IMAGE_EXIT_CODES: &str = "Exit codes:
+  0  the image was built (or was already there)
+  2  bad input (an --etcd PATH that does not exist, a malformed --tag)
+  3  environment: no etcd on PATH, no Docker engine, an etcd that cannot run here
+  4  faultline itself failed";
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
@@ -44,6 +104,7 @@ pub enum Command {
     /// the replay differs from the original.
     ///
     /// Example: faultline replay reports/leader-partition-20261130T194023Z --until 12s
+    #[command(after_help = REPLAY_EXIT_CODES)]
     Replay(ReplayArgs),
     /// Compare two versions or settings of etcd on one scenario (pre-upgrade, tuning).
     ///
@@ -63,35 +124,40 @@ pub enum Command {
     /// Example: faultline compare scenarios/tuning-heartbeat.yaml --a heartbeat_interval=100ms election_timeout=1s --b heartbeat_interval=20ms election_timeout=100ms --runs 3
     ///
     /// Example (upgrade): faultline compare scenarios/leader-kill.yaml --backend process --a binary=/usr/bin/etcd --b binary=/opt/etcd-3.5/etcd
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = COMPARE_EXIT_CODES)]
     Compare(CompareArgs),
     /// Check scenarios and explain them (resolved settings and fault schedule) without running.
     ///
     /// Example: faultline validate scenarios/*.yaml --seed 7
+    #[command(after_help = VALIDATE_EXIT_CODES)]
     Validate(ValidateArgs),
     /// Check histories for linearizability: faultline's history.jsonl (or a run directory),
     /// Jepsen etcd logs, Porcupine kv logs.
     ///
     /// Prints each file's verdict, per-key counts and time, and for a violation the key and
-    /// the window of operations that cannot be ordered. Exit 0 when every file is
-    /// linearizable, 1 when one is not, 2 on bad input, 5 when a check ran out of time.
+    /// the window of operations that cannot be ordered. A file that cannot be checked is
+    /// named on stderr beside the others' verdicts.
     ///
     /// Example: faultline check reports/leader-partition-20261123T170512Z/
+    #[command(after_help = CHECK_EXIT_CODES)]
     Check(CheckArgs),
     /// (Re)write report.html in a run directory from its summary.json, events.jsonl and
     /// history.jsonl: faults per member, leaders, throughput, latency and unavailability on
     /// one time axis. Self-contained; open it in any browser.
     ///
     /// Example: faultline report reports/leader-partition-20261123T170512Z/
+    #[command(after_help = REPORT_EXIT_CODES)]
     Report(ReportArgs),
     /// Show what this machine can do: root, namespaces, iptables/nft, netem, NFQUEUE, FUSE,
     /// cgroups, Docker, etcd. Each row says what it enables and how to get it when missing.
+    #[command(after_help = DOCTOR_EXIT_CODES)]
     Doctor,
     /// Remove what crashed or killed runs left behind: etcd processes, network namespaces (and
     /// the links and rules inside them), cgroups, Docker containers and networks labelled
     /// faultline.run, and run state. Containers of an attached cluster are healed (unpaused,
     /// started, the run's rules removed), never removed. Runs whose faultline process is still
     /// alive are left alone unless --force.
+    #[command(after_help = CLEAN_EXIT_CODES)]
     Clean(CleanArgs),
     /// Internal: a CPU burner or memory holder that a cpu-stress / mem-stress fault starts
     /// inside a member's cgroup. Not for direct use.
@@ -110,7 +176,7 @@ pub enum ImageCommand {
     /// (the engine caches the layers).
     ///
     /// Example: faultline image build --etcd /usr/bin/etcd
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = IMAGE_EXIT_CODES)]
     Build(ImageBuildArgs),
 }
 
@@ -139,8 +205,9 @@ pub struct RunArgs {
     /// failed gate is a failure with its figures and the run directory), for CI systems.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
-    /// Print each run's summary (summary.json) on stdout, as a JSON array, instead of the
-    /// table and progress lines (which would mix with it).
+    /// Print each run's summary (summary.json) on stdout as JSON Lines — one object per
+    /// scenario, on one line, as its run ends — instead of the table and progress lines
+    /// (which would mix with it). `check --json` follows the same convention.
     #[arg(long)]
     pub json: bool,
 }
@@ -219,7 +286,9 @@ pub struct CheckArgs {
     /// Time limit per file; past it the verdict is `unknown` (exit 5), never a guess.
     #[arg(long, default_value = "60s")]
     pub timeout: String,
-    /// One JSON object per file, one per line.
+    /// JSON Lines: one object per file, on one line (`file`, `verdict`, ...; a file that
+    /// could not be checked has `verdict` bad-input or no-operations and `error`), as `run
+    /// --json` does per scenario.
     #[arg(long)]
     pub json: bool,
     /// When a history is not linearizable, write a page that draws the violation (the
@@ -243,7 +312,8 @@ pub struct ReportArgs {
 /// The flags of `faultline clean`.
 #[derive(Debug, Args)]
 pub struct CleanArgs {
-    /// Only this run id (the 6 hex digits in faultline-<id>-... names).
+    /// Only this run id (the 6 hex digits of `run_id` in summary.json and of
+    /// faultline-<id>-... names); an id that matches nothing is an error (exit 2).
     #[arg(long, value_name = "ID")]
     pub run: Option<String>,
     /// Also remove runs whose owner still seems alive.
@@ -253,6 +323,9 @@ pub struct CleanArgs {
     /// faultline.image, and only those); without it images are kept.
     #[arg(long)]
     pub images: bool,
+    /// Touch nothing: list what would be removed or healed.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// The flags of the hidden `faultline stress-worker`.

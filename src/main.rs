@@ -1,11 +1,13 @@
 //! The `faultline` binary: parse the command line, carry out the subcommand ([`cmd::run`]),
 //! map the outcome to one of the documented exit codes ([`Exit`]). Errors print as one
-//! paragraph, never a backtrace.
+//! paragraph, never a backtrace, with control characters shown, not obeyed
+//! ([`faultline::markup::terminal`]).
 
 use clap::Parser;
 use faultline::cli::Cli;
 use faultline::cmd;
 use faultline::error::Exit;
+use faultline::markup::terminal;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -20,7 +22,7 @@ fn main() -> ExitCode {
     let exit = match std::panic::catch_unwind(|| cmd::run(cli.command)) {
         Ok(Ok(exit)) => exit,
         Ok(Err(e)) => {
-            eprintln!("faultline: {e}");
+            eprintln!("faultline: {}", terminal(&e.to_string()));
             e.exit()
         }
         Err(_) => Exit::Harness,
@@ -33,6 +35,7 @@ fn main() -> ExitCode {
 fn report_panic(info: &std::panic::PanicHookInfo<'_>) {
     let loc = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
     let msg = info.payload().downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| info.payload().downcast_ref::<String>().cloned()).unwrap_or_default();
+    let msg = terminal(&msg);
     eprintln!("faultline: internal error{loc}: {msg}. This is a bug in faultline; please report it with the run directory. If a run was interrupted by it, `faultline clean` removes what it left.");
     if std::env::var_os("FAULTLINE_BACKTRACE").is_some() {
         eprintln!("{}", std::backtrace::Backtrace::force_capture());

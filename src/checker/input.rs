@@ -1,6 +1,8 @@
 //! Reading histories for the checker: faultline's `history.jsonl` (docs/formats.md §2), Jepsen's
 //! etcd logs and Porcupine's kv logs. A malformed line is reported as `file:line: what was
-//! expected`.
+//! expected` — and so is a line that breaks the pairing of `history.jsonl` (a completion
+//! without its invocation, with another `f` or key, or stamped before it): the checker never
+//! judges a history it had to guess at.
 
 use super::models::kv::{KvIn, KvOut};
 use super::models::register::{RegIn, RegOut, Register, Val};
@@ -227,6 +229,16 @@ pub fn kv_log(text: &str, file: &str) -> Result<Vec<KvOp>, String> {
     Ok(ops)
 }
 
+/// An entry type as the history writes it.
+fn entry_name(t: EntryType) -> &'static str {
+    match t {
+        EntryType::Invoke => "invoke",
+        EntryType::Ok => "ok",
+        EntryType::Fail => "fail",
+        EntryType::Info => "info",
+    }
+}
+
 /// faultline's history.jsonl → register operations split by key. Streamed: only operations
 /// still open are held, so a history of a million operations needs no more than its result.
 pub fn jsonl(path: &Path) -> Result<(Register, Vec<RegOp>), String> {
@@ -236,8 +248,11 @@ pub fn jsonl(path: &Path) -> Result<(Register, Vec<RegOp>), String> {
     let mut reader = std::io::BufReader::with_capacity(1 << 20, f);
     let mut interner = Interner::default();
     let compare_failed = crate::workload::register::COMPARE_FAILED;
-    // Invocations waiting for their completion: id → (line, operation without its outcome).
-    let mut open: HashMap<u64, (usize, RegOp)> = HashMap::new();
+    // Invocations waiting for their completion: id → (line, operation without its outcome,
+    // its f, its invocation time).
+    let mut open: HashMap<u64, (usize, RegOp, OpKind, u64)> = HashMap::new();
+    // Operations already completed: id → the completion's line (a second completion is bad).
+    let mut completed: HashMap<u64, usize> = HashMap::new();
     let mut ops: Vec<(usize, RegOp)> = Vec::new();
     let mut line = String::new();
     let mut n = 0;
@@ -261,16 +276,42 @@ pub fn jsonl(path: &Path) -> Result<(Register, Vec<RegOp>), String> {
                 (OpKind::Cas, Value::Pair(a, b)) => RegIn::Cas(interner.id(a), interner.id(b)),
                 (OpKind::Cas, _) => return Err(bad("a cas needs [from, to]")),
             };
-            let op = Operation { client: e.client as u64, key: e.key, call: e.t, ret: None, input, output: None, origin: format!("{file}:{n} (op {})", e.id) };
-            if open.insert(e.id, (n, op)).is_some() {
-                return Err(bad("operation id invoked twice"));
+            if open.contains_key(&e.id) || completed.contains_key(&e.id) {
+                return Err(bad(&format!("operation {} is invoked twice; expected one invoke line per operation id", e.id)));
             }
+            let op = Operation { client: e.client as u64, key: e.key, call: e.t, ret: None, input, output: None, origin: format!("{file}:{n} (op {})", e.id) };
+            open.insert(e.id, (n, op, e.f, e.t));
             continue;
         }
-        // A completion of an operation never invoked is ignored, as before.
-        let Some((at, mut op)) = open.remove(&e.id) else {
-            continue;
+        let Some((at, mut op, f, invoked)) = open.remove(&e.id) else {
+            return Err(bad(&match completed.get(&e.id) {
+                Some(first) => {
+                    format!("operation {} completes a second time (its completion is line {first}); expected exactly one completion per invocation", e.id)
+                }
+                None => format!(
+                    "`{}` of operation {}, which was never invoked; expected its `invoke` line (same id) before its completion",
+                    entry_name(e.kind),
+                    e.id
+                ),
+            }));
         };
+        completed.insert(e.id, n);
+        if e.f != f || e.key != op.key {
+            return Err(bad(&format!(
+                "the completion of operation {} is `{}` on key `{}`, its invocation (line {at}) `{}` on key `{}`; expected the same f and key as the invocation",
+                e.id,
+                e.f.name(),
+                e.key,
+                f.name(),
+                op.key
+            )));
+        }
+        if e.t < invoked {
+            return Err(bad(&format!(
+                "operation {} completes at t={} ns, before its invocation at t={invoked} ns (line {at}); expected a completion's t at or after its invocation's",
+                e.id, e.t
+            )));
+        }
         let output = match (e.kind, &op.input) {
             (EntryType::Ok, RegIn::Read) => Some(RegOut::Read(match &e.value {
                 Value::None => 0,
@@ -291,7 +332,7 @@ pub fn jsonl(path: &Path) -> Result<(Register, Vec<RegOp>), String> {
         ops.push((at, op));
     }
     // Operations the history never completed: outcome unknown.
-    ops.extend(open.into_values());
+    ops.extend(open.into_values().map(|(at, op, _, _)| (at, op)));
     ops.sort_by_key(|(at, _)| *at);
     Ok((interner.model, ops.into_iter().map(|(_, op)| op).collect()))
 }

@@ -883,8 +883,9 @@ impl Drop for DockerBackend {
 }
 
 /// Containers and networks labelled with a run (for `faultline clean`): removes those of
-/// `run` (or of every run when `None`) and says what it removed and what it could not.
-pub fn clean_labelled(run: Option<&str>, keep: &dyn Fn(&str) -> bool) -> Result<(Vec<String>, Vec<String>), Error> {
+/// `run` (or of every run when `None`) not kept, and says what it removed (with `dry_run`:
+/// would remove), what it could not, and every run id its labels name.
+pub fn clean_labelled(run: Option<&str>, keep: &dyn Fn(&str) -> bool, dry_run: bool) -> Result<(Vec<String>, Vec<String>, Vec<String>), Error> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     rt.block_on(async {
         let docker = connect().await?;
@@ -892,17 +893,22 @@ pub fn clean_labelled(run: Option<&str>, keep: &dyn Fn(&str) -> bool) -> Result<
             Some(r) => format!("{RUN_LABEL}={r}"),
             None => RUN_LABEL.to_string(),
         };
-        let (mut removed, mut failed) = (Vec::new(), Vec::new());
+        let (mut removed, mut failed, mut runs) = (Vec::new(), Vec::new(), Vec::new());
         let filters = HashMap::from([("label".to_string(), vec![filter.clone()])]);
         let opts = ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
         let list = docker.list_containers(Some(opts)).await.map_err(|e| engine_err("listing containers", e))?;
         for c in list {
             let id = c.id.unwrap_or_default();
             let rid = c.labels.as_ref().and_then(|l| l.get(RUN_LABEL)).cloned().unwrap_or_default();
+            runs.push(rid.clone());
             if keep(&rid) {
                 continue;
             }
             let name = c.names.and_then(|n| n.first().cloned()).unwrap_or_else(|| id.clone());
+            if dry_run {
+                removed.push(format!("container {}", name.trim_start_matches('/')));
+                continue;
+            }
             let opts = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
             match docker.remove_container(&id, Some(opts)).await {
                 Ok(()) => removed.push(format!("container {}", name.trim_start_matches('/'))),
@@ -913,15 +919,20 @@ pub fn clean_labelled(run: Option<&str>, keep: &dyn Fn(&str) -> bool) -> Result<
         let nets = docker.list_networks(Some(opts)).await.map_err(|e| engine_err("listing networks", e))?;
         for n in nets {
             let rid = n.labels.as_ref().and_then(|l| l.get(RUN_LABEL)).cloned().unwrap_or_default();
+            runs.push(rid.clone());
             if keep(&rid) {
                 continue;
             }
             let name = n.name.unwrap_or_default();
+            if dry_run {
+                removed.push(format!("network {name}"));
+                continue;
+            }
             match docker.remove_network(&name).await {
                 Ok(()) => removed.push(format!("network {name}")),
                 Err(e) => failed.push(format!("network {name}: {e}")),
             }
         }
-        Ok((removed, failed))
+        Ok((removed, failed, runs))
     })
 }

@@ -486,7 +486,9 @@ pub async fn remove(tag: &str) -> Result<(), Error> {
 /// Remove every image labelled `faultline.image` (each tag of it; untagged ones by id), and
 /// nothing else. Returns what was removed, in words. Images in use by a container are not
 /// forced out: they make the result an error naming them (after the rest were removed).
-pub async fn remove_all() -> Result<Vec<String>, Error> {
+///
+/// With `dry_run` nothing is removed: the images that would be are listed.
+pub async fn remove_all(dry_run: bool) -> Result<Vec<String>, Error> {
     let docker = connect().await?;
     let filters = HashMap::from([("label".to_string(), vec![LABEL.to_string()])]);
     let list = docker
@@ -506,6 +508,10 @@ pub async fn remove_all() -> Result<Vec<String>, Error> {
         for r in refs {
             let opts = RemoveImageOptionsBuilder::default().force(false).noprune(false).build();
             let what = if r == img.id { format!("image {short} (untagged)") } else { format!("image {r} ({short})") };
+            if dry_run {
+                removed.push(what);
+                continue;
+            }
             match docker.remove_image(&r, Some(opts), None).await {
                 Ok(_) => removed.push(what),
                 Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => {}

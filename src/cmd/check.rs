@@ -6,10 +6,12 @@ use crate::check::{self, FileCheck, ModelName};
 use crate::checker::{self, input::Format, Verdict};
 use crate::cli::CheckArgs;
 use crate::error::{Error, Exit};
+use crate::markup::terminal;
 use crate::scenario::units::Span;
 
-/// Check the histories; exit 2 when a file could not be read or a page not written, else
-/// [`check::exit_for`].
+/// Check the histories. Every file gets its line (or its JSON object), a file that could not
+/// be checked included, so that one bad file does not hide another's verdict; the exit code
+/// is [`check::exit_for`] (2 also when a page could not be written).
 pub fn run(args: CheckArgs) -> Result<Exit, Error> {
     let CheckArgs { histories, model, format, timeout, json, html } = args;
     let model = match model.as_deref() {
@@ -20,33 +22,46 @@ pub fn run(args: CheckArgs) -> Result<Exit, Error> {
     let format = Format::parse(&format).map_err(Error::BadInput)?;
     let timeout = Span::parse(&timeout).map_err(|m| Error::BadInput(format!("--timeout: {m}")))?.0;
     let mut done = Vec::new();
-    let mut bad = false;
+    let mut problems = Vec::new();
     let mut pages = 0;
     for h in histories.iter().flat_map(|h| check::history_files(h)) {
         match check::check_file(&h, model, format, timeout) {
             Ok(c) => {
-                println!("{}", if json { json_line(&c) } else { text(&c) });
+                println!("{}", if json { json_line(&c) } else { terminal(&text(&c)) });
                 if let (Some(page), Some(f)) = (&html, &c.result.failure) {
                     pages += 1;
                     let path = check::html_path(page, pages);
                     let title = format!("faultline check {}", c.file.display());
                     match std::fs::write(&path, checker::html::render(f, &title)) {
-                        Ok(()) => eprintln!("wrote {}", path.display()),
+                        Ok(()) => eprintln!("wrote {}", terminal(&path.display().to_string())),
                         Err(e) => {
-                            eprintln!("faultline: cannot write --html {}: {e}", path.display());
-                            bad = true;
+                            eprintln!("faultline: {}", terminal(&format!("cannot write --html {}: {e}", path.display())));
+                            problems.push(Exit::BadInput);
                         }
                     }
                 }
                 done.push(c);
             }
             Err(e) => {
-                eprintln!("faultline: {e}");
-                bad = true;
+                if json {
+                    println!("{}", json_problem(&check::history_path(&h), &e));
+                }
+                eprintln!("faultline: {}", terminal(&e.to_string()));
+                problems.push(e.exit());
             }
         }
     }
-    Ok(if bad { Exit::BadInput } else { check::exit_for(&done) })
+    Ok(check::exit_for(&done, &problems))
+}
+
+/// The `--json` line of a file that could not be checked: its verdict is `bad-input` (exit
+/// 2) or `no-operations` (exit 5), with the error in words.
+fn json_problem(file: &std::path::Path, e: &Error) -> String {
+    let verdict = match e.exit() {
+        Exit::Invalid => "no-operations",
+        _ => "bad-input",
+    };
+    serde_json::json!({"file": file.display().to_string(), "verdict": verdict, "error": e.to_string()}).to_string()
 }
 
 /// One line of `--json` output.

@@ -21,7 +21,7 @@ pub fn run(args: CompareArgs) -> Result<Exit, Error> {
     };
     let cancel = super::cancel_on_ctrl_c();
     let (c, dir) = compare::compare(scenario::load(&scenario)?, &opts, cancel)?;
-    println!("{}", c.render());
-    println!("runs, compare.json and compare.html in {}", dir.display());
+    println!("{}", crate::markup::terminal(&c.render()));
+    println!("runs, compare.json and compare.html in {}", crate::markup::terminal(&dir.display().to_string()));
     Ok(c.exit())
 }

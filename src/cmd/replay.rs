@@ -4,6 +4,7 @@
 
 use crate::cli::ReplayArgs;
 use crate::error::{Error, Exit};
+use crate::markup::terminal;
 use crate::replay::{self, Differences};
 use crate::report;
 use crate::runner::{self, RunOptions};
@@ -16,7 +17,7 @@ pub fn run(args: ReplayArgs) -> Result<Exit, Error> {
     for (id, names) in &rec.pinned {
         let written = rec.written.get(id).map(String::as_str).unwrap_or("?");
         if !written.starts_with('n') || written.len() > 2 {
-            eprintln!("faultline: replay: fault #{id} (target {written}) pinned to {} as in the original run", names.join(","));
+            eprintln!("faultline: replay: fault #{id} (target {}) pinned to {} as in the original run", terminal(written), terminal(&names.join(",")));
         }
     }
     let cancel = super::cancel_on_ctrl_c();
@@ -32,10 +33,10 @@ pub fn run(args: ReplayArgs) -> Result<Exit, Error> {
     let clients = rec.scenario.workload.clients;
     let outcome = runner::run(rec.scenario, &opts, cancel)?;
     if !quiet {
-        println!("{}", report::table::render(&outcome.summary));
+        println!("{}", terminal(&report::table::render(&outcome.summary)));
     }
     let diff = replay::compare(&run_dir, &outcome.run_dir, clients)?;
-    print!("{}", render(&diff));
+    print!("{}", terminal(&render(&diff)));
     let _ = std::fs::write(outcome.run_dir.join("replay.json"), serde_json::to_vec_pretty(&diff).unwrap_or_default());
     Ok(outcome.exit)
 }

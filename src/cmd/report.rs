@@ -6,6 +6,6 @@ use crate::report;
 
 /// Write the page and say where.
 pub fn run(args: ReportArgs) -> Result<Exit, Error> {
-    println!("wrote {}", report::html::write(&args.run_dir)?.display());
+    println!("wrote {}", crate::markup::terminal(&report::html::write(&args.run_dir)?.display().to_string()));
     Ok(Exit::Pass)
 }

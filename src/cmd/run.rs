@@ -1,9 +1,10 @@
 //! `faultline run`: every scenario parsed before any runs, then each run in turn (a run
 //! directory per scenario under `--out` when there are several), its table printed; the
-//! exit code is the worst run's. `--junit` writes JUnit XML, `--json` prints the summaries.
+//! exit code is the worst run's. `--junit` writes JUnit XML, `--json` prints the summaries (JSON Lines, one per scenario).
 
 use crate::cli::RunArgs;
 use crate::error::{Error, Exit};
+use crate::markup::terminal;
 use crate::report::{self, Summary};
 use crate::runner::{self, RunOptions};
 use crate::scenario;
@@ -39,15 +40,21 @@ pub fn run(args: RunArgs) -> Result<Exit, Error> {
         match runner::run(s, &opts, cancel.clone()) {
             Ok(outcome) => {
                 if !quiet {
-                    println!("{}", report::table::render(&outcome.summary));
+                    println!("{}", terminal(&report::table::render(&outcome.summary)));
                 }
                 exit = exit.worst(outcome.exit);
                 outcomes.push(Ok(outcome.summary));
+                if json {
+                    println!("{}", json_line(&outcomes[outcomes.len() - 1]));
+                }
             }
             Err(e) => {
-                eprintln!("faultline: {e}");
+                eprintln!("faultline: {}", terminal(&e.to_string()));
                 exit = exit.worst(e.exit());
                 outcomes.push(Err((name, e.to_string())));
+                if json {
+                    println!("{}", json_line(&outcomes[outcomes.len() - 1]));
+                }
             }
         }
         if cancel.is_cancelled() {
@@ -56,9 +63,6 @@ pub fn run(args: RunArgs) -> Result<Exit, Error> {
     }
     if let Some(path) = junit {
         write_junit(&path, &outcomes)?;
-    }
-    if json {
-        print_json(&outcomes);
     }
     Ok(exit)
 }
@@ -73,18 +77,17 @@ fn write_junit(path: &std::path::Path, outcomes: &[Outcome]) -> Result<(), Error
         })
         .collect();
     std::fs::write(path, report::junit::render(&cases)).map_err(|e| Error::Environment(format!("cannot write the JUnit file {}: {e}", path.display())))?;
-    eprintln!("faultline: wrote JUnit results to {}", path.display());
+    eprintln!("faultline: wrote JUnit results to {}", terminal(&path.display().to_string()));
     Ok(())
 }
 
-/// `--json`: every run's summary, as a JSON array on stdout.
-fn print_json(outcomes: &[Outcome]) {
-    let all: Vec<serde_json::Value> = outcomes
-        .iter()
-        .map(|o| match o {
-            Ok(s) => serde_json::to_value(s).unwrap_or(serde_json::Value::Null),
-            Err((n, m)) => serde_json::json!({ "scenario": n, "verdict": "error", "error": m }),
-        })
-        .collect();
-    println!("{}", serde_json::to_string_pretty(&all).unwrap_or_default());
+/// `--json`: JSON Lines on stdout, one object per scenario as its run ends — its summary
+/// (summary.json on one line), or `{"scenario", "verdict": "error", "error"}` for a scenario
+/// that could not run: the convention `check --json` follows too.
+fn json_line(o: &Outcome) -> String {
+    let v = match o {
+        Ok(s) => serde_json::to_value(s).unwrap_or(serde_json::Value::Null),
+        Err((n, m)) => serde_json::json!({ "scenario": n, "verdict": "error", "error": m }),
+    };
+    v.to_string()
 }

@@ -2,14 +2,17 @@
 //! (removed afterwards): root, namespaces, iptables/nft, netem, NFQUEUE, FUSE, cgroups,
 //! Docker, etcd. Each row says what it enables and, where missing, how to get it;
 //! `faultline doctor` prints the rows. The probes a run's preflight also needs ([`netem`],
-//! [`etcdctl`]) are made once per process and shared by both.
+//! [`etcdctl`]) are made once per process and shared by both. What only root can probe says
+//! "not root" for a user who is not, never "NO — install it". [`render`] fits the rows to a
+//! width (the terminal's).
 
 use crate::cluster::{cgroup, netns};
 use crate::host::sys;
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::sync::OnceLock;
-use tabled::{settings::Style, Table, Tabled};
+use tabled::settings::{peaker::PriorityMax, Style, Width};
+use tabled::{Table, Tabled};
 
 /// One capability.
 #[derive(Debug, Clone, Tabled)]
@@ -38,11 +41,31 @@ fn row(name: &str, ok: bool, detail: impl Into<String>, enables: &str, fix: &str
     }
 }
 
-/// Probe everything; never fails (a failing probe is a "NO" row).
+/// A capability only root can probe, for a user who is not root: not known, not missing.
+fn unprobed(name: &str, enables: &str) -> Check {
+    Check { name: name.into(), status: "? not root".into(), enables: enables.into(), fix: "run `sudo faultline doctor` to probe it".into() }
+}
+
+/// Probe everything; never fails (a failing probe is a "NO" row; what only root can probe
+/// is a "not root" row for anyone else).
 pub fn checks() -> Vec<Check> {
     let mut out = Vec::new();
     let root = sys::is_root();
     out.push(row("root", root, "", "the process backend: namespaces, iptables, cgroups", "run as root (sudo faultline ...)"));
+    if !root {
+        for (name, enables) in [
+            ("network namespaces", "process backend: one namespace per member"),
+            ("iptables", "partitions (DROP rules inside member namespaces)"),
+            ("nftables", "an alternative rule backend"),
+            ("tc netem", "latency/loss faults in the kernel"),
+            ("tc tbf", "bandwidth faults"),
+            ("NFQUEUE", "userspace latency/loss shaping where netem is missing"),
+            ("network shaping", "latency, jitter, loss (mechanism: auto picks the first that works)"),
+        ] {
+            out.push(unprobed(name, enables));
+        }
+        return unprivileged(out);
+    }
     let scratch = format!("faultline-doctor{}", std::process::id());
     let ns_ok = root && netns::create(&scratch).is_ok();
     out.push(row("network namespaces", ns_ok, "", "process backend: one namespace per member", "root and iproute2 (apt-get install iproute2)"));
@@ -80,6 +103,12 @@ pub fn checks() -> Vec<Check> {
         "latency, jitter, loss (mechanism: auto picks the first that works)",
         "a kernel with sch_netem or nfnetlink_queue",
     ));
+    unprivileged(out)
+}
+
+/// The rows anyone can probe: FUSE, cgroups, Docker, the etcd image, Compose, etcd, etcdctl.
+fn unprivileged(mut out: Vec<Check>) -> Vec<Check> {
+    let root = sys::is_root();
     let fuse = std::path::Path::new("/dev/fuse").exists();
     out.push(row("FUSE", fuse, "", "disk faults: io-latency, io-error, fsync-lie, kill with lose_unsynced", "apt-get install fuse3; load the fuse module"));
     let v2 = cgroup::is_v2();
@@ -87,13 +116,17 @@ pub fn checks() -> Vec<Check> {
         .into_iter()
         .filter(|c| v2 || std::path::Path::new("/sys/fs/cgroup").join(c).join("cgroup.procs").exists())
         .collect();
-    out.push(row(
-        "cgroups",
-        root && !controllers.is_empty(),
-        if v2 { "v2".to_string() } else { format!("v1: {}", controllers.join(", ")) },
-        "a cgroup per member: CPU and memory faults, per-member CPU use",
-        "mount cgroups (v1 controllers cpu, memory, freezer or the v2 hierarchy)",
-    ));
+    out.push(if !root {
+        unprobed("cgroups", "a cgroup per member: CPU and memory faults, per-member CPU use")
+    } else {
+        row(
+            "cgroups",
+            !controllers.is_empty(),
+            if v2 { "v2".to_string() } else { format!("v1: {}", controllers.join(", ")) },
+            "a cgroup per member: CPU and memory faults, per-member CPU use",
+            "mount cgroups (v1 controllers cpu, memory, freezer or the v2 hierarchy)",
+        )
+    });
     let docker = docker_version();
     out.push(row(
         "Docker engine",
@@ -200,7 +233,13 @@ pub fn docker_version() -> Option<String> {
     Some(format!("engine {} (API {})", v.get("Version")?.as_str()?, v.get("ApiVersion")?.as_str()?))
 }
 
-/// The rows as a table.
-pub fn render(checks: &[Check]) -> String {
-    Table::new(checks).with(Style::sharp()).to_string()
+/// The rows as a table at most `width` columns wide: the widest columns are wrapped first,
+/// at word boundaries where a word fits.
+pub fn render(checks: &[Check], width: usize) -> String {
+    Table::new(checks).with(Style::sharp()).with(Width::wrap(width).keep_words(true).priority(PriorityMax::right())).to_string()
+}
+
+/// `text` wrapped to lines of at most `width` columns (at word boundaries where a word fits).
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    tabled::settings::width::Wrap::wrap(text, width.max(1), true).lines().map(|l| l.trim_end().to_string()).collect()
 }

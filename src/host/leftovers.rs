@@ -3,7 +3,8 @@
 //! cgroups `faultline/<run>-*`, disk-fault layers (FUSE mounts labelled `faultline-<run>-*`),
 //! state files `/run/faultline/<run>.json`, Docker containers and networks labelled
 //! `faultline.run=<run>` — and removed, sparing runs whose faultline process is still alive
-//! (unless forced). `faultline clean` prints what was done.
+//! (unless forced). `faultline clean` prints what was done; with [`Mode::DryRun`] nothing is
+//! touched and the same lines say what would be.
 
 use crate::cluster::cgroup;
 use crate::cluster::netns;
@@ -13,15 +14,34 @@ use nix::unistd::Pid;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-/// What `clean` did.
+/// Whether [`clean`] removes what it finds or only lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Remove (and heal attached containers).
+    Remove,
+    /// Touch nothing: `removed` lists what would be removed or healed.
+    DryRun,
+}
+
+/// What `clean` did (or, in a dry run, would do).
 #[derive(Debug, Default)]
 pub struct Cleaned {
-    /// Things removed, in words.
+    /// Things removed (in a dry run: that would be removed), in words.
     pub removed: Vec<String>,
     /// Runs left alone because their owner is alive.
     pub skipped: Vec<String>,
     /// Things that could not be removed.
     pub failed: Vec<String>,
+    /// Every run id found left behind (before `--run` chose one), sorted.
+    pub runs: Vec<String>,
+}
+
+impl Cleaned {
+    /// Whether run `id` left anything on this machine: something of it was found (removed,
+    /// to be removed, left alone or failed).
+    pub fn found(&self, id: &str) -> bool {
+        self.runs.iter().any(|r| r == id)
+    }
 }
 
 /// Processes labelled with a run id: (pid, run id).
@@ -50,8 +70,10 @@ fn run_of_netns(name: &str) -> Option<String> {
     name.strip_prefix("faultline-")?.split('-').next().map(str::to_string)
 }
 
-/// Remove leftovers of dead runs (or of `only`), `force` to include live ones.
-pub fn clean(only: Option<&str>, force: bool) -> Cleaned {
+/// Remove leftovers of dead runs (or of `only`), `force` to include live ones; in
+/// [`Mode::DryRun`] only say what would go.
+pub fn clean(only: Option<&str>, force: bool, mode: Mode) -> Cleaned {
+    let dry = mode == Mode::DryRun;
     let mut c = Cleaned::default();
     let states = RunState::all();
     let mut runs: BTreeSet<String> = BTreeSet::new();
@@ -66,10 +88,12 @@ pub fn clean(only: Option<&str>, force: bool) -> Cleaned {
     let keep = |rid: &str| {
         only.is_some_and(|o| o != rid) || (!force && states.iter().any(|s| s.run_id == rid && s.owner_alive() && s.harness_pid != std::process::id()))
     };
-    if let Ok((removed, failed)) = crate::cluster::docker::clean_labelled(None, &keep) {
+    if let Ok((removed, failed, labelled)) = crate::cluster::docker::clean_labelled(None, &keep, dry) {
         c.removed.extend(removed);
         c.failed.extend(failed);
+        runs.extend(labelled);
     }
+    c.runs = runs.iter().cloned().collect();
 
     for run in runs {
         if only.is_some_and(|o| o != run) {
@@ -84,12 +108,16 @@ pub fn clean(only: Option<&str>, force: bool) -> Cleaned {
         }
         // An attached cluster is someone else's: heal its containers, never remove them.
         if let Some(st) = st.filter(|s| !s.attached.is_empty()) {
-            match crate::cluster::docker::clean_attached(&run, &st.attached, crate::fault::net::remove_leftovers) {
-                Ok((did, failed)) => {
-                    c.removed.extend(did);
-                    c.failed.extend(failed);
+            if dry {
+                c.removed.push(format!("the attached containers of run {run} would be healed: {}", st.attached.join(", ")));
+            } else {
+                match crate::cluster::docker::clean_attached(&run, &st.attached, crate::fault::net::remove_leftovers) {
+                    Ok((did, failed)) => {
+                        c.removed.extend(did);
+                        c.failed.extend(failed);
+                    }
+                    Err(e) => c.failed.push(format!("attached containers of run {run}: {e}")),
                 }
-                Err(e) => c.failed.push(format!("attached containers of run {run}: {e}")),
             }
         }
         // Processes first (they hold namespaces and cgroups).
@@ -101,38 +129,60 @@ pub fn clean(only: Option<&str>, force: bool) -> Cleaned {
             if *pid == std::process::id() || !std::path::Path::new(&format!("/proc/{pid}")).exists() {
                 continue;
             }
+            if dry {
+                c.removed.push(format!("process {pid} of run {run}"));
+                continue;
+            }
             // A stopped process must be continued to die promptly in some kernels' views.
             let _ = kill(Pid::from_raw(*pid as i32), Signal::SIGKILL);
             let _ = kill(Pid::from_raw(*pid as i32), Signal::SIGCONT);
             c.removed.push(format!("process {pid} of run {run}"));
         }
-        if !mine.is_empty() || !cg_pids.is_empty() {
+        if !dry && (!mine.is_empty() || !cg_pids.is_empty()) {
             std::thread::sleep(Duration::from_millis(200));
         }
         // Disk layers over data directories (lazily: a process may still hold files there).
         for point in crate::fault::disk::list_mounts(&format!("faultline-{run}-")) {
+            if dry {
+                c.removed.push(format!("disk layer mounted over {}", point.display()));
+                continue;
+            }
             match crate::fault::disk::force_unmount(&point) {
                 Ok(()) => c.removed.push(format!("disk layer mounted over {}", point.display())),
                 Err(e) => c.failed.push(format!("disk layer over {}: {e}", point.display())),
             }
         }
         for dir in cgroup::list(&format!("{run}-")) {
+            if dry {
+                c.removed.push(format!("cgroup {}", dir.display()));
+                continue;
+            }
             match std::fs::remove_dir(&dir) {
                 Ok(()) => c.removed.push(format!("cgroup {}", dir.display())),
                 Err(e) => c.failed.push(format!("cgroup {}: {e}", dir.display())),
             }
         }
         for ns in nss.iter().filter(|n| run_of_netns(n).as_deref() == Some(run.as_str())) {
+            if dry {
+                c.removed.push(format!("network namespace {ns} (with its links and rules)"));
+                continue;
+            }
             match netns::delete(ns) {
                 Ok(()) => c.removed.push(format!("network namespace {ns} (with its links and rules)")),
                 Err(e) => c.failed.push(format!("network namespace {ns}: {e}")),
             }
         }
-        if RunState::remove(&run) {
+        if dry {
+            if st.is_some() {
+                c.removed.push(format!("run state {}", RunState::path(&run).display()));
+            }
+        } else if RunState::remove(&run) {
             c.removed.push(format!("run state {}", RunState::path(&run).display()));
         }
     }
-    remove_empty_parents();
+    if !dry {
+        remove_empty_parents();
+    }
     c
 }
 

@@ -246,6 +246,7 @@ pub struct EpochCheck {
 /// Extensions to docs/formats.md §3: `latency_ms.*.count`, `faults[].{id, target, params,
 /// proof, heal_proof}`, gate `status`/`message`/`assumption`, `checker`, `linearizable_cause`, `exit_code`,
 /// `verdict`, `verdict_reasons`, `invalid_reasons`, `interrupted`, `harness`, `run_dir`,
+/// `run_id`, `started_at`, `faultline_version`,
 /// `watch`, `errors`, `restores`, `epochs` (runs with a snapshot-restore).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
@@ -310,6 +311,16 @@ pub struct Summary {
     pub harness: HarnessUsage,
     /// The run directory.
     pub run_dir: String,
+    /// The run id every resource of the run is labelled with (`faultline-<id>-*`; what
+    /// `faultline clean --run ID` takes); empty in summaries older than it.
+    #[serde(default)]
+    pub run_id: String,
+    /// When the run started, UTC, RFC 3339 (`2026-11-23T17:05:12Z`); empty in older summaries.
+    #[serde(default)]
+    pub started_at: String,
+    /// The faultline version that ran it; empty in older summaries.
+    #[serde(default)]
+    pub faultline_version: String,
     /// The snapshot-restores, with the writes each lost by design.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub restores: Vec<RestoreSpan>,
@@ -544,11 +555,21 @@ pub fn build(input: &SummaryInput) -> Summary {
         interrupted: input.interrupted,
         harness: input.harness,
         run_dir: input.run_dir.display().to_string(),
+        run_id: String::new(),
+        started_at: String::new(),
+        faultline_version: env!("CARGO_PKG_VERSION").to_string(),
         restores: Vec::new(),
         epochs: Vec::new(),
     };
     summary.set_verdict(&verdict);
     summary
+}
+
+/// Now, UTC, as `started_at` carries it: RFC 3339 to the second (`2026-11-23T17:05:12Z`).
+pub fn utc_now() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    let now = now.replace_nanosecond(0).unwrap_or(now);
+    now.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }
 
 /// Write the summary as pretty JSON (with a final newline).

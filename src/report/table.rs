@@ -387,6 +387,9 @@ mod tests {
             interrupted: false,
             harness: HarnessUsage { cpu_s: 3.2, peak_rss_mib: 45.5 },
             run_dir: "reports/leader-partition-20250101T000000Z".into(),
+            run_id: "3fa2c1".into(),
+            started_at: "2026-11-23T17:05:12Z".into(),
+            faultline_version: "0.1.0".into(),
             restores: vec![],
             epochs: vec![],
         }

@@ -26,6 +26,10 @@ pub(super) struct About<'a> {
     pub etcd_version: &'a str,
     /// The run directory.
     pub run_dir: &'a Path,
+    /// The run id its resources are labelled with.
+    pub run_id: &'a str,
+    /// When the run started (UTC, RFC 3339).
+    pub started_at: &'a str,
 }
 
 /// Check what the run recorded, write `summary.json` and `report.html`; the summary.
@@ -67,6 +71,7 @@ pub(super) fn finish(about: &About, drove: Drove, events: &[Event], events_error
         watch: watch.as_ref(),
     };
     let mut sum = summary::build(&input);
+    (sum.run_id, sum.started_at) = (about.run_id.to_string(), about.started_at.to_string());
     sum.restores = restore_spans(history, &restores);
     sum.epochs = epochs;
     // Measured after building the summary, so its memory peak is counted too.

@@ -102,6 +102,7 @@ struct Ctx {
 /// `summary.json` and `report.html`. A panic while driving still tears the cluster down (the
 /// backends do it when dropped); by the time the checks run there is no cluster left.
 pub fn run(scenario: Scenario, opts: &RunOptions, cancel: CancellationToken) -> Result<RunOutcome, Error> {
+    let started_at = crate::report::summary::utc_now();
     let mut prep = setup::prepare(scenario, opts)?;
     let progress = setup::progress(&prep.scenario, opts.quiet);
     setup::announce(&prep, &progress);
@@ -133,7 +134,15 @@ pub fn run(scenario: Scenario, opts: &RunOptions, cancel: CancellationToken) -> 
         cancel.cancelled().await;
         flag.store(true, Ordering::Relaxed);
     });
-    let about = finish::About { scenario: &prep.scenario, seed: prep.seed, backend: backend.kind(), etcd_version: &prep.etcd_version, run_dir: &prep.run_dir };
+    let about = finish::About {
+        scenario: &prep.scenario,
+        seed: prep.seed,
+        backend: backend.kind(),
+        etcd_version: &prep.etcd_version,
+        run_dir: &prep.run_dir,
+        run_id: &prep.run_id,
+        started_at: &started_at,
+    };
     let summary = finish::finish(&about, drove, &sink.events(), sink.write_error(), &stop_checks);
     host_rt.shutdown_timeout(Duration::from_secs(2));
     let exit = summary.exit();

@@ -120,10 +120,19 @@ fn junit_lists_each_gate_and_json_prints_the_summary() {
     let (code, stdout, err) =
         faultline(&["run", scen.to_str().unwrap(), "--backend", "process", "--out", out.to_str().unwrap(), "--junit", junit.to_str().unwrap(), "--json"]);
     assert_eq!(code, 1, "the p99 gate of 1 ms cannot pass on a 3-member cluster: {err}");
-    // --json: stdout is exactly the summaries.
-    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
-    assert_eq!(v[0]["scenario"], "gate-test");
-    assert_eq!(v[0]["verdict"], "fail");
+    // --json: stdout is exactly the summaries, JSON Lines: one object per scenario.
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "one line per scenario: {stdout}");
+    let v: serde_json::Value = serde_json::from_str(lines[0]).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    assert_eq!(v["scenario"], "gate-test");
+    assert_eq!(v["verdict"], "fail");
+    // Who ran it, when, and the id `clean --run` takes.
+    let id = v["run_id"].as_str().unwrap_or_default();
+    assert!(id.len() == 6 && id.chars().all(|c| c.is_ascii_hexdigit()), "run_id {:?}", v["run_id"]);
+    let started = v["started_at"].as_str().unwrap_or_default();
+    let shape: String = started.chars().map(|c| if c.is_ascii_digit() { 'd' } else { c }).collect();
+    assert_eq!(shape, "dddd-dd-ddTdd:dd:ddZ", "started_at {started:?} is not RFC 3339 UTC");
+    assert_eq!(v["faultline_version"], env!("CARGO_PKG_VERSION"));
     // JUnit: well-formed, a case per gate, the failed one with its figures and the run dir.
     let xml = std::fs::read_to_string(&junit).unwrap();
     let doc = roxmltree::Document::parse(&xml).unwrap_or_else(|e| panic!("{e}: {xml}"));
@@ -138,4 +147,196 @@ fn junit_lists_each_gate_and_json_prints_the_summary() {
     assert!(msg.contains("limit") && msg.contains(out.to_str().unwrap()), "{msg}");
     let suite = doc.descendants().find(|n| n.has_tag_name("testsuite")).unwrap();
     assert_eq!(suite.attribute("failures"), Some("1"));
+}
+
+/// A history.jsonl of the given lines, in a directory of its own.
+fn history(lines: &[&str]) -> (tempfile::TempDir, String) {
+    write("history.jsonl", &lines.iter().map(|l| format!("{l}\n")).collect::<String>())
+}
+
+const INVOKE_W1: &str = r#"{"type":"invoke","id":1,"client":0,"t":1000,"f":"write","key":"k","value":"1"}"#;
+const OK_W1: &str = r#"{"type":"ok","id":1,"client":0,"t":2000,"f":"write","key":"k","value":"1"}"#;
+
+#[test]
+fn check_refuses_a_history_it_would_have_to_guess_at_with_file_line_and_exit_2() {
+    let cases: [(&str, &[&str], &str); 4] = [
+        (
+            "completion before invocation",
+            &[INVOKE_W1, r#"{"type":"ok","id":1,"client":0,"t":500,"f":"write","key":"k","value":"1"}"#],
+            "before its invocation at t=1000 ns (line 1)",
+        ),
+        ("another f", &[INVOKE_W1, r#"{"type":"ok","id":1,"client":0,"t":2000,"f":"read","key":"k","value":"1"}"#], "expected the same f and key"),
+        ("another key", &[INVOKE_W1, r#"{"type":"ok","id":1,"client":0,"t":2000,"f":"write","key":"j","value":"1"}"#], "on key `j`"),
+        ("no invocation", &[INVOKE_W1, OK_W1, r#"{"type":"ok","id":9,"client":0,"t":3000,"f":"read","key":"k","value":"1"}"#], "never invoked"),
+    ];
+    for (what, lines, says) in cases {
+        let (_d, p) = history(lines);
+        let (code, out, err) = faultline(&["check", &p]);
+        assert_eq!(code, 2, "{what}: {out}{err}");
+        let line = lines.len();
+        assert!(err.contains(&format!("{p}:{line}: ")), "{what}: no file:line in {err}");
+        assert!(err.contains(says) && err.contains("expected"), "{what}: {err}");
+        assert!(!out.contains("LINEARIZABLE"), "{what}: a verdict on bad input: {out}");
+    }
+}
+
+#[test]
+fn an_empty_history_is_no_operations_to_check_with_exit_5_not_a_pass() {
+    let (_d, p) = write("history.jsonl", "");
+    let (code, out, err) = faultline(&["check", &p]);
+    assert_eq!(code, 5, "{out}{err}");
+    assert!(err.contains("no operations to check"), "{err}");
+    assert!(!out.contains("LINEARIZABLE"), "{out}");
+}
+
+#[test]
+fn a_bad_file_among_several_does_not_hide_a_violation_and_is_reported_beside_it() {
+    // A violation made by hand: a write of 1 acknowledged, then a read of nothing after it.
+    let (_d, violation) = history(&[
+        INVOKE_W1,
+        OK_W1,
+        r#"{"type":"invoke","id":2,"client":1,"t":3000,"f":"read","key":"k","value":null}"#,
+        r#"{"type":"ok","id":2,"client":1,"t":4000,"f":"read","key":"k","value":null}"#,
+    ]);
+    let (_e, bad) = history(&[INVOKE_W1, r#"{"type":"ok","id":1,"client":0,"t":5,"f":"write","key":"k","value":"1"}"#]);
+    let (_f, empty) = write("history.jsonl", "");
+    for files in [[&bad, &violation, &empty], [&violation, &empty, &bad]] {
+        let (code, out, err) = faultline(&["check", files[0], files[1], files[2]]);
+        assert_eq!(code, 1, "the violation decides the exit code: {out}{err}");
+        assert!(out.contains(&format!("{violation}: NOT-LINEARIZABLE")), "{out}");
+        assert!(err.contains(&format!("{bad}:2: ")), "{err}");
+        assert!(err.contains(&format!("{empty}: no operations to check")), "{err}");
+    }
+    // Bad input beside a pass or an empty history: 2, the worst of the rest.
+    let (_g, good) = history(&[INVOKE_W1, OK_W1]);
+    assert_eq!(faultline(&["check", &good, &bad]).0, 2);
+    assert_eq!(faultline(&["check", &good, &empty]).0, 5);
+    // --json: one object per file, the bad ones included.
+    let (code, out, _) = faultline(&["check", "--json", &good, &bad, &empty]);
+    assert_eq!(code, 2);
+    let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let verdicts: Vec<&str> = lines.iter().map(|l| l["verdict"].as_str().unwrap()).collect();
+    assert_eq!(verdicts, ["linearizable", "bad-input", "no-operations"], "{out}");
+    assert!(lines[1]["error"].as_str().unwrap().contains(":2: "), "{out}");
+}
+
+#[test]
+fn every_subcommand_help_lists_its_own_exit_codes() {
+    // Each subcommand, and a code only it has (or a phrase only its list says).
+    let own: [(&[&str], &str); 9] = [
+        (&["run"], "1  a gate failed"),
+        (&["replay"], "the replay is invalid"),
+        (&["compare"], "every run of both variants passed"),
+        (&["validate"], "a scenario does not parse"),
+        (&["check"], "not linearizable (whatever the other files give)"),
+        (&["report"], "report.html written"),
+        (&["doctor"], "a NO row, not an error"),
+        (&["clean"], "--run ID matches nothing"),
+        (&["image", "build"], "the image was built"),
+    ];
+    for (cmd, says) in own {
+        let mut args = cmd.to_vec();
+        args.push("--help");
+        let (code, out, err) = faultline(&args);
+        assert_eq!(code, 0, "{cmd:?}: {err}");
+        let codes = out.split("Exit codes").nth(1).unwrap_or_else(|| panic!("{cmd:?} --help lists no exit codes:\n{out}"));
+        assert!(codes.contains(says), "{cmd:?} --help does not list its own exit codes:\n{codes}");
+        if cmd != ["run"] && cmd != ["replay"] {
+            assert!(!codes.contains("1  a gate failed (etcd misbehaved)"), "{cmd:?} --help lists run's codes:\n{codes}");
+        }
+    }
+}
+
+#[test]
+fn clean_says_when_a_run_id_matches_nothing_and_a_dry_run_touches_nothing() {
+    crate::util::require_root();
+    use faultline::cluster::state::{new_run_id, RunState};
+    // A run id nothing carries: bad input, named, and nothing else is touched.
+    let (code, out, err) = faultline(&["clean", "--run", "zz0000"]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("--run zz0000: no run with this id left anything"), "{err}");
+    assert!(!out.contains("removed"), "{out}");
+    // A run's state left behind (as a crashed run leaves it; its owner is this test).
+    let id = new_run_id();
+    RunState::record(&id, std::path::Path::new("/tmp/faultline-clean-test"), 1, "process", Vec::new()).unwrap();
+    let state = RunState::path(&id);
+    let (code, out, err) = faultline(&["clean", "--run", &id, "--force", "--dry-run"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&format!("would remove run state {}", state.display())), "{out}");
+    assert!(out.contains("nothing was touched"), "{out}");
+    assert!(state.exists(), "--dry-run removed the run state");
+    let (code, out, err) = faultline(&["clean", "--run", &id, "--force"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&format!("removed run state {}", state.display())), "{out}");
+    assert!(!state.exists());
+    // Gone now: the same id matches nothing.
+    assert_eq!(faultline(&["clean", "--run", &id]).0, 2);
+}
+
+/// `faultline doctor` with `COLUMNS` set (or unset), as `uid` when given; its stdout.
+fn doctor(columns: Option<&str>, uid: Option<u32>) -> String {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_faultline"));
+    cmd.arg("doctor");
+    match columns {
+        Some(c) => cmd.env("COLUMNS", c),
+        None => cmd.env_remove("COLUMNS"),
+    };
+    if let Some(u) = uid {
+        cmd.uid(u).gid(u);
+    }
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn doctor_fits_the_terminal_width_and_says_not_root_to_a_user() {
+    crate::util::require_root();
+    // COLUMNS is the terminal's width; not a terminal and no COLUMNS: 100.
+    for (columns, width) in [(Some("80"), 80), (Some("120"), 120), (None, 100)] {
+        let out = doctor(columns, None);
+        let widest = out.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+        assert!(widest <= width, "doctor with COLUMNS={columns:?} is {widest} wide:\n{out}");
+        assert!(out.contains("iptables") && out.contains("mem-stress"), "{out}");
+    }
+    // As a user who is not root (nobody): what only root can probe is "not root", not missing.
+    let out = doctor(Some("200"), Some(65534));
+    let row = |name: &str| out.lines().find(|l| l.starts_with(&format!("│ {name} "))).unwrap_or_else(|| panic!("no {name} row:\n{out}")).to_string();
+    for name in ["iptables", "nftables", "tc netem", "NFQUEUE", "cgroups"] {
+        let r = row(name);
+        assert!(r.contains("not root") && !r.contains("NO") && !r.contains("apt-get"), "{r}");
+    }
+    assert!(row("root").contains("NO"), "{out}");
+}
+
+/// Whether text would act on a terminal: any control character but newline and tab.
+fn has_controls(s: &str) -> bool {
+    s.chars().any(|c| c.is_control() && c != '\n' && c != '\t')
+}
+
+#[test]
+fn escape_sequences_from_files_are_shown_not_sent_to_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    // A file name with an ESC sequence in it (retitles the terminal), in an error from main.
+    let named = dir.path().join("\u{1b}]0;pwned\u{7}.yaml");
+    let (code, out, err) = faultline(&["run", named.to_str().unwrap()]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(!has_controls(&err) && !has_controls(&out), "raw control characters on the terminal: {err:?}");
+    assert!(err.contains("\\e]0;pwned\\x07.yaml"), "{err}");
+    // In `check`: a missing history's name, and a key and values quoted from a history.
+    let (code, _, err) = faultline(&["check", dir.path().join("\u{1b}[2Jgone.jsonl").to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(!has_controls(&err) && err.contains("\\e[2Jgone.jsonl"), "{err:?}");
+    let lines = [
+        format!(r#"{{"type":"invoke","id":1,"client":0,"t":1000,"f":"write","key":"{k}","value":"\u001b[2J"}}"#, k = "k\\u001b[31m"),
+        format!(r#"{{"type":"ok","id":1,"client":0,"t":2000,"f":"write","key":"{k}","value":"\u001b[2J"}}"#, k = "k\\u001b[31m"),
+        format!(r#"{{"type":"invoke","id":2,"client":1,"t":3000,"f":"read","key":"{k}","value":null}}"#, k = "k\\u001b[31m"),
+        format!(r#"{{"type":"ok","id":2,"client":1,"t":4000,"f":"read","key":"{k}","value":null}}"#, k = "k\\u001b[31m"),
+    ];
+    let (_d, p) = history(&lines.iter().map(String::as_str).collect::<Vec<_>>());
+    let (code, out, err) = faultline(&["check", &p]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("NOT-LINEARIZABLE") && out.contains("k\\e[31m"), "the key is shown escaped: {out}");
+    assert!(!has_controls(&out) && !has_controls(&err), "raw control characters on the terminal: {out:?}");
 }

@@ -59,7 +59,7 @@ fn clean_removes_the_containers_and_network_of_a_crashed_run() {
     assert_eq!(labelled(), 4, "3 containers and a network");
     // As after a crash: `clean` finds the run by its label while nothing has torn it down
     // (its state file names this process, which `clean` does not count as a live owner).
-    let cleaned = faultline::host::leftovers::clean(Some(&run), false);
+    let cleaned = faultline::host::leftovers::clean(Some(&run), false, faultline::host::leftovers::Mode::Remove);
     assert!(cleaned.failed.is_empty(), "{:?}", cleaned.failed);
     assert!(cleaned.removed.iter().filter(|r| r.starts_with("container ")).count() == 3, "{:?}", cleaned.removed);
     assert_eq!(labelled(), 0, "containers or networks left behind after clean");
