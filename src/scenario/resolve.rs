@@ -7,12 +7,16 @@ use super::*;
 use crate::error::suggest;
 use crate::error::Error;
 use crate::fault::registry;
+use crate::schedule::{repetitions, MAX_INSTANCES, MIN_REPEAT};
 use serde_saphyr::{Location, Spanned};
 use std::path::Path;
 use std::time::Duration;
 
 /// The keys every fault entry has; the rest are its kind's parameters.
 const COMMON: [&str; 5] = ["at", "for", "every", "kind", "target"];
+
+/// Why `every` and a nemesis `interval` have a minimum, in an error's words.
+const MIN_REPEAT_WHY: &str = "each fault must be injected, proven, healed and proven healed before the next begins, which takes up to 1s here (a kill's restart, a partition's probes, a disk rule's proof; docs/formats.md §1)";
 
 /// The largest space quota a `fill` op may be asked to reach on a cluster of the run's own.
 const MAX_FILL_QUOTA: Size = Size(256 << 20);
@@ -116,6 +120,7 @@ impl Resolver<'_> {
             Some(n) => Some(self.nemesis(n, cluster.size, workload.duration)?),
             None => None,
         };
+        self.schedule_fits(&raw, &faults, nemesis.as_ref(), workload.duration)?;
         let mut ops = Vec::new();
         // Members added by `member-add` can be named by later ops (n4 in a cluster of 3).
         let is_add = |o: &Spanned<super::raw::RawOp>| o.value.op.as_deref() == Some("member-add");
@@ -308,6 +313,38 @@ impl Resolver<'_> {
             binary: e.binary.clone(),
             image: e.image.clone(),
         })
+    }
+
+    /// The schedule's size, counted before anything expands it: at most
+    /// [`MAX_INSTANCES`] fault instances, else refused with each source's count.
+    fn schedule_fits(&self, raw: &RawScenario, faults: &[FaultSpec], nemesis: Option<&NemesisSpec>, duration: Span) -> Result<(), Error> {
+        let end = duration.0;
+        let mut parts: Vec<(u64, Option<Location>, String)> = Vec::new();
+        for (i, (f, r)) in faults.iter().zip(&raw.faults).enumerate() {
+            let n = repetitions(f.at.0, f.every.map(|e| e.0), end);
+            let how = match f.every {
+                Some(e) => format!("faults[{i}] every {e} from {} to {duration}", f.at),
+                None => format!("faults[{i}]"),
+            };
+            parts.push((n, Some(r.referenced), how));
+        }
+        if let (Some(n), Some(r)) = (nemesis, &raw.nemesis) {
+            let count = repetitions(n.start.0, Some(n.interval.0), end);
+            parts.push((count, Some(r.referenced), format!("the nemesis every {} from {} to {duration}", n.interval, n.start)));
+        }
+        let total = parts.iter().fold(0u64, |a, (n, _, _)| a.saturating_add(*n));
+        if total <= MAX_INSTANCES {
+            return Ok(());
+        }
+        parts.sort_by(|a, b| b.0.cmp(&a.0));
+        let listed: Vec<String> = parts.iter().filter(|p| p.0 > 1).map(|(n, _, how)| format!("{how}: {n}")).collect();
+        self.err(
+            parts[0].1,
+            format!(
+                "this schedule expands to {total} fault instances ({}), over the limit of {MAX_INSTANCES}: lengthen `every` or nemesis `interval`, or shorten workload.duration",
+                listed.join("; ")
+            ),
+        )
     }
 
     /// A `fill` writes until the space quota: on a cluster of the run's own, the quota must
@@ -552,6 +589,9 @@ impl Resolver<'_> {
         if matches!(every, Some(e) if e.0.is_zero()) {
             return self.err(loc, "`every` must be longer than 0s");
         }
+        if let Some(e) = every.filter(|e| e.0 < MIN_REPEAT) {
+            return self.err(loc, format!("`every: {e}` is shorter than {}: {MIN_REPEAT_WHY}; give `every: {}` or more", Span(MIN_REPEAT), Span(MIN_REPEAT)));
+        }
         let target = match (text(r, "target"), kind.default_target()) {
             (Some(t), _) => Target::parse(&t, size).or_else(|m| self.err(loc, m))?,
             (None, Some(t)) => t,
@@ -632,6 +672,12 @@ impl Resolver<'_> {
         let for_ = r.for_.unwrap_or(Span(interval.0 / 2));
         if interval.0.is_zero() || for_ >= interval {
             return self.err(loc, format!("nemesis `for: {for_}` must be shorter than `interval: {interval}`, so each fault heals before the next"));
+        }
+        if interval.0 < MIN_REPEAT {
+            return self.err(
+                loc,
+                format!("nemesis `interval: {interval}` is shorter than {}: {MIN_REPEAT_WHY}; give `interval: {}` or more", Span(MIN_REPEAT), Span(MIN_REPEAT)),
+            );
         }
         let start = r.start.unwrap_or(interval);
         if start >= duration {
@@ -870,6 +916,28 @@ mod tests {
         assert!(err("name: x\ncluster: {attach: {compose_project: a, labels: [b]}}\n").contains("not both"));
         let m = err("name: x\ncluster: {backend: process, attach: {compose_project: a}}\n");
         assert!(m.starts_with("s.yaml:2:") && m.contains("needs `backend: docker`"), "{m}");
+    }
+
+    #[test]
+    fn a_schedule_is_bounded_before_it_is_expanded() {
+        let m = err("name: x\nworkload: {duration: 1h}\nfaults:\n  - {at: 0s, for: 0us, every: 1us, kind: pause, target: n1}\n");
+        assert!(m.starts_with("s.yaml:4:") && m.contains("`every: 1us` is shorter than 1s") && m.contains("`every: 1s` or more"), "{m}");
+        let m = err("name: x\nworkload: {duration: 1h}\nnemesis: {kinds: [kill], interval: 1ms}\n");
+        assert!(m.starts_with("s.yaml:3:") && m.contains("`interval: 1ms` is shorter than 1s"), "{m}");
+        let m = err("name: x\nworkload: {duration: 168h}\nfaults:\n  - {at: 1s, kind: kill, target: n2}\n  - {at: 0s, for: 500ms, every: 1s, kind: pause, target: n1}\n");
+        assert!(
+            m.starts_with("s.yaml:5:") && m.contains("expands to 604801 fault instances") && m.contains("faults[1] every 1s from 0s to 10080m: 604800"),
+            "{m}"
+        );
+        assert!(m.contains("over the limit of 10000"), "{m}");
+        let m = err("name: x\nworkload: {duration: 3h}\nnemesis: {kinds: [kill], interval: 1s, for: 500ms}\n");
+        assert!(
+            m.starts_with("s.yaml:3:") && m.contains("expands to 10799 fault instances") && m.contains("the nemesis every 1s from 1s to 180m: 10799"),
+            "{m}"
+        );
+        // Just under the limit is accepted, and expands to what was counted.
+        let s = parse("name: x\nworkload: {duration: 10000s}\nnemesis: {kinds: [kill], interval: 1s, for: 500ms, start: 0s}\n", "s.yaml").unwrap();
+        assert_eq!(crate::schedule::plan(&s, 1).len(), 10_000);
     }
 
     #[test]

@@ -47,6 +47,23 @@ fn a_typo_gets_file_line_column_and_the_closest_key_with_exit_2() {
     assert!(!err.contains("panicked") && !err.contains("RUST_BACKTRACE"), "{err}");
 }
 
+/// Issue 15 item 1: a schedule that would expand past memory is refused by `validate` and
+/// `run` alike, with its numbers, before anything is built.
+#[test]
+fn a_schedule_too_large_or_too_dense_is_refused_with_its_numbers() {
+    let (_d, p) = write("dense.yaml", "name: dense\nworkload: {duration: 1h}\nnemesis: {kinds: [kill], interval: 1ms}\n");
+    for cmd in ["validate", "run"] {
+        let (code, out, err) = faultline(&[cmd, &p]);
+        assert_eq!(code, 2, "{cmd}: {err}");
+        assert!(err.contains(&format!("{p}:3:")) && err.contains("`interval: 1ms` is shorter than 1s"), "{cmd}: {err}");
+        assert!(out.len() < 10_000, "{cmd} printed {} bytes", out.len());
+    }
+    let (_d, p) = write("long.yaml", "name: long\nworkload: {duration: 168h}\nfaults:\n  - {at: 0s, for: 500ms, every: 1s, kind: pause, target: n1}\n");
+    let (code, _, err) = faultline(&["validate", &p]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains(&format!("{p}:4:")) && err.contains("604800 fault instances") && err.contains("limit of 10000"), "{err}");
+}
+
 #[test]
 fn run_refuses_unknown_and_unbuilt_faults_before_touching_anything() {
     let (_d, p) = write("x.yaml", "name: x\nfaults:\n  - {at: 1s, for: 1s, kind: clock-skew, target: leader}\n");
