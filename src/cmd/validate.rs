@@ -15,6 +15,12 @@ pub fn run(args: ValidateArgs) -> Result<Exit, Error> {
             Ok(s) => {
                 let given = args.seed.or(s.seed);
                 println!("{}: ok", p.display());
+                for w in &s.warnings {
+                    eprintln!("{w}");
+                }
+                for w in machine_warnings(&s, &p.display().to_string()) {
+                    eprintln!("{w}");
+                }
                 print!("{}", explain(&s, given.unwrap_or(0), given.is_some()));
             }
             Err(e) => {
@@ -24,6 +30,22 @@ pub fn run(args: ValidateArgs) -> Result<Exit, Error> {
         }
     }
     Ok(exit)
+}
+
+/// What this machine cannot do of the scenario's faults (a forced `mechanism: netem` on a
+/// kernel without sch_netem): a run here refuses it at preflight, before anything is built;
+/// the scenario itself is valid, and may run on another machine.
+fn machine_warnings(s: &Scenario, origin: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for k in s.fault_kinds() {
+        if let Err(e) = k.preflight() {
+            let w = format!("{origin}: warning: this machine cannot inject `{}`, so a run here refuses it before anything is built: {e}", k.name());
+            if !out.contains(&w) {
+                out.push(w);
+            }
+        }
+    }
+    out
 }
 
 /// Explain a scenario and its schedule under `seed`.
@@ -61,7 +83,11 @@ pub fn explain(s: &Scenario, seed: u64, seed_given: bool) -> String {
         let _ = writeln!(o, "  watch   : a watcher per member on the workload's keys, from the revision at workload start (watch.jsonl)");
     }
     let plan = schedule::plan(s, seed);
-    let _ = writeln!(o, "  seed    : {seed}{}", if seed_given { "" } else { " (none given: a run draws its own; pass --seed to fix it)" });
+    let _ = writeln!(
+        o,
+        "  seed    : {seed}{}",
+        if seed_given { "" } else { " (none given: the schedule below is shown for seed 0; a run draws its own unless --seed or `seed:` is given)" }
+    );
     if plan.is_empty() {
         let _ = writeln!(o, "  faults  : none");
     } else {

@@ -55,11 +55,20 @@ pub fn parse(text: &str, origin: &str) -> Result<Scenario, Error> {
 
 /// `file:line:column: message`.
 fn at(origin: &str, loc: Option<Location>, msg: &str) -> String {
+    format!("{}: {msg}", position(origin, loc))
+}
+
+/// `file:line:column`, or `file` without a position.
+fn position(origin: &str, loc: Option<Location>) -> String {
     match loc {
-        Some(l) if l.line() > 0 => format!("{origin}:{}:{}: {msg}", l.line(), l.column()),
-        _ => format!("{origin}: {msg}"),
+        Some(l) if l.line() > 0 => format!("{origin}:{}:{}", l.line(), l.column()),
+        _ => origin.to_string(),
     }
 }
+
+/// The longest scenario name: it names the run directory (`<name>-<date>-<seed>`), and a file
+/// name holds at most 255 bytes.
+const MAX_NAME: usize = 100;
 
 /// Rewrite serde's "unknown field `x`, expected one of a, b" into a suggestion, and drop
 /// the YAML library's own "error: line N column M:" prefix (the position is printed once, as
@@ -105,6 +114,15 @@ impl Resolver<'_> {
 
     fn scenario(&self, raw: RawScenario) -> Result<Scenario, Error> {
         let name = raw.name.value.clone();
+        if name.chars().count() > MAX_NAME {
+            return self.err(
+                Some(raw.name.referenced),
+                format!(
+                    "name is {} characters long: at most {MAX_NAME} (it names the run directory, and a file name holds at most 255 bytes); shorten it and say the rest in `description`",
+                    name.chars().count()
+                ),
+            );
+        }
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
             return self.err(Some(raw.name.referenced), format!("name `{name}` must be lowercase letters, digits and dashes ([a-z0-9-]+)"));
         }
@@ -121,6 +139,8 @@ impl Resolver<'_> {
             None => None,
         };
         self.schedule_fits(&raw, &faults, nemesis.as_ref(), workload.duration)?;
+        let mut warnings = self.heals_past_the_end(&raw, &faults, workload.duration);
+        warnings.extend(self.overlaps(&raw, &faults, workload.duration)?);
         let mut ops = Vec::new();
         // Members added by `member-add` can be named by later ops (n4 in a cluster of 3).
         let is_add = |o: &Spanned<super::raw::RawOp>| o.value.op.as_deref() == Some("member-add");
@@ -161,7 +181,80 @@ impl Resolver<'_> {
             nemesis,
             ops,
             expect,
+            warnings,
         })
+    }
+
+    fn warn(&self, loc: Option<Location>, msg: String) -> Warning {
+        Warning { at: position(self.origin, loc), msg }
+    }
+
+    /// A fixed fault whose heal (its last repetition's) falls after the workload's end: the
+    /// run heals it at the end, which the user may not have meant.
+    fn heals_past_the_end(&self, raw: &RawScenario, faults: &[FaultSpec], duration: Span) -> Vec<Warning> {
+        let mut out = Vec::new();
+        for (i, (f, r)) in faults.iter().zip(&raw.faults).enumerate() {
+            let Some(for_) = f.for_ else { continue };
+            let n = repetitions(f.at.0, f.every.map(|e| e.0), duration.0);
+            let last = f.at.0 + f.every.map_or(Duration::ZERO, |e| e.0 * u32::try_from(n.saturating_sub(1)).unwrap_or(u32::MAX));
+            let heal = last + for_.0;
+            if heal > duration.0 {
+                let rep = if n > 1 { format!(" (its last repetition, #{n} at {})", Span(last)) } else { String::new() };
+                out.push(self.warn(
+                    Some(r.referenced),
+                    format!("faults[{i}] heals at {}{rep}, after the workload ends at {duration}: it is healed at the end", Span(heal)),
+                ));
+            }
+        }
+        out
+    }
+
+    /// Fixed faults on the same named member (`nK`) in force at the same time: two process
+    /// faults (kill, stop, pause) cannot both hold a member and are refused; any other pair
+    /// is a warning, since both then act at once.
+    fn overlaps(&self, raw: &RawScenario, faults: &[FaultSpec], duration: Span) -> Result<Vec<Warning>, Error> {
+        let end = duration.0;
+        // (member, start, heal, fault index), every repetition (at most MAX_INSTANCES).
+        let mut spans: Vec<(u8, Duration, Duration, usize)> = Vec::new();
+        for (i, f) in faults.iter().enumerate() {
+            let Target::Member(m) = f.target else { continue };
+            let mut at = f.at.0;
+            for _ in 0..repetitions(f.at.0, f.every.map(|e| e.0), end) {
+                spans.push((m, at, f.for_.map_or(end, |d| (at + d.0).min(end)), i));
+                at += f.every.map_or(Duration::ZERO, |e| e.0);
+            }
+        }
+        spans.sort();
+        let mut seen = std::collections::BTreeSet::new();
+        let mut out = Vec::new();
+        for (k, &(m, start, _, j)) in spans.iter().enumerate() {
+            // Every earlier span on the same member still in force when this one starts.
+            for &(m2, start2, heal2, i) in spans[..k].iter().rev().take_while(|s| s.0 == m) {
+                if m2 != m || heal2 <= start || i == j || !seen.insert((i.min(j), i.max(j))) {
+                    continue;
+                }
+                // faults[i] started first (at start2), faults[j] at start, while i is in force.
+                let (a, b) = (&faults[i], &faults[j]);
+                let both = format!(
+                    "faults[{i}] ({} from {}) and faults[{j}] ({} from {}) are both on n{m} from {} to {}",
+                    a.kind.name(),
+                    Span(start2),
+                    b.kind.name(),
+                    Span(start),
+                    Span(start),
+                    Span(heal2.min(spans[k].2))
+                );
+                let loc = Some(raw.faults[j].referenced);
+                if a.kind.home() == crate::fault::api::Home::Process && b.kind.home() == crate::fault::api::Home::Process {
+                    return self.err(
+                        loc,
+                        format!("{both}: a member's process is held by one of kill, stop and pause at a time, so the second cannot be injected; let the first heal (`for`) before the second starts, or target another member"),
+                    );
+                }
+                out.push(self.warn(loc, format!("{both}: both act on it at once; check that is what you mean")));
+            }
+        }
+        Ok(out)
     }
 
     /// One entry of `ops:`; `size` is how many members the cluster has by then.
@@ -938,6 +1031,32 @@ mod tests {
         // Just under the limit is accepted, and expands to what was counted.
         let s = parse("name: x\nworkload: {duration: 10000s}\nnemesis: {kinds: [kill], interval: 1s, for: 500ms, start: 0s}\n", "s.yaml").unwrap();
         assert_eq!(crate::schedule::plan(&s, 1).len(), 10_000);
+    }
+
+    #[test]
+    fn likely_mistakes_are_warnings_and_impossible_overlaps_are_refused() {
+        let s = parse("name: x\nworkload: {duration: 30s}\nfaults:\n  - {at: 25s, for: 10s, kind: pause, target: n1}\n  - {at: 2s, for: 3s, every: 10s, kind: kill, target: n2}\n  - {at: 1s, for: 5s, kind: stop, target: n3}\n", "s.yaml").unwrap();
+        let w: Vec<String> = s.warnings.iter().map(ToString::to_string).collect();
+        assert_eq!(w, ["s.yaml:4:5: warning: faults[0] heals at 35s, after the workload ends at 30s: it is healed at the end"], "{w:?}");
+        let s = parse("name: x\nworkload: {duration: 30s}\nfaults:\n  - {at: 9s, for: 8s, every: 10s, kind: kill, target: n2}\n", "s.yaml").unwrap();
+        assert!(s.warnings[0].msg.contains("faults[0] heals at 37s (its last repetition, #3 at 29s)"), "{:?}", s.warnings);
+        // Two isolations of n1 at once: a warning; kill then pause on n2: refused.
+        let s = parse("name: x\nfaults:\n  - {at: 5s, for: 10s, kind: partition, target: n1}\n  - {at: 8s, for: 10s, kind: partition, target: n1}\n  - {at: 8s, for: 2s, kind: pause, target: n1}\n", "s.yaml").unwrap();
+        let w: Vec<&str> = s.warnings.iter().map(|w| w.msg.as_str()).collect();
+        assert_eq!(w.len(), 3, "{w:?}");
+        assert!(w.iter().any(|m| m.starts_with("faults[0] (partition from 5s) and faults[1] (partition from 8s) are both on n1 from 8s to 15s")), "{w:?}");
+        assert!(s.warnings.iter().any(|w| w.at == "s.yaml:4:5" && w.msg.starts_with("faults[0] (partition from 5s) and faults[1]")), "{:?}", s.warnings);
+        let m = err("name: x\nfaults:\n  - {at: 5s, for: 10s, kind: kill, target: n2}\n  - {at: 6s, for: 1s, kind: pause, target: n2}\n");
+        assert!(m.starts_with("s.yaml:4:") && m.contains("are both on n2 from 6s to 7s") && m.contains("held by one of kill, stop and pause"), "{m}");
+        let m = err("name: x\nworkload: {duration: 60s}\nfaults:\n  - {at: 1s, kind: stop, target: n3}\n  - {at: 50s, for: 1s, kind: kill, target: n3}\n");
+        assert!(m.contains("faults[0] (stop from 1s) and faults[1] (kill from 50s) are both on n3 from 50s to 51s"), "{m}");
+        // Back to back is not an overlap; other members and other targets are not compared.
+        let s = parse("name: x\nfaults:\n  - {at: 5s, for: 5s, kind: kill, target: n2}\n  - {at: 10s, for: 1s, kind: pause, target: n2}\n  - {at: 5s, for: 5s, kind: kill, target: n3}\n  - {at: 5s, for: 5s, kind: kill, target: leader}\n", "s.yaml").unwrap();
+        assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+        // A name longer than a run directory can carry.
+        let m = err(&format!("name: {}\n", "a".repeat(5000)));
+        assert!(m.starts_with("s.yaml:1:7:") && m.contains("name is 5000 characters long: at most 100"), "{}", &m[..200]);
+        assert!(parse(&format!("name: {}\n", "a".repeat(100)), "s.yaml").is_ok());
     }
 
     #[test]

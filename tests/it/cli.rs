@@ -64,6 +64,36 @@ fn a_schedule_too_large_or_too_dense_is_refused_with_its_numbers() {
     assert!(err.contains(&format!("{p}:4:")) && err.contains("604800 fault instances") && err.contains("limit of 10000"), "{err}");
 }
 
+/// Issue 15 item 9: likely mistakes are warned about with their position, by `validate` and
+/// before a run starts; a forced netem on a kernel without it is said by `validate`; a
+/// seedless schedule says whose seed it shows.
+#[test]
+fn likely_mistakes_are_warned_about_by_validate_and_run() {
+    let yaml = "name: w\nworkload: {clients: 2, rate: 50/s, duration: 3s}\nfaults:\n  - {at: 1s, for: 5s, kind: latency, target: n1, delay: 100ms, mechanism: netem}\n";
+    let (_d, p) = write("w.yaml", yaml);
+    let (code, out, err) = faultline(&["validate", &p]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains(&format!("{p}:4:5: warning: faults[0] heals at 6s, after the workload ends at 3s: it is healed at the end")), "{err}");
+    assert!(out.contains("shown for seed 0; a run draws its own unless --seed or `seed:` is given"), "{out}");
+    if faultline::fault::net::netem_available() {
+        assert!(!err.contains("sch_netem"), "{err}");
+    } else {
+        assert!(err.contains("warning: this machine cannot inject `latency`") && err.contains("sch_netem"), "{err}");
+        // The run refuses it at preflight (exit 3), after saying the scenario's warnings.
+        let (code, _, err) = faultline(&["run", &p, "--backend", "process"]);
+        assert_eq!(code, 3, "{err}");
+        assert!(err.contains("warning: faults[0] heals at 6s"), "{err}");
+    }
+    let (_d, p) = write("o.yaml", "name: o\nfaults:\n  - {at: 5s, for: 10s, kind: kill, target: n2}\n  - {at: 6s, for: 1s, kind: stop, target: n2}\n");
+    let (code, _, err) = faultline(&["validate", &p]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains(&format!("{p}:4:5:")) && err.contains("both on n2 from 6s to 7s"), "{err}");
+    let (_d, p) = write("l.yaml", &format!("name: {}\n", "x".repeat(5000)));
+    let (code, _, err) = faultline(&["validate", &p]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("at most 100") && err.len() < 1000, "{err}");
+}
+
 #[test]
 fn run_refuses_unknown_and_unbuilt_faults_before_touching_anything() {
     let (_d, p) = write("x.yaml", "name: x\nfaults:\n  - {at: 1s, for: 1s, kind: clock-skew, target: leader}\n");
