@@ -148,6 +148,7 @@ impl Resolver<'_> {
             let added = raw.ops.iter().filter(|a| is_add(a) && a.value.at.is_some() && a.value.at < o.value.at).count();
             ops.push(self.op(o, cluster.size + added, workload.duration)?);
         }
+        self.membership(&raw.ops, &ops, cluster.size)?;
         self.fill_fits_quota(&raw, &cluster)?;
         self.snapshots(&raw.ops, &mut ops, &faults, &cluster)?;
         let e = &raw.expect;
@@ -438,6 +439,121 @@ impl Resolver<'_> {
                 listed.join("; ")
             ),
         )
+    }
+
+    /// The membership ops followed in time order, refusing what is certain to fail: removing
+    /// the last voter, promoting a learner never added (or a voter), and an op naming a
+    /// member removed by then or never added. A removal by role (`follower`, ...) leaves
+    /// which member went unknown, so later names are then not judged; a snapshot-restore
+    /// ends the tracking (the restored cluster's members are the snapshot's).
+    fn membership(&self, raw: &[Spanned<super::raw::RawOp>], ops: &[OpSpec], size: usize) -> Result<(), Error> {
+        let mut order: Vec<usize> = (0..ops.len()).collect();
+        order.sort_by_key(|&i| ops[i].at);
+        let mut voters: Vec<String> = (1..=size).map(|k| format!("n{k}")).collect();
+        let mut learners: Vec<String> = Vec::new();
+        // Members that left and when, and how many left unnamed (by role).
+        let mut gone: Vec<(String, Span)> = Vec::new();
+        let mut unnamed_removals = 0usize;
+        let mut next = size;
+        for i in order {
+            let (at, op, loc) = (ops[i].at, &ops[i].op, Some(raw[i].referenced));
+            let named = |t: &Target| match t {
+                Target::Member(k) => Some(format!("n{k}")),
+                _ => None,
+            };
+            // A named member must be in the cluster by then.
+            let target = match op {
+                EtcdOp::Defrag { target }
+                | EtcdOp::MoveLeader { target }
+                | EtcdOp::MemberRemove { target }
+                | EtcdOp::MemberReplace { target }
+                | EtcdOp::SnapshotSave { target, .. } => named(target),
+                _ => None,
+            };
+            if let Some(n) = &target {
+                if unnamed_removals == 0 && !voters.contains(n) && !learners.contains(n) {
+                    let why = match gone.iter().find(|(g, _)| g == n) {
+                        Some((_, t)) => format!("which is removed by then (member-remove at {t})"),
+                        None => format!(
+                            "which is not a member at {at} (the members then are {})",
+                            voters.iter().chain(&learners).cloned().collect::<Vec<_>>().join(", ")
+                        ),
+                    };
+                    return self.err(loc, format!("this {} at {at} names {n}, {why}: name a member of the cluster at that time", op.name()));
+                }
+                if matches!(op, EtcdOp::MoveLeader { .. }) && learners.contains(n) {
+                    return self.err(loc, format!("this move-leader at {at} hands leadership to {n}, which is a learner then (a learner cannot lead): promote it first, or name a voter"));
+                }
+            }
+            match op {
+                EtcdOp::MemberAdd { learner } => {
+                    next += 1;
+                    let n = format!("n{next}");
+                    if *learner {
+                        learners.push(n);
+                    } else {
+                        voters.push(n);
+                    }
+                }
+                EtcdOp::LearnerPromote { target } => {
+                    let chosen = match target {
+                        Some(n) if learners.contains(n) => n.clone(),
+                        Some(n) if voters.contains(n) => {
+                            return self.err(loc, format!("this learner-promote at {at} promotes {n}, which is a voter already: only a member added with `learner: true` can be promoted"))
+                        }
+                        Some(n) if unnamed_removals == 0 => {
+                            return self.err(
+                                loc,
+                                format!("this learner-promote at {at} promotes {n}, which is not a learner then: add it first with `{{op: member-add, learner: true}}` before {at}"),
+                            )
+                        }
+                        Some(n) => n.clone(),
+                        None => match learners.as_slice() {
+                            [one] => one.clone(),
+                            [] => {
+                                return self.err(
+                                    loc,
+                                    format!("this learner-promote at {at} has no learner to promote: add one first with `{{op: member-add, learner: true}}` before {at}"),
+                                )
+                            }
+                            many => {
+                                return self.err(
+                                    loc,
+                                    format!("this learner-promote at {at} has several learners to choose from ({}): name one with `target`", many.join(", ")),
+                                )
+                            }
+                        },
+                    };
+                    learners.retain(|l| *l != chosen);
+                    voters.push(chosen);
+                }
+                EtcdOp::MemberRemove { target } => {
+                    let left = voters.len().saturating_sub(unnamed_removals);
+                    match named(target) {
+                        Some(n) if learners.contains(&n) => learners.retain(|l| *l != n),
+                        Some(n) => {
+                            if left <= 1 {
+                                return self.err(loc, format!("this member-remove at {at} removes {n}, the last voter: a cluster needs one voter; remove another member, or add one first"));
+                            }
+                            voters.retain(|v| *v != n);
+                            gone.push((n, at));
+                        }
+                        None => {
+                            if left <= 1 {
+                                return self.err(
+                                    loc,
+                                    format!("this member-remove at {at} would remove the last voter (`{target}`): a cluster needs one voter; add a member first, or drop the remove"),
+                                );
+                            }
+                            unnamed_removals += 1;
+                        }
+                    }
+                }
+                EtcdOp::SnapshotRestore { .. } => return Ok(()),
+                _ => {}
+            }
+        }
+        Ok(())
     }
 
     /// A `fill` writes until the space quota: on a cluster of the run's own, the quota must
@@ -1057,6 +1173,29 @@ mod tests {
         let m = err(&format!("name: {}\n", "a".repeat(5000)));
         assert!(m.starts_with("s.yaml:1:7:") && m.contains("name is 5000 characters long: at most 100"), "{}", &m[..200]);
         assert!(parse(&format!("name: {}\n", "a".repeat(100)), "s.yaml").is_ok());
+    }
+
+    #[test]
+    fn op_sequences_that_cannot_work_are_refused() {
+        // Removing every voter, by name or by role.
+        let m = err("name: x\ncluster: {size: 2}\nops:\n  - {at: 1s, op: member-remove, target: n1}\n  - {at: 2s, op: member-remove, target: n2}\n");
+        assert!(m.starts_with("s.yaml:5:") && m.contains("removes n2, the last voter"), "{m}");
+        let m = err("name: x\ncluster: {size: 1}\nops:\n  - {at: 1s, op: member-remove, target: follower}\n");
+        assert!(m.contains("would remove the last voter (`follower`)"), "{m}");
+        // Promoting a learner never added, or a voter.
+        let m = err("name: x\nops:\n  - {at: 2s, op: learner-promote}\n");
+        assert!(m.starts_with("s.yaml:3:") && m.contains("has no learner to promote") && m.contains("learner: true"), "{m}");
+        let m = err("name: x\nops:\n  - {at: 1s, op: member-add}\n  - {at: 2s, op: learner-promote, target: n4}\n");
+        assert!(m.contains("promotes n4, which is a voter already"), "{m}");
+        let m = err("name: x\nops:\n  - {at: 5s, op: learner-promote, target: n4}\n  - {at: 1s, op: member-add, learner: true}\n  - {at: 2s, op: member-add, learner: true}\n  - {at: 3s, op: learner-promote}\n");
+        assert!(m.starts_with("s.yaml:6:") && m.contains("several learners to choose from (n4, n5)"), "{m}");
+        // An op on a member removed by then.
+        let m = err("name: x\nops:\n  - {at: 1s, op: member-remove, target: n3}\n  - {at: 5s, op: move-leader, target: n3}\n");
+        assert!(m.starts_with("s.yaml:4:") && m.contains("names n3, which is removed by then (member-remove at 1s)"), "{m}");
+        let m = err("name: x\nops:\n  - {at: 1s, op: member-remove, target: n2}\n  - {at: 3s, op: snapshot-save, target: n2}\n");
+        assert!(m.contains("snapshot-save at 3s names n2, which is removed by then"), "{m}");
+        // What can work is accepted: remove then add, a replace, a removal by role.
+        parse("name: x\nops:\n  - {at: 1s, op: member-add, learner: true}\n  - {at: 2s, op: learner-promote}\n  - {at: 3s, op: member-remove, target: n1}\n  - {at: 4s, op: move-leader, target: n4}\n  - {at: 5s, op: member-replace, target: n2}\n  - {at: 6s, op: member-remove, target: follower}\n  - {at: 7s, op: defrag, target: n3}\n", "s.yaml").unwrap();
     }
 
     #[test]

@@ -23,6 +23,9 @@ fn validate_explains_every_shipped_scenario() {
         let (code, out, err) = faultline(&["validate", p.to_str().unwrap()]);
         assert_eq!(code, 0, "{}: {err}", p.display());
         assert!(out.contains("workload: register"), "{out}");
+        // Every scenario with ops shows them (issue 15 item 8).
+        let has_ops = std::fs::read_to_string(&p).unwrap().lines().any(|l| l.starts_with("ops:"));
+        assert_eq!(!out.contains("  ops     : none"), has_ops, "{}: {out}", p.display());
     }
 }
 
@@ -92,6 +95,29 @@ fn likely_mistakes_are_warned_about_by_validate_and_run() {
     let (code, _, err) = faultline(&["validate", &p]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("at most 100") && err.len() < 1000, "{err}");
+}
+
+/// Issue 15 item 8: `validate` shows the scheduled ops, and refuses an op sequence that
+/// cannot work.
+#[test]
+fn validate_shows_ops_and_refuses_impossible_sequences() {
+    let p = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/restore-after-quorum-loss.yaml");
+    let (code, out, err) = faultline(&["validate", p]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("  ops     : 2 scheduled") && out.contains("snapshot-save `snap1` from leader") && out.contains("snapshot-restore from `snap1`"),
+        "{out}"
+    );
+    let (_d, p) =
+        write("m.yaml", "name: m\nops:\n  - {at: 1s, op: member-add, learner: true}\n  - {at: 3s, op: learner-promote}\n  - {at: 5s, op: compact, keep: 10}\n");
+    let (code, out, err) = faultline(&["validate", &p]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("at    1.0s  member-add n4 as a learner") && out.contains("at    3.0s  learner-promote the only learner"), "{out}");
+    assert!(out.contains("compact to the current revision minus 10") && out.contains("faults  : none"), "{out}");
+    let (_d, p) = write("r.yaml", "name: r\ncluster: {size: 1}\nops:\n  - {at: 1s, op: member-remove, target: n1}\n");
+    let (code, _, err) = faultline(&["validate", &p]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains(&format!("{p}:4:5:")) && err.contains("the last voter"), "{err}");
 }
 
 #[test]
