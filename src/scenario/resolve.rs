@@ -80,6 +80,39 @@ fn explain_serde(msg: &str) -> String {
             msg = rest.trim();
         }
     }
+    if msg.starts_with("multiple YAML documents detected") {
+        return "a second YAML document starts here (after a `---` line): a scenario file holds one scenario; put each in a file of its own, or remove the `---`".into();
+    }
+    if let Some(rest) = msg.strip_prefix("duplicate mapping key") {
+        let key = rest.trim_start_matches(':').split(", set DuplicateKeyPolicy").next().unwrap_or("").trim();
+        let key = if key.is_empty() || key.starts_with(", set") { "this key".to_string() } else { format!("key `{key}`") };
+        return format!("{key} is given twice in the same mapping: keep one of them (YAML takes each key once)");
+    }
+    if let Some(rest) = msg.strip_prefix("budget breached: ") {
+        let number =
+            |field: &str| rest.split(&format!("{field}: ")).nth(1).and_then(|t| t.split(|c: char| !c.is_ascii_digit()).next()).unwrap_or("?").to_string();
+        if rest.starts_with("AliasAnchorRatio") {
+            return format!(
+                "this file expands {} aliases (`*name`) from {} anchor(s) (`&name`), more than a scenario may (a guard against YAML that expands without bound): write the values out, or use fewer aliases",
+                number("aliases"),
+                number("anchors")
+            );
+        }
+        let what = rest.split(|c: char| !c.is_ascii_alphanumeric()).next().unwrap_or("size");
+        return format!(
+            "this file is larger than a scenario may be (too many {}): a scenario is a short file; split it, or write it without deep nesting and aliases",
+            match what {
+                "Aliases" => "aliases (`*name`)",
+                "Anchors" => "anchors (`&name`)",
+                "Depth" => "nested levels",
+                "Documents" => "documents",
+                "InputBytes" => "bytes",
+                "ScalarBytes" => "bytes in one value",
+                "MergeKeys" => "merge keys (`<<`)",
+                _ => "YAML nodes",
+            }
+        );
+    }
     if let Some(rest) = msg.strip_prefix("unknown field `") {
         let (field, tail) = rest.split_once('`').unwrap_or((rest, ""));
         let list = tail.split_once("expected one of ").or_else(|| tail.split_once("expected ")).map(|(_, l)| l).unwrap_or("");
@@ -720,13 +753,13 @@ impl Resolver<'_> {
         };
         let keys = bounded(self, &w.keys, 16, 1, 100_000, "workload.keys")?;
         let clients = bounded(self, &w.clients, 8, 1, 1024, "workload.clients")?;
-        let duration = w.duration.unwrap_or(Span(Duration::from_secs(60)));
+        let duration = w.duration.as_ref().map_or(Span(Duration::from_secs(60)), |d| d.value);
         if duration.0 < Duration::from_secs(1) {
-            return self.err(None, format!("workload.duration is {duration}: give at least 1s"));
+            return self.err(w.duration.as_ref().map(|d| d.referenced), format!("workload.duration is {duration}: give at least 1s"));
         }
-        let op_timeout = w.op_timeout.unwrap_or(Span(Duration::from_secs(1)));
+        let op_timeout = w.op_timeout.as_ref().map_or(Span(Duration::from_secs(1)), |d| d.value);
         if op_timeout.0 < Duration::from_millis(10) {
-            return self.err(None, format!("workload.op_timeout is {op_timeout}: give at least 10ms"));
+            return self.err(w.op_timeout.as_ref().map(|d| d.referenced), format!("workload.op_timeout is {op_timeout}: give at least 10ms"));
         }
         let mix = match &w.mix {
             None => Mix { read: 0.5, write: 0.25, cas: 0.25 },
@@ -1196,6 +1229,25 @@ mod tests {
         assert!(m.contains("snapshot-save at 3s names n2, which is removed by then"), "{m}");
         // What can work is accepted: remove then add, a replace, a removal by role.
         parse("name: x\nops:\n  - {at: 1s, op: member-add, learner: true}\n  - {at: 2s, op: learner-promote}\n  - {at: 3s, op: member-remove, target: n1}\n  - {at: 4s, op: move-leader, target: n4}\n  - {at: 5s, op: member-replace, target: n2}\n  - {at: 6s, op: member-remove, target: follower}\n  - {at: 7s, op: defrag, target: n3}\n", "s.yaml").unwrap();
+    }
+
+    #[test]
+    fn the_parsers_own_words_are_said_in_the_users_terms_with_the_line() {
+        let m = err("name: a\n---\nname: b\n");
+        assert!(m.starts_with("s.yaml:3:1: a second YAML document starts here") && !m.contains("from_str_multiple"), "{m}");
+        let m = err("name: a\nworkload:\n  clients: 2\n  clients: 3\n");
+        assert!(m.starts_with("s.yaml:4:3: key `clients` is given twice in the same mapping") && !m.contains("DuplicateKeyPolicy"), "{m}");
+        let aliases = vec!["*b"; 3000].join(", ");
+        let m = err(&format!("name: &b x\ncluster:\n  etcd:\n    extra_args: [{aliases}]\n"));
+        assert!(m.starts_with("s.yaml:") && m.contains("expands 3000 aliases (`*name`) from 1 anchor(s)") && !m.contains("AliasAnchorRatio"), "{m}");
+        let m = err("name: x\nworkload:\n  duration: 0s\n");
+        assert!(m.starts_with("s.yaml:3:13: workload.duration is 0s: give at least 1s"), "{m}");
+        let m = err("name: x\nworkload: {op_timeout: 1ms}\n");
+        assert!(m.starts_with("s.yaml:2:") && m.contains("workload.op_timeout is 1ms"), "{m}");
+        // "0 to 7 days" is the stated bound, and days are a unit.
+        let s = parse("name: x\nworkload: {duration: 7d}\n", "s.yaml").unwrap();
+        assert_eq!(s.workload.duration.0, Duration::from_secs(7 * 86_400));
+        assert!(err("name: x\nworkload: {duration: 8d}\n").contains("out of range (0 to 7 days)"));
     }
 
     #[test]

@@ -120,6 +120,29 @@ fn validate_shows_ops_and_refuses_impossible_sequences() {
     assert!(err.contains(&format!("{p}:4:5:")) && err.contains("the last voter"), "{err}");
 }
 
+/// Issue 15 item 10: the YAML library's own words become the user's, with the line.
+#[test]
+fn yaml_mistakes_are_said_in_the_users_terms() {
+    for (yaml, pos, said, not_said) in [
+        ("name: a\n---\nname: b\n", ":3:1:", "a second YAML document starts here", "from_str_multiple"),
+        ("name: a\nworkload:\n  clients: 2\n  clients: 3\n", ":4:3:", "key `clients` is given twice", "DuplicateKeyPolicy"),
+        ("name: x\nworkload:\n  duration: 0s\n", ":3:13:", "workload.duration is 0s", "\u{0}"),
+    ] {
+        let (_d, p) = write("y.yaml", yaml);
+        let (code, _, err) = faultline(&["validate", &p]);
+        assert_eq!(code, 2, "{err}");
+        assert!(err.starts_with(&format!("{p}{pos} {said}")) && !err.contains(not_said), "{err}");
+    }
+    let (_d, p) = write("a.yaml", &format!("name: &b x\ncluster:\n  etcd:\n    extra_args: [{}]\n", vec!["*b"; 3000].join(", ")));
+    let (code, _, err) = faultline(&["validate", &p]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("expands 3000 aliases") && !err.contains("AliasAnchorRatio"), "{err}");
+    let (_d, p) = write("d.yaml", "name: d\nworkload: {duration: 7d}\n");
+    let (code, out, err) = faultline(&["validate", &p]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("for 10080m"), "{out}");
+}
+
 #[test]
 fn run_refuses_unknown_and_unbuilt_faults_before_touching_anything() {
     let (_d, p) = write("x.yaml", "name: x\nfaults:\n  - {at: 1s, for: 1s, kind: clock-skew, target: leader}\n");
