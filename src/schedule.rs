@@ -45,6 +45,34 @@ fn ser_opt_secs<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::O
     }
 }
 
+/// The most fault instances a schedule may hold (fixed faults with their repetitions and the
+/// nemesis's draws together): past this a schedule is a mistake, not a test, and expanding it
+/// would take the memory of the machine.
+pub const MAX_INSTANCES: u64 = 10_000;
+
+/// The shortest `every` (a fixed fault's repetition) and nemesis `interval`: the time one
+/// fault takes to be injected, proven, healed and proven healed here, with its worst case.
+/// Measured from recorded runs on this machine (debug and release builds): a kill's restart
+/// is proven up to 1.0 s after its heal time, a partition's injection probes take 0.35-0.43 s
+/// and its heal probes 0.18-0.40 s, cpu-stress's proof 0.43-0.50 s, a disk rule's proof waits
+/// up to 1 s (`io_rule.rs`); shorter repetitions would start before the last one is healed.
+pub const MIN_REPEAT: Duration = Duration::from_secs(1);
+
+/// How many times a fault starting `at` and repeating every `every` starts before `end` (the
+/// same count [`plan`] expands to, computed without expanding it).
+pub fn repetitions(at: Duration, every: Option<Duration>, end: Duration) -> u64 {
+    if at >= end {
+        return 0;
+    }
+    match every {
+        Some(e) if !e.is_zero() => {
+            let (span, e) = ((end - at).as_nanos(), e.as_nanos());
+            u64::try_from(span.div_ceil(e)).unwrap_or(u64::MAX)
+        }
+        _ => 1,
+    }
+}
+
 /// The whole schedule, sorted by start time.
 pub fn plan(s: &Scenario, seed: u64) -> Vec<Planned> {
     let end = s.workload.duration.0;
@@ -124,6 +152,22 @@ mod tests {
         assert_eq!(p[1].heal_at, Some(Duration::from_secs(30)));
         assert_eq!(p[0].origin, "faults[0]");
         assert_eq!(p[1].origin, "faults[0] #2");
+    }
+
+    #[test]
+    fn repetitions_count_what_plan_expands_to() {
+        let secs = Duration::from_secs;
+        assert_eq!(repetitions(secs(10), Some(secs(12)), secs(30)), 2);
+        assert_eq!(repetitions(secs(5), Some(secs(20)), secs(60)), 3);
+        assert_eq!(repetitions(secs(0), Some(secs(10)), secs(30)), 3);
+        assert_eq!(repetitions(secs(5), None, secs(60)), 1);
+        assert_eq!(repetitions(secs(60), None, secs(60)), 0);
+        assert_eq!(repetitions(secs(0), Some(Duration::from_nanos(1)), secs(7 * 86400)), 604_800_000_000_000);
+        let s = parse(NEMESIS, "s").unwrap();
+        let n = s.nemesis.as_ref().unwrap();
+        let fixed: u64 = s.faults.iter().map(|f| repetitions(f.at.0, f.every.map(|e| e.0), s.workload.duration.0)).sum();
+        let drawn = repetitions(n.start.0, Some(n.interval.0), s.workload.duration.0);
+        assert_eq!((fixed + drawn) as usize, plan(&s, 1).len());
     }
 
     #[test]

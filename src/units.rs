@@ -6,12 +6,13 @@ use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::time::Duration;
 
-/// A span of time written as `250ms`, `10s`, `2m` or `1h` (docs/formats.md §1).
+/// A span of time written as `250ms`, `10s`, `2m`, `1h` or `7d` (docs/formats.md §1), 0 to 7
+/// days.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Span(pub Duration);
 
 impl Span {
-    /// Parse `250ms`, `1.5s`, `10s`, `2m`, `1h`, `500us`.
+    /// Parse `250ms`, `1.5s`, `10s`, `2m`, `1h`, `7d`, `500us`.
     pub fn parse(s: &str) -> Result<Self, String> {
         let s = s.trim();
         let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(|| format!("`{s}` has no unit: write e.g. `250ms`, `10s` or `2m`"))?;
@@ -23,7 +24,8 @@ impl Span {
             "s" => n,
             "m" | "min" => n * 60.0,
             "h" => n * 3600.0,
-            other => return Err(format!("`{other}` is not a unit of time in `{s}`: use us, ms, s, m or h")),
+            "d" => n * 86_400.0,
+            other => return Err(format!("`{other}` is not a unit of time in `{s}`: use us, ms, s, m, h or d")),
         };
         if !secs.is_finite() || !(0.0..=7.0 * 24.0 * 3600.0).contains(&secs) {
             return Err(format!("`{s}` is out of range (0 to 7 days)"));
@@ -231,6 +233,9 @@ mod tests {
         assert_eq!(Span::parse("250ms").unwrap().to_string(), "250ms");
         assert!(Span::parse("10").unwrap_err().contains("no unit"));
         assert!(Span::parse("10 parsecs").unwrap_err().contains("not a unit of time"));
+        assert_eq!(Span::parse("7d").unwrap().0, Duration::from_secs(7 * 86_400));
+        assert_eq!(Span::parse("0.5d").unwrap().0, Duration::from_secs(43_200));
+        assert!(Span::parse("7.5d").unwrap_err().contains("0 to 7 days"));
     }
 
     #[test]

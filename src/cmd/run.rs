@@ -19,6 +19,9 @@ pub fn run(args: RunArgs) -> Result<Exit, Error> {
     let RunArgs { scenarios, backend, seed, out, quiet, junit, json } = args;
     // Parse every scenario before running any.
     let parsed = scenarios.iter().map(|p| scenario::load(p)).collect::<Result<Vec<_>, _>>()?;
+    for w in parsed.iter().flat_map(|s| &s.warnings) {
+        eprintln!("{w}");
+    }
     let quiet = quiet || json;
     let cancel = super::cancel_on_ctrl_c();
     let mut exit = Exit::Pass;

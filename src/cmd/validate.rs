@@ -3,7 +3,7 @@
 
 use crate::cli::ValidateArgs;
 use crate::error::{Error, Exit};
-use crate::scenario::{self, ReadMode, Scenario};
+use crate::scenario::{self, EtcdOp, OpSpec, ReadMode, Scenario};
 use crate::schedule::{self, Planned};
 use std::fmt::Write;
 
@@ -15,6 +15,12 @@ pub fn run(args: ValidateArgs) -> Result<Exit, Error> {
             Ok(s) => {
                 let given = args.seed.or(s.seed);
                 println!("{}: ok", p.display());
+                for w in &s.warnings {
+                    eprintln!("{w}");
+                }
+                for w in machine_warnings(&s, &p.display().to_string()) {
+                    eprintln!("{w}");
+                }
                 print!("{}", explain(&s, given.unwrap_or(0), given.is_some()));
             }
             Err(e) => {
@@ -24,6 +30,22 @@ pub fn run(args: ValidateArgs) -> Result<Exit, Error> {
         }
     }
     Ok(exit)
+}
+
+/// What this machine cannot do of the scenario's faults (a forced `mechanism: netem` on a
+/// kernel without sch_netem): a run here refuses it at preflight, before anything is built;
+/// the scenario itself is valid, and may run on another machine.
+fn machine_warnings(s: &Scenario, origin: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for k in s.fault_kinds() {
+        if let Err(e) = k.preflight() {
+            let w = format!("{origin}: warning: this machine cannot inject `{}`, so a run here refuses it before anything is built: {e}", k.name());
+            if !out.contains(&w) {
+                out.push(w);
+            }
+        }
+    }
+    out
 }
 
 /// Explain a scenario and its schedule under `seed`.
@@ -61,13 +83,34 @@ pub fn explain(s: &Scenario, seed: u64, seed_given: bool) -> String {
         let _ = writeln!(o, "  watch   : a watcher per member on the workload's keys, from the revision at workload start (watch.jsonl)");
     }
     let plan = schedule::plan(s, seed);
-    let _ = writeln!(o, "  seed    : {seed}{}", if seed_given { "" } else { " (none given: a run draws its own; pass --seed to fix it)" });
+    let _ = writeln!(
+        o,
+        "  seed    : {seed}{}",
+        if seed_given { "" } else { " (none given: the schedule below is shown for seed 0; a run draws its own unless --seed or `seed:` is given)" }
+    );
     if plan.is_empty() {
         let _ = writeln!(o, "  faults  : none");
     } else {
         let _ = writeln!(o, "  faults  : {} scheduled (targets resolve when each starts):", plan.len());
         for p in &plan {
             let _ = writeln!(o, "    {}", line(p));
+        }
+    }
+    if s.ops.is_empty() {
+        let _ = writeln!(o, "  ops     : none");
+    } else {
+        let _ = writeln!(o, "  ops     : {} scheduled (targets resolve when each runs):", s.ops.len());
+        let mut ops: Vec<&OpSpec> = s.ops.iter().collect();
+        ops.sort_by_key(|o| o.at);
+        // Members added take the next names (n4, n5 in a cluster of 3), in time order.
+        let mut added = s.cluster.size;
+        for op in ops {
+            let mut what = op_line(&op.op);
+            if let EtcdOp::MemberAdd { learner } = op.op {
+                added += 1;
+                what = format!("member-add n{added} as a {}", if learner { "learner" } else { "voter" });
+            }
+            let _ = writeln!(o, "    at {:>6.1}s  {what}", op.at.secs());
         }
     }
     let x = &s.expect;
@@ -95,6 +138,30 @@ pub fn explain(s: &Scenario, seed: u64, seed_given: bool) -> String {
     }
     let _ = writeln!(o, "  gates   : {}", if gates.is_empty() { "none (the run passes unless it is invalid)".into() } else { gates.join(", ") });
     o
+}
+
+/// An op in words: its name, what it acts on and its parameters.
+fn op_line(op: &EtcdOp) -> String {
+    let name = op.name();
+    match op {
+        EtcdOp::Compact { keep } => format!("{name} to the current revision{}", if *keep > 0 { format!(" minus {keep}") } else { String::new() }),
+        EtcdOp::Defrag { target } => format!("{name} on {target}, one member at a time"),
+        EtcdOp::MoveLeader { target } => format!("{name} to {target}"),
+        EtcdOp::AlarmDisarm => name.to_string(),
+        EtcdOp::MemberAdd { learner } => format!("{name} as a {}", if *learner { "learner" } else { "voter" }),
+        EtcdOp::LearnerPromote { target } => format!("{name} {}", target.as_deref().unwrap_or("the only learner")),
+        EtcdOp::MemberRemove { target } | EtcdOp::MemberReplace { target } => format!("{name} on {target}"),
+        EtcdOp::RollingRestart { etcd } if etcd.is_empty() => format!("{name} (same settings)"),
+        EtcdOp::RollingRestart { etcd } => {
+            let mut with = etcd.args();
+            with.extend(etcd.binary.iter().map(|b| format!("binary {b}")));
+            with.extend(etcd.image.iter().map(|i| format!("image {i}")));
+            format!("{name} with {}", with.join(" "))
+        }
+        EtcdOp::Fill { value_size } => format!("{name} until NOSPACE, {value_size} per put"),
+        EtcdOp::SnapshotSave { target, name: snap } => format!("{name} `{snap}` from {target}"),
+        EtcdOp::SnapshotRestore { from } => format!("{name} from `{from}`"),
+    }
 }
 
 fn line(p: &Planned) -> String {

@@ -41,6 +41,26 @@ pub struct Scenario {
     pub ops: Vec<OpSpec>,
     /// The gates.
     pub expect: Expectations,
+    /// Likely mistakes that do not stop the scenario from running, said by `validate` and
+    /// before a run starts.
+    #[serde(skip)]
+    pub warnings: Vec<Warning>,
+}
+
+/// A likely mistake in a scenario that it can still run with (a heal past the end, faults
+/// that overlap on a member): where it is and what happens.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Warning {
+    /// `file:line:column` (or `file` where there is no position).
+    pub at: String,
+    /// What is likely wrong and what faultline does about it.
+    pub msg: String,
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: warning: {}", self.at, self.msg)
+    }
 }
 
 /// The client load.

@@ -7,12 +7,16 @@ use super::*;
 use crate::error::suggest;
 use crate::error::Error;
 use crate::fault::registry;
+use crate::schedule::{repetitions, MAX_INSTANCES, MIN_REPEAT};
 use serde_saphyr::{Location, Spanned};
 use std::path::Path;
 use std::time::Duration;
 
 /// The keys every fault entry has; the rest are its kind's parameters.
 const COMMON: [&str; 5] = ["at", "for", "every", "kind", "target"];
+
+/// Why `every` and a nemesis `interval` have a minimum, in an error's words.
+const MIN_REPEAT_WHY: &str = "each fault must be injected, proven, healed and proven healed before the next begins, which takes up to 1s here (a kill's restart, a partition's probes, a disk rule's proof; docs/formats.md §1)";
 
 /// The largest space quota a `fill` op may be asked to reach on a cluster of the run's own.
 const MAX_FILL_QUOTA: Size = Size(256 << 20);
@@ -51,11 +55,20 @@ pub fn parse(text: &str, origin: &str) -> Result<Scenario, Error> {
 
 /// `file:line:column: message`.
 fn at(origin: &str, loc: Option<Location>, msg: &str) -> String {
+    format!("{}: {msg}", position(origin, loc))
+}
+
+/// `file:line:column`, or `file` without a position.
+fn position(origin: &str, loc: Option<Location>) -> String {
     match loc {
-        Some(l) if l.line() > 0 => format!("{origin}:{}:{}: {msg}", l.line(), l.column()),
-        _ => format!("{origin}: {msg}"),
+        Some(l) if l.line() > 0 => format!("{origin}:{}:{}", l.line(), l.column()),
+        _ => origin.to_string(),
     }
 }
+
+/// The longest scenario name: it names the run directory (`<name>-<date>-<seed>`), and a file
+/// name holds at most 255 bytes.
+const MAX_NAME: usize = 100;
 
 /// Rewrite serde's "unknown field `x`, expected one of a, b" into a suggestion, and drop
 /// the YAML library's own "error: line N column M:" prefix (the position is printed once, as
@@ -66,6 +79,39 @@ fn explain_serde(msg: &str) -> String {
         if let Some((_, rest)) = msg.split_once(": ") {
             msg = rest.trim();
         }
+    }
+    if msg.starts_with("multiple YAML documents detected") {
+        return "a second YAML document starts here (after a `---` line): a scenario file holds one scenario; put each in a file of its own, or remove the `---`".into();
+    }
+    if let Some(rest) = msg.strip_prefix("duplicate mapping key") {
+        let key = rest.trim_start_matches(':').split(", set DuplicateKeyPolicy").next().unwrap_or("").trim();
+        let key = if key.is_empty() || key.starts_with(", set") { "this key".to_string() } else { format!("key `{key}`") };
+        return format!("{key} is given twice in the same mapping: keep one of them (YAML takes each key once)");
+    }
+    if let Some(rest) = msg.strip_prefix("budget breached: ") {
+        let number =
+            |field: &str| rest.split(&format!("{field}: ")).nth(1).and_then(|t| t.split(|c: char| !c.is_ascii_digit()).next()).unwrap_or("?").to_string();
+        if rest.starts_with("AliasAnchorRatio") {
+            return format!(
+                "this file expands {} aliases (`*name`) from {} anchor(s) (`&name`), more than a scenario may (a guard against YAML that expands without bound): write the values out, or use fewer aliases",
+                number("aliases"),
+                number("anchors")
+            );
+        }
+        let what = rest.split(|c: char| !c.is_ascii_alphanumeric()).next().unwrap_or("size");
+        return format!(
+            "this file is larger than a scenario may be (too many {}): a scenario is a short file; split it, or write it without deep nesting and aliases",
+            match what {
+                "Aliases" => "aliases (`*name`)",
+                "Anchors" => "anchors (`&name`)",
+                "Depth" => "nested levels",
+                "Documents" => "documents",
+                "InputBytes" => "bytes",
+                "ScalarBytes" => "bytes in one value",
+                "MergeKeys" => "merge keys (`<<`)",
+                _ => "YAML nodes",
+            }
+        );
     }
     if let Some(rest) = msg.strip_prefix("unknown field `") {
         let (field, tail) = rest.split_once('`').unwrap_or((rest, ""));
@@ -101,6 +147,15 @@ impl Resolver<'_> {
 
     fn scenario(&self, raw: RawScenario) -> Result<Scenario, Error> {
         let name = raw.name.value.clone();
+        if name.chars().count() > MAX_NAME {
+            return self.err(
+                Some(raw.name.referenced),
+                format!(
+                    "name is {} characters long: at most {MAX_NAME} (it names the run directory, and a file name holds at most 255 bytes); shorten it and say the rest in `description`",
+                    name.chars().count()
+                ),
+            );
+        }
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
             return self.err(Some(raw.name.referenced), format!("name `{name}` must be lowercase letters, digits and dashes ([a-z0-9-]+)"));
         }
@@ -116,6 +171,9 @@ impl Resolver<'_> {
             Some(n) => Some(self.nemesis(n, cluster.size, workload.duration)?),
             None => None,
         };
+        self.schedule_fits(&raw, &faults, nemesis.as_ref(), workload.duration)?;
+        let mut warnings = self.heals_past_the_end(&raw, &faults, workload.duration);
+        warnings.extend(self.overlaps(&raw, &faults, workload.duration)?);
         let mut ops = Vec::new();
         // Members added by `member-add` can be named by later ops (n4 in a cluster of 3).
         let is_add = |o: &Spanned<super::raw::RawOp>| o.value.op.as_deref() == Some("member-add");
@@ -123,6 +181,7 @@ impl Resolver<'_> {
             let added = raw.ops.iter().filter(|a| is_add(a) && a.value.at.is_some() && a.value.at < o.value.at).count();
             ops.push(self.op(o, cluster.size + added, workload.duration)?);
         }
+        self.membership(&raw.ops, &ops, cluster.size)?;
         self.fill_fits_quota(&raw, &cluster)?;
         self.snapshots(&raw.ops, &mut ops, &faults, &cluster)?;
         let e = &raw.expect;
@@ -156,7 +215,80 @@ impl Resolver<'_> {
             nemesis,
             ops,
             expect,
+            warnings,
         })
+    }
+
+    fn warn(&self, loc: Option<Location>, msg: String) -> Warning {
+        Warning { at: position(self.origin, loc), msg }
+    }
+
+    /// A fixed fault whose heal (its last repetition's) falls after the workload's end: the
+    /// run heals it at the end, which the user may not have meant.
+    fn heals_past_the_end(&self, raw: &RawScenario, faults: &[FaultSpec], duration: Span) -> Vec<Warning> {
+        let mut out = Vec::new();
+        for (i, (f, r)) in faults.iter().zip(&raw.faults).enumerate() {
+            let Some(for_) = f.for_ else { continue };
+            let n = repetitions(f.at.0, f.every.map(|e| e.0), duration.0);
+            let last = f.at.0 + f.every.map_or(Duration::ZERO, |e| e.0 * u32::try_from(n.saturating_sub(1)).unwrap_or(u32::MAX));
+            let heal = last + for_.0;
+            if heal > duration.0 {
+                let rep = if n > 1 { format!(" (its last repetition, #{n} at {})", Span(last)) } else { String::new() };
+                out.push(self.warn(
+                    Some(r.referenced),
+                    format!("faults[{i}] heals at {}{rep}, after the workload ends at {duration}: it is healed at the end", Span(heal)),
+                ));
+            }
+        }
+        out
+    }
+
+    /// Fixed faults on the same named member (`nK`) in force at the same time: two process
+    /// faults (kill, stop, pause) cannot both hold a member and are refused; any other pair
+    /// is a warning, since both then act at once.
+    fn overlaps(&self, raw: &RawScenario, faults: &[FaultSpec], duration: Span) -> Result<Vec<Warning>, Error> {
+        let end = duration.0;
+        // (member, start, heal, fault index), every repetition (at most MAX_INSTANCES).
+        let mut spans: Vec<(u8, Duration, Duration, usize)> = Vec::new();
+        for (i, f) in faults.iter().enumerate() {
+            let Target::Member(m) = f.target else { continue };
+            let mut at = f.at.0;
+            for _ in 0..repetitions(f.at.0, f.every.map(|e| e.0), end) {
+                spans.push((m, at, f.for_.map_or(end, |d| (at + d.0).min(end)), i));
+                at += f.every.map_or(Duration::ZERO, |e| e.0);
+            }
+        }
+        spans.sort();
+        let mut seen = std::collections::BTreeSet::new();
+        let mut out = Vec::new();
+        for (k, &(m, start, _, j)) in spans.iter().enumerate() {
+            // Every earlier span on the same member still in force when this one starts.
+            for &(m2, start2, heal2, i) in spans[..k].iter().rev().take_while(|s| s.0 == m) {
+                if m2 != m || heal2 <= start || i == j || !seen.insert((i.min(j), i.max(j))) {
+                    continue;
+                }
+                // faults[i] started first (at start2), faults[j] at start, while i is in force.
+                let (a, b) = (&faults[i], &faults[j]);
+                let both = format!(
+                    "faults[{i}] ({} from {}) and faults[{j}] ({} from {}) are both on n{m} from {} to {}",
+                    a.kind.name(),
+                    Span(start2),
+                    b.kind.name(),
+                    Span(start),
+                    Span(start),
+                    Span(heal2.min(spans[k].2))
+                );
+                let loc = Some(raw.faults[j].referenced);
+                if a.kind.home() == crate::fault::api::Home::Process && b.kind.home() == crate::fault::api::Home::Process {
+                    return self.err(
+                        loc,
+                        format!("{both}: a member's process is held by one of kill, stop and pause at a time, so the second cannot be injected; let the first heal (`for`) before the second starts, or target another member"),
+                    );
+                }
+                out.push(self.warn(loc, format!("{both}: both act on it at once; check that is what you mean")));
+            }
+        }
+        Ok(out)
     }
 
     /// One entry of `ops:`; `size` is how many members the cluster has by then.
@@ -308,6 +440,153 @@ impl Resolver<'_> {
             binary: e.binary.clone(),
             image: e.image.clone(),
         })
+    }
+
+    /// The schedule's size, counted before anything expands it: at most
+    /// [`MAX_INSTANCES`] fault instances, else refused with each source's count.
+    fn schedule_fits(&self, raw: &RawScenario, faults: &[FaultSpec], nemesis: Option<&NemesisSpec>, duration: Span) -> Result<(), Error> {
+        let end = duration.0;
+        let mut parts: Vec<(u64, Option<Location>, String)> = Vec::new();
+        for (i, (f, r)) in faults.iter().zip(&raw.faults).enumerate() {
+            let n = repetitions(f.at.0, f.every.map(|e| e.0), end);
+            let how = match f.every {
+                Some(e) => format!("faults[{i}] every {e} from {} to {duration}", f.at),
+                None => format!("faults[{i}]"),
+            };
+            parts.push((n, Some(r.referenced), how));
+        }
+        if let (Some(n), Some(r)) = (nemesis, &raw.nemesis) {
+            let count = repetitions(n.start.0, Some(n.interval.0), end);
+            parts.push((count, Some(r.referenced), format!("the nemesis every {} from {} to {duration}", n.interval, n.start)));
+        }
+        let total = parts.iter().fold(0u64, |a, (n, _, _)| a.saturating_add(*n));
+        if total <= MAX_INSTANCES {
+            return Ok(());
+        }
+        parts.sort_by(|a, b| b.0.cmp(&a.0));
+        let listed: Vec<String> = parts.iter().filter(|p| p.0 > 1).map(|(n, _, how)| format!("{how}: {n}")).collect();
+        self.err(
+            parts[0].1,
+            format!(
+                "this schedule expands to {total} fault instances ({}), over the limit of {MAX_INSTANCES}: lengthen `every` or nemesis `interval`, or shorten workload.duration",
+                listed.join("; ")
+            ),
+        )
+    }
+
+    /// The membership ops followed in time order, refusing what is certain to fail: removing
+    /// the last voter, promoting a learner never added (or a voter), and an op naming a
+    /// member removed by then or never added. A removal by role (`follower`, ...) leaves
+    /// which member went unknown, so later names are then not judged; a snapshot-restore
+    /// ends the tracking (the restored cluster's members are the snapshot's).
+    fn membership(&self, raw: &[Spanned<super::raw::RawOp>], ops: &[OpSpec], size: usize) -> Result<(), Error> {
+        let mut order: Vec<usize> = (0..ops.len()).collect();
+        order.sort_by_key(|&i| ops[i].at);
+        let mut voters: Vec<String> = (1..=size).map(|k| format!("n{k}")).collect();
+        let mut learners: Vec<String> = Vec::new();
+        // Members that left and when, and how many left unnamed (by role).
+        let mut gone: Vec<(String, Span)> = Vec::new();
+        let mut unnamed_removals = 0usize;
+        let mut next = size;
+        for i in order {
+            let (at, op, loc) = (ops[i].at, &ops[i].op, Some(raw[i].referenced));
+            let named = |t: &Target| match t {
+                Target::Member(k) => Some(format!("n{k}")),
+                _ => None,
+            };
+            // A named member must be in the cluster by then.
+            let target = match op {
+                EtcdOp::Defrag { target }
+                | EtcdOp::MoveLeader { target }
+                | EtcdOp::MemberRemove { target }
+                | EtcdOp::MemberReplace { target }
+                | EtcdOp::SnapshotSave { target, .. } => named(target),
+                _ => None,
+            };
+            if let Some(n) = &target {
+                if unnamed_removals == 0 && !voters.contains(n) && !learners.contains(n) {
+                    let why = match gone.iter().find(|(g, _)| g == n) {
+                        Some((_, t)) => format!("which is removed by then (member-remove at {t})"),
+                        None => format!(
+                            "which is not a member at {at} (the members then are {})",
+                            voters.iter().chain(&learners).cloned().collect::<Vec<_>>().join(", ")
+                        ),
+                    };
+                    return self.err(loc, format!("this {} at {at} names {n}, {why}: name a member of the cluster at that time", op.name()));
+                }
+                if matches!(op, EtcdOp::MoveLeader { .. }) && learners.contains(n) {
+                    return self.err(loc, format!("this move-leader at {at} hands leadership to {n}, which is a learner then (a learner cannot lead): promote it first, or name a voter"));
+                }
+            }
+            match op {
+                EtcdOp::MemberAdd { learner } => {
+                    next += 1;
+                    let n = format!("n{next}");
+                    if *learner {
+                        learners.push(n);
+                    } else {
+                        voters.push(n);
+                    }
+                }
+                EtcdOp::LearnerPromote { target } => {
+                    let chosen = match target {
+                        Some(n) if learners.contains(n) => n.clone(),
+                        Some(n) if voters.contains(n) => {
+                            return self.err(loc, format!("this learner-promote at {at} promotes {n}, which is a voter already: only a member added with `learner: true` can be promoted"))
+                        }
+                        Some(n) if unnamed_removals == 0 => {
+                            return self.err(
+                                loc,
+                                format!("this learner-promote at {at} promotes {n}, which is not a learner then: add it first with `{{op: member-add, learner: true}}` before {at}"),
+                            )
+                        }
+                        Some(n) => n.clone(),
+                        None => match learners.as_slice() {
+                            [one] => one.clone(),
+                            [] => {
+                                return self.err(
+                                    loc,
+                                    format!("this learner-promote at {at} has no learner to promote: add one first with `{{op: member-add, learner: true}}` before {at}"),
+                                )
+                            }
+                            many => {
+                                return self.err(
+                                    loc,
+                                    format!("this learner-promote at {at} has several learners to choose from ({}): name one with `target`", many.join(", ")),
+                                )
+                            }
+                        },
+                    };
+                    learners.retain(|l| *l != chosen);
+                    voters.push(chosen);
+                }
+                EtcdOp::MemberRemove { target } => {
+                    let left = voters.len().saturating_sub(unnamed_removals);
+                    match named(target) {
+                        Some(n) if learners.contains(&n) => learners.retain(|l| *l != n),
+                        Some(n) => {
+                            if left <= 1 {
+                                return self.err(loc, format!("this member-remove at {at} removes {n}, the last voter: a cluster needs one voter; remove another member, or add one first"));
+                            }
+                            voters.retain(|v| *v != n);
+                            gone.push((n, at));
+                        }
+                        None => {
+                            if left <= 1 {
+                                return self.err(
+                                    loc,
+                                    format!("this member-remove at {at} would remove the last voter (`{target}`): a cluster needs one voter; add a member first, or drop the remove"),
+                                );
+                            }
+                            unnamed_removals += 1;
+                        }
+                    }
+                }
+                EtcdOp::SnapshotRestore { .. } => return Ok(()),
+                _ => {}
+            }
+        }
+        Ok(())
     }
 
     /// A `fill` writes until the space quota: on a cluster of the run's own, the quota must
@@ -474,13 +753,13 @@ impl Resolver<'_> {
         };
         let keys = bounded(self, &w.keys, 16, 1, 100_000, "workload.keys")?;
         let clients = bounded(self, &w.clients, 8, 1, 1024, "workload.clients")?;
-        let duration = w.duration.unwrap_or(Span(Duration::from_secs(60)));
+        let duration = w.duration.as_ref().map_or(Span(Duration::from_secs(60)), |d| d.value);
         if duration.0 < Duration::from_secs(1) {
-            return self.err(None, format!("workload.duration is {duration}: give at least 1s"));
+            return self.err(w.duration.as_ref().map(|d| d.referenced), format!("workload.duration is {duration}: give at least 1s"));
         }
-        let op_timeout = w.op_timeout.unwrap_or(Span(Duration::from_secs(1)));
+        let op_timeout = w.op_timeout.as_ref().map_or(Span(Duration::from_secs(1)), |d| d.value);
         if op_timeout.0 < Duration::from_millis(10) {
-            return self.err(None, format!("workload.op_timeout is {op_timeout}: give at least 10ms"));
+            return self.err(w.op_timeout.as_ref().map(|d| d.referenced), format!("workload.op_timeout is {op_timeout}: give at least 10ms"));
         }
         let mix = match &w.mix {
             None => Mix { read: 0.5, write: 0.25, cas: 0.25 },
@@ -551,6 +830,9 @@ impl Resolver<'_> {
         }
         if matches!(every, Some(e) if e.0.is_zero()) {
             return self.err(loc, "`every` must be longer than 0s");
+        }
+        if let Some(e) = every.filter(|e| e.0 < MIN_REPEAT) {
+            return self.err(loc, format!("`every: {e}` is shorter than {}: {MIN_REPEAT_WHY}; give `every: {}` or more", Span(MIN_REPEAT), Span(MIN_REPEAT)));
         }
         let target = match (text(r, "target"), kind.default_target()) {
             (Some(t), _) => Target::parse(&t, size).or_else(|m| self.err(loc, m))?,
@@ -632,6 +914,12 @@ impl Resolver<'_> {
         let for_ = r.for_.unwrap_or(Span(interval.0 / 2));
         if interval.0.is_zero() || for_ >= interval {
             return self.err(loc, format!("nemesis `for: {for_}` must be shorter than `interval: {interval}`, so each fault heals before the next"));
+        }
+        if interval.0 < MIN_REPEAT {
+            return self.err(
+                loc,
+                format!("nemesis `interval: {interval}` is shorter than {}: {MIN_REPEAT_WHY}; give `interval: {}` or more", Span(MIN_REPEAT), Span(MIN_REPEAT)),
+            );
         }
         let start = r.start.unwrap_or(interval);
         if start >= duration {
@@ -870,6 +1158,96 @@ mod tests {
         assert!(err("name: x\ncluster: {attach: {compose_project: a, labels: [b]}}\n").contains("not both"));
         let m = err("name: x\ncluster: {backend: process, attach: {compose_project: a}}\n");
         assert!(m.starts_with("s.yaml:2:") && m.contains("needs `backend: docker`"), "{m}");
+    }
+
+    #[test]
+    fn a_schedule_is_bounded_before_it_is_expanded() {
+        let m = err("name: x\nworkload: {duration: 1h}\nfaults:\n  - {at: 0s, for: 0us, every: 1us, kind: pause, target: n1}\n");
+        assert!(m.starts_with("s.yaml:4:") && m.contains("`every: 1us` is shorter than 1s") && m.contains("`every: 1s` or more"), "{m}");
+        let m = err("name: x\nworkload: {duration: 1h}\nnemesis: {kinds: [kill], interval: 1ms}\n");
+        assert!(m.starts_with("s.yaml:3:") && m.contains("`interval: 1ms` is shorter than 1s"), "{m}");
+        let m = err("name: x\nworkload: {duration: 168h}\nfaults:\n  - {at: 1s, kind: kill, target: n2}\n  - {at: 0s, for: 500ms, every: 1s, kind: pause, target: n1}\n");
+        assert!(
+            m.starts_with("s.yaml:5:") && m.contains("expands to 604801 fault instances") && m.contains("faults[1] every 1s from 0s to 10080m: 604800"),
+            "{m}"
+        );
+        assert!(m.contains("over the limit of 10000"), "{m}");
+        let m = err("name: x\nworkload: {duration: 3h}\nnemesis: {kinds: [kill], interval: 1s, for: 500ms}\n");
+        assert!(
+            m.starts_with("s.yaml:3:") && m.contains("expands to 10799 fault instances") && m.contains("the nemesis every 1s from 1s to 180m: 10799"),
+            "{m}"
+        );
+        // Just under the limit is accepted, and expands to what was counted.
+        let s = parse("name: x\nworkload: {duration: 10000s}\nnemesis: {kinds: [kill], interval: 1s, for: 500ms, start: 0s}\n", "s.yaml").unwrap();
+        assert_eq!(crate::schedule::plan(&s, 1).len(), 10_000);
+    }
+
+    #[test]
+    fn likely_mistakes_are_warnings_and_impossible_overlaps_are_refused() {
+        let s = parse("name: x\nworkload: {duration: 30s}\nfaults:\n  - {at: 25s, for: 10s, kind: pause, target: n1}\n  - {at: 2s, for: 3s, every: 10s, kind: kill, target: n2}\n  - {at: 1s, for: 5s, kind: stop, target: n3}\n", "s.yaml").unwrap();
+        let w: Vec<String> = s.warnings.iter().map(ToString::to_string).collect();
+        assert_eq!(w, ["s.yaml:4:5: warning: faults[0] heals at 35s, after the workload ends at 30s: it is healed at the end"], "{w:?}");
+        let s = parse("name: x\nworkload: {duration: 30s}\nfaults:\n  - {at: 9s, for: 8s, every: 10s, kind: kill, target: n2}\n", "s.yaml").unwrap();
+        assert!(s.warnings[0].msg.contains("faults[0] heals at 37s (its last repetition, #3 at 29s)"), "{:?}", s.warnings);
+        // Two isolations of n1 at once: a warning; kill then pause on n2: refused.
+        let s = parse("name: x\nfaults:\n  - {at: 5s, for: 10s, kind: partition, target: n1}\n  - {at: 8s, for: 10s, kind: partition, target: n1}\n  - {at: 8s, for: 2s, kind: pause, target: n1}\n", "s.yaml").unwrap();
+        let w: Vec<&str> = s.warnings.iter().map(|w| w.msg.as_str()).collect();
+        assert_eq!(w.len(), 3, "{w:?}");
+        assert!(w.iter().any(|m| m.starts_with("faults[0] (partition from 5s) and faults[1] (partition from 8s) are both on n1 from 8s to 15s")), "{w:?}");
+        assert!(s.warnings.iter().any(|w| w.at == "s.yaml:4:5" && w.msg.starts_with("faults[0] (partition from 5s) and faults[1]")), "{:?}", s.warnings);
+        let m = err("name: x\nfaults:\n  - {at: 5s, for: 10s, kind: kill, target: n2}\n  - {at: 6s, for: 1s, kind: pause, target: n2}\n");
+        assert!(m.starts_with("s.yaml:4:") && m.contains("are both on n2 from 6s to 7s") && m.contains("held by one of kill, stop and pause"), "{m}");
+        let m = err("name: x\nworkload: {duration: 60s}\nfaults:\n  - {at: 1s, kind: stop, target: n3}\n  - {at: 50s, for: 1s, kind: kill, target: n3}\n");
+        assert!(m.contains("faults[0] (stop from 1s) and faults[1] (kill from 50s) are both on n3 from 50s to 51s"), "{m}");
+        // Back to back is not an overlap; other members and other targets are not compared.
+        let s = parse("name: x\nfaults:\n  - {at: 5s, for: 5s, kind: kill, target: n2}\n  - {at: 10s, for: 1s, kind: pause, target: n2}\n  - {at: 5s, for: 5s, kind: kill, target: n3}\n  - {at: 5s, for: 5s, kind: kill, target: leader}\n", "s.yaml").unwrap();
+        assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+        // A name longer than a run directory can carry.
+        let m = err(&format!("name: {}\n", "a".repeat(5000)));
+        assert!(m.starts_with("s.yaml:1:7:") && m.contains("name is 5000 characters long: at most 100"), "{}", &m[..200]);
+        assert!(parse(&format!("name: {}\n", "a".repeat(100)), "s.yaml").is_ok());
+    }
+
+    #[test]
+    fn op_sequences_that_cannot_work_are_refused() {
+        // Removing every voter, by name or by role.
+        let m = err("name: x\ncluster: {size: 2}\nops:\n  - {at: 1s, op: member-remove, target: n1}\n  - {at: 2s, op: member-remove, target: n2}\n");
+        assert!(m.starts_with("s.yaml:5:") && m.contains("removes n2, the last voter"), "{m}");
+        let m = err("name: x\ncluster: {size: 1}\nops:\n  - {at: 1s, op: member-remove, target: follower}\n");
+        assert!(m.contains("would remove the last voter (`follower`)"), "{m}");
+        // Promoting a learner never added, or a voter.
+        let m = err("name: x\nops:\n  - {at: 2s, op: learner-promote}\n");
+        assert!(m.starts_with("s.yaml:3:") && m.contains("has no learner to promote") && m.contains("learner: true"), "{m}");
+        let m = err("name: x\nops:\n  - {at: 1s, op: member-add}\n  - {at: 2s, op: learner-promote, target: n4}\n");
+        assert!(m.contains("promotes n4, which is a voter already"), "{m}");
+        let m = err("name: x\nops:\n  - {at: 5s, op: learner-promote, target: n4}\n  - {at: 1s, op: member-add, learner: true}\n  - {at: 2s, op: member-add, learner: true}\n  - {at: 3s, op: learner-promote}\n");
+        assert!(m.starts_with("s.yaml:6:") && m.contains("several learners to choose from (n4, n5)"), "{m}");
+        // An op on a member removed by then.
+        let m = err("name: x\nops:\n  - {at: 1s, op: member-remove, target: n3}\n  - {at: 5s, op: move-leader, target: n3}\n");
+        assert!(m.starts_with("s.yaml:4:") && m.contains("names n3, which is removed by then (member-remove at 1s)"), "{m}");
+        let m = err("name: x\nops:\n  - {at: 1s, op: member-remove, target: n2}\n  - {at: 3s, op: snapshot-save, target: n2}\n");
+        assert!(m.contains("snapshot-save at 3s names n2, which is removed by then"), "{m}");
+        // What can work is accepted: remove then add, a replace, a removal by role.
+        parse("name: x\nops:\n  - {at: 1s, op: member-add, learner: true}\n  - {at: 2s, op: learner-promote}\n  - {at: 3s, op: member-remove, target: n1}\n  - {at: 4s, op: move-leader, target: n4}\n  - {at: 5s, op: member-replace, target: n2}\n  - {at: 6s, op: member-remove, target: follower}\n  - {at: 7s, op: defrag, target: n3}\n", "s.yaml").unwrap();
+    }
+
+    #[test]
+    fn the_parsers_own_words_are_said_in_the_users_terms_with_the_line() {
+        let m = err("name: a\n---\nname: b\n");
+        assert!(m.starts_with("s.yaml:3:1: a second YAML document starts here") && !m.contains("from_str_multiple"), "{m}");
+        let m = err("name: a\nworkload:\n  clients: 2\n  clients: 3\n");
+        assert!(m.starts_with("s.yaml:4:3: key `clients` is given twice in the same mapping") && !m.contains("DuplicateKeyPolicy"), "{m}");
+        let aliases = vec!["*b"; 3000].join(", ");
+        let m = err(&format!("name: &b x\ncluster:\n  etcd:\n    extra_args: [{aliases}]\n"));
+        assert!(m.starts_with("s.yaml:") && m.contains("expands 3000 aliases (`*name`) from 1 anchor(s)") && !m.contains("AliasAnchorRatio"), "{m}");
+        let m = err("name: x\nworkload:\n  duration: 0s\n");
+        assert!(m.starts_with("s.yaml:3:13: workload.duration is 0s: give at least 1s"), "{m}");
+        let m = err("name: x\nworkload: {op_timeout: 1ms}\n");
+        assert!(m.starts_with("s.yaml:2:") && m.contains("workload.op_timeout is 1ms"), "{m}");
+        // "0 to 7 days" is the stated bound, and days are a unit.
+        let s = parse("name: x\nworkload: {duration: 7d}\n", "s.yaml").unwrap();
+        assert_eq!(s.workload.duration.0, Duration::from_secs(7 * 86_400));
+        assert!(err("name: x\nworkload: {duration: 8d}\n").contains("out of range (0 to 7 days)"));
     }
 
     #[test]

@@ -23,6 +23,9 @@ fn validate_explains_every_shipped_scenario() {
         let (code, out, err) = faultline(&["validate", p.to_str().unwrap()]);
         assert_eq!(code, 0, "{}: {err}", p.display());
         assert!(out.contains("workload: register"), "{out}");
+        // Every scenario with ops shows them (issue 15 item 8).
+        let has_ops = std::fs::read_to_string(&p).unwrap().lines().any(|l| l.starts_with("ops:"));
+        assert_eq!(!out.contains("  ops     : none"), has_ops, "{}: {out}", p.display());
     }
 }
 
@@ -45,6 +48,99 @@ fn a_typo_gets_file_line_column_and_the_closest_key_with_exit_2() {
     assert!(err.contains(&format!("{p}:4:3")), "{err}");
     assert!(err.contains("did you mean `duration`?"), "{err}");
     assert!(!err.contains("panicked") && !err.contains("RUST_BACKTRACE"), "{err}");
+}
+
+/// Issue 15 item 1: a schedule that would expand past memory is refused by `validate` and
+/// `run` alike, with its numbers, before anything is built.
+#[test]
+fn a_schedule_too_large_or_too_dense_is_refused_with_its_numbers() {
+    let (_d, p) = write("dense.yaml", "name: dense\nworkload: {duration: 1h}\nnemesis: {kinds: [kill], interval: 1ms}\n");
+    for cmd in ["validate", "run"] {
+        let (code, out, err) = faultline(&[cmd, &p]);
+        assert_eq!(code, 2, "{cmd}: {err}");
+        assert!(err.contains(&format!("{p}:3:")) && err.contains("`interval: 1ms` is shorter than 1s"), "{cmd}: {err}");
+        assert!(out.len() < 10_000, "{cmd} printed {} bytes", out.len());
+    }
+    let (_d, p) = write("long.yaml", "name: long\nworkload: {duration: 168h}\nfaults:\n  - {at: 0s, for: 500ms, every: 1s, kind: pause, target: n1}\n");
+    let (code, _, err) = faultline(&["validate", &p]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains(&format!("{p}:4:")) && err.contains("604800 fault instances") && err.contains("limit of 10000"), "{err}");
+}
+
+/// Issue 15 item 9: likely mistakes are warned about with their position, by `validate` and
+/// before a run starts; a forced netem on a kernel without it is said by `validate`; a
+/// seedless schedule says whose seed it shows.
+#[test]
+fn likely_mistakes_are_warned_about_by_validate_and_run() {
+    let yaml = "name: w\nworkload: {clients: 2, rate: 50/s, duration: 3s}\nfaults:\n  - {at: 1s, for: 5s, kind: latency, target: n1, delay: 100ms, mechanism: netem}\n";
+    let (_d, p) = write("w.yaml", yaml);
+    let (code, out, err) = faultline(&["validate", &p]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains(&format!("{p}:4:5: warning: faults[0] heals at 6s, after the workload ends at 3s: it is healed at the end")), "{err}");
+    assert!(out.contains("shown for seed 0; a run draws its own unless --seed or `seed:` is given"), "{out}");
+    if faultline::fault::net::netem_available() {
+        assert!(!err.contains("sch_netem"), "{err}");
+    } else {
+        assert!(err.contains("warning: this machine cannot inject `latency`") && err.contains("sch_netem"), "{err}");
+        // The run refuses it at preflight (exit 3), after saying the scenario's warnings.
+        let (code, _, err) = faultline(&["run", &p, "--backend", "process"]);
+        assert_eq!(code, 3, "{err}");
+        assert!(err.contains("warning: faults[0] heals at 6s"), "{err}");
+    }
+    let (_d, p) = write("o.yaml", "name: o\nfaults:\n  - {at: 5s, for: 10s, kind: kill, target: n2}\n  - {at: 6s, for: 1s, kind: stop, target: n2}\n");
+    let (code, _, err) = faultline(&["validate", &p]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains(&format!("{p}:4:5:")) && err.contains("both on n2 from 6s to 7s"), "{err}");
+    let (_d, p) = write("l.yaml", &format!("name: {}\n", "x".repeat(5000)));
+    let (code, _, err) = faultline(&["validate", &p]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("at most 100") && err.len() < 1000, "{err}");
+}
+
+/// Issue 15 item 8: `validate` shows the scheduled ops, and refuses an op sequence that
+/// cannot work.
+#[test]
+fn validate_shows_ops_and_refuses_impossible_sequences() {
+    let p = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/restore-after-quorum-loss.yaml");
+    let (code, out, err) = faultline(&["validate", p]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("  ops     : 2 scheduled") && out.contains("snapshot-save `snap1` from leader") && out.contains("snapshot-restore from `snap1`"),
+        "{out}"
+    );
+    let (_d, p) =
+        write("m.yaml", "name: m\nops:\n  - {at: 1s, op: member-add, learner: true}\n  - {at: 3s, op: learner-promote}\n  - {at: 5s, op: compact, keep: 10}\n");
+    let (code, out, err) = faultline(&["validate", &p]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("at    1.0s  member-add n4 as a learner") && out.contains("at    3.0s  learner-promote the only learner"), "{out}");
+    assert!(out.contains("compact to the current revision minus 10") && out.contains("faults  : none"), "{out}");
+    let (_d, p) = write("r.yaml", "name: r\ncluster: {size: 1}\nops:\n  - {at: 1s, op: member-remove, target: n1}\n");
+    let (code, _, err) = faultline(&["validate", &p]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains(&format!("{p}:4:5:")) && err.contains("the last voter"), "{err}");
+}
+
+/// Issue 15 item 10: the YAML library's own words become the user's, with the line.
+#[test]
+fn yaml_mistakes_are_said_in_the_users_terms() {
+    for (yaml, pos, said, not_said) in [
+        ("name: a\n---\nname: b\n", ":3:1:", "a second YAML document starts here", "from_str_multiple"),
+        ("name: a\nworkload:\n  clients: 2\n  clients: 3\n", ":4:3:", "key `clients` is given twice", "DuplicateKeyPolicy"),
+        ("name: x\nworkload:\n  duration: 0s\n", ":3:13:", "workload.duration is 0s", "\u{0}"),
+    ] {
+        let (_d, p) = write("y.yaml", yaml);
+        let (code, _, err) = faultline(&["validate", &p]);
+        assert_eq!(code, 2, "{err}");
+        assert!(err.starts_with(&format!("{p}{pos} {said}")) && !err.contains(not_said), "{err}");
+    }
+    let (_d, p) = write("a.yaml", &format!("name: &b x\ncluster:\n  etcd:\n    extra_args: [{}]\n", vec!["*b"; 3000].join(", ")));
+    let (code, _, err) = faultline(&["validate", &p]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("expands 3000 aliases") && !err.contains("AliasAnchorRatio"), "{err}");
+    let (_d, p) = write("d.yaml", "name: d\nworkload: {duration: 7d}\n");
+    let (code, out, err) = faultline(&["validate", &p]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("for 10080m"), "{out}");
 }
 
 #[test]
