@@ -3,6 +3,7 @@
 
 use crate::cli::ValidateArgs;
 use crate::error::{Error, Exit};
+use crate::markup::terminal;
 use crate::scenario::{self, EtcdOp, OpSpec, ReadMode, Scenario};
 use crate::schedule::{self, Planned};
 use std::fmt::Write;
@@ -14,17 +15,18 @@ pub fn run(args: ValidateArgs) -> Result<Exit, Error> {
         match scenario::load(p) {
             Ok(s) => {
                 let given = args.seed.or(s.seed);
-                println!("{}: ok", p.display());
+                println!("{}: ok", terminal(&p.display().to_string()));
                 for w in &s.warnings {
-                    eprintln!("{w}");
+                    eprintln!("{}", terminal(&w.to_string()));
                 }
                 for w in machine_warnings(&s, &p.display().to_string()) {
-                    eprintln!("{w}");
+                    eprintln!("{}", terminal(&w.to_string()));
                 }
-                print!("{}", explain(&s, given.unwrap_or(0), given.is_some()));
+                // The description and names come from the file: shown, never obeyed, by the terminal.
+                print!("{}", terminal(&explain(&s, given.unwrap_or(0), given.is_some())));
             }
             Err(e) => {
-                eprintln!("{e}");
+                eprintln!("{}", terminal(&e.to_string()));
                 exit = exit.worst(e.exit());
             }
         }

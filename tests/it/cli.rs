@@ -435,4 +435,9 @@ fn escape_sequences_from_files_are_shown_not_sent_to_the_terminal() {
     assert_eq!(code, 1, "{out}{err}");
     assert!(out.contains("NOT-LINEARIZABLE") && out.contains("k\\e[31m"), "the key is shown escaped: {out}");
     assert!(!has_controls(&out) && !has_controls(&err), "raw control characters on the terminal: {out:?}");
+    // In `validate`: a scenario's description is shown, not obeyed.
+    let (_d2, p) = write("esc.yaml", "name: x\ndescription: \"evil \\e[31mred\\e[0m\"\n");
+    let (code, out, err) = faultline(&["validate", &p]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!has_controls(&out) && out.contains("evil \\e[31mred"), "{out:?}");
 }
