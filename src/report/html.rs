@@ -184,11 +184,13 @@ impl Buckets {
     }
 }
 
-/// A fault with its start and heal, s.
+/// A fault with its start (when its injection began) and heal, s.
 #[derive(Debug)]
 struct FaultBar {
     rec: FaultRecord,
     from: f64,
+    /// When its proof was in, s (runs recorded before `proven_t` have none).
+    proven: Option<f64>,
     to: Option<f64>,
     heal_proof: Option<String>,
 }
@@ -202,6 +204,8 @@ struct Timeline {
     leaders: Vec<(f64, String, u64)>,
     /// (t s, member, what)
     marks: Vec<(f64, String, String)>,
+    /// The latest event, s: the run is not known past it (nor past the workload's end).
+    last_t: f64,
 }
 
 impl Timeline {
@@ -211,6 +215,7 @@ impl Timeline {
         let mut open: HashMap<usize, usize> = HashMap::new();
         for e in evs {
             let t = e.t as f64 / 1e9;
+            tl.last_t = tl.last_t.max(t);
             match &e.what {
                 EventKind::MemberStart { member, .. } => {
                     members.insert(member.clone());
@@ -227,7 +232,7 @@ impl Timeline {
                 EventKind::FaultStart(r) => {
                     members.extend(r.targets.iter().cloned());
                     open.insert(r.id, tl.faults.len());
-                    tl.faults.push(FaultBar { rec: r.clone(), from: t, to: None, heal_proof: None });
+                    tl.faults.push(FaultBar { rec: r.clone(), from: t, proven: r.proven_t.map(|p| p as f64 / 1e9), to: None, heal_proof: None });
                 }
                 EventKind::FaultHeal(r) => {
                     if let Some(i) = open.remove(&r.id) {
@@ -239,7 +244,7 @@ impl Timeline {
             }
         }
         tl.members = members.into_iter().collect();
-        // Marks at t = 0 are the cluster's set-up: not worth a marker each.
+        // Marks before the workload started are the cluster's set-up: not worth a marker each.
         tl.marks.retain(|m| m.0 > 0.0);
         tl
     }
@@ -437,6 +442,8 @@ fn time_grid(o: &mut String, ax: &Axis, y: f64, h: f64) {
 fn drawing(o: &mut String, s: &Summary, tl: &Timeline, b: &Buckets) {
     let last_event = tl.faults.iter().map(|f| f.to.unwrap_or(f.from)).chain(tl.leaders.iter().map(|l| l.0)).fold(0.0f64, f64::max);
     let end = s.duration_s.max(b.ok.len() as f64).max(last_event).max(1.0);
+    // The last leader is known until the last event (or the workload's end), not the axis's end.
+    let run_end = s.duration_s.max(tl.last_t).min(end);
     let ax = Axis { end };
     let (per, nrows) = rows(tl, end);
     let lane_h: Vec<f64> = nrows.iter().map(|&n| n as f64 * ROW_H + 8.0).collect();
@@ -502,6 +509,9 @@ fn drawing(o: &mut String, s: &Summary, tl: &Timeline, b: &Buckets) {
                 f.from,
                 f.rec.mechanism
             );
+            if let Some(p) = f.proven {
+                let _ = write!(tip, "\ninjection began at {:.3} s, proven in force at {p:.3} s", f.from);
+            }
             if !f.rec.params.is_empty() {
                 let _ = write!(tip, "\nparams: {}", serde_json::Value::Object(f.rec.params.clone()));
             }
@@ -547,7 +557,7 @@ fn drawing(o: &mut String, s: &Summary, tl: &Timeline, b: &Buckets) {
     title(o, y_leader, "Leader (term), changes marked ▼");
     let _ = writeln!(o, "<text class=\"gut\" x=\"{:.1}\" y=\"{:.1}\">leader</text>", X0 - 8.0, y_leader + LEADER_H / 2.0 + 4.0);
     for (i, (t, m, term)) in tl.leaders.iter().enumerate() {
-        let until = tl.leaders.get(i + 1).map(|l| l.0).unwrap_or(end);
+        let until = tl.leaders.get(i + 1).map(|l| l.0).unwrap_or(run_end.max(*t));
         let (a, bx) = (ax.x(*t), ax.x(until));
         let w = (bx - a).max(1.0);
         let _ = write!(
@@ -687,13 +697,14 @@ fn fault_table(o: &mut String, tl: &Timeline) {
         return;
     }
     o.push_str(
-        "<table class=\"faults\"><thead><tr><th>#</th><th>kind</th><th>target</th><th>from → to (s)</th><th>mechanism</th><th>proof</th></tr></thead><tbody>\n",
+        "<table class=\"faults\"><thead><tr><th>#</th><th>kind</th><th>target</th><th>injected → healed (s)</th><th>mechanism</th><th>proof</th></tr></thead><tbody>\n",
     );
     for f in &tl.faults {
         let to = f.to.map(|t| format!("{t:.3}")).unwrap_or_else(|| "never healed".into());
+        let proven = f.proven.map(|p| format!("<br><small>in force (proven) at {p:.3}</small>")).unwrap_or_default();
         let _ = writeln!(
             o,
-            "<tr><td class=\"num\">{}</td><td><code>{}</code></td><td>{} → {}</td><td class=\"num\">{:.3} → {to}</td><td>{}</td><td class=\"proof\">{}{}</td></tr>",
+            "<tr><td class=\"num\">{}</td><td><code>{}</code></td><td>{} → {}</td><td class=\"num\">{:.3} → {to}{proven}</td><td>{}</td><td class=\"proof\">{}{}</td></tr>",
             f.rec.id,
             esc(&f.rec.kind),
             esc(&f.rec.target),

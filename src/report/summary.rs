@@ -184,8 +184,12 @@ pub struct FaultSpan {
     pub target: String,
     /// The members it resolved to.
     pub targets: Vec<String>,
-    /// When it took effect, s.
+    /// When its injection began, s (the fault is drawn from here).
     pub from_s: f64,
+    /// When it was shown to have taken effect, s; absent for runs recorded before
+    /// `fault-start` carried `proven_t`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proven_s: Option<f64>,
     /// When it was healed, s; `null` when it never was.
     pub to_s: Option<f64>,
     /// How it was carried out (`iptables`, `signal`, ...).
@@ -348,6 +352,11 @@ fn secs(ns: u64) -> f64 {
     round3(ns as f64 / 1e9)
 }
 
+/// An event's time (ns, negative before the workload started) in s.
+fn secs_t(ns: i64) -> f64 {
+    round3(ns as f64 / 1e9)
+}
+
 fn percentiles(lat_us: &[u64]) -> Percentiles {
     if lat_us.is_empty() {
         return Percentiles::default();
@@ -433,7 +442,7 @@ fn leaders(events: &[Event]) -> Vec<Leader> {
             if out.last().is_some_and(|l| &l.member == member && l.term == *term) {
                 continue;
             }
-            out.push(Leader { t_s: secs(e.t), member: member.clone(), term: *term });
+            out.push(Leader { t_s: secs_t(e.t), member: member.clone(), term: *term });
         }
     }
     out
@@ -450,14 +459,14 @@ fn faults(events: &[Event]) -> Vec<FaultSpan> {
                 let open = out.iter_mut().rev().find(|f| f.id == r.id && f.to_s.is_none());
                 match open {
                     Some(f) => {
-                        f.to_s = Some(secs(e.t));
+                        f.to_s = Some(secs_t(e.t));
                         f.heal_proof = Some(r.proof.clone());
                     }
                     // A heal without a start: show it rather than lose it.
                     None => {
                         let mut f = open_fault(r, e.t);
                         f.proof = String::new();
-                        f.to_s = Some(secs(e.t));
+                        f.to_s = Some(secs_t(e.t));
                         f.heal_proof = Some(r.proof.clone());
                         out.push(f);
                     }
@@ -469,13 +478,14 @@ fn faults(events: &[Event]) -> Vec<FaultSpan> {
     out
 }
 
-fn open_fault(r: &FaultRecord, t: u64) -> FaultSpan {
+fn open_fault(r: &FaultRecord, t: i64) -> FaultSpan {
     FaultSpan {
         id: r.id,
         kind: r.kind.clone(),
         target: r.target.clone(),
         targets: r.targets.clone(),
-        from_s: secs(t),
+        from_s: secs_t(t),
+        proven_s: r.proven_t.map(secs_t),
         to_s: None,
         mechanism: r.mechanism.clone(),
         params: r.params.clone(),
@@ -620,6 +630,7 @@ pub(crate) mod tests {
             mechanism: "signal".into(),
             params: Default::default(),
             proof: proof.into(),
+            proven_t: None,
         }
     }
 
@@ -718,7 +729,7 @@ pub(crate) mod tests {
     #[test]
     fn leaders_and_leader_changes() {
         let sc = scenario();
-        let lc = |t: u64, m: &str, term: u64| Event { t, what: EventKind::LeaderChange { member: m.into(), term } };
+        let lc = |t: u64, m: &str, term: u64| Event { t: t as i64, what: EventKind::LeaderChange { member: m.into(), term } };
         let ev = vec![
             lc(0, "n1", 2),
             Event { t: 1, what: EventKind::Note { message: "x".into() } },
@@ -738,11 +749,11 @@ pub(crate) mod tests {
     fn faults_pair_by_id_and_unhealed_ends_null() {
         let sc = scenario();
         let ev = vec![
-            Event { t: 10 * S, what: EventKind::FaultStart(fault(0, "partition", "n1 drops peers")) },
-            Event { t: 12 * S, what: EventKind::FaultStart(fault(1, "kill", "pid 42 gone")) },
-            Event { t: 17 * S, what: EventKind::FaultHeal(fault(1, "kill", "n1 restarted")) },
-            Event { t: 20 * S, what: EventKind::FaultHeal(fault(0, "partition", "rules removed")) },
-            Event { t: 25 * S, what: EventKind::FaultStart(fault(1, "kill", "pid 43 gone")) },
+            Event { t: (10 * S) as i64, what: EventKind::FaultStart(fault(0, "partition", "n1 drops peers")) },
+            Event { t: (12 * S) as i64, what: EventKind::FaultStart(fault(1, "kill", "pid 42 gone")) },
+            Event { t: (17 * S) as i64, what: EventKind::FaultHeal(fault(1, "kill", "n1 restarted")) },
+            Event { t: (20 * S) as i64, what: EventKind::FaultHeal(fault(0, "partition", "rules removed")) },
+            Event { t: (25 * S) as i64, what: EventKind::FaultStart(fault(1, "kill", "pid 43 gone")) },
         ];
         let s = build(&input(&sc, &[], &ev, 30 * S));
         assert_eq!(s.faults.len(), 3);

@@ -267,3 +267,27 @@ fn report_draws_a_fault_never_healed_to_the_end() {
     assert!(page.contains("no operations"));
     assert!(page.contains("no leader seen"));
 }
+
+/// Issue 15 item 3: set-up events before the workload have negative times; a fault is drawn
+/// from when its injection began (its proof time in the tooltip and the table); the last
+/// leader is drawn to the run's end, not past it to the axis's end.
+#[test]
+fn report_draws_faults_from_injection_and_the_last_leader_to_the_run_end() {
+    let d = fresh_dir("timing");
+    std::fs::write(d.join("summary.json"), summary_json(10.0)).unwrap();
+    let events = r#"{"t":-2500000000,"event":"member-start","member":"n1","pid":11}
+{"t":-400000000,"event":"leader-change","member":"n1","term":2}
+{"t":0,"event":"workload-start","clients":2}
+{"t":3000000000,"event":"fault-start","id":0,"kind":"pause","target":"n1","targets":["n1"],"mechanism":"SIGSTOP","params":{},"proof":"state T","proven_t":3300000000}
+{"t":6000000000,"event":"fault-heal","id":0,"kind":"pause","target":"n1","targets":["n1"],"mechanism":"SIGSTOP","params":{},"proof":"running"}
+{"t":10000000000,"event":"workload-end"}
+"#;
+    std::fs::write(d.join("events.jsonl"), events).unwrap();
+    // Completions until 12.5 s: the axis runs to 13 s.
+    write_history(&d.join("history.jsonl"), 12, 4);
+    let page = std::fs::read_to_string(faultline::report::html::write(&d).unwrap()).unwrap();
+    assert!(page.contains("pause 3.0→6.0"), "the bar starts when the injection began");
+    assert!(page.contains("injection began at 3.000 s, proven in force at 3.300 s"), "both times in the tooltip");
+    assert!(page.contains("in force (proven) at 3.300"), "the proof's time in the table");
+    assert!(page.contains("n1 leader, term 2, from -0.400 s to 10.000 s"), "the last leader ends with the run");
+}
