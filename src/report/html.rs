@@ -5,7 +5,8 @@
 //! panels share a time axis (seconds from the workload start): the fault timeline (a lane
 //! per member, a bar per fault on each member it hit, the proof in a tooltip), the leader
 //! over time (a coloured segment per leader with its term, changes marked), throughput (ok
-//! operations per 1 s bucket, failed/unknown stacked on top in red) and latency p50/p99 per
+//! operations per 1 s bucket, cas not applied (compare false) stacked on top in grey, then
+//! failed/unknown in red) and latency p50/p99 per
 //! 1 s bucket (ms, log scale). Unavailability windows from `summary.json` are shaded across
 //! every panel. A link to `linearizability.html` when the run has one.
 //!
@@ -25,6 +26,7 @@ use crate::events::{self, EventKind, FaultRecord};
 use crate::history::EntryType;
 use crate::markup::escape as esc;
 use crate::report::summary::{self, Summary, Window};
+use crate::workload::register::COMPARE_FAILED;
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write;
@@ -94,8 +96,10 @@ pub fn render(run_dir: &Path) -> Result<String, Error> {
 /// Operations folded into 1 s buckets by completion time.
 #[derive(Debug, Default)]
 struct Buckets {
-    /// Per second: ok, and failed or unknown completions.
+    /// Per second: ok, cas not applied (compare false: the cluster answered as asked), and
+    /// failed or unknown completions.
     ok: Vec<u64>,
+    not_applied: Vec<u64>,
     bad: Vec<u64>,
     /// Per second: a histogram of ok latencies (bin → count, see [`bin_of`]).
     lat: Vec<BTreeMap<u32, u32>>,
@@ -110,6 +114,8 @@ struct Line {
     kind: EntryType,
     id: u64,
     t: u64,
+    #[serde(default)]
+    error: Option<String>,
 }
 
 /// The histogram bin of a latency in µs: bins grow by [`BIN_GROWTH`].
@@ -151,12 +157,15 @@ impl Buckets {
             let sec = (l.t / 1_000_000_000) as usize;
             if b.ok.len() <= sec {
                 b.ok.resize(sec + 1, 0);
+                b.not_applied.resize(sec + 1, 0);
                 b.bad.resize(sec + 1, 0);
                 b.lat.resize(sec + 1, BTreeMap::new());
             }
             if l.kind == EntryType::Ok {
                 b.ok[sec] += 1;
                 *b.lat[sec].entry(bin_of(l.t.saturating_sub(invoked) / 1000)).or_insert(0) += 1;
+            } else if l.kind == EntryType::Fail && l.error.as_deref() == Some(COMPARE_FAILED) {
+                b.not_applied[sec] += 1;
             } else {
                 b.bad[sec] += 1;
             }
@@ -336,7 +345,7 @@ fn header(o: &mut String, s: &Summary, has_violation: bool) {
         ("backend", s.backend.clone()),
         ("etcd", s.etcd_version.clone()),
         ("duration", format!("{:.1} s", s.duration_s)),
-        ("operations", format!("{} ({} ok, {} fail, {} info)", s.ops.total, s.ops.ok, s.ops.fail, s.ops.info)),
+        ("operations", format!("{} ({} ok, {} fail, {} cas not applied, {} info)", s.ops.total, s.ops.ok, s.ops.fail, s.ops.cas_not_applied, s.ops.info)),
         ("throughput", format!("{:.1} ok/s", s.throughput_ok_per_s)),
         ("latency p50 / p99", format!("{} / {} ms", s.latency_ms.all.p50, s.latency_ms.all.p99)),
         ("leader changes", s.leader_changes.to_string()),
@@ -386,7 +395,8 @@ fn legend(o: &mut String, tl: &Timeline) {
     o.push_str(
         "<span class=\"item\"><span class=\"sw fault\"></span>fault (hover for the proof)</span>\
 <span class=\"item\"><span class=\"sw unav\"></span>unavailable (no ok operation ≥ 250 ms)</span>\
-<span class=\"item\"><span class=\"sw ok\"></span>ok ops/s</span><span class=\"item\"><span class=\"sw bad\"></span>fail + info ops/s</span></p>\n",
+<span class=\"item\"><span class=\"sw ok\"></span>ok ops/s</span><span class=\"item\"><span class=\"sw noop\"></span>cas not applied (compare false) ops/s</span>\
+<span class=\"item\"><span class=\"sw bad\"></span>fail + info ops/s</span></p>\n",
     );
 }
 
@@ -619,26 +629,33 @@ fn fmt_num(v: f64) -> String {
 
 fn throughput(o: &mut String, ax: &Axis, b: &Buckets, y: f64) {
     let _ = writeln!(o, "<text class=\"ptitle\" x=\"{X0}\" y=\"{:.1}\">Throughput, operations per 1 s bucket (by completion)</text>", y - 9.0);
-    let max = b.ok.iter().zip(&b.bad).map(|(a, c)| a + c).max().unwrap_or(0).max(1) as f64;
+    let max = (0..b.ok.len()).map(|i| b.ok[i] + b.not_applied[i] + b.bad[i]).max().unwrap_or(0).max(1) as f64;
     let step = nice_step(max, 4.0);
     let top = (max / step).ceil() * step;
     let yv = |v: f64| y + CHART_H - v / top * CHART_H;
     y_ticks(o, (0..=((top / step) as usize)).map(|i| i as f64 * step).map(|v| (yv(v), fmt_num(v))));
     let _ = writeln!(o, "<text class=\"unit\" x=\"{:.1}\" y=\"{:.1}\">ops/s</text>", X0 - 8.0, y - 9.0);
     // Each series is one path of bars: one element however long the run.
-    let (mut ok, mut bad) = (String::new(), String::new());
-    for (sec, (&n, &f)) in b.ok.iter().zip(&b.bad).enumerate() {
+    let (mut ok, mut noop, mut bad) = (String::new(), String::new(), String::new());
+    for (sec, ((&n, &c), &f)) in b.ok.iter().zip(&b.not_applied).zip(&b.bad).enumerate() {
         let (a, bx) = (ax.x(sec as f64), ax.x(sec as f64 + 1.0));
         // A hairline gap between wide bars; none between narrow ones (it would shimmer).
         let w = if bx - a > 4.0 { bx - a - 0.6 } else { bx - a };
         if n > 0 {
             let _ = write!(ok, "M{a:.1} {:.1}h{w:.1}V{:.1}h-{w:.1}z", yv(n as f64), y + CHART_H);
         }
+        if c > 0 {
+            let _ = write!(noop, "M{a:.1} {:.1}h{w:.1}V{:.1}h-{w:.1}z", yv((n + c) as f64), yv(n as f64));
+        }
         if f > 0 {
-            let _ = write!(bad, "M{a:.1} {:.1}h{w:.1}V{:.1}h-{w:.1}z", yv((n + f) as f64), yv(n as f64));
+            let _ = write!(bad, "M{a:.1} {:.1}h{w:.1}V{:.1}h-{w:.1}z", yv((n + c + f) as f64), yv((n + c) as f64));
         }
     }
     let _ = writeln!(o, "<path class=\"tput ok\" d=\"{ok}\"><title>ok operations per second</title></path>");
+    let _ = writeln!(
+        o,
+        "<path class=\"tput noop\" d=\"{noop}\"><title>cas not applied (compare false) per second: answered as asked, not a failure</title></path>"
+    );
     let _ = writeln!(o, "<path class=\"tput bad\" d=\"{bad}\"><title>failed or unknown (info) operations per second</title></path>");
     if b.ok.is_empty() {
         let _ = writeln!(o, "<text class=\"empty\" x=\"{:.1}\" y=\"{:.1}\">no operations</text>", X0 + 10.0, y + 20.0);
@@ -740,7 +757,7 @@ td.proof { font-size: 12.5px; color: #444; max-width: 640px; word-break: break-w
 .legend { font-size: 13px; color: #444; margin: 4px 0; } .legend .item { white-space: nowrap; margin-right: 14px; }
 .sw { display: inline-block; width: 18px; height: 11px; margin-right: 5px; vertical-align: -1px; border-radius: 2px; }
 .sw.fault { background: #f4a261; border: 1px solid #c4621a; } .sw.unav { background: rgba(214,40,40,0.16); border: 1px dashed #d62828; }
-.sw.ok { background: #3b6fd8; } .sw.bad { background: #d62828; }
+.sw.ok { background: #3b6fd8; } .sw.noop { background: #b9c0cb; } .sw.bad { background: #d62828; }
 svg.chart { max-width: 100%; height: auto; display: block; }
 svg text { font-size: 12px; fill: #1d2330; }
 .gut { text-anchor: end; fill: #555d6b; } .unit { text-anchor: end; fill: #889; font-size: 11px; }
@@ -753,7 +770,7 @@ svg text { font-size: 12px; fill: #1d2330; }
 .fault:hover rect { fill: #e76f51; } .flbl { font-size: 11px; fill: #3a1d05; pointer-events: none; }
 .leader rect { fill-opacity: 0.85; } .llbl { font-size: 11px; fill: #fff; font-weight: 700; pointer-events: none; }
 .change { stroke: #1d2330; stroke-width: 1.5; fill: #1d2330; } .mark { fill: #555d6b; }
-.tput.ok { fill: #3b6fd8; } .tput.bad { fill: #d62828; }
+.tput.ok { fill: #3b6fd8; } .tput.noop { fill: #b9c0cb; } .tput.bad { fill: #d62828; }
 .lat { fill: none; stroke-width: 1.6; } .lat.p50 { stroke: #3b6fd8; } .lat.p99 { stroke: #e76f51; }
 .lname { font-size: 11px; font-weight: 700; } .lname.p50 { fill: #3b6fd8; } .lname.p99 { fill: #e76f51; }
 .empty { fill: #889; font-style: italic; }

@@ -102,6 +102,11 @@ pub struct OpCounts {
     pub fail: u64,
     /// Unknown (including operations the history ended before completing).
     pub info: u64,
+    /// Compare-and-sets whose compare was false (`"error":"compare failed"` in the history,
+    /// a `fail` there): the cluster answered as asked, so they are neither in `fail` nor in
+    /// `errors`. 0 in summaries written before it existed.
+    #[serde(default)]
+    pub cas_not_applied: u64,
 }
 
 /// Latency percentiles of successful operations, ms. A kind with no successful
@@ -405,10 +410,16 @@ fn counts(ops: &[Op]) -> OpCounts {
     c
 }
 
-/// Failed and unknown completions counted by their recorded error.
+/// Whether a completion is a cas whose compare was false: not applied, not an error.
+fn cas_not_applied(e: &Entry) -> bool {
+    e.kind == EntryType::Fail && e.f == OpKind::Cas && e.error.as_deref() == Some(crate::workload::register::COMPARE_FAILED)
+}
+
+/// Failed and unknown completions counted by their recorded error (a cas not applied is
+/// not an error: see [`OpCounts::cas_not_applied`]).
 fn errors(history: &[Entry]) -> BTreeMap<String, u64> {
     let mut out = BTreeMap::new();
-    for e in history.iter().filter(|e| matches!(e.kind, EntryType::Fail | EntryType::Info)) {
+    for e in history.iter().filter(|e| matches!(e.kind, EntryType::Fail | EntryType::Info) && !cas_not_applied(e)) {
         if let Some(m) = &e.error {
             *out.entry(m.clone()).or_insert(0) += 1;
         }
@@ -497,7 +508,11 @@ fn open_fault(r: &FaultRecord, t: i64) -> FaultSpan {
 /// Compute the summary: figures, gates (from `scenario.expect`) and verdict.
 pub fn build(input: &SummaryInput) -> Summary {
     let ops = pair(input.history);
-    let ops_count = counts(&ops);
+    let mut ops_count = counts(&ops);
+    // The history keeps a false compare as `fail` (the checker needs it); the figures do not.
+    let not_applied = input.history.iter().filter(|e| cas_not_applied(e)).count() as u64;
+    ops_count.cas_not_applied = not_applied.min(ops_count.fail);
+    ops_count.fail -= ops_count.cas_not_applied;
     let latency_ms = latencies(&ops);
     let (start, end) = input.workload_ns;
     let duration_s = secs(end.saturating_sub(start));
@@ -646,12 +661,32 @@ pub(crate) mod tests {
         h[5].error = Some("database space exceeded".into());
         h[7].error = Some("timeout".into());
         let s = build(&input(&sc, &h, &[], 2 * S));
-        assert_eq!(s.ops, OpCounts { total: 5, ok: 2, fail: 1, info: 2 });
+        assert_eq!(s.ops, OpCounts { total: 5, ok: 2, fail: 1, info: 2, cas_not_applied: 0 });
         assert_eq!(s.errors, [("database space exceeded".to_string(), 1), ("timeout".to_string(), 1)].into_iter().collect());
         assert_eq!(s.duration_s, 2.0);
         assert_eq!(s.throughput_ok_per_s, 1.0);
         assert_eq!(s.scenario, "unit");
         assert_eq!(s.run_dir, "reports/unit-x");
+    }
+
+    /// Issue 15 item 4: a cas whose compare was false did what it was asked; it is counted
+    /// apart from the failures and is not an error.
+    #[test]
+    fn a_cas_not_applied_is_not_a_failure_nor_an_error() {
+        let sc = scenario();
+        let mut h = Vec::new();
+        op(&mut h, 1, OpKind::Cas, 0, MS, EntryType::Fail);
+        op(&mut h, 2, OpKind::Cas, 10 * MS, MS, EntryType::Fail);
+        op(&mut h, 3, OpKind::Write, 20 * MS, MS, EntryType::Fail);
+        op(&mut h, 4, OpKind::Read, 30 * MS, MS, EntryType::Ok);
+        h[1].error = Some(crate::workload::register::COMPARE_FAILED.into());
+        h[3].error = Some(crate::workload::register::COMPARE_FAILED.into());
+        h[5].error = Some("no leader".into());
+        let s = build(&input(&sc, &h, &[], S));
+        assert_eq!(s.ops, OpCounts { total: 4, ok: 1, fail: 1, info: 0, cas_not_applied: 2 });
+        assert_eq!(s.errors, [("no leader".to_string(), 1)].into_iter().collect(), "the breakdown holds definite errors only");
+        let v = serde_json::to_value(&s).unwrap();
+        assert_eq!(v["ops"]["cas_not_applied"], 2);
     }
 
     #[test]

@@ -130,8 +130,16 @@ pub fn render(s: &Summary) -> String {
     out.push('\n');
 
     // Operations and latency.
-    let _ =
-        writeln!(out, "operations  {} total · {} ok · {} fail · {} info · {} ok/s", s.ops.total, s.ops.ok, s.ops.fail, s.ops.info, num(s.throughput_ok_per_s));
+    let not_applied = if s.ops.cas_not_applied > 0 { format!(" · {} cas not applied (compare false)", s.ops.cas_not_applied) } else { String::new() };
+    let _ = writeln!(
+        out,
+        "operations  {} total · {} ok · {} fail{not_applied} · {} info · {} ok/s",
+        s.ops.total,
+        s.ops.ok,
+        s.ops.fail,
+        s.ops.info,
+        num(s.throughput_ok_per_s)
+    );
     if !s.errors.is_empty() {
         let mut by: Vec<(&String, &u64)> = s.errors.iter().collect();
         by.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
@@ -325,7 +333,7 @@ mod tests {
             backend: "process".into(),
             etcd_version: "3.4.23".into(),
             duration_s: 60.0,
-            ops: OpCounts { total: 24000, ok: 23800, fail: 120, info: 80 },
+            ops: OpCounts { total: 24000, ok: 23800, fail: 120, info: 80, cas_not_applied: 0 },
             errors: [("database space exceeded".to_string(), 120), ("timeout".to_string(), 80)].into_iter().collect(),
             throughput_ok_per_s: 396.667,
             latency_ms: Latencies { all: p(1.2, 1020.0, 23800), read: p(1.1, 1020.0, 11900), write: p(1.3, 900.0, 5950), cas: Percentiles::default() },
@@ -434,6 +442,16 @@ mod tests {
         assert!(!text.contains("DIVERGED"));
         assert_eq!(text.lines().last(), Some("PASSED (exit 0)"));
         assert!(text.lines().count() <= 60, "{} lines", text.lines().count());
+    }
+
+    /// Issue 15 item 4: a cas not applied is said apart from the failures.
+    #[test]
+    fn a_cas_not_applied_is_shown_apart_from_failures() {
+        let mut s = summary();
+        s.ops = OpCounts { total: 24000, ok: 22000, fail: 120, info: 80, cas_not_applied: 1800 };
+        let text = render(&s);
+        assert!(line_with(&text, "operations").contains("22000 ok · 120 fail · 1800 cas not applied (compare false) · 80 info"), "{text}");
+        assert!(!line_with(&text, "errors").contains("compare failed"), "{text}");
     }
 
     #[test]

@@ -291,3 +291,22 @@ fn report_draws_faults_from_injection_and_the_last_leader_to_the_run_end() {
     assert!(page.contains("in force (proven) at 3.300"), "the proof's time in the table");
     assert!(page.contains("n1 leader, term 2, from -0.400 s to 10.000 s"), "the last leader ends with the run");
 }
+
+/// Issue 15 item 4: a cas whose compare was false is drawn apart (grey), not as a red failure.
+#[test]
+fn report_draws_cas_not_applied_apart_from_failures() {
+    let d = fresh_dir("noop");
+    std::fs::write(d.join("summary.json"), summary_json(3.0)).unwrap();
+    std::fs::write(d.join("events.jsonl"), "").unwrap();
+    let mut h = String::new();
+    for i in 0..30u64 {
+        let t = i * 100_000_000;
+        let _ = writeln!(h, r#"{{"type":"invoke","id":{i},"client":0,"t":{t},"f":"cas","key":"k1","value":["1","2"]}}"#);
+        let _ = writeln!(h, r#"{{"type":"fail","id":{i},"client":0,"t":{},"f":"cas","key":"k1","value":["1","2"],"error":"compare failed"}}"#, t + 1_000_000);
+    }
+    std::fs::write(d.join("history.jsonl"), h).unwrap();
+    let page = std::fs::read_to_string(faultline::report::html::write(&d).unwrap()).unwrap();
+    assert!(page.contains("<path class=\"tput noop\" d=\"M"), "cas not applied drawn");
+    assert!(page.contains("<path class=\"tput bad\" d=\"\">"), "no red failure band");
+    assert!(page.contains("cas not applied (compare false)"), "the legend says what grey is");
+}
