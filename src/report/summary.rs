@@ -532,7 +532,8 @@ pub fn build(input: &SummaryInput) -> Summary {
         leader_changes,
         linearizable: input.linearizable,
         checker: input.checker.clone(),
-        consistent: input.consistency.map(|c| c.consistent),
+        consistent: input.consistency.and_then(|c| c.answer()),
+        consistency_gap: input.consistency.filter(|c| !c.not_compared.is_empty()).map(|c| c.not_compared.join("; ")),
         watch: input.watch.map(|w| w.ok),
         watch_problem: input.watch.and_then(|w| w.first_problem.clone()),
     };
@@ -817,6 +818,7 @@ pub(crate) mod tests {
             revision: Some(9),
             members: vec![MemberFigures { member: "n1".into(), revision: Some(9), hash: Some(1), keys: Some(1), error: None }],
             differences: vec![],
+            not_compared: vec![],
             waited_s: 0.0,
         };
         let mut i = input(&sc, &h, &[], S);

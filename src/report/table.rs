@@ -78,10 +78,11 @@ fn gate_value(g: &Gate, v: &serde_json::Value) -> String {
     }
 }
 
-/// The loud line shown when members diverged, if they did.
+/// The loud line shown when members that answered diverged, if they did (members that did
+/// not answer have not diverged: they could not be compared).
 fn divergence(s: &Summary) -> Option<String> {
     let c = s.consistency.as_ref()?;
-    if c.consistent {
+    if c.consistent || !c.diverged() {
         return None;
     }
     let what = if c.differences.is_empty() { "the members disagree on revision, hash or key count".to_string() } else { c.differences.join("; ") };
@@ -255,6 +256,9 @@ pub fn render(s: &Summary) -> String {
             let rev = c.revision.map_or_else(|| "—".to_string(), |r| r.to_string());
             if c.consistent {
                 let _ = writeln!(out, "consistency  members agree at revision {rev} (waited {} s)", num(c.waited_s));
+            } else if !c.diverged() && !c.not_compared.is_empty() {
+                let _ =
+                    writeln!(out, "consistency  could not compare the members (not diverged): {} (waited {} s)", c.not_compared.join("; "), num(c.waited_s));
             } else {
                 let _ = writeln!(out, "consistency  compared at revision {rev} (waited {} s)", num(c.waited_s));
             }
@@ -365,6 +369,7 @@ mod tests {
                     MemberFigures { member: "n2".into(), revision: Some(24810), hash: Some(3411932), keys: Some(16), error: None },
                 ],
                 differences: vec![],
+                not_compared: vec![],
                 waited_s: 0.2,
             }),
             gates: vec![
@@ -508,6 +513,21 @@ mod tests {
         assert!(last.starts_with("FAILED (exit 1): linearizable: no checker"), "{last}");
         let before_last = text.lines().rev().nth(1).unwrap_or_default();
         assert!(before_last.contains("MEMBERS DIVERGED"));
+    }
+
+    /// Issue 15 item 5: members that did not answer could not be compared; they have not
+    /// diverged, and the table does not say they did.
+    #[test]
+    fn members_that_did_not_answer_are_not_compared_rather_than_diverged() {
+        let mut s = summary();
+        if let Some(c) = s.consistency.as_mut() {
+            c.consistent = false;
+            c.members[1] = MemberFigures { member: "n2".into(), revision: None, hash: None, keys: None, error: Some("connection refused".into()) };
+            c.not_compared = vec!["n2 did not answer: connection refused".into()];
+        }
+        let text = render(&s);
+        assert!(!text.contains("DIVERGED"), "{text}");
+        assert!(line_with(&text, "consistency").contains("could not compare the members (not diverged): n2 did not answer: connection refused"), "{text}");
     }
 
     #[test]
