@@ -310,3 +310,38 @@ fn report_draws_cas_not_applied_apart_from_failures() {
     assert!(page.contains("<path class=\"tput bad\" d=\"\">"), "no red failure band");
     assert!(page.contains("cas not applied (compare false)"), "the legend says what grey is");
 }
+
+/// Issue 15 item 12: the page as an SRE reads it — workload and etcd settings, the target
+/// rate on the throughput chart, the error breakdown, p99.9 and max, per-member figures, the
+/// consistency result, the member logs, a term jump after a heal, leaders and ok ops/s in
+/// different colours.
+#[test]
+fn report_has_what_an_sre_reads() {
+    let d = run_dir("sre", false);
+    let sum = summary_json(30.0)
+        .replace(r#""consistency": null"#, r#""consistency": {"consistent": true, "revision": 2410, "waited_s": 0.01, "members": [{"member": "n1", "revision": 2410, "hash": 3411932, "keys": 16}, {"member": "n2", "revision": 2410, "hash": 3411932, "keys": 16}]}"#)
+        .replace(r#""faults": []"#, r#""faults": [], "errors": {"no leader": 60}"#)
+        .replace(r#""ops": {"total": 100, "ok": 90, "fail": 8, "info": 2}"#, r#""ops": {"total": 100, "ok": 90, "fail": 8, "info": 2, "cas_not_applied": 7}"#);
+    std::fs::write(d.join("summary.json"), sum).unwrap();
+    std::fs::write(
+        d.join("scenario.yaml"),
+        "name: leader-partition\ncluster:\n  size: 3\n  etcd:\n    binary: etcd\n    heartbeat_interval: 100ms\n    election_timeout: 1s\n    extra_args: [--experimental-initial-corrupt-check]\nworkload:\n  clients: 2\n  rate: 25/s\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(d.join("logs")).unwrap();
+    std::fs::write(d.join("logs/n1.log"), "etcd log\n").unwrap();
+    let page = std::fs::read_to_string(faultline::report::html::write(&d).unwrap()).unwrap();
+    assert!(page.contains("2 clients, target 25/s"), "the workload");
+    assert!(page.contains("heartbeat_interval 100ms · election_timeout 1s · extra_args --experimental-initial-corrupt-check"), "the etcd settings");
+    assert!(page.contains("<g class=\"target\"><title>target rate 25 ops/s</title>"), "the target rate on the throughput chart");
+    assert!(page.contains("latency p50 / p99 / p99.9 / max") && page.contains("2.5 / 9 / 9 / 9 ms"), "p99.9 and max");
+    assert!(page.contains("<tr class=\"error\"><td>no leader</td><td class=\"num\">60</td></tr>"), "the error breakdown");
+    assert!(page.contains("cas not applied (compare false) — not an error"), "cas not applied apart in the breakdown");
+    assert!(page.contains("<tr class=\"member\" data-member=\"n1\"><td>n1</td>"), "per-member figures");
+    assert!(page.contains("members agree at revision 2410") && page.contains("0x00340fdc"), "the consistency result with hashes");
+    assert!(page.contains("<a href=\"logs/n1.log\">n1</a>") && !page.contains("logs/n2.log"), "links to the logs present");
+    assert!(page.contains("term jump 3 → 11 at 21.302 s (n3 elected), after the heal of #0 partition at 18.053 s"), "the term jump after the heal");
+    let css_of = |class: &str| page.split(class).nth(1).and_then(|r| r.split(';').next()).map(str::to_string).unwrap_or_default();
+    let ok = css_of(".tput.ok { fill: ");
+    assert!(!ok.is_empty() && !page.contains(&format!("background:{ok}\"></span>n1 leads")), "ok ops/s {ok} is not a leader's colour");
+}
