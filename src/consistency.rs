@@ -1,6 +1,8 @@
 //! The consistency check (what etcd operators call hash inspection): after the workload
 //! and every fault has ended, wait (bounded) for the members to catch up, then compare
-//! their revision, `HashKV` at a common revision and key count.
+//! their revision, `HashKV` at a common revision and key count. A member that does not
+//! answer has not diverged: it could not be compared, and the check says so and why
+//! ([`Consistency::not_compared`]) apart from what differs among those that answered.
 
 use serde::{Deserialize, Serialize};
 
@@ -29,11 +31,35 @@ pub struct Consistency {
     pub revision: Option<i64>,
     /// Each member's figures.
     pub members: Vec<MemberFigures>,
-    /// What differs, in words (empty when consistent).
+    /// What differs among the members that answered, in words (empty when they agree).
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub differences: Vec<String>,
+    /// The members that could not be compared, and why (`n1 did not answer: connection
+    /// refused`); empty when every member answered.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub not_compared: Vec<String>,
     /// Seconds spent waiting for members to catch up.
     pub waited_s: f64,
+}
+
+impl Consistency {
+    /// Members that answered disagree on revision, hash or key count.
+    pub fn diverged(&self) -> bool {
+        !self.differences.is_empty()
+    }
+
+    /// The answer a gate reads: `false` when members that answered disagree, `true` when
+    /// every member answered and they agree, `None` when it could not be known (a member
+    /// did not answer, or there were none).
+    pub fn answer(&self) -> Option<bool> {
+        if self.diverged() {
+            Some(false)
+        } else if !self.not_compared.is_empty() || self.members.is_empty() {
+            None
+        } else {
+            Some(self.consistent)
+        }
+    }
 }
 
 use crate::client::{self, Endpoint};
@@ -97,8 +123,9 @@ pub async fn check(endpoints: &[Endpoint], wait: Duration) -> Consistency {
     }
 
     let differences = differences(&members, revision);
-    let complete = !members.is_empty() && members.iter().all(|m| m.revision.is_some() && m.hash.is_some() && m.keys.is_some());
-    Consistency { consistent: complete && differences.is_empty(), revision, members, differences, waited_s }
+    let not_compared = not_compared(&members);
+    let complete = !members.is_empty() && not_compared.is_empty();
+    Consistency { consistent: complete && differences.is_empty(), revision, members, differences, not_compared, waited_s }
 }
 
 /// Every member's revision (its status's header), or why it did not answer.
@@ -154,16 +181,20 @@ async fn figures_at(mut conn: Client, rev: i64) -> (Option<u32>, Option<i64>, Op
     (hash, keys, error)
 }
 
-/// What differs between the members' figures, in words: who did not answer, then
-/// revisions, hashes and key counts, each phrased against the members that agree.
+/// The members whose figures are incomplete, and why: `n2 did not answer: connection refused`.
+pub fn not_compared(members: &[MemberFigures]) -> Vec<String> {
+    members
+        .iter()
+        .filter(|m| m.revision.is_none() || m.hash.is_none() || m.keys.is_none())
+        .map(|m| format!("{} did not answer: {}", m.member, m.error.as_deref().unwrap_or("no answer")))
+        .collect()
+}
+
+/// What differs between the figures of the members that answered, in words: revisions,
+/// hashes and key counts, each phrased against the members that agree. A member that did
+/// not answer is not a difference (see [`not_compared`]).
 pub fn differences(members: &[MemberFigures], rev: Option<i64>) -> Vec<String> {
     let mut out = Vec::new();
-    for m in members {
-        if m.revision.is_none() || m.hash.is_none() || m.keys.is_none() {
-            let why = m.error.as_deref().unwrap_or("no answer");
-            out.push(format!("{} did not answer: {why}", m.member));
-        }
-    }
     let at = rev.map(|r| r.to_string()).unwrap_or_else(|| "?".to_string());
     fn column(members: &[MemberFigures], f: impl Fn(&MemberFigures) -> Option<i64>) -> Vec<(&str, i64)> {
         members.iter().filter_map(|m| f(m).map(|v| (m.member.as_str(), v))).collect()
@@ -291,11 +322,23 @@ mod tests {
         assert_eq!(differences(&pair, Some(10)), ["n3's and n4's HashKV at 10 is 0x00000005, the others' 0x00000001"]);
     }
 
+    /// Issue 15 item 5: a member that does not answer has not diverged.
     #[test]
-    fn a_silent_member_is_a_difference() {
+    fn a_silent_member_is_not_compared_rather_than_diverged() {
         let silent = MemberFigures { member: "n2".into(), revision: None, hash: None, keys: None, error: Some("connection refused".into()) };
-        let members = [figures("n1", 10, 1, 1), silent];
-        assert_eq!(differences(&members, Some(10)), ["n2 did not answer: connection refused"]);
+        let members = vec![figures("n1", 10, 1, 1), silent];
+        assert!(differences(&members, Some(10)).is_empty());
+        assert_eq!(not_compared(&members), ["n2 did not answer: connection refused"]);
+        let c = Consistency {
+            consistent: false,
+            revision: Some(10),
+            differences: differences(&members, Some(10)),
+            not_compared: not_compared(&members),
+            members,
+            waited_s: 0.0,
+        };
+        assert!(!c.diverged());
+        assert_eq!(c.answer(), None, "not known, not false");
     }
 
     #[test]

@@ -229,8 +229,8 @@ mod tests {
 
     #[test]
     fn restores_come_from_the_events_in_time_order() {
-        let ev = |t, began_t| Event {
-            t,
+        let ev = |t: u64, began_t| Event {
+            t: t as i64,
             what: EventKind::SnapshotRestored { snapshot: format!("s{began_t}"), revision: 3, began_t, ended_t: t, values: BTreeMap::new() },
         };
         let events = vec![ev(9, 8), Event { t: 1, what: EventKind::WorkloadEnd {} }, ev(5, 4)];

@@ -8,9 +8,10 @@ use std::path::Path;
 /// One line of `events.jsonl`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
-    /// Nanoseconds on the history's clock (negative before the workload started is
-    /// impossible: set-up events carry 0).
-    pub t: u64,
+    /// Nanoseconds on the history's clock, whose zero is the workload start: set-up events
+    /// (members started, the first leader) are negative. A `fault-start` carries when its
+    /// injection began (its proof came at `proven_t`), so lines are not always in `t` order.
+    pub t: i64,
     /// What happened.
     #[serde(flatten)]
     pub what: EventKind,
@@ -42,7 +43,8 @@ pub enum EventKind {
         /// Its raft term.
         term: u64,
     },
-    /// A fault took effect.
+    /// A fault was put in force: `t` is when its injection began, `proven_t` when it was
+    /// shown to have taken effect.
     FaultStart(FaultRecord),
     /// A fault was healed.
     FaultHeal(FaultRecord),
@@ -105,6 +107,10 @@ pub struct FaultRecord {
     pub params: serde_json::Map<String, serde_json::Value>,
     /// Evidence that it took effect (or, on heal, that it was undone).
     pub proof: String,
+    /// On `fault-start`: when the proof was in, ns on the history's clock (the event's `t`
+    /// is when the injection began). Absent on heals and in runs recorded before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proven_t: Option<i64>,
 }
 
 /// Streams events to `events.jsonl` (see [`crate::jsonl::Writer`]).

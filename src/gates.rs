@@ -161,8 +161,12 @@ pub struct GateFacts {
     pub linearizable: Option<bool>,
     /// Whether the checker ran.
     pub checker: CheckerStatus,
-    /// The consistency check's answer; `None` when it was not measured.
+    /// The consistency check's answer; `None` when it was not measured or some member
+    /// could not be compared.
     pub consistent: Option<bool>,
+    /// Why consistency is not known, when the check ran: the members that could not be
+    /// compared, and why.
+    pub consistency_gap: Option<String>,
     /// The watch check's answer (no problem found); `None` when the streams were not checked.
     pub watch: Option<bool>,
     /// The watch check's first problem, in words.
@@ -238,7 +242,13 @@ pub fn evaluate(expect: &Expectations, facts: &GateFacts) -> Vec<Gate> {
     if let Some(want) = expect.consistent {
         let actual = facts.consistent.map_or(Value::Null, Value::Bool);
         let (status, message) = match facts.consistent {
-            None => (GateStatus::Unknown, "consistency was not measured (members did not answer, or the run ended first)".to_string()),
+            None => (
+                GateStatus::Unknown,
+                match &facts.consistency_gap {
+                    Some(why) => format!("the members could not be compared (not diverged): {why}"),
+                    None => "consistency was not measured (members did not answer, or the run ended first)".to_string(),
+                },
+            ),
             Some(got) if got == want => {
                 (GateStatus::Pass, if got { "members agree on revision, hash and key count".to_string() } else { "members diverged, as expected".to_string() })
             }
@@ -441,6 +451,7 @@ mod tests {
             linearizable: Some(true),
             checker: CheckerStatus::Ran { seconds: 0.5 },
             consistent: Some(true),
+            consistency_gap: None,
             watch: None,
             watch_problem: None,
         }
@@ -626,6 +637,12 @@ mod tests {
         assert!(g[0].message.contains("MEMBERS DIVERGED"));
         f.consistent = Some(true);
         assert_eq!(evaluate(&e, &f)[0].status, GateStatus::Pass);
+        // Issue 15 item 5: members that did not answer are not compared, not diverged.
+        f.consistent = None;
+        f.consistency_gap = Some("n1 did not answer: connection refused".into());
+        let g = evaluate(&e, &f);
+        assert_eq!(g[0].status, GateStatus::Unknown);
+        assert_eq!(g[0].message, "the members could not be compared (not diverged): n1 did not answer: connection refused");
     }
 
     #[test]

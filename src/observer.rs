@@ -274,7 +274,7 @@ pub async fn observe(
             if let Some(l) = &leader {
                 let what = EventKind::LeaderChange { member: l.member.clone(), term: l.term };
                 // A closed receiver means the runner stopped listening; keep the view going.
-                let _ = events.send(Event { t: at_ns, what });
+                let _ = events.send(Event { t: i64::try_from(at_ns).unwrap_or(i64::MAX), what });
             }
             last = leader.clone();
         }

@@ -80,6 +80,7 @@ pub fn inject(backend: &dyn Backend, layers: &Layers, planned: &Planned, leader:
         mechanism: applied.mechanism,
         params: applied.params.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
         proof: applied.proof,
+        proven_t: None,
     };
     Ok((Injected { planned: planned.clone(), record, active: Arc::new(Mutex::new(applied.active)) }, applied.events))
 }
@@ -102,6 +103,7 @@ impl Injected {
     /// Undo the fault and prove it is undone.
     pub fn heal(&self, backend: &dyn Backend, layers: &Layers) -> Result<(FaultRecord, Vec<EventKind>), Error> {
         let mut rec = self.record.clone();
+        rec.proven_t = None;
         let what = format!("healing fault #{} ({})", self.planned.id, self.planned.kind);
         let cx = Cx {
             backend,

@@ -5,9 +5,14 @@
 //! panels share a time axis (seconds from the workload start): the fault timeline (a lane
 //! per member, a bar per fault on each member it hit, the proof in a tooltip), the leader
 //! over time (a coloured segment per leader with its term, changes marked), throughput (ok
-//! operations per 1 s bucket, failed/unknown stacked on top in red) and latency p50/p99 per
+//! operations per 1 s bucket, cas not applied (compare false) stacked on top in grey, then
+//! failed/unknown in red) and latency p50/p99 per
 //! 1 s bucket (ms, log scale). Unavailability windows from `summary.json` are shaded across
-//! every panel. A link to `linearizability.html` when the run has one.
+//! every panel; the target rate (from the run's `scenario.yaml`) is a dashed line on the
+//! throughput panel, and a term jump after a heal is marked on the leader lane. Below the
+//! drawing: the faults, the term jumps, the error breakdown, per-member operations, the
+//! consistency result, links to the member logs. A link to `linearizability.html` when the
+//! run has one.
 //!
 //! `history.jsonl` is streamed and folded into 1 s buckets as it is read (only operations in
 //! flight are kept), and each series is drawn as one SVG path, so a 10-minute run at
@@ -25,6 +30,7 @@ use crate::events::{self, EventKind, FaultRecord};
 use crate::history::EntryType;
 use crate::markup::escape as esc;
 use crate::report::summary::{self, Summary, Window};
+use crate::workload::register::COMPARE_FAILED;
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write;
@@ -88,19 +94,119 @@ pub fn render(run_dir: &Path) -> Result<String, Error> {
     };
     let tl = Timeline::from_events(&events);
     let has_violation = run_dir.join("linearizability.html").is_file();
-    Ok(page(&sum, &tl, &buckets, has_violation, &notes))
+    let run = RunSettings::read(run_dir, &tl, &mut notes);
+    Ok(page(&sum, &tl, &buckets, &run, has_violation, &notes))
+}
+
+/// What the run directory says besides the summary: the etcd settings and the workload from
+/// its `scenario.yaml`, the clients from `workload-start`, and the member logs present.
+#[derive(Debug, Default)]
+struct RunSettings {
+    /// (setting, value) as `scenario.yaml` gives them.
+    etcd: Vec<(String, String)>,
+    /// Workload clients.
+    clients: Option<u64>,
+    /// Total target rate, ops/s; `None` for a closed loop.
+    rate: Option<f64>,
+    /// The rate as written (`200/s`).
+    rate_text: Option<String>,
+    /// (member, path relative to the run directory) of each log present.
+    logs: Vec<(String, String)>,
+}
+
+impl RunSettings {
+    fn read(run_dir: &Path, tl: &Timeline, notes: &mut Vec<String>) -> RunSettings {
+        let mut r = RunSettings { clients: tl.clients, ..Default::default() };
+        for m in &tl.members {
+            let rel = format!("logs/{m}.log");
+            if run_dir.join(&rel).is_file() {
+                r.logs.push((m.clone(), rel));
+            }
+        }
+        let path = run_dir.join("scenario.yaml");
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            notes.push("scenario.yaml is missing: no etcd settings or target rate to show.".to_string());
+            return r;
+        };
+        let yaml: serde_json::Value = match serde_saphyr::from_str(&text) {
+            Ok(v) => v,
+            Err(e) => {
+                notes.push(format!("{}: could not be read ({e}): no etcd settings or target rate to show.", path.display()));
+                return r;
+            }
+        };
+        if let Some(etcd) = yaml.pointer("/cluster/etcd").and_then(|v| v.as_object()) {
+            for key in ["binary", "image", "heartbeat_interval", "election_timeout", "snapshot_count", "quota_backend_bytes", "extra_args"] {
+                if let Some(v) = etcd.get(key) {
+                    let shown = match v {
+                        serde_json::Value::Array(a) => a.iter().map(val).collect::<Vec<_>>().join(" "),
+                        v => val(v),
+                    };
+                    r.etcd.push((key.to_string(), shown));
+                }
+            }
+        }
+        if r.clients.is_none() {
+            r.clients = yaml.pointer("/workload/clients").and_then(|v| v.as_u64());
+        }
+        if let Some(rate) = yaml.pointer("/workload/rate").filter(|v| !v.is_null()) {
+            let text = val(rate);
+            r.rate = crate::units::Rate::parse(&text).ok().map(|x| x.0);
+            r.rate_text = Some(text);
+        }
+        r
+    }
 }
 
 /// Operations folded into 1 s buckets by completion time.
 #[derive(Debug, Default)]
 struct Buckets {
-    /// Per second: ok, and failed or unknown completions.
+    /// Per second: ok, cas not applied (compare false: the cluster answered as asked), and
+    /// failed or unknown completions.
     ok: Vec<u64>,
+    not_applied: Vec<u64>,
     bad: Vec<u64>,
     /// Per second: a histogram of ok latencies (bin → count, see [`bin_of`]).
     lat: Vec<BTreeMap<u32, u32>>,
     /// Operations invoked whose completion the history does not hold.
     unfinished: u64,
+    /// Per member the operation went to: its counts and ok latencies.
+    members: BTreeMap<String, MemberOps>,
+}
+
+/// One member's share of the operations (by the member the client sent them to).
+#[derive(Debug, Default)]
+struct MemberOps {
+    ok: u64,
+    cas_not_applied: u64,
+    fail: u64,
+    info: u64,
+    /// Ok latencies: bin → count (see [`bin_of`]).
+    lat: BTreeMap<u32, u32>,
+}
+
+impl MemberOps {
+    /// The `q` quantile of its ok latencies, ms.
+    fn quantile(&self, q: f64) -> Option<f64> {
+        quantile_of(&self.lat, q)
+    }
+}
+
+/// The `q` quantile of a latency histogram, ms (the upper edge of its bin).
+fn quantile_of(h: &BTreeMap<u32, u32>, q: f64) -> Option<f64> {
+    let total: u64 = h.values().map(|&c| c as u64).sum();
+    if total == 0 {
+        return None;
+    }
+    let rank = ((q * total as f64).ceil() as u64).max(1);
+    let mut seen = 0u64;
+    for (&bin, &c) in h {
+        seen += c as u64;
+        if seen >= rank {
+            return Some(bin_ms(bin));
+        }
+    }
+    None
 }
 
 /// The fields of a history line the report needs (serde skips the rest unparsed).
@@ -110,6 +216,10 @@ struct Line {
     kind: EntryType,
     id: u64,
     t: u64,
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    member: Option<String>,
 }
 
 /// The histogram bin of a latency in µs: bins grow by [`BIN_GROWTH`].
@@ -127,7 +237,7 @@ impl Buckets {
     fn read(path: &Path) -> Result<Buckets, Error> {
         let f = std::fs::File::open(path).map_err(|e| Error::BadInput(format!("could not read {}: {e}", path.display())))?;
         let mut b = Buckets::default();
-        let mut open: HashMap<u64, u64> = HashMap::new();
+        let mut open: HashMap<u64, (u64, Option<String>)> = HashMap::new();
         let mut line = String::new();
         let mut r = BufReader::new(f);
         let mut n = 0usize;
@@ -144,21 +254,34 @@ impl Buckets {
             let l: Line = serde_json::from_str(&line)
                 .map_err(|e| Error::BadInput(format!("{}:{n}: expected a history entry (docs/formats.md §2): {e}", path.display())))?;
             if l.kind == EntryType::Invoke {
-                open.insert(l.id, l.t);
+                open.insert(l.id, (l.t, l.member));
                 continue;
             }
-            let Some(invoked) = open.remove(&l.id) else { continue };
+            let Some((invoked, to)) = open.remove(&l.id) else { continue };
+            let m = b.members.entry(l.member.or(to).unwrap_or_else(|| "?".into())).or_default();
             let sec = (l.t / 1_000_000_000) as usize;
             if b.ok.len() <= sec {
                 b.ok.resize(sec + 1, 0);
+                b.not_applied.resize(sec + 1, 0);
                 b.bad.resize(sec + 1, 0);
                 b.lat.resize(sec + 1, BTreeMap::new());
             }
             if l.kind == EntryType::Ok {
                 b.ok[sec] += 1;
-                *b.lat[sec].entry(bin_of(l.t.saturating_sub(invoked) / 1000)).or_insert(0) += 1;
+                let bin = bin_of(l.t.saturating_sub(invoked) / 1000);
+                *b.lat[sec].entry(bin).or_insert(0) += 1;
+                m.ok += 1;
+                *m.lat.entry(bin).or_insert(0) += 1;
+            } else if l.kind == EntryType::Fail && l.error.as_deref() == Some(COMPARE_FAILED) {
+                b.not_applied[sec] += 1;
+                m.cas_not_applied += 1;
             } else {
                 b.bad[sec] += 1;
+                if l.kind == EntryType::Fail {
+                    m.fail += 1;
+                } else {
+                    m.info += 1;
+                }
             }
         }
         b.unfinished = open.len() as u64;
@@ -167,28 +290,17 @@ impl Buckets {
 
     /// The `q` quantile of bucket `sec`'s ok latencies, ms (the upper edge of its bin).
     fn quantile(&self, sec: usize, q: f64) -> Option<f64> {
-        let h = self.lat.get(sec)?;
-        let total: u64 = h.values().map(|&c| c as u64).sum();
-        if total == 0 {
-            return None;
-        }
-        let rank = ((q * total as f64).ceil() as u64).max(1);
-        let mut seen = 0u64;
-        for (&bin, &c) in h {
-            seen += c as u64;
-            if seen >= rank {
-                return Some(bin_ms(bin));
-            }
-        }
-        None
+        quantile_of(self.lat.get(sec)?, q)
     }
 }
 
-/// A fault with its start and heal, s.
+/// A fault with its start (when its injection began) and heal, s.
 #[derive(Debug)]
 struct FaultBar {
     rec: FaultRecord,
     from: f64,
+    /// When its proof was in, s (runs recorded before `proven_t` have none).
+    proven: Option<f64>,
     to: Option<f64>,
     heal_proof: Option<String>,
 }
@@ -202,6 +314,22 @@ struct Timeline {
     leaders: Vec<(f64, String, u64)>,
     /// (t s, member, what)
     marks: Vec<(f64, String, String)>,
+    /// The latest event, s: the run is not known past it (nor past the workload's end).
+    last_t: f64,
+    /// Clients, from `workload-start`.
+    clients: Option<u64>,
+}
+
+/// A leader elected at a term more than one above the previous leader's, after a heal: an
+/// isolated member that campaigned alone rejoining and forcing an election.
+#[derive(Debug, Clone, PartialEq)]
+struct TermJump {
+    t: f64,
+    member: String,
+    from: u64,
+    to: u64,
+    /// The heal before it: (fault id, kind, when, s).
+    after: (usize, String, f64),
 }
 
 impl Timeline {
@@ -211,7 +339,9 @@ impl Timeline {
         let mut open: HashMap<usize, usize> = HashMap::new();
         for e in evs {
             let t = e.t as f64 / 1e9;
+            tl.last_t = tl.last_t.max(t);
             match &e.what {
+                EventKind::WorkloadStart { clients } => tl.clients = Some(u64::from(*clients)),
                 EventKind::MemberStart { member, .. } => {
                     members.insert(member.clone());
                     tl.marks.push((t, member.clone(), "started".into()));
@@ -227,7 +357,7 @@ impl Timeline {
                 EventKind::FaultStart(r) => {
                     members.extend(r.targets.iter().cloned());
                     open.insert(r.id, tl.faults.len());
-                    tl.faults.push(FaultBar { rec: r.clone(), from: t, to: None, heal_proof: None });
+                    tl.faults.push(FaultBar { rec: r.clone(), from: t, proven: r.proven_t.map(|p| p as f64 / 1e9), to: None, heal_proof: None });
                 }
                 EventKind::FaultHeal(r) => {
                     if let Some(i) = open.remove(&r.id) {
@@ -239,9 +369,25 @@ impl Timeline {
             }
         }
         tl.members = members.into_iter().collect();
-        // Marks at t = 0 are the cluster's set-up: not worth a marker each.
+        // Marks before the workload started are the cluster's set-up: not worth a marker each.
         tl.marks.retain(|m| m.0 > 0.0);
         tl
+    }
+
+    /// Term jumps after a heal (see [`TermJump`]).
+    fn term_jumps(&self) -> Vec<TermJump> {
+        let mut out = Vec::new();
+        for w in self.leaders.windows(2) {
+            let ((t0, _, from), (t, member, to)) = (&w[0], &w[1]);
+            if *to <= from + 1 {
+                continue;
+            }
+            let heal = self.faults.iter().filter_map(|f| f.to.map(|h| (f, h))).filter(|(_, h)| *h <= *t && *h >= *t0).max_by(|a, b| a.1.total_cmp(&b.1));
+            if let Some((f, h)) = heal {
+                out.push(TermJump { t: *t, member: member.clone(), from: *from, to: *to, after: (f.rec.id, f.rec.kind.clone(), h) });
+            }
+        }
+        out
     }
 
     /// The members a fault hit (all of them when its record names none).
@@ -286,7 +432,7 @@ impl Axis {
     }
 }
 
-fn page(sum: &Summary, tl: &Timeline, b: &Buckets, has_violation: bool, notes: &[String]) -> String {
+fn page(sum: &Summary, tl: &Timeline, b: &Buckets, run: &RunSettings, has_violation: bool, notes: &[String]) -> String {
     let mut o = String::with_capacity(64 * 1024);
     let _ = write!(
         o,
@@ -294,19 +440,24 @@ fn page(sum: &Summary, tl: &Timeline, b: &Buckets, has_violation: bool, notes: &
         esc(&sum.scenario),
         CSS
     );
-    header(&mut o, sum, has_violation);
+    header(&mut o, sum, run, has_violation);
     for n in notes {
         let _ = writeln!(o, "<p class=\"note\">{}</p>", esc(n));
     }
     o.push_str("<h2>What the faults did <small>one time axis: seconds from the workload start</small></h2>\n");
     legend(&mut o, tl);
-    drawing(&mut o, sum, tl, b);
+    drawing(&mut o, sum, tl, b, run);
     fault_table(&mut o, tl);
+    term_jumps(&mut o, tl);
+    error_table(&mut o, sum);
+    member_table(&mut o, b);
+    consistency_table(&mut o, sum);
+    logs(&mut o, run);
     o.push_str("</body>\n</html>\n");
     o
 }
 
-fn header(o: &mut String, s: &Summary, has_violation: bool) {
+fn header(o: &mut String, s: &Summary, run: &RunSettings, has_violation: bool) {
     let _ = writeln!(
         o,
         "<h1>faultline report</h1>\n<h2 class=\"title\">{} <span class=\"verdict {}\">{}</span></h2>",
@@ -331,13 +482,38 @@ fn header(o: &mut String, s: &Summary, has_violation: bool) {
         ("backend", s.backend.clone()),
         ("etcd", s.etcd_version.clone()),
         ("duration", format!("{:.1} s", s.duration_s)),
-        ("operations", format!("{} ({} ok, {} fail, {} info)", s.ops.total, s.ops.ok, s.ops.fail, s.ops.info)),
+        ("operations", format!("{} ({} ok, {} fail, {} cas not applied, {} info)", s.ops.total, s.ops.ok, s.ops.fail, s.ops.cas_not_applied, s.ops.info)),
         ("throughput", format!("{:.1} ok/s", s.throughput_ok_per_s)),
-        ("latency p50 / p99", format!("{} / {} ms", s.latency_ms.all.p50, s.latency_ms.all.p99)),
+        (
+            "latency p50 / p99 / p99.9 / max",
+            format!("{} / {} / {} / {} ms", s.latency_ms.all.p50, s.latency_ms.all.p99, s.latency_ms.all.p999, s.latency_ms.all.max),
+        ),
         ("leader changes", s.leader_changes.to_string()),
         ("max unavailable", format!("{} s", s.max_unavailable_s)),
         ("linearizable", lin),
     ];
+    // The run id is what `faultline clean --run ID` takes; empty in summaries older than it.
+    if !s.run_id.is_empty() {
+        facts.push(("run id", s.run_id.clone()));
+    }
+    if !s.started_at.is_empty() {
+        facts.push(("started (UTC)", s.started_at.clone()));
+    }
+    if !s.faultline_version.is_empty() {
+        facts.push(("faultline", s.faultline_version.clone()));
+    }
+    facts.push(("run dir", s.run_dir.clone()));
+    facts.push((
+        "workload",
+        format!(
+            "{} clients, {}",
+            run.clients.map_or_else(|| "?".to_string(), |c| c.to_string()),
+            run.rate_text.as_ref().map_or_else(|| "closed loop (no target rate)".to_string(), |r| format!("target {r}"))
+        ),
+    ));
+    if !run.etcd.is_empty() {
+        facts.push(("etcd settings", run.etcd.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(" · ")));
+    }
     if let Some(w) = &s.watch {
         facts.push(("watch streams", format!("{} streams, {} events: {}", w.streams, w.events, w.problems())));
     }
@@ -381,7 +557,8 @@ fn legend(o: &mut String, tl: &Timeline) {
     o.push_str(
         "<span class=\"item\"><span class=\"sw fault\"></span>fault (hover for the proof)</span>\
 <span class=\"item\"><span class=\"sw unav\"></span>unavailable (no ok operation ≥ 250 ms)</span>\
-<span class=\"item\"><span class=\"sw ok\"></span>ok ops/s</span><span class=\"item\"><span class=\"sw bad\"></span>fail + info ops/s</span></p>\n",
+<span class=\"item\"><span class=\"sw ok\"></span>ok ops/s</span><span class=\"item\"><span class=\"sw noop\"></span>cas not applied (compare false) ops/s</span>\
+<span class=\"item\"><span class=\"sw bad\"></span>fail + info ops/s</span></p>\n",
     );
 }
 
@@ -434,9 +611,11 @@ fn time_grid(o: &mut String, ax: &Axis, y: f64, h: f64) {
     }
 }
 
-fn drawing(o: &mut String, s: &Summary, tl: &Timeline, b: &Buckets) {
+fn drawing(o: &mut String, s: &Summary, tl: &Timeline, b: &Buckets, run: &RunSettings) {
     let last_event = tl.faults.iter().map(|f| f.to.unwrap_or(f.from)).chain(tl.leaders.iter().map(|l| l.0)).fold(0.0f64, f64::max);
     let end = s.duration_s.max(b.ok.len() as f64).max(last_event).max(1.0);
+    // The last leader is known until the last event (or the workload's end), not the axis's end.
+    let run_end = s.duration_s.max(tl.last_t).min(end);
     let ax = Axis { end };
     let (per, nrows) = rows(tl, end);
     let lane_h: Vec<f64> = nrows.iter().map(|&n| n as f64 * ROW_H + 8.0).collect();
@@ -502,6 +681,9 @@ fn drawing(o: &mut String, s: &Summary, tl: &Timeline, b: &Buckets) {
                 f.from,
                 f.rec.mechanism
             );
+            if let Some(p) = f.proven {
+                let _ = write!(tip, "\ninjection began at {:.3} s, proven in force at {p:.3} s", f.from);
+            }
             if !f.rec.params.is_empty() {
                 let _ = write!(tip, "\nparams: {}", serde_json::Value::Object(f.rec.params.clone()));
             }
@@ -547,7 +729,7 @@ fn drawing(o: &mut String, s: &Summary, tl: &Timeline, b: &Buckets) {
     title(o, y_leader, "Leader (term), changes marked ▼");
     let _ = writeln!(o, "<text class=\"gut\" x=\"{:.1}\" y=\"{:.1}\">leader</text>", X0 - 8.0, y_leader + LEADER_H / 2.0 + 4.0);
     for (i, (t, m, term)) in tl.leaders.iter().enumerate() {
-        let until = tl.leaders.get(i + 1).map(|l| l.0).unwrap_or(end);
+        let until = tl.leaders.get(i + 1).map(|l| l.0).unwrap_or(run_end.max(*t));
         let (a, bx) = (ax.x(*t), ax.x(until));
         let w = (bx - a).max(1.0);
         let _ = write!(
@@ -578,7 +760,26 @@ fn drawing(o: &mut String, s: &Summary, tl: &Timeline, b: &Buckets) {
         let _ = writeln!(o, "<text class=\"empty\" x=\"{:.1}\" y=\"{:.1}\">no leader seen</text>", X0 + 10.0, y_leader + LEADER_H / 2.0 + 4.0);
     }
 
-    throughput(o, &ax, b, y_tput);
+    for j in tl.term_jumps() {
+        let x = ax.x(j.t);
+        let _ = writeln!(
+            o,
+            "<g class=\"termjump\"><title>term jump {} → {} at {:.3} s ({} elected), after the heal of #{} {} at {:.3} s: a member that campaigned alone rejoined and forced an election</title><text x=\"{:.1}\" y=\"{:.1}\">⚠ term {}→{}</text></g>",
+            j.from,
+            j.to,
+            j.t,
+            esc(&j.member),
+            j.after.0,
+            esc(&j.after.1),
+            j.after.2,
+            x + 4.0,
+            y_leader - 2.0,
+            j.from,
+            j.to
+        );
+    }
+
+    throughput(o, &ax, b, y_tput, run.rate);
     latency(o, &ax, b, y_lat);
 
     // The shared time axis.
@@ -607,29 +808,47 @@ fn fmt_num(v: f64) -> String {
     }
 }
 
-fn throughput(o: &mut String, ax: &Axis, b: &Buckets, y: f64) {
+fn throughput(o: &mut String, ax: &Axis, b: &Buckets, y: f64, rate: Option<f64>) {
     let _ = writeln!(o, "<text class=\"ptitle\" x=\"{X0}\" y=\"{:.1}\">Throughput, operations per 1 s bucket (by completion)</text>", y - 9.0);
-    let max = b.ok.iter().zip(&b.bad).map(|(a, c)| a + c).max().unwrap_or(0).max(1) as f64;
+    let max = ((0..b.ok.len()).map(|i| b.ok[i] + b.not_applied[i] + b.bad[i]).max().unwrap_or(0).max(1) as f64).max(rate.unwrap_or(0.0));
     let step = nice_step(max, 4.0);
     let top = (max / step).ceil() * step;
     let yv = |v: f64| y + CHART_H - v / top * CHART_H;
     y_ticks(o, (0..=((top / step) as usize)).map(|i| i as f64 * step).map(|v| (yv(v), fmt_num(v))));
     let _ = writeln!(o, "<text class=\"unit\" x=\"{:.1}\" y=\"{:.1}\">ops/s</text>", X0 - 8.0, y - 9.0);
     // Each series is one path of bars: one element however long the run.
-    let (mut ok, mut bad) = (String::new(), String::new());
-    for (sec, (&n, &f)) in b.ok.iter().zip(&b.bad).enumerate() {
+    let (mut ok, mut noop, mut bad) = (String::new(), String::new(), String::new());
+    for (sec, ((&n, &c), &f)) in b.ok.iter().zip(&b.not_applied).zip(&b.bad).enumerate() {
         let (a, bx) = (ax.x(sec as f64), ax.x(sec as f64 + 1.0));
         // A hairline gap between wide bars; none between narrow ones (it would shimmer).
         let w = if bx - a > 4.0 { bx - a - 0.6 } else { bx - a };
         if n > 0 {
             let _ = write!(ok, "M{a:.1} {:.1}h{w:.1}V{:.1}h-{w:.1}z", yv(n as f64), y + CHART_H);
         }
+        if c > 0 {
+            let _ = write!(noop, "M{a:.1} {:.1}h{w:.1}V{:.1}h-{w:.1}z", yv((n + c) as f64), yv(n as f64));
+        }
         if f > 0 {
-            let _ = write!(bad, "M{a:.1} {:.1}h{w:.1}V{:.1}h-{w:.1}z", yv((n + f) as f64), yv(n as f64));
+            let _ = write!(bad, "M{a:.1} {:.1}h{w:.1}V{:.1}h-{w:.1}z", yv((n + c + f) as f64), yv((n + c) as f64));
         }
     }
     let _ = writeln!(o, "<path class=\"tput ok\" d=\"{ok}\"><title>ok operations per second</title></path>");
+    let _ = writeln!(
+        o,
+        "<path class=\"tput noop\" d=\"{noop}\"><title>cas not applied (compare false) per second: answered as asked, not a failure</title></path>"
+    );
     let _ = writeln!(o, "<path class=\"tput bad\" d=\"{bad}\"><title>failed or unknown (info) operations per second</title></path>");
+    if let Some(r) = rate.filter(|r| *r > 0.0) {
+        let yr = yv(r);
+        let _ = writeln!(
+            o,
+            "<g class=\"target\"><title>target rate {} ops/s</title><path d=\"M{X0} {yr:.1}H{X1}\"/><text x=\"{:.1}\" y=\"{:.1}\">target {}/s</text></g>",
+            fmt_num(r),
+            X1 - 4.0,
+            yr - 4.0,
+            fmt_num(r)
+        );
+    }
     if b.ok.is_empty() {
         let _ = writeln!(o, "<text class=\"empty\" x=\"{:.1}\" y=\"{:.1}\">no operations</text>", X0 + 10.0, y + 20.0);
     }
@@ -687,13 +906,14 @@ fn fault_table(o: &mut String, tl: &Timeline) {
         return;
     }
     o.push_str(
-        "<table class=\"faults\"><thead><tr><th>#</th><th>kind</th><th>target</th><th>from → to (s)</th><th>mechanism</th><th>proof</th></tr></thead><tbody>\n",
+        "<table class=\"faults\"><thead><tr><th>#</th><th>kind</th><th>target</th><th>injected → healed (s)</th><th>mechanism</th><th>proof</th></tr></thead><tbody>\n",
     );
     for f in &tl.faults {
         let to = f.to.map(|t| format!("{t:.3}")).unwrap_or_else(|| "never healed".into());
+        let proven = f.proven.map(|p| format!("<br><small>in force (proven) at {p:.3}</small>")).unwrap_or_default();
         let _ = writeln!(
             o,
-            "<tr><td class=\"num\">{}</td><td><code>{}</code></td><td>{} → {}</td><td class=\"num\">{:.3} → {to}</td><td>{}</td><td class=\"proof\">{}{}</td></tr>",
+            "<tr><td class=\"num\">{}</td><td><code>{}</code></td><td>{} → {}</td><td class=\"num\">{:.3} → {to}{proven}</td><td>{}</td><td class=\"proof\">{}{}</td></tr>",
             f.rec.id,
             esc(&f.rec.kind),
             esc(&f.rec.target),
@@ -705,6 +925,115 @@ fn fault_table(o: &mut String, tl: &Timeline) {
         );
     }
     o.push_str("</tbody></table>\n");
+}
+
+fn term_jumps(o: &mut String, tl: &Timeline) {
+    let jumps = tl.term_jumps();
+    if jumps.is_empty() {
+        return;
+    }
+    o.push_str("<h2>Term jumps after a heal</h2>\n<ul class=\"jumps\">\n");
+    for j in jumps {
+        let _ = writeln!(
+            o,
+            "<li>{:.3} s: term <b>{} → {}</b> ({} elected), after the heal of #{} <code>{}</code> at {:.3} s — a member that kept campaigning while cut off rejoined with a higher term and forced an election (the outage after the heal)</li>",
+            j.t,
+            j.from,
+            j.to,
+            esc(&j.member),
+            j.after.0,
+            esc(&j.after.1),
+            j.after.2
+        );
+    }
+    o.push_str("</ul>\n");
+}
+
+fn error_table(o: &mut String, s: &Summary) {
+    o.push_str("<h2>Errors</h2>\n");
+    if s.errors.is_empty() && s.ops.cas_not_applied == 0 {
+        o.push_str("<p>No operation failed.</p>\n");
+        return;
+    }
+    o.push_str("<table class=\"errors\"><thead><tr><th>error</th><th>operations</th></tr></thead><tbody>\n");
+    let mut by: Vec<(&String, &u64)> = s.errors.iter().collect();
+    by.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    for (m, n) in by {
+        let _ = writeln!(o, "<tr class=\"error\"><td>{}</td><td class=\"num\">{n}</td></tr>", esc(m));
+    }
+    if s.ops.cas_not_applied > 0 {
+        let _ = writeln!(
+            o,
+            "<tr class=\"noop\"><td>cas not applied (compare false) — not an error: the cluster answered as asked</td><td class=\"num\">{}</td></tr>",
+            s.ops.cas_not_applied
+        );
+    }
+    o.push_str("</tbody></table>\n");
+}
+
+fn member_table(o: &mut String, b: &Buckets) {
+    if b.members.is_empty() {
+        return;
+    }
+    o.push_str("<h2>Per member <small>operations by the member the client sent them to</small></h2>\n<table class=\"members\"><thead><tr><th>member</th><th>ok</th><th>cas not applied</th><th>fail</th><th>info</th><th>p50 ms</th><th>p99 ms</th><th>p99.9 ms</th></tr></thead><tbody>\n");
+    for (m, x) in &b.members {
+        let q = |p: f64| x.quantile(p).map_or_else(|| "—".to_string(), |v| format!("{v:.2}"));
+        let _ = writeln!(
+            o,
+            "<tr class=\"member\" data-member=\"{}\"><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            esc(m),
+            esc(m),
+            x.ok,
+            x.cas_not_applied,
+            x.fail,
+            x.info,
+            q(0.50),
+            q(0.99),
+            q(0.999)
+        );
+    }
+    o.push_str("</tbody></table>\n");
+}
+
+fn consistency_table(o: &mut String, s: &Summary) {
+    o.push_str("<h2>Consistency after the run</h2>\n");
+    let Some(c) = &s.consistency else {
+        o.push_str("<p>Not measured.</p>\n");
+        return;
+    };
+    let rev = c.revision.map_or_else(|| "—".to_string(), |r| r.to_string());
+    let verdict = if c.consistent {
+        format!("members agree at revision {rev}")
+    } else if c.diverged() {
+        format!("MEMBERS DIVERGED: {}", c.differences.join("; "))
+    } else {
+        format!("could not compare the members (not diverged): {}", c.not_compared.join("; "))
+    };
+    let _ = writeln!(o, "<p class=\"consistency\">{} <small>(waited {:.2} s)</small></p>", esc(&verdict), c.waited_s);
+    o.push_str("<table class=\"consistency\"><thead><tr><th>member</th><th>revision</th><th>HashKV</th><th>keys</th><th>error</th></tr></thead><tbody>\n");
+    let opt = |v: Option<String>| v.unwrap_or_else(|| "—".to_string());
+    for m in &c.members {
+        let _ = writeln!(
+            o,
+            "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+            esc(&m.member),
+            opt(m.revision.map(|r| r.to_string())),
+            opt(m.hash.map(|h| format!("{h:#010x}"))),
+            opt(m.keys.map(|k| k.to_string())),
+            esc(m.error.as_deref().unwrap_or(""))
+        );
+    }
+    o.push_str("</tbody></table>\n");
+}
+
+fn logs(o: &mut String, run: &RunSettings) {
+    if run.logs.is_empty() {
+        return;
+    }
+    o.push_str("<h2>Member logs</h2>\n<p class=\"logs\">");
+    let links: Vec<String> = run.logs.iter().map(|(m, rel)| format!("<a href=\"{}\">{}</a>", esc(rel), esc(m))).collect();
+    o.push_str(&links.join(" · "));
+    o.push_str("</p>\n");
 }
 
 const CSS: &str = "
@@ -729,7 +1058,7 @@ td.proof { font-size: 12.5px; color: #444; max-width: 640px; word-break: break-w
 .legend { font-size: 13px; color: #444; margin: 4px 0; } .legend .item { white-space: nowrap; margin-right: 14px; }
 .sw { display: inline-block; width: 18px; height: 11px; margin-right: 5px; vertical-align: -1px; border-radius: 2px; }
 .sw.fault { background: #f4a261; border: 1px solid #c4621a; } .sw.unav { background: rgba(214,40,40,0.16); border: 1px dashed #d62828; }
-.sw.ok { background: #3b6fd8; } .sw.bad { background: #d62828; }
+.sw.ok { background: #264653; } .sw.noop { background: #b9c0cb; } .sw.bad { background: #d62828; }
 svg.chart { max-width: 100%; height: auto; display: block; }
 svg text { font-size: 12px; fill: #1d2330; }
 .gut { text-anchor: end; fill: #555d6b; } .unit { text-anchor: end; fill: #889; font-size: 11px; }
@@ -742,10 +1071,12 @@ svg text { font-size: 12px; fill: #1d2330; }
 .fault:hover rect { fill: #e76f51; } .flbl { font-size: 11px; fill: #3a1d05; pointer-events: none; }
 .leader rect { fill-opacity: 0.85; } .llbl { font-size: 11px; fill: #fff; font-weight: 700; pointer-events: none; }
 .change { stroke: #1d2330; stroke-width: 1.5; fill: #1d2330; } .mark { fill: #555d6b; }
-.tput.ok { fill: #3b6fd8; } .tput.bad { fill: #d62828; }
+.tput.ok { fill: #264653; } .tput.noop { fill: #b9c0cb; } .tput.bad { fill: #d62828; }
 .lat { fill: none; stroke-width: 1.6; } .lat.p50 { stroke: #3b6fd8; } .lat.p99 { stroke: #e76f51; }
 .lname { font-size: 11px; font-weight: 700; } .lname.p50 { fill: #3b6fd8; } .lname.p99 { fill: #e76f51; }
 .empty { fill: #889; font-style: italic; }
+.target path { stroke: #c4621a; stroke-width: 1.5; stroke-dasharray: 6 4; fill: none; } .target text { fill: #c4621a; font-size: 11px; text-anchor: end; }
+.termjump text { fill: #b00020; font-size: 11px; font-weight: 700; }
 ";
 
 #[cfg(test)]

@@ -102,6 +102,11 @@ pub struct OpCounts {
     pub fail: u64,
     /// Unknown (including operations the history ended before completing).
     pub info: u64,
+    /// Compare-and-sets whose compare was false (`"error":"compare failed"` in the history,
+    /// a `fail` there): the cluster answered as asked, so they are neither in `fail` nor in
+    /// `errors`. 0 in summaries written before it existed.
+    #[serde(default)]
+    pub cas_not_applied: u64,
 }
 
 /// Latency percentiles of successful operations, ms. A kind with no successful
@@ -184,8 +189,12 @@ pub struct FaultSpan {
     pub target: String,
     /// The members it resolved to.
     pub targets: Vec<String>,
-    /// When it took effect, s.
+    /// When its injection began, s (the fault is drawn from here).
     pub from_s: f64,
+    /// When it was shown to have taken effect, s; absent for runs recorded before
+    /// `fault-start` carried `proven_t`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proven_s: Option<f64>,
     /// When it was healed, s; `null` when it never was.
     pub to_s: Option<f64>,
     /// How it was carried out (`iptables`, `signal`, ...).
@@ -359,6 +368,11 @@ fn secs(ns: u64) -> f64 {
     round3(ns as f64 / 1e9)
 }
 
+/// An event's time (ns, negative before the workload started) in s.
+fn secs_t(ns: i64) -> f64 {
+    round3(ns as f64 / 1e9)
+}
+
 fn percentiles(lat_us: &[u64]) -> Percentiles {
     if lat_us.is_empty() {
         return Percentiles::default();
@@ -407,10 +421,16 @@ fn counts(ops: &[Op]) -> OpCounts {
     c
 }
 
-/// Failed and unknown completions counted by their recorded error.
+/// Whether a completion is a cas whose compare was false: not applied, not an error.
+fn cas_not_applied(e: &Entry) -> bool {
+    e.kind == EntryType::Fail && e.f == OpKind::Cas && e.error.as_deref() == Some(crate::workload::register::COMPARE_FAILED)
+}
+
+/// Failed and unknown completions counted by their recorded error (a cas not applied is
+/// not an error: see [`OpCounts::cas_not_applied`]).
 fn errors(history: &[Entry]) -> BTreeMap<String, u64> {
     let mut out = BTreeMap::new();
-    for e in history.iter().filter(|e| matches!(e.kind, EntryType::Fail | EntryType::Info)) {
+    for e in history.iter().filter(|e| matches!(e.kind, EntryType::Fail | EntryType::Info) && !cas_not_applied(e)) {
         if let Some(m) = &e.error {
             *out.entry(m.clone()).or_insert(0) += 1;
         }
@@ -444,7 +464,7 @@ fn leaders(events: &[Event]) -> Vec<Leader> {
             if out.last().is_some_and(|l| &l.member == member && l.term == *term) {
                 continue;
             }
-            out.push(Leader { t_s: secs(e.t), member: member.clone(), term: *term });
+            out.push(Leader { t_s: secs_t(e.t), member: member.clone(), term: *term });
         }
     }
     out
@@ -461,14 +481,14 @@ fn faults(events: &[Event]) -> Vec<FaultSpan> {
                 let open = out.iter_mut().rev().find(|f| f.id == r.id && f.to_s.is_none());
                 match open {
                     Some(f) => {
-                        f.to_s = Some(secs(e.t));
+                        f.to_s = Some(secs_t(e.t));
                         f.heal_proof = Some(r.proof.clone());
                     }
                     // A heal without a start: show it rather than lose it.
                     None => {
                         let mut f = open_fault(r, e.t);
                         f.proof = String::new();
-                        f.to_s = Some(secs(e.t));
+                        f.to_s = Some(secs_t(e.t));
                         f.heal_proof = Some(r.proof.clone());
                         out.push(f);
                     }
@@ -480,13 +500,14 @@ fn faults(events: &[Event]) -> Vec<FaultSpan> {
     out
 }
 
-fn open_fault(r: &FaultRecord, t: u64) -> FaultSpan {
+fn open_fault(r: &FaultRecord, t: i64) -> FaultSpan {
     FaultSpan {
         id: r.id,
         kind: r.kind.clone(),
         target: r.target.clone(),
         targets: r.targets.clone(),
-        from_s: secs(t),
+        from_s: secs_t(t),
+        proven_s: r.proven_t.map(secs_t),
         to_s: None,
         mechanism: r.mechanism.clone(),
         params: r.params.clone(),
@@ -498,7 +519,11 @@ fn open_fault(r: &FaultRecord, t: u64) -> FaultSpan {
 /// Compute the summary: figures, gates (from `scenario.expect`) and verdict.
 pub fn build(input: &SummaryInput) -> Summary {
     let ops = pair(input.history);
-    let ops_count = counts(&ops);
+    let mut ops_count = counts(&ops);
+    // The history keeps a false compare as `fail` (the checker needs it); the figures do not.
+    let not_applied = input.history.iter().filter(|e| cas_not_applied(e)).count() as u64;
+    ops_count.cas_not_applied = not_applied.min(ops_count.fail);
+    ops_count.fail -= ops_count.cas_not_applied;
     let latency_ms = latencies(&ops);
     let (start, end) = input.workload_ns;
     let duration_s = secs(end.saturating_sub(start));
@@ -518,7 +543,8 @@ pub fn build(input: &SummaryInput) -> Summary {
         leader_changes,
         linearizable: input.linearizable,
         checker: input.checker.clone(),
-        consistent: input.consistency.map(|c| c.consistent),
+        consistent: input.consistency.and_then(|c| c.answer()),
+        consistency_gap: input.consistency.filter(|c| !c.not_compared.is_empty()).map(|c| c.not_compared.join("; ")),
         watch: input.watch.map(|w| w.ok),
         watch_problem: input.watch.and_then(|w| w.first_problem.clone()),
     };
@@ -641,6 +667,7 @@ pub(crate) mod tests {
             mechanism: "signal".into(),
             params: Default::default(),
             proof: proof.into(),
+            proven_t: None,
         }
     }
 
@@ -656,12 +683,32 @@ pub(crate) mod tests {
         h[5].error = Some("database space exceeded".into());
         h[7].error = Some("timeout".into());
         let s = build(&input(&sc, &h, &[], 2 * S));
-        assert_eq!(s.ops, OpCounts { total: 5, ok: 2, fail: 1, info: 2 });
+        assert_eq!(s.ops, OpCounts { total: 5, ok: 2, fail: 1, info: 2, cas_not_applied: 0 });
         assert_eq!(s.errors, [("database space exceeded".to_string(), 1), ("timeout".to_string(), 1)].into_iter().collect());
         assert_eq!(s.duration_s, 2.0);
         assert_eq!(s.throughput_ok_per_s, 1.0);
         assert_eq!(s.scenario, "unit");
         assert_eq!(s.run_dir, "reports/unit-x");
+    }
+
+    /// Issue 15 item 4: a cas whose compare was false did what it was asked; it is counted
+    /// apart from the failures and is not an error.
+    #[test]
+    fn a_cas_not_applied_is_not_a_failure_nor_an_error() {
+        let sc = scenario();
+        let mut h = Vec::new();
+        op(&mut h, 1, OpKind::Cas, 0, MS, EntryType::Fail);
+        op(&mut h, 2, OpKind::Cas, 10 * MS, MS, EntryType::Fail);
+        op(&mut h, 3, OpKind::Write, 20 * MS, MS, EntryType::Fail);
+        op(&mut h, 4, OpKind::Read, 30 * MS, MS, EntryType::Ok);
+        h[1].error = Some(crate::workload::register::COMPARE_FAILED.into());
+        h[3].error = Some(crate::workload::register::COMPARE_FAILED.into());
+        h[5].error = Some("no leader".into());
+        let s = build(&input(&sc, &h, &[], S));
+        assert_eq!(s.ops, OpCounts { total: 4, ok: 1, fail: 1, info: 0, cas_not_applied: 2 });
+        assert_eq!(s.errors, [("no leader".to_string(), 1)].into_iter().collect(), "the breakdown holds definite errors only");
+        let v = serde_json::to_value(&s).unwrap();
+        assert_eq!(v["ops"]["cas_not_applied"], 2);
     }
 
     #[test]
@@ -739,7 +786,7 @@ pub(crate) mod tests {
     #[test]
     fn leaders_and_leader_changes() {
         let sc = scenario();
-        let lc = |t: u64, m: &str, term: u64| Event { t, what: EventKind::LeaderChange { member: m.into(), term } };
+        let lc = |t: u64, m: &str, term: u64| Event { t: t as i64, what: EventKind::LeaderChange { member: m.into(), term } };
         let ev = vec![
             lc(0, "n1", 2),
             Event { t: 1, what: EventKind::Note { message: "x".into() } },
@@ -759,11 +806,11 @@ pub(crate) mod tests {
     fn faults_pair_by_id_and_unhealed_ends_null() {
         let sc = scenario();
         let ev = vec![
-            Event { t: 10 * S, what: EventKind::FaultStart(fault(0, "partition", "n1 drops peers")) },
-            Event { t: 12 * S, what: EventKind::FaultStart(fault(1, "kill", "pid 42 gone")) },
-            Event { t: 17 * S, what: EventKind::FaultHeal(fault(1, "kill", "n1 restarted")) },
-            Event { t: 20 * S, what: EventKind::FaultHeal(fault(0, "partition", "rules removed")) },
-            Event { t: 25 * S, what: EventKind::FaultStart(fault(1, "kill", "pid 43 gone")) },
+            Event { t: (10 * S) as i64, what: EventKind::FaultStart(fault(0, "partition", "n1 drops peers")) },
+            Event { t: (12 * S) as i64, what: EventKind::FaultStart(fault(1, "kill", "pid 42 gone")) },
+            Event { t: (17 * S) as i64, what: EventKind::FaultHeal(fault(1, "kill", "n1 restarted")) },
+            Event { t: (20 * S) as i64, what: EventKind::FaultHeal(fault(0, "partition", "rules removed")) },
+            Event { t: (25 * S) as i64, what: EventKind::FaultStart(fault(1, "kill", "pid 43 gone")) },
         ];
         let s = build(&input(&sc, &[], &ev, 30 * S));
         assert_eq!(s.faults.len(), 3);
@@ -792,6 +839,7 @@ pub(crate) mod tests {
             revision: Some(9),
             members: vec![MemberFigures { member: "n1".into(), revision: Some(9), hash: Some(1), keys: Some(1), error: None }],
             differences: vec![],
+            not_compared: vec![],
             waited_s: 0.0,
         };
         let mut i = input(&sc, &h, &[], S);

@@ -78,10 +78,11 @@ fn gate_value(g: &Gate, v: &serde_json::Value) -> String {
     }
 }
 
-/// The loud line shown when members diverged, if they did.
+/// The loud line shown when members that answered diverged, if they did (members that did
+/// not answer have not diverged: they could not be compared).
 fn divergence(s: &Summary) -> Option<String> {
     let c = s.consistency.as_ref()?;
-    if c.consistent {
+    if c.consistent || !c.diverged() {
         return None;
     }
     let what = if c.differences.is_empty() { "the members disagree on revision, hash or key count".to_string() } else { c.differences.join("; ") };
@@ -130,8 +131,16 @@ pub fn render(s: &Summary) -> String {
     out.push('\n');
 
     // Operations and latency.
-    let _ =
-        writeln!(out, "operations  {} total · {} ok · {} fail · {} info · {} ok/s", s.ops.total, s.ops.ok, s.ops.fail, s.ops.info, num(s.throughput_ok_per_s));
+    let not_applied = if s.ops.cas_not_applied > 0 { format!(" · {} cas not applied (compare false)", s.ops.cas_not_applied) } else { String::new() };
+    let _ = writeln!(
+        out,
+        "operations  {} total · {} ok · {} fail{not_applied} · {} info · {} ok/s",
+        s.ops.total,
+        s.ops.ok,
+        s.ops.fail,
+        s.ops.info,
+        num(s.throughput_ok_per_s)
+    );
     if !s.errors.is_empty() {
         let mut by: Vec<(&String, &u64)> = s.errors.iter().collect();
         by.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
@@ -247,6 +256,9 @@ pub fn render(s: &Summary) -> String {
             let rev = c.revision.map_or_else(|| "—".to_string(), |r| r.to_string());
             if c.consistent {
                 let _ = writeln!(out, "consistency  members agree at revision {rev} (waited {} s)", num(c.waited_s));
+            } else if !c.diverged() && !c.not_compared.is_empty() {
+                let _ =
+                    writeln!(out, "consistency  could not compare the members (not diverged): {} (waited {} s)", c.not_compared.join("; "), num(c.waited_s));
             } else {
                 let _ = writeln!(out, "consistency  compared at revision {rev} (waited {} s)", num(c.waited_s));
             }
@@ -325,7 +337,7 @@ mod tests {
             backend: "process".into(),
             etcd_version: "3.4.23".into(),
             duration_s: 60.0,
-            ops: OpCounts { total: 24000, ok: 23800, fail: 120, info: 80 },
+            ops: OpCounts { total: 24000, ok: 23800, fail: 120, info: 80, cas_not_applied: 0 },
             errors: [("database space exceeded".to_string(), 120), ("timeout".to_string(), 80)].into_iter().collect(),
             throughput_ok_per_s: 396.667,
             latency_ms: Latencies { all: p(1.2, 1020.0, 23800), read: p(1.1, 1020.0, 11900), write: p(1.3, 900.0, 5950), cas: Percentiles::default() },
@@ -339,6 +351,7 @@ mod tests {
                 target: "leader".into(),
                 targets: vec!["n1".into()],
                 from_s: 10.0,
+                proven_s: Some(10.3),
                 to_s: Some(20.0),
                 mechanism: "iptables".into(),
                 params: [("mode".to_string(), json!("isolate"))].into_iter().collect(),
@@ -356,6 +369,7 @@ mod tests {
                     MemberFigures { member: "n2".into(), revision: Some(24810), hash: Some(3411932), keys: Some(16), error: None },
                 ],
                 differences: vec![],
+                not_compared: vec![],
                 waited_s: 0.2,
             }),
             gates: vec![
@@ -438,6 +452,16 @@ mod tests {
         assert!(text.lines().count() <= 60, "{} lines", text.lines().count());
     }
 
+    /// Issue 15 item 4: a cas not applied is said apart from the failures.
+    #[test]
+    fn a_cas_not_applied_is_shown_apart_from_failures() {
+        let mut s = summary();
+        s.ops = OpCounts { total: 24000, ok: 22000, fail: 120, info: 80, cas_not_applied: 1800 };
+        let text = render(&s);
+        assert!(line_with(&text, "operations").contains("22000 ok · 120 fail · 1800 cas not applied (compare false) · 80 info"), "{text}");
+        assert!(!line_with(&text, "errors").contains("compare failed"), "{text}");
+    }
+
     #[test]
     fn the_watch_check_shows_each_stream_and_a_problem_loudly() {
         use crate::checker::watch::{StreamFigures, WatchCheck};
@@ -494,6 +518,21 @@ mod tests {
         assert!(before_last.contains("MEMBERS DIVERGED"));
     }
 
+    /// Issue 15 item 5: members that did not answer could not be compared; they have not
+    /// diverged, and the table does not say they did.
+    #[test]
+    fn members_that_did_not_answer_are_not_compared_rather_than_diverged() {
+        let mut s = summary();
+        if let Some(c) = s.consistency.as_mut() {
+            c.consistent = false;
+            c.members[1] = MemberFigures { member: "n2".into(), revision: None, hash: None, keys: None, error: Some("connection refused".into()) };
+            c.not_compared = vec!["n2 did not answer: connection refused".into()];
+        }
+        let text = render(&s);
+        assert!(!text.contains("DIVERGED"), "{text}");
+        assert!(line_with(&text, "consistency").contains("could not compare the members (not diverged): n2 did not answer: connection refused"), "{text}");
+    }
+
     #[test]
     fn invalid_and_empty_runs_render() {
         let mut s = summary();
@@ -508,6 +547,7 @@ mod tests {
             target: "n2".into(),
             targets: vec!["n2".into()],
             from_s: 5.0,
+            proven_s: None,
             to_s: None,
             mechanism: "signal".into(),
             params: Default::default(),

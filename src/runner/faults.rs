@@ -8,7 +8,7 @@
 
 use super::Ctx;
 use crate::error::Error;
-use crate::events::EventKind;
+use crate::events::{Event, EventKind};
 use crate::fault::{self, Injected};
 use crate::schedule::Planned;
 
@@ -33,21 +33,25 @@ impl InForce {
     }
 
     /// Inject `p` (off the runtime: faults block) against the members the faults in force
-    /// leave free. The outer error is the harness's (the task failed), the inner one the
-    /// fault's.
-    pub(super) async fn inject(&self, ctx: &Ctx, p: &Planned, leader: Option<String>) -> Result<Result<Injected, Error>, Error> {
+    /// leave free: the fault, with when its injection began (ns on the history's clock) and
+    /// its record's `proven_t` set to when the proof was in. The outer error is the
+    /// harness's (the task failed), the inner one the fault's.
+    pub(super) async fn inject(&self, ctx: &Ctx, p: &Planned, leader: Option<String>) -> Result<Result<(Injected, i64), Error>, Error> {
         let busy = self.busy_members();
         let b = ctx.backend.clone();
         let pc = p.clone();
         let l = ctx.layers.clone();
+        let began = ctx.sink.now_t().unwrap_or(0);
         let r = tokio::task::spawn_blocking(move || fault::inject(b.as_ref(), &l, &pc, leader.as_deref(), &busy))
             .await
             .map_err(|e| Error::harness(format!("fault task failed: {e}")))?;
-        Ok(r.map(|(inj, evs)| {
+        let proven = ctx.sink.now_t().unwrap_or(0);
+        Ok(r.map(|(mut inj, evs)| {
             for e in evs {
                 ctx.sink.emit(e);
             }
-            inj
+            inj.record.proven_t = Some(proven);
+            (inj, began)
         }))
     }
 
@@ -56,9 +60,9 @@ impl InForce {
     /// caller's to act on.
     pub(super) async fn start(&mut self, ctx: &Ctx, p: &Planned, leader: Option<String>, invalid: &mut Vec<String>) -> Result<(), Error> {
         match self.inject(ctx, p, leader).await? {
-            Ok(inj) => {
+            Ok((inj, began)) => {
                 let placed = format!("on {} ({})", inj.record.targets.join(","), inj.record.mechanism);
-                self.put(ctx, inj, &placed);
+                self.put(ctx, inj, began, &placed);
                 Ok(())
             }
             Err(Error::Invalid(m)) => {
@@ -72,10 +76,10 @@ impl InForce {
     }
 
     /// A fault now in force: said on the progress display (`placed`: where and how), its
-    /// `fault-start` event, and on the list.
-    pub(super) fn put(&mut self, ctx: &Ctx, inj: Injected, placed: &str) {
+    /// `fault-start` event at `began` (when its injection began, ns), and on the list.
+    pub(super) fn put(&mut self, ctx: &Ctx, inj: Injected, began: i64, placed: &str) {
         ctx.sink.say(&format!("{:>7.2}s  fault #{} {} {placed}: {}", ctx.sink.now_s(), inj.planned.id, inj.planned.kind, inj.record.proof));
-        ctx.sink.emit(EventKind::FaultStart(inj.record.clone()));
+        ctx.sink.record(Event { t: began, what: EventKind::FaultStart(inj.record.clone()) });
         self.active.push(inj);
     }
 

@@ -245,9 +245,9 @@ async fn take_off(ctx: &Ctx, member: &str, in_force: &mut InForce, invalid: &mut
 async fn put_back(ctx: &Ctx, member: &str, moved: Vec<crate::schedule::Planned>, in_force: &mut InForce, invalid: &mut Vec<String>) -> Result<(), String> {
     for p in moved {
         match in_force.inject(ctx, &p, None).await.map_err(|e| e.to_string())? {
-            Ok(inj) => {
+            Ok((inj, began)) => {
                 let placed = format!("back on {} after its restart (new network namespace)", inj.record.targets.join(","));
-                in_force.put(ctx, inj, &placed);
+                in_force.put(ctx, inj, began, &placed);
             }
             Err(e) => invalid.push(format!("fault #{} could not be put back on {member} after its restart: {e}", p.id)),
         }

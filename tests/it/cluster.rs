@@ -185,6 +185,18 @@ fn a_whole_run_with_a_leader_partition_reports_a_leader_change_and_passes() {
     }
     let events = std::fs::read_to_string(dir.join("events.jsonl")).unwrap();
     assert!(events.contains("\"event\":\"fault-start\"") && events.contains("\"event\":\"fault-heal\""));
+    // Issue 15 item 3: the fault starts when its injection began (at 3 s, give or take the
+    // walker's wake-up), and the proof came after; set-up events have their real, negative
+    // offsets from the workload start.
+    let evs: Vec<serde_json::Value> = events.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let start = evs.iter().find(|e| e["event"] == "fault-start").expect("a fault-start");
+    let (t, proven) = (start["t"].as_i64().unwrap(), start["proven_t"].as_i64().expect("fault-start has proven_t"));
+    assert!((3_000_000_000..3_100_000_000).contains(&t), "injection began at 3 s: {start}");
+    assert!(proven > t, "proven after it began: {start}");
+    assert_eq!(summary["faults"][0]["from_s"].as_f64().unwrap(), (t as f64 / 1e6).round() / 1e3, "{summary}");
+    assert!(summary["faults"][0]["proven_s"].as_f64().unwrap() > summary["faults"][0]["from_s"].as_f64().unwrap(), "{summary}");
+    let member_starts: Vec<i64> = evs.iter().filter(|e| e["event"] == "member-start").take(3).map(|e| e["t"].as_i64().unwrap()).collect();
+    assert!(member_starts.len() == 3 && member_starts.iter().all(|&t| t < 0), "set-up before clock zero: {member_starts:?}");
     assert!(netns::list("faultline-").iter().all(|n| !n.contains("it-partition")));
 }
 

@@ -267,3 +267,87 @@ fn report_draws_a_fault_never_healed_to_the_end() {
     assert!(page.contains("no operations"));
     assert!(page.contains("no leader seen"));
 }
+
+/// Issue 15 item 3: set-up events before the workload have negative times; a fault is drawn
+/// from when its injection began (its proof time in the tooltip and the table); the last
+/// leader is drawn to the run's end, not past it to the axis's end.
+#[test]
+fn report_draws_faults_from_injection_and_the_last_leader_to_the_run_end() {
+    let d = fresh_dir("timing");
+    std::fs::write(d.join("summary.json"), summary_json(10.0)).unwrap();
+    let events = r#"{"t":-2500000000,"event":"member-start","member":"n1","pid":11}
+{"t":-400000000,"event":"leader-change","member":"n1","term":2}
+{"t":0,"event":"workload-start","clients":2}
+{"t":3000000000,"event":"fault-start","id":0,"kind":"pause","target":"n1","targets":["n1"],"mechanism":"SIGSTOP","params":{},"proof":"state T","proven_t":3300000000}
+{"t":6000000000,"event":"fault-heal","id":0,"kind":"pause","target":"n1","targets":["n1"],"mechanism":"SIGSTOP","params":{},"proof":"running"}
+{"t":10000000000,"event":"workload-end"}
+"#;
+    std::fs::write(d.join("events.jsonl"), events).unwrap();
+    // Completions until 12.5 s: the axis runs to 13 s.
+    write_history(&d.join("history.jsonl"), 12, 4);
+    let page = std::fs::read_to_string(faultline::report::html::write(&d).unwrap()).unwrap();
+    assert!(page.contains("pause 3.0→6.0"), "the bar starts when the injection began");
+    assert!(page.contains("injection began at 3.000 s, proven in force at 3.300 s"), "both times in the tooltip");
+    assert!(page.contains("in force (proven) at 3.300"), "the proof's time in the table");
+    assert!(page.contains("n1 leader, term 2, from -0.400 s to 10.000 s"), "the last leader ends with the run");
+}
+
+/// Issue 15 item 4: a cas whose compare was false is drawn apart (grey), not as a red failure.
+#[test]
+fn report_draws_cas_not_applied_apart_from_failures() {
+    let d = fresh_dir("noop");
+    std::fs::write(d.join("summary.json"), summary_json(3.0)).unwrap();
+    std::fs::write(d.join("events.jsonl"), "").unwrap();
+    let mut h = String::new();
+    for i in 0..30u64 {
+        let t = i * 100_000_000;
+        let _ = writeln!(h, r#"{{"type":"invoke","id":{i},"client":0,"t":{t},"f":"cas","key":"k1","value":["1","2"]}}"#);
+        let _ = writeln!(h, r#"{{"type":"fail","id":{i},"client":0,"t":{},"f":"cas","key":"k1","value":["1","2"],"error":"compare failed"}}"#, t + 1_000_000);
+    }
+    std::fs::write(d.join("history.jsonl"), h).unwrap();
+    let page = std::fs::read_to_string(faultline::report::html::write(&d).unwrap()).unwrap();
+    assert!(page.contains("<path class=\"tput noop\" d=\"M"), "cas not applied drawn");
+    assert!(page.contains("<path class=\"tput bad\" d=\"\">"), "no red failure band");
+    assert!(page.contains("cas not applied (compare false)"), "the legend says what grey is");
+}
+
+/// Issue 15 item 12: the page as an SRE reads it — workload and etcd settings, the target
+/// rate on the throughput chart, the error breakdown, p99.9 and max, per-member figures, the
+/// consistency result, the member logs, a term jump after a heal, leaders and ok ops/s in
+/// different colours.
+#[test]
+fn report_has_what_an_sre_reads() {
+    let d = run_dir("sre", false);
+    let sum = summary_json(30.0)
+        .replace(r#""consistency": null"#, r#""consistency": {"consistent": true, "revision": 2410, "waited_s": 0.01, "members": [{"member": "n1", "revision": 2410, "hash": 3411932, "keys": 16}, {"member": "n2", "revision": 2410, "hash": 3411932, "keys": 16}]}"#)
+        .replace(r#""faults": []"#, r#""faults": [], "errors": {"no leader": 60}"#)
+        .replace(r#""ops": {"total": 100, "ok": 90, "fail": 8, "info": 2}"#, r#""ops": {"total": 100, "ok": 90, "fail": 8, "info": 2, "cas_not_applied": 7}"#);
+    // The run id (what `faultline clean --run` takes) and the start time.
+    let mut v: serde_json::Value = serde_json::from_str(&sum).unwrap();
+    v["run_id"] = "4f2a9c".into();
+    v["started_at"] = "2026-12-02T05:10:00Z".into();
+    let sum = v.to_string();
+    std::fs::write(d.join("summary.json"), sum).unwrap();
+    std::fs::write(
+        d.join("scenario.yaml"),
+        "name: leader-partition\ncluster:\n  size: 3\n  etcd:\n    binary: etcd\n    heartbeat_interval: 100ms\n    election_timeout: 1s\n    extra_args: [--experimental-initial-corrupt-check]\nworkload:\n  clients: 2\n  rate: 25/s\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(d.join("logs")).unwrap();
+    std::fs::write(d.join("logs/n1.log"), "etcd log\n").unwrap();
+    let page = std::fs::read_to_string(faultline::report::html::write(&d).unwrap()).unwrap();
+    assert!(page.contains("2 clients, target 25/s"), "the workload");
+    assert!(page.contains("4f2a9c") && page.contains("2026-12-02T05:10:00Z"), "the run id and the start time");
+    assert!(page.contains("heartbeat_interval 100ms · election_timeout 1s · extra_args --experimental-initial-corrupt-check"), "the etcd settings");
+    assert!(page.contains("<g class=\"target\"><title>target rate 25 ops/s</title>"), "the target rate on the throughput chart");
+    assert!(page.contains("latency p50 / p99 / p99.9 / max") && page.contains("2.5 / 9 / 9 / 9 ms"), "p99.9 and max");
+    assert!(page.contains("<tr class=\"error\"><td>no leader</td><td class=\"num\">60</td></tr>"), "the error breakdown");
+    assert!(page.contains("cas not applied (compare false) — not an error"), "cas not applied apart in the breakdown");
+    assert!(page.contains("<tr class=\"member\" data-member=\"n1\"><td>n1</td>"), "per-member figures");
+    assert!(page.contains("members agree at revision 2410") && page.contains("0x00340fdc"), "the consistency result with hashes");
+    assert!(page.contains("<a href=\"logs/n1.log\">n1</a>") && !page.contains("logs/n2.log"), "links to the logs present");
+    assert!(page.contains("term jump 3 → 11 at 21.302 s (n3 elected), after the heal of #0 partition at 18.053 s"), "the term jump after the heal");
+    let css_of = |class: &str| page.split(class).nth(1).and_then(|r| r.split(';').next()).map(str::to_string).unwrap_or_default();
+    let ok = css_of(".tput.ok { fill: ");
+    assert!(!ok.is_empty() && !page.contains(&format!("background:{ok}\"></span>n1 leads")), "ok ops/s {ok} is not a leader's colour");
+}
