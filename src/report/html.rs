@@ -87,7 +87,11 @@ pub fn render(run_dir: &Path) -> Result<String, Error> {
     };
     let history_path = run_dir.join("history.jsonl");
     let buckets = if history_path.exists() {
-        Buckets::read(&history_path)?
+        let b = Buckets::read(&history_path)?;
+        if let Some(n) = b.cut_at {
+            notes.push(format!("history.jsonl ends mid-record at line {n} (the run was cut off as it wrote it): drawn up to line {}.", n - 1));
+        }
+        b
     } else {
         notes.push("history.jsonl is missing: no throughput or latency to draw.".to_string());
         Buckets::default()
@@ -172,6 +176,8 @@ struct Buckets {
     unfinished: u64,
     /// Per member the operation went to: its counts and ok latencies.
     members: BTreeMap<String, MemberOps>,
+    /// The line at which the history ends mid-record (what a killed run leaves), if it does.
+    cut_at: Option<usize>,
 }
 
 /// One member's share of the operations (by the member the client sent them to).
@@ -251,8 +257,16 @@ impl Buckets {
             if line.trim().is_empty() {
                 continue;
             }
-            let l: Line = serde_json::from_str(&line)
-                .map_err(|e| Error::BadInput(format!("{}:{n}: expected a history entry (docs/formats.md §2): {e}", path.display())))?;
+            let l: Line = match serde_json::from_str(&line) {
+                Ok(l) => l,
+                // The last line without its newline: a record cut off as it was written (a
+                // killed run). What came before is drawn; the page says where it ends.
+                Err(_) if !line.ends_with('\n') => {
+                    b.cut_at = Some(n);
+                    break;
+                }
+                Err(e) => return Err(Error::BadInput(format!("{}:{n}: expected a history entry (docs/formats.md §2): {e}", path.display()))),
+            };
             if l.kind == EntryType::Invoke {
                 open.insert(l.id, (l.t, l.member));
                 continue;

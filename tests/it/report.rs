@@ -192,6 +192,19 @@ fn report_names_the_bad_file() {
 }
 
 #[test]
+fn report_draws_a_history_cut_off_mid_line_and_says_where_it_ends() {
+    // What a killed run leaves: the last record half written, with no newline.
+    let d = run_dir("cut", false);
+    let mut h = std::fs::read_to_string(d.join("history.jsonl")).unwrap();
+    let lines = h.lines().count();
+    h.push_str("{\"type\":\"invoke\",\"id\":99999,\"cli");
+    std::fs::write(d.join("history.jsonl"), &h).unwrap();
+    let page = std::fs::read_to_string(faultline::report::html::write(&d).unwrap()).unwrap();
+    assert!(page.contains(&format!("history.jsonl ends mid-record at line {}", lines + 1)), "the page says where the history ends");
+    assert!(page.contains("<svg"), "the page is drawn");
+}
+
+#[test]
 fn report_subcommand_rewrites_the_page() {
     let d = run_dir("cli", false);
     let out = Command::new(env!("CARGO_BIN_EXE_faultline")).arg("report").arg(&d).output().unwrap();
