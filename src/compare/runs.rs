@@ -57,7 +57,13 @@ pub fn compare(base: Scenario, opts: &CompareOptions, cancel: CancellationToken)
     let sa = opts.a.apply(&base)?;
     let sb = opts.b.apply(&base)?;
     if opts.a.settings == opts.b.settings {
-        eprintln!("faultline: warning: --a and --b set the same values ({}): the comparison measures run-to-run noise only", opts.a.describe());
+        eprintln!(
+            "{}",
+            crate::markup::terminal(&format!(
+                "faultline: warning: --a and --b set the same values ({}): the comparison measures run-to-run noise only",
+                opts.a.describe()
+            ))
+        );
     }
     for (v, s) in [(&opts.a, &sa), (&opts.b, &sb)] {
         if v.settings.iter().any(|x| matches!(x, Setting::Binary(_))) && crate::host::sys::which(&s.cluster.etcd.binary).is_none() {
@@ -71,17 +77,30 @@ pub fn compare(base: Scenario, opts: &CompareOptions, cancel: CancellationToken)
     }
     for (v, s) in [(&opts.a, &sa), (&opts.b, &sb)] {
         if let Some(w) = unused_setting(v, v.backend().or(opts.backend).unwrap_or(s.cluster.backend)) {
-            eprintln!("faultline: warning: variant {}: {w}", v.label);
+            eprintln!("{}", crate::markup::terminal(&format!("faultline: warning: variant {}: {w}", v.label)));
         }
     }
     let (seeds, drawn) = seeds(opts.seed.or(base.seed), opts.runs);
     if drawn {
-        eprintln!("faultline: seeds drawn: {} (pass --seed {} to repeat this comparison)", join_seeds(&seeds), seeds[0]);
+        eprintln!(
+            "{}",
+            crate::markup::terminal(&format!("faultline: seeds drawn: {} (pass --seed {} to repeat this comparison)", join_seeds(&seeds), seeds[0]))
+        );
     }
     let dir = dir_for(&base, opts);
     std::fs::create_dir_all(&dir)
         .map_err(|e| Error::Environment(format!("cannot create the comparison directory {}: {e}: choose another with --out DIR", dir.display())))?;
-    eprintln!("faultline: compare {} — a: {} · b: {} · {} run(s) each, into {}", base.name, opts.a.describe(), opts.b.describe(), opts.runs, dir.display());
+    eprintln!(
+        "{}",
+        crate::markup::terminal(&format!(
+            "faultline: compare {} — a: {} · b: {} · {} run(s) each, into {}",
+            base.name,
+            opts.a.describe(),
+            opts.b.describe(),
+            opts.runs,
+            dir.display()
+        ))
+    );
 
     let total = opts.runs * 2;
     let mut records = Vec::new();
@@ -93,7 +112,7 @@ pub fn compare(base: Scenario, opts: &CompareOptions, cancel: CancellationToken)
             }
             n += 1;
             let run_dir = dir.join(format!("{}-{}", v.label, i + 1));
-            eprintln!("faultline: run {n}/{total}: {}, seed {seed} ({}) ...", v.label, v.describe());
+            eprintln!("{}", crate::markup::terminal(&format!("faultline: run {n}/{total}: {}, seed {seed} ({}) ...", v.label, v.describe())));
             let ro = RunOptions {
                 backend: v.backend().or(opts.backend),
                 seed: Some(*seed),
@@ -105,12 +124,15 @@ pub fn compare(base: Scenario, opts: &CompareOptions, cancel: CancellationToken)
             let rec = match runner::run(s.clone(), &ro, cancel.clone()) {
                 Ok(o) => {
                     eprintln!(
-                        "faultline: run {n}/{total}: {} {} — {} ok ops, {} leader change(s), longest unavailability {} s",
-                        v.label,
-                        o.summary.verdict,
-                        o.summary.ops.ok,
-                        o.summary.leader_changes,
-                        num(o.summary.max_unavailable_s)
+                        "{}",
+                        crate::markup::terminal(&format!(
+                            "faultline: run {n}/{total}: {} {} — {} ok ops, {} leader change(s), longest unavailability {} s",
+                            v.label,
+                            o.summary.verdict,
+                            o.summary.ops.ok,
+                            o.summary.leader_changes,
+                            num(o.summary.max_unavailable_s)
+                        ))
                     );
                     RunRecord {
                         variant: v.label.clone(),
@@ -124,7 +146,7 @@ pub fn compare(base: Scenario, opts: &CompareOptions, cancel: CancellationToken)
                     }
                 }
                 Err(e) => {
-                    eprintln!("faultline: run {n}/{total}: {} did not finish: {e}", v.label);
+                    eprintln!("{}", crate::markup::terminal(&format!("faultline: run {n}/{total}: {} did not finish: {e}", v.label)));
                     let stop = matches!(e, Error::BadInput(_) | Error::Environment(_));
                     records.push(RunRecord {
                         variant: v.label.clone(),
@@ -138,7 +160,10 @@ pub fn compare(base: Scenario, opts: &CompareOptions, cancel: CancellationToken)
                     });
                     if stop {
                         // The next runs would fail the same way.
-                        eprintln!("faultline: stopping the comparison: the remaining runs would meet the same problem");
+                        eprintln!(
+                            "{}",
+                            crate::markup::terminal(&format!("faultline: stopping the comparison: the remaining runs would meet the same problem"))
+                        );
                         break 'runs;
                     }
                     continue;

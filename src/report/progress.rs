@@ -75,6 +75,8 @@ impl Progress {
 
     /// Print a line above the bar (a plain `println!` when the bar is disabled).
     pub fn println(&self, line: &str) {
+        // Proofs and notes quote what etcd and the files said: shown, never obeyed.
+        let line = &crate::markup::terminal(line);
         if self.quiet {
             return;
         }

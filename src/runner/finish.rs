@@ -44,7 +44,7 @@ pub(super) fn finish(about: &About, drove: Drove, events: &[Event], events_error
     // The watch check (pure, over watch.jsonl as recorded and the history).
     let watch = recorded.watch.as_deref().map(|r| crate::checker::watch::check(r, history));
     if let Some(p) = watch.as_ref().and_then(|w| w.first_problem.as_ref()) {
-        eprintln!("faultline: the watch streams have a problem: {p}");
+        eprintln!("{}", crate::markup::terminal(&format!("faultline: the watch streams have a problem: {p}")));
     }
     // The linearizability check, on the history as written (the same code as `faultline check`);
     // split into epochs at snapshot-restores, each checked on its own.
@@ -80,7 +80,7 @@ pub(super) fn finish(about: &About, drove: Drove, events: &[Event], events_error
     // note, never a failed run.
     if write_summary(&mut sum, run_dir) {
         if let Err(e) = crate::report::html::write(run_dir) {
-            eprintln!("faultline: note: could not write report.html: {e}");
+            eprintln!("{}", crate::markup::terminal(&format!("faultline: note: could not write report.html: {e}")));
         }
     }
     sum
@@ -95,13 +95,14 @@ fn write_summary(sum: &mut Summary, run_dir: &Path) -> bool {
         return true;
     };
     sum.invalidate(format!("could not write summary.json: {e}"));
-    eprintln!(
+    let said = format!(
         "faultline: could not write {}: {e}. The run is invalid (exit {}): {}. Make room under {} (or give --out a directory with space) and run the scenario again.",
         path.display(),
         sum.exit_code,
         sum.verdict_reasons.join("; "),
         run_dir.display()
     );
+    eprintln!("{}", crate::markup::terminal(&said));
     false
 }
 
@@ -153,13 +154,13 @@ fn check_history(file: &Path, run_dir: &Path, title: &str, cancel: &AtomicBool) 
     let (model, ops) = match crate::checker::input::jsonl(file) {
         Ok(read) => read,
         Err(error) => {
-            eprintln!("faultline: could not check {}: {error}", file.display());
+            eprintln!("{}", crate::markup::terminal(&format!("faultline: could not check {}: {error}", file.display())));
             return Answer { linearizable: None, status: CheckerStatus::HistoryUnreadable { error } };
         }
     };
     let r = crate::checker::check_cancellable(&model, ops, CHECK_TIMEOUT, cancel);
     if let Some(f) = &r.failure {
-        eprintln!("faultline: {} is NOT linearizable:\n{}", file.display(), crate::checker::explain::text(f));
+        eprintln!("{}", crate::markup::terminal(&format!("faultline: {} is NOT linearizable:\n{}", file.display(), crate::checker::explain::text(f))));
         write_violation_page(f, run_dir, title);
     }
     let status = match r.verdict {
@@ -189,7 +190,7 @@ fn check_epochs(history: &[Entry], restores: &[crate::epochs::Restore], run_dir:
         let answer = match written {
             Ok(()) => check_history(&file, run_dir, &format!("{name}: epoch {}", epoch.index), cancel),
             Err(e) => {
-                eprintln!("faultline: could not write {}: {e}", file.display());
+                eprintln!("{}", crate::markup::terminal(&format!("faultline: could not write {}: {e}", file.display())));
                 let error = format!("could not write {}: {e}", file.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default());
                 Answer { linearizable: None, status: CheckerStatus::HistoryNotWritten { error } }
             }
@@ -227,7 +228,7 @@ fn write_violation_page(f: &crate::checker::Failure, run_dir: &Path, name: &str)
     let page = crate::checker::html::render(f, &format!("{name}: not linearizable"));
     let path = run_dir.join("linearizability.html");
     match std::fs::write(&path, page) {
-        Ok(()) => eprintln!("faultline: wrote {}", path.display()),
-        Err(e) => eprintln!("faultline: could not write {}: {e}", path.display()),
+        Ok(()) => eprintln!("{}", crate::markup::terminal(&format!("faultline: wrote {}", path.display()))),
+        Err(e) => eprintln!("{}", crate::markup::terminal(&format!("faultline: could not write {}: {e}", path.display()))),
     }
 }

@@ -157,7 +157,7 @@ fn teardown(backend: &dyn Backend, layers: &Layers, sink: &EventSink, quiet: boo
     removed.extend(layers.unmount_all());
     if !quiet && std::env::var_os("FAULTLINE_DEBUG").is_some() {
         for r in &removed {
-            eprintln!("removed {r}");
+            eprintln!("{}", crate::markup::terminal(&format!("removed {r}")));
         }
     }
     sink.say(&if backend.attached() {

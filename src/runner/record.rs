@@ -98,7 +98,7 @@ async fn write_as_it_comes<T: Serialize>(mut file: Record<T>, mut rx: UnboundedR
         }
         if let (Some(e), false) = (file.error(), said) {
             // Once per file: the run goes on, and will be invalid.
-            eprintln!("faultline: {e}; the run goes on, and will be invalid");
+            eprintln!("{}", crate::markup::terminal(&format!("faultline: {e}; the run goes on, and will be invalid")));
             said = true;
         }
     }
