@@ -52,7 +52,7 @@ pub struct RawEtcd {
     pub image: Option<String>,
     pub command: Option<Vec<String>>,
     pub heartbeat_interval: Option<Span>,
-    pub election_timeout: Option<Span>,
+    pub election_timeout: Option<Spanned<Span>>,
     pub snapshot_count: Option<u64>,
     pub quota_backend_bytes: Option<Size>,
     #[serde(default)]
@@ -125,5 +125,5 @@ pub struct RawExpect {
     pub max_leader_changes: Option<u32>,
     pub p99: Option<Span>,
     pub min_ok_ops: Option<u64>,
-    pub watch: Option<bool>,
+    pub watch: Option<Spanned<bool>>,
 }

@@ -194,10 +194,10 @@ impl Resolver<'_> {
             min_ok_ops: e.min_ok_ops,
             // On by default with the watch workload: recording streams nobody judges would
             // let event loss pass unseen.
-            watch: match (e.watch, workload.watch) {
+            watch: match (e.watch.as_ref().map(|w| w.value), workload.watch) {
                 (Some(_), false) => {
                     return self.err(
-                        None,
+                        e.watch.as_ref().map(|w| w.referenced),
                         "expect.watch judges the watch streams, but workload.watch is off: add `watch: true` under `workload:`, or drop expect.watch",
                     )
                 }
@@ -426,14 +426,14 @@ impl Resolver<'_> {
         if e.command.is_some() {
             return self.err(loc, "a rolling restart keeps each member's command; give `image` (Docker) or `binary` (process) to change what runs");
         }
-        if let (Some(h), Some(t)) = (e.heartbeat_interval, e.election_timeout) {
+        if let (Some(h), Some(t)) = (e.heartbeat_interval, e.election_timeout.as_ref().map(|t| t.value)) {
             if h.0.is_zero() || t.0 < h.0 * 5 {
                 return self.err(loc, format!("election_timeout ({t}) must be at least 5 times heartbeat_interval ({h}): etcd refuses to start otherwise"));
             }
         }
         Ok(RestartSettings {
             heartbeat_interval: e.heartbeat_interval,
-            election_timeout: e.election_timeout,
+            election_timeout: e.election_timeout.as_ref().map(|t| t.value),
             snapshot_count: e.snapshot_count,
             quota_backend_bytes: e.quota_backend_bytes,
             extra_args: e.extra_args.clone(),
@@ -713,10 +713,10 @@ impl Resolver<'_> {
         };
         let e = &c.etcd;
         let heartbeat = e.heartbeat_interval.unwrap_or(Span(Duration::from_millis(100)));
-        let election = e.election_timeout.unwrap_or(Span(Duration::from_millis(1000)));
+        let election = e.election_timeout.as_ref().map_or(Span(Duration::from_millis(1000)), |t| t.value);
         if heartbeat.0.is_zero() || election.0 < heartbeat.0 * 5 {
             return self.err(
-                None,
+                e.election_timeout.as_ref().map(|t| t.referenced),
                 format!(
                     "cluster.etcd.election_timeout ({election}) must be at least 5 times heartbeat_interval ({heartbeat}): etcd refuses to start otherwise"
                 ),
@@ -993,7 +993,8 @@ mod tests {
         let s = parse("name: x\n", "s.yaml").unwrap();
         assert_eq!((s.workload.watch, s.expect.watch), (false, None));
         assert!(!s.to_yaml().contains("watch"));
-        assert!(err("name: x\nexpect: {watch: true}\n").contains("workload.watch is off"));
+        let m = err("name: x\nexpect: {watch: true}\n");
+        assert!(m.starts_with("s.yaml:2:") && m.contains("workload.watch is off"), "{m}");
     }
 
     #[test]
@@ -1261,7 +1262,8 @@ mod tests {
         assert!(err("name: x\nfaults:\n  - {at: 1s, kind: kill, target: leader, mode: isolate}\n")
             .contains("`mode` does not apply to a `kill` fault (it is a parameter of partition)"));
         assert!(err("name: x\nworkload: {duration: ten}\n").contains("duration"));
-        assert!(err("name: x\ncluster: {etcd: {heartbeat_interval: 500ms, election_timeout: 1s}}\n").contains("5 times"));
+        let m = err("name: x\ncluster: {etcd: {heartbeat_interval: 500ms, election_timeout: 1s}}\n");
+        assert!(m.starts_with("s.yaml:2:") && m.contains("5 times"), "{m}");
         assert!(err("name: x\nworkload: {reads: stale}\n").contains("linearizable or serializable"));
         assert!(err("name: [unclosed\n").starts_with("s.yaml:"));
     }
