@@ -27,6 +27,7 @@ endef
 deps:
 	$(call apt_install,$(APT_PACKAGES))
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust (rustup)" >&2; exit 3; }
+	@./scripts/etcd-versions.sh
 
 # ... and those its tests need besides.
 test-deps: deps

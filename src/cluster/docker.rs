@@ -133,12 +133,7 @@ pub fn prepare_image(spec: &ClusterSpec, quiet: bool) -> Result<String, Error> {
                         "the image `{image}` is not on this machine and no registry can be reached here: load it (`docker load`), or drop `cluster.etcd.image` to use faultline/etcd built from the local etcd (`faultline image build`)"
                     )));
                 }
-                let binary = crate::host::sys::which(&spec.etcd.binary).ok_or_else(|| {
-                    Error::Environment(format!(
-                        "the image `{image}` is missing and there is no local etcd binary (`{}`) to build it from: install etcd (`apt-get install etcd-server`) or load an image",
-                        spec.etcd.binary
-                    ))
-                })?;
+                let binary = spec.etcd.binary_path().map_err(|e| e.context(format!("the image `{image}` is missing and must be built from a local etcd")))?;
                 if !quiet {
                     eprintln!("faultline: image {image} is not here; building it from {}", binary.display());
                 }

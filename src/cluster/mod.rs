@@ -10,6 +10,7 @@ pub mod netns;
 pub mod process;
 pub mod spec;
 pub mod state;
+pub mod versions;
 
 use crate::client::Endpoint;
 use crate::error::Error;

@@ -64,13 +64,7 @@ pub fn preflight(spec: &ClusterSpec) -> Result<PathBuf, Error> {
             return Err(Error::Environment(format!("`{tool}` is not installed: {}.", sys::install_hint(tool))));
         }
     }
-    sys::which(&spec.etcd.binary).ok_or_else(|| {
-        Error::Environment(format!(
-            "the etcd binary `{}` was not found{}. Install it with `apt-get install etcd-server`, or set `cluster.etcd.binary` in the scenario to the path of an etcd binary.",
-            spec.etcd.binary,
-            if spec.etcd.binary.contains('/') { "" } else { " on PATH" }
-        ))
-    })
+    spec.etcd.binary_path()
 }
 
 impl ProcessBackend {

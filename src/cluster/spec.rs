@@ -96,14 +96,16 @@ impl fmt::Display for AttachSelector {
 }
 
 /// The etcd settings every member gets.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct EtcdSpec {
+    /// An etcd version of the machine's store (`3.5.1`, see [`super::versions`]): its binary
+    /// (process backend) and the image `faultline/etcd:<version>` built from it (Docker).
+    pub version: Option<String>,
     /// Process backend: a path, or a name looked up on PATH.
     pub binary: String,
     /// Docker backend image.
     pub image: String,
     /// Docker backend: the command that starts etcd in the image.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub command: Option<Vec<String>>,
     /// `--heartbeat-interval`.
     pub heartbeat_interval: Span,
@@ -114,6 +116,49 @@ pub struct EtcdSpec {
     /// `--quota-backend-bytes`.
     pub quota_backend_bytes: Size,
     /// Passed through to every member.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub extra_args: Vec<String>,
+}
+
+/// As a scenario writes it: with a `version`, no `binary` or `image` (they follow from it,
+/// and a scenario may not give both).
+impl Serialize for EtcdSpec {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(None)?;
+        match &self.version {
+            Some(v) => m.serialize_entry("version", v)?,
+            None => {
+                m.serialize_entry("binary", &self.binary)?;
+                m.serialize_entry("image", &self.image)?;
+            }
+        }
+        if let Some(c) = &self.command {
+            m.serialize_entry("command", c)?;
+        }
+        m.serialize_entry("heartbeat_interval", &self.heartbeat_interval)?;
+        m.serialize_entry("election_timeout", &self.election_timeout)?;
+        m.serialize_entry("snapshot_count", &self.snapshot_count)?;
+        m.serialize_entry("quota_backend_bytes", &self.quota_backend_bytes)?;
+        if !self.extra_args.is_empty() {
+            m.serialize_entry("extra_args", &self.extra_args)?;
+        }
+        m.end()
+    }
+}
+
+impl EtcdSpec {
+    /// The etcd binary the members run (and the Docker image is built from): the store's of
+    /// `version`, else `binary` as a path or on PATH — or why there is none (exit 3).
+    pub fn binary_path(&self) -> Result<std::path::PathBuf, crate::error::Error> {
+        if let Some(v) = &self.version {
+            return super::versions::binary(v);
+        }
+        crate::host::sys::which(&self.binary).ok_or_else(|| {
+            crate::error::Error::Environment(format!(
+                "the etcd binary `{}` was not found{}. Install it with `apt-get install etcd-server`, or set `cluster.etcd.binary` in the scenario to the path of an etcd binary (or `cluster.etcd.version` to one `faultline doctor` lists).",
+                self.binary,
+                if self.binary.contains('/') { "" } else { " on PATH" }
+            ))
+        })
+    }
 }

@@ -16,6 +16,12 @@ pub fn run() -> Result<Exit, Error> {
     let checks = caps::checks();
     // Versions and paths come from other programs: shown, not obeyed.
     println!("{}", crate::markup::terminal(&caps::render(&checks, width)));
+    println!("etcd versions here (cluster.etcd.version; `make deps` installs {}):", crate::cluster::versions::INSTALLABLE.join(" and "));
+    for v in crate::cluster::versions::all() {
+        let tool = |p: &Option<std::path::PathBuf>| if p.is_some() { "yes" } else { "no" };
+        let line = format!("  {:<11} {} (etcdctl {}, etcdutl {})", v.version, v.etcd.display(), tool(&v.etcdctl), tool(&v.etcdutl));
+        println!("{}", crate::markup::terminal(&line));
+    }
     println!("fault kinds and how faultline carries them out (docs/faults.md):");
     // `  <name, 11 wide> <mechanism>`, continuation lines indented under the mechanism.
     let indent = 2 + 11 + 1;

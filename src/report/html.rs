@@ -140,7 +140,7 @@ impl RunSettings {
             }
         };
         if let Some(etcd) = yaml.pointer("/cluster/etcd").and_then(|v| v.as_object()) {
-            for key in ["binary", "image", "heartbeat_interval", "election_timeout", "snapshot_count", "quota_backend_bytes", "extra_args"] {
+            for key in ["version", "binary", "image", "heartbeat_interval", "election_timeout", "snapshot_count", "quota_backend_bytes", "extra_args"] {
                 if let Some(v) = etcd.get(key) {
                     let shown = match v {
                         serde_json::Value::Array(a) => a.iter().map(val).collect::<Vec<_>>().join(" "),

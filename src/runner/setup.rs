@@ -89,8 +89,7 @@ pub(super) fn prepare(mut scenario: Scenario, opts: &RunOptions) -> Result<Prepa
         "docker" => cluster::docker::prepare_image(&scenario.cluster, opts.quiet)?,
         _ => {
             cluster::process::preflight(&scenario.cluster)?;
-            let binary = crate::host::sys::which(&scenario.cluster.etcd.binary).unwrap_or_else(|| PathBuf::from(&scenario.cluster.etcd.binary));
-            cluster::etcd_version(&binary)?
+            cluster::etcd_version(&scenario.cluster.etcd.binary_path()?)?
         }
     };
 

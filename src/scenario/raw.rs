@@ -48,6 +48,7 @@ pub struct RawAttach {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawEtcd {
+    pub version: Option<String>,
     pub binary: Option<String>,
     pub image: Option<String>,
     pub command: Option<Vec<String>>,

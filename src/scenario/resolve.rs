@@ -426,6 +426,9 @@ impl Resolver<'_> {
         if e.command.is_some() {
             return self.err(loc, "a rolling restart keeps each member's command; give `image` (Docker) or `binary` (process) to change what runs");
         }
+        if e.version.is_some() {
+            return self.err(loc, "`version` under a rolling-restart's `etcd` is not supported yet (issue 16): give `binary` (process backend, e.g. /opt/faultline/etcd/3.5.1/etcd) or `image` (Docker)");
+        }
         if let (Some(h), Some(t)) = (e.heartbeat_interval, e.election_timeout.as_ref().map(|t| t.value)) {
             if h.0.is_zero() || t.0 < h.0 * 5 {
                 return self.err(loc, format!("election_timeout ({t}) must be at least 5 times heartbeat_interval ({h}): etcd refuses to start otherwise"));
@@ -712,6 +715,24 @@ impl Resolver<'_> {
             None => 3,
         };
         let e = &c.etcd;
+        if let Some(v) = &e.version {
+            let ok = v.split('.').count() == 3 && v.split('.').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()));
+            if !ok {
+                return self
+                    .err(None, format!("cluster.etcd.version `{v}` is not an etcd version: write it as `3.5.1` (`faultline doctor` lists the versions here)"));
+            }
+            if let Some(b) = &e.binary {
+                return self.err(None, format!("cluster.etcd gives both `version: {v}` and `binary: {b}`: give one (version picks the binary of that version from faultline's store; binary is an etcd of your own)"));
+            }
+            if let Some(i) = &e.image {
+                return self.err(
+                    None,
+                    format!(
+                        "cluster.etcd gives both `version: {v}` and `image: {i}`: give one (version runs faultline/etcd:{v}, built from that version's binary)"
+                    ),
+                );
+            }
+        }
         let heartbeat = e.heartbeat_interval.unwrap_or(Span(Duration::from_millis(100)));
         let election = e.election_timeout.as_ref().map_or(Span(Duration::from_millis(1000)), |t| t.value);
         if heartbeat.0.is_zero() || election.0 < heartbeat.0 * 5 {
@@ -727,8 +748,9 @@ impl Resolver<'_> {
             size,
             attach,
             etcd: EtcdSpec {
+                version: e.version.clone(),
                 binary: e.binary.clone().unwrap_or_else(|| "etcd".into()),
-                image: e.image.clone().unwrap_or_else(|| "faultline/etcd:3.4.23".into()),
+                image: e.image.clone().unwrap_or_else(|| format!("faultline/etcd:{}", e.version.as_deref().unwrap_or("3.4.23"))),
                 command: e.command.clone(),
                 heartbeat_interval: heartbeat,
                 election_timeout: election,
@@ -1321,5 +1343,16 @@ mod tests {
         assert!(m.starts_with("s.yaml:6:") && m.contains("`delay`"), "{m}");
         let m = err("name: x\nfaults:\n  - {at: 1s, kind: kill, target: n1, dealy: 1s}\n");
         assert!(m.contains("unknown key `dealy` (did you mean `delay`?)"), "{m}");
+    }
+
+    #[test]
+    fn an_etcd_version_picks_its_image_and_excludes_binary_and_image() {
+        let s = parse("name: x\ncluster: {etcd: {version: \"3.5.1\"}}\n", "s.yaml").unwrap();
+        assert_eq!((s.cluster.etcd.version.as_deref(), s.cluster.etcd.image.as_str()), (Some("3.5.1"), "faultline/etcd:3.5.1"));
+        // The resolved scenario (scenario.yaml of a run) reads back the same.
+        assert_eq!(parse(&s.to_yaml(), "again.yaml").unwrap().cluster.etcd.version.as_deref(), Some("3.5.1"));
+        assert!(err("name: x\ncluster: {etcd: {version: latest}}\n").contains("write it as `3.5.1`"));
+        assert!(err("name: x\ncluster: {etcd: {version: \"3.5.1\", image: my/etcd:1}}\n").contains("give one"));
+        assert!(err("name: x\nops:\n  - {at: 1s, op: rolling-restart, etcd: {version: \"3.5.1\"}}\n").contains("not supported yet"));
     }
 }

@@ -27,4 +27,5 @@ mod quota;
 mod records;
 mod report;
 mod util;
+mod versions;
 mod watch;
