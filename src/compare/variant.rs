@@ -8,12 +8,15 @@ use crate::scenario::{self, BackendChoice, Scenario};
 use serde::Serialize;
 
 /// The keys a variant may set, in the order they are listed to the user.
-pub const KEYS: &[&str] = &["binary", "image", "heartbeat_interval", "election_timeout", "snapshot_count", "quota_backend_bytes", "extra_args", "backend"];
+pub const KEYS: &[&str] =
+    &["version", "binary", "image", "heartbeat_interval", "election_timeout", "snapshot_count", "quota_backend_bytes", "extra_args", "backend"];
 
 /// One setting of a variant, parsed with the scenario's own unit parsers.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "key", content = "value", rename_all = "snake_case")]
 pub enum Setting {
+    /// `cluster.etcd.version`: a version of faultline's store (its binary, or its image).
+    Version(String),
     /// `cluster.etcd.binary` (process backend).
     Binary(String),
     /// `cluster.etcd.image` (docker backend).
@@ -45,6 +48,13 @@ impl Setting {
         let what = |m: String| format!("`{key}={value}`: {m}");
         let nonempty = |v: &str| if v.is_empty() { Err(what(format!("`{key}` needs a value"))) } else { Ok(v.to_string()) };
         Ok(match key {
+            "version" => {
+                let v = nonempty(value)?;
+                if v.split('.').count() != 3 || !v.split('.').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit())) {
+                    return Err(what("not an etcd version: write e.g. `version=3.5.1` (`faultline doctor` lists the versions here)".into()));
+                }
+                Setting::Version(v)
+            }
             "binary" => Setting::Binary(nonempty(value)?),
             "image" => Setting::Image(nonempty(value)?),
             "heartbeat_interval" => Setting::HeartbeatInterval(Span::parse(value).map_err(what)?),
@@ -62,6 +72,7 @@ impl Setting {
     /// The key as written.
     pub fn key(&self) -> &'static str {
         match self {
+            Setting::Version(_) => "version",
             Setting::Binary(_) => "binary",
             Setting::Image(_) => "image",
             Setting::HeartbeatInterval(_) => "heartbeat_interval",
@@ -76,7 +87,7 @@ impl Setting {
     /// The value the way a user writes it.
     pub fn value(&self) -> String {
         match self {
-            Setting::Binary(s) | Setting::Image(s) => s.clone(),
+            Setting::Version(s) | Setting::Binary(s) | Setting::Image(s) => s.clone(),
             Setting::HeartbeatInterval(s) | Setting::ElectionTimeout(s) => s.to_string(),
             Setting::SnapshotCount(n) => n.to_string(),
             Setting::QuotaBackendBytes(s) => s.to_string(),
@@ -146,8 +157,19 @@ impl Variant {
         let e = &mut s.cluster.etcd;
         for set in &self.settings {
             match set {
-                Setting::Binary(b) => e.binary = b.clone(),
-                Setting::Image(i) => e.image = i.clone(),
+                Setting::Version(v) => {
+                    e.version = Some(v.clone());
+                    e.binary = "etcd".into();
+                    e.image = format!("faultline/etcd:{v}");
+                }
+                Setting::Binary(b) => {
+                    e.version = None;
+                    e.binary = b.clone();
+                }
+                Setting::Image(i) => {
+                    e.version = None;
+                    e.image = i.clone();
+                }
                 Setting::HeartbeatInterval(h) => e.heartbeat_interval = *h,
                 Setting::ElectionTimeout(t) => e.election_timeout = *t,
                 Setting::SnapshotCount(n) => e.snapshot_count = *n,
@@ -273,5 +295,17 @@ mod tests {
         let v = Variant::parse("b", &words(&["image=faultline/etcd:3.5.17"])).unwrap();
         assert!(unused_setting(&v, BackendChoice::Process).is_some());
         assert_eq!(unused_setting(&v, BackendChoice::Auto), None);
+    }
+
+    #[test]
+    fn a_version_variant_picks_the_store_binary_and_its_image() {
+        let v = Variant::parse("b", &words(&["version=3.5.1"])).unwrap();
+        let s = v.apply(&base()).unwrap();
+        assert_eq!((s.cluster.etcd.version.as_deref(), s.cluster.etcd.image.as_str()), (Some("3.5.1"), "faultline/etcd:3.5.1"));
+        // A binary of one's own replaces a version the scenario names.
+        let with = scenario::parse("name: t\ncluster: {etcd: {version: \"3.5.1\"}}\n", "t.yaml").unwrap();
+        let s = Variant::parse("a", &words(&["binary=/usr/bin/etcd"])).unwrap().apply(&with).unwrap();
+        assert_eq!((s.cluster.etcd.version.as_deref(), s.cluster.etcd.binary.as_str()), (None, "/usr/bin/etcd"));
+        assert!(Variant::parse("a", &words(&["version=newest"])).unwrap_err().to_string().contains("version=3.5.1"));
     }
 }
