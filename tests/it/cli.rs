@@ -1,12 +1,8 @@
 //! The command line as a user meets it: bad input gets a clear one-paragraph error and the
 //! documented exit code, never a panic.
 
+use crate::util::faultline;
 use std::process::Command;
-
-fn faultline(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_faultline")).args(args).output().unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
-}
 
 fn write(name: &str, text: &str) -> (tempfile::TempDir, String) {
     let d = tempfile::tempdir().unwrap();

@@ -219,3 +219,9 @@ impl TestCluster {
         self.rt.block_on(async move { observer::wait_for_leader(&eps, Duration::from_millis(1500)).await }).ok().and_then(|v| v.leader.map(|l| (l, v.term)))
     }
 }
+
+/// Run the faultline binary with `args`: (exit code, stdout, stderr).
+pub fn faultline(args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_faultline")).args(args).output().unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}

