@@ -71,6 +71,10 @@ pub fn binary(version: &str) -> Result<PathBuf, Error> {
 
 /// [`binary`] with the store given.
 fn binary_in(store: &Path, version: &str) -> Result<PathBuf, Error> {
+    // The store's own directory first: one `etcd --version`, not one per version here.
+    if let Some(i) = installed(store.join(version).join("etcd")).filter(|i| i.version == version) {
+        return Ok(i.etcd);
+    }
     let here = all_in(store);
     if let Some(i) = here.iter().find(|i| i.version == version) {
         return Ok(i.etcd.clone());
