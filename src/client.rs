@@ -108,6 +108,42 @@ fn options(timeout: Duration) -> etcd_client::ConnectOptions {
         .with_keep_alive_while_idle(false)
 }
 
+/// `GET path` from a member's client URL (etcd's HTTP endpoints: `/version`, `/metrics`):
+/// the body of a 200 answer, `None` otherwise or after `timeout`. Spawned, so that the
+/// socket is opened on one of the client runtime's workers (inside the client namespace)
+/// even when the caller blocks on this future from another thread.
+pub async fn http_get(ep: &Endpoint, path: &str, timeout: Duration) -> Option<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = ep.url.strip_prefix("http://")?.trim_end_matches('/').to_string();
+    let request = format!("GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n");
+    let fetch = tokio::spawn(async move {
+        let mut s = tokio::net::TcpStream::connect(host.as_str()).await.ok()?;
+        s.write_all(request.as_bytes()).await.ok()?;
+        let mut body = Vec::new();
+        s.read_to_end(&mut body).await.ok()?;
+        Some(body)
+    });
+    let answer = tokio::time::timeout(timeout, fetch).await.ok()?.ok()??;
+    let page = String::from_utf8_lossy(&answer);
+    let (head, body) = page.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.0 200").then(|| body.to_string()).or_else(|| head.starts_with("HTTP/1.1 200").then(|| body.to_string()))
+}
+
+/// What a member's `/version` says: its server version and the cluster version
+/// (`3.5.1`, `3.5.0`); the cluster version is `None` until the cluster has decided it.
+pub async fn versions(ep: &Endpoint, timeout: Duration) -> Option<(String, Option<String>)> {
+    parse_versions(&http_get(ep, "/version", timeout).await?)
+}
+
+/// `{"etcdserver":"3.5.1","etcdcluster":"3.5.0"}` (`"not_decided"` before the cluster has a
+/// version).
+pub fn parse_versions(body: &str) -> Option<(String, Option<String>)> {
+    let v: serde_json::Value = serde_json::from_str(body.trim()).ok()?;
+    let server = v.get("etcdserver")?.as_str()?.to_string();
+    let cluster = v.get("etcdcluster").and_then(|c| c.as_str()).filter(|c| c.chars().next().is_some_and(|ch| ch.is_ascii_digit())).map(str::to_string);
+    Some((server, cluster))
+}
+
 /// Delete every key under `prefix` through the first member that answers; how many went.
 pub async fn delete_prefix(endpoints: &[Endpoint], prefix: &str) -> Result<i64, String> {
     let mut last = String::from("no member to send it to");
@@ -305,6 +341,16 @@ fn with_sources(message: &str, err: &dyn std::error::Error) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn version_pages_parse_with_an_undecided_cluster_version() {
+        assert_eq!(
+            super::parse_versions(r#"{"etcdserver":"3.5.1","etcdcluster":"3.5.0"}"#),
+            Some(("3.5.1".to_string(), Some("3.5.0".to_string())))
+        );
+        assert_eq!(super::parse_versions(r#"{"etcdserver":"3.4.23","etcdcluster":"not_decided"}"#), Some(("3.4.23".to_string(), None)));
+        assert_eq!(super::parse_versions("404 page not found"), None);
+    }
+
     use super::*;
 
     /// One row per gRPC code, with a message no rule names: the code decides.

@@ -43,6 +43,27 @@ pub enum EventKind {
         /// Its raft term.
         term: u64,
     },
+    /// A member's etcd version, as its status answers say: when first seen and at each
+    /// change (a rolling upgrade).
+    MemberVersion {
+        /// Member name.
+        member: String,
+        /// The version it runs now (`3.5.1`).
+        version: String,
+        /// The version it ran before; absent when first seen.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<String>,
+    },
+    /// The cluster version (its members' `/version`: etcd keeps it at the lowest member's
+    /// minor version, `3.4.0`, until every member runs a newer one): when first seen and at
+    /// each change.
+    ClusterVersion {
+        /// The cluster version now (`3.5.0`).
+        version: String,
+        /// The one before; absent when first seen.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<String>,
+    },
     /// A fault was put in force: `t` is when its injection began, `proven_t` when it was
     /// shown to have taken effect.
     FaultStart(FaultRecord),
@@ -67,6 +88,13 @@ pub enum EventKind {
         detail: String,
         /// How long it took, s.
         duration_s: f64,
+        /// The op's right outcome when it is not `done`: `refused` (`expect: refused`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        expect: Option<String>,
+        /// etcd refused it (a member would not start on its new version): `detail` has etcd's
+        /// own words.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        refused: bool,
     },
     /// A `snapshot-restore` brought the cluster back on a snapshot's data (the `op` event
     /// says how it went; this one carries what the checker needs to split the history).

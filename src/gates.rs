@@ -171,6 +171,20 @@ pub struct GateFacts {
     pub watch: Option<bool>,
     /// The watch check's first problem, in words.
     pub watch_problem: Option<String>,
+    /// The ops the scenario expects etcd to refuse (`expect: refused`), with what came of them.
+    pub refusals: Vec<Refusal>,
+}
+
+/// An op the scenario expects etcd to refuse, and what came of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refusal {
+    /// `rolling-restart at 20s`.
+    pub op: String,
+    /// etcd refused it (`Some(true)`), carried it out (`Some(false)`); `None` when it did not
+    /// run or failed otherwise.
+    pub refused: Option<bool>,
+    /// What the op said.
+    pub detail: String,
 }
 
 /// The message of a `linearizable` gate when there is no checker.
@@ -279,6 +293,15 @@ pub fn evaluate(expect: &Expectations, facts: &GateFacts) -> Vec<Gate> {
             Some(false) => (GateStatus::Fail, format!("WATCH STREAMS BROKEN: {problem}")),
         };
         gates.push(Gate::new("watch", json!(want), actual, status, message));
+    }
+
+    for r in &facts.refusals {
+        let (status, actual, message) = match r.refused {
+            Some(true) => (GateStatus::Pass, json!("refused"), format!("etcd refused the {}, as expected: {}", r.op, r.detail)),
+            Some(false) => (GateStatus::Fail, json!("done"), format!("etcd CARRIED OUT the {}, which the scenario expects it to refuse: {}", r.op, r.detail)),
+            None => (GateStatus::Unknown, Value::Null, format!("the {} neither was refused nor went through: {}", r.op, r.detail)),
+        };
+        gates.push(Gate::new("op_refused", json!(r.op), actual, status, message));
     }
 
     if let Some(limit) = expect.max_unavailable {
@@ -454,7 +477,22 @@ mod tests {
             consistency_gap: None,
             watch: None,
             watch_problem: None,
+            refusals: Vec::new(),
         }
+    }
+
+    #[test]
+    fn an_op_expected_refused_passes_only_when_etcd_refused_it() {
+        let gate = |refused: Option<bool>| {
+            let mut f = facts();
+            f.refusals = vec![Refusal { op: "rolling-restart at 20s".into(), refused, detail: "n3 would not run".into() }];
+            evaluate(&Expectations::default(), &f).into_iter().find(|g| g.name == "op_refused").unwrap()
+        };
+        assert_eq!(gate(Some(true)).status, GateStatus::Pass);
+        let done = gate(Some(false));
+        assert_eq!(done.status, GateStatus::Fail);
+        assert!(done.message.contains("CARRIED OUT the rolling-restart at 20s"), "{}", done.message);
+        assert_eq!(gate(None).status, GateStatus::Unknown);
     }
 
     fn all_expect() -> Expectations {

@@ -32,13 +32,15 @@ pub struct MemberStatus {
     pub raft_index: u64,
     /// Its store's revision (from the response header).
     pub revision: i64,
+    /// The etcd version it runs (`3.5.1`); empty when it did not answer.
+    pub version: String,
     /// Why it did not answer.
     pub error: Option<String>,
 }
 
 impl MemberStatus {
     fn unreachable(member: &str, error: String) -> Self {
-        Self { member: member.to_string(), reachable: false, leader: None, term: 0, raft_index: 0, revision: 0, error: Some(error) }
+        Self { member: member.to_string(), reachable: false, leader: None, term: 0, raft_index: 0, revision: 0, version: String::new(), error: Some(error) }
     }
 
     /// The member's answer in words, for messages: `leader n1 at term 2`.
@@ -109,6 +111,44 @@ pub fn agreed_leader(members: &[MemberStatus]) -> Option<Leader> {
     let all_agree = members.iter().all(|m| m.reachable && m.leader.as_ref() == Some(leader) && m.term == first.term);
     all_agree.then(|| Leader { member: leader.clone(), term: first.term })
 }
+
+/// The etcd versions seen so far — each member's server version and the cluster version
+/// (etcd keeps it at the lowest member's minor version until every member runs a newer
+/// one) — for the `member-version` and `cluster-version` events: one when a version is
+/// first seen, one at each change.
+#[derive(Debug, Default)]
+pub struct VersionWatch {
+    members: BTreeMap<String, String>,
+    cluster: Option<String>,
+}
+
+impl VersionWatch {
+    /// The events of the members whose version this poll shows for the first time or
+    /// changed (a member that did not answer says nothing).
+    pub fn members(&mut self, statuses: &[MemberStatus]) -> Vec<EventKind> {
+        let mut out = Vec::new();
+        for m in statuses.iter().filter(|m| m.reachable && !m.version.is_empty()) {
+            if self.members.get(&m.member) != Some(&m.version) {
+                let from = self.members.insert(m.member.clone(), m.version.clone());
+                out.push(EventKind::MemberVersion { member: m.member.clone(), version: m.version.clone(), from });
+            }
+        }
+        out
+    }
+
+    /// The event when the cluster version is seen first or changed.
+    pub fn cluster(&mut self, version: &str) -> Option<EventKind> {
+        if self.cluster.as_deref() == Some(version) {
+            return None;
+        }
+        let from = self.cluster.replace(version.to_string());
+        Some(EventKind::ClusterVersion { version: version.to_string(), from })
+    }
+}
+
+/// Rounds between two looks at the cluster version (`/version`), when no member's version
+/// changed meanwhile.
+const CLUSTER_VERSION_EVERY: u64 = 10;
 
 fn view_of(members: Vec<MemberStatus>, leader: Option<&Leader>, at_ns: u64) -> ClusterView {
     let term = match leader {
@@ -212,6 +252,7 @@ impl Poller {
                     term: status.raft_term(),
                     raft_index: status.raft_index(),
                     revision: status.header().map(|h| h.revision()).unwrap_or(0),
+                    version: status.version().to_string(),
                     error: None,
                 },
                 Err((e, _)) => MemberStatus::unreachable(&ep.member, e),
@@ -254,6 +295,8 @@ pub async fn observe(
     let mut ticks = tokio::time::interval(interval);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut last: Option<Leader> = None;
+    let mut versions = VersionWatch::default();
+    let mut round = 0u64;
     loop {
         tokio::select! {
             biased;
@@ -277,6 +320,23 @@ pub async fn observe(
                 let _ = events.send(Event { t: i64::try_from(at_ns).unwrap_or(i64::MAX), what });
             }
             last = leader.clone();
+        }
+        let t = i64::try_from(at_ns).unwrap_or(i64::MAX);
+        let changed = versions.members(&members);
+        let look = round % CLUSTER_VERSION_EVERY == 0 || !changed.is_empty();
+        for what in changed {
+            let _ = events.send(Event { t, what });
+        }
+        round += 1;
+        if look {
+            let ask = members.iter().filter(|m| m.reachable).find_map(|m| poller.endpoints.iter().find(|e| e.member == m.member).cloned());
+            if let Some(ep) = ask {
+                if let Some((_, Some(cluster))) = client::versions(&ep, interval * 2).await {
+                    if let Some(what) = versions.cluster(&cluster) {
+                        let _ = events.send(Event { t: i64::try_from(clock.now_ns()).unwrap_or(i64::MAX), what });
+                    }
+                }
+            }
         }
         view.send_replace(view_of(members, leader.as_ref(), at_ns));
     }
@@ -315,11 +375,36 @@ mod tests {
     use super::*;
 
     fn status(member: &str, leader: Option<&str>, term: u64) -> MemberStatus {
-        MemberStatus { member: member.into(), reachable: true, leader: leader.map(String::from), term, raft_index: 10, revision: 5, error: None }
+        MemberStatus {
+            member: member.into(),
+            reachable: true,
+            leader: leader.map(String::from),
+            term,
+            raft_index: 10,
+            revision: 5,
+            version: "3.4.23".into(),
+            error: None,
+        }
     }
 
     fn leader(member: &str, term: u64) -> Leader {
         Leader { member: member.into(), term }
+    }
+
+    #[test]
+    fn versions_are_announced_when_first_seen_and_when_they_change() {
+        let mut w = VersionWatch::default();
+        let mut members = [status("n1", Some("n1"), 2), status("n2", Some("n1"), 2)];
+        assert_eq!(w.members(&members).len(), 2);
+        assert!(w.members(&members).is_empty(), "the same versions again say nothing");
+        members[1].version = "3.5.1".into();
+        assert_eq!(w.members(&members), vec![EventKind::MemberVersion { member: "n2".into(), version: "3.5.1".into(), from: Some("3.4.23".into()) }]);
+        // A member that does not answer says nothing about its version.
+        members[0] = MemberStatus::unreachable("n1", "down".into());
+        assert!(w.members(&members).is_empty());
+        assert_eq!(w.cluster("3.4.0"), Some(EventKind::ClusterVersion { version: "3.4.0".into(), from: None }));
+        assert_eq!(w.cluster("3.4.0"), None);
+        assert_eq!(w.cluster("3.5.0"), Some(EventKind::ClusterVersion { version: "3.5.0".into(), from: Some("3.4.0".into()) }));
     }
 
     #[test]

@@ -16,7 +16,7 @@
 //! `faultline.member=<name>`, which is how `faultline clean` finds them after a crash.
 
 use super::state::{self, RunState};
-use super::{Backend, Member, MemberConfig, MemberState, Membership, PEER_PORT};
+use super::{Backend, Member, MemberConfig, MemberState, Membership, Program, PEER_PORT};
 use crate::cluster::spec::{AttachSelector, AttachSpec, ClusterSpec};
 use crate::error::Error;
 use bollard::models::{ContainerCreateBody, EndpointIpamConfig, EndpointSettings, HostConfig, Ipam, IpamConfig, NetworkCreateRequest, NetworkingConfig};
@@ -49,6 +49,9 @@ struct Slot {
     container: String,
     /// The command every container of this member runs (before its config's flags).
     cmd: Vec<String>,
+    /// The image its containers run (its version's, in a mixed cluster; another after an
+    /// upgrade).
+    image: String,
     /// How it starts beyond the shared settings (joins, rolling restarts).
     config: MemberConfig,
     /// Removed from the cluster: no longer a member.
@@ -60,6 +63,7 @@ pub struct DockerBackend {
     run_id: String,
     rt: tokio::runtime::Runtime,
     docker: Docker,
+    /// The image of members added at run time (the cluster's; the newest of a mixed one's).
     image: String,
     entrypoint: Option<Vec<String>>,
     network: String,
@@ -113,37 +117,66 @@ pub fn default_image(etcd_version: &str) -> String {
     crate::cluster::image::default_tag(etcd_version)
 }
 
-/// Make sure the scenario's image is here (building `faultline/etcd:<version>` from the
-/// local etcd binary when that is the one missing) and return the etcd version it runs.
+/// Make sure the scenario's images are here (building `faultline/etcd:<version>` from the
+/// local etcd binary of that version when that is the one missing) and return the etcd
+/// version they run (`3.4.23`; a mixed cluster's versions joined: `3.4.23, 3.5.1`).
 pub fn prepare_image(spec: &ClusterSpec, quiet: bool) -> Result<String, Error> {
-    let image = spec.etcd.image.clone();
+    let mut images: Vec<(String, usize)> = Vec::new();
+    for i in 0..spec.size {
+        let image = spec.etcd.image_of(i);
+        if !images.iter().any(|(x, _)| *x == image) {
+            images.push((image, i));
+        }
+    }
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    rt.block_on(async {
-        let docker = connect().await?;
-        let found = match docker.inspect_image(&image).await {
-            Ok(info) => Some(info),
-            Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => None,
-            Err(e) => return Err(engine_err(&format!("looking up image {image}"), e)),
-        };
-        let info = match found {
-            Some(info) => info,
-            None => {
-                if !image.starts_with("faultline/etcd:") {
-                    return Err(Error::Environment(format!(
-                        "the image `{image}` is not on this machine and no registry can be reached here: load it (`docker load`), or drop `cluster.etcd.image` to use faultline/etcd built from the local etcd (`faultline image build`)"
-                    )));
-                }
-                let binary = spec.etcd.binary_path().map_err(|e| e.context(format!("the image `{image}` is missing and must be built from a local etcd")))?;
-                if !quiet {
-                    eprintln!("faultline: image {image} is not here; building it from {}", binary.display());
-                }
-                build_image(&image, &binary).await?;
-                docker.inspect_image(&image).await.map_err(|e| engine_err(&format!("looking up image {image} after building it"), e))?
+    let mut versions = Vec::new();
+    for (image, member) in images {
+        let v = rt.block_on(prepare_one(spec, &image, member, quiet))?;
+        if !versions.contains(&v) {
+            versions.push(v);
+        }
+    }
+    Ok(versions.join(", "))
+}
+
+/// Make sure `faultline/etcd:<version>` is here (a rolling restart moves members to it),
+/// building it from the store's binary of that version when it is not.
+pub fn prepare_version_image(version: &str, quiet: bool) -> Result<(), Error> {
+    let tag = default_image(version);
+    let binary = super::versions::binary(version)?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    if rt.block_on(crate::cluster::image::ensure(&tag, &binary))? && !quiet {
+        eprintln!("faultline: built {tag} from {} (a rolling restart moves members to it)", binary.display());
+    }
+    Ok(())
+}
+
+/// [`prepare_image`] of the image member `member` runs.
+async fn prepare_one(spec: &ClusterSpec, image: &str, member: usize, quiet: bool) -> Result<String, Error> {
+    let docker = connect().await?;
+    let found = match docker.inspect_image(image).await {
+        Ok(info) => Some(info),
+        Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => None,
+        Err(e) => return Err(engine_err(&format!("looking up image {image}"), e)),
+    };
+    let info = match found {
+        Some(info) => info,
+        None => {
+            if !image.starts_with("faultline/etcd:") {
+                return Err(Error::Environment(format!(
+                    "the image `{image}` is not on this machine and no registry can be reached here: load it (`docker load`), or drop `cluster.etcd.image` to use faultline/etcd built from the local etcd (`faultline image build`)"
+                )));
             }
-        };
-        let labelled = info.config.and_then(|c| c.labels).and_then(|l| l.get("faultline.etcd-version").cloned());
-        Ok(labelled.unwrap_or_else(|| image.rsplit(':').next().unwrap_or("unknown").to_string()))
-    })
+            let binary = spec.etcd.binary_of(member).map_err(|e| e.context(format!("the image `{image}` is missing and must be built from a local etcd")))?;
+            if !quiet {
+                eprintln!("faultline: image {image} is not here; building it from {}", binary.display());
+            }
+            build_image(image, &binary).await?;
+            docker.inspect_image(image).await.map_err(|e| engine_err(&format!("looking up image {image} after building it"), e))?
+        }
+    };
+    let labelled = info.config.and_then(|c| c.labels).and_then(|l| l.get("faultline.etcd-version").cloned());
+    Ok(labelled.unwrap_or_else(|| image.rsplit(':').next().unwrap_or("unknown").to_string()))
 }
 
 /// Build `tag` from a local etcd binary (see `faultline image build`).
@@ -160,7 +193,7 @@ fn engine_err(what: &str, e: bollard::errors::Error) -> Error {
 impl DockerBackend {
     /// Create the network and the member containers (none started). On any error, everything
     /// made so far is removed before returning.
-    pub fn create(run_id: &str, run_dir: &Path, spec: &ClusterSpec, image: &str) -> Result<Self, Error> {
+    pub fn create(run_id: &str, run_dir: &Path, spec: &ClusterSpec) -> Result<Self, Error> {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
         let docker = rt.block_on(connect())?;
         let subnet = state::pick_subnet(run_id);
@@ -171,7 +204,7 @@ impl DockerBackend {
             run_id: run_id.into(),
             rt,
             docker,
-            image: image.to_string(),
+            image: spec.etcd.image.clone(),
             entrypoint: spec.etcd.command.clone(),
             network: network.clone(),
             subnet,
@@ -202,13 +235,14 @@ impl DockerBackend {
         let mut backend = backend;
         backend.common = super::shared_flags(run_id, spec, &members);
         for m in members {
-            backend.new_slot(m)?;
+            let image = spec.etcd.image_of(m.index);
+            backend.new_slot(m, image)?;
         }
         Ok(backend)
     }
 
-    /// The data directory, command and container of a new member, in a slot.
-    fn new_slot(&self, m: Member) -> Result<Member, Error> {
+    /// The data directory, command and container (of `image`) of a new member, in a slot.
+    fn new_slot(&self, m: Member, image: String) -> Result<Member, Error> {
         std::fs::create_dir_all(&m.data_dir)?;
         let mut cmd = vec![
             format!("--name={}", m.name),
@@ -219,15 +253,16 @@ impl DockerBackend {
             format!("--initial-advertise-peer-urls={}", m.peer_url),
         ];
         cmd.extend(self.common.iter().cloned());
-        let container = self.create_container(&m, &cmd, &self.image)?;
-        lock(&self.slots).push(Slot { member: m.clone(), container, cmd, config: MemberConfig::default(), removed: false });
+        let container = self.create_container(&m, &cmd, &image)?;
+        lock(&self.slots).push(Slot { member: m.clone(), container, cmd, image, config: MemberConfig::default(), removed: false });
         Ok(m)
     }
 
     /// Replace a member's (stopped) container by one running `cmd` + its config's flags +
-    /// `extra`, from its config's image, on the same data and address.
+    /// `extra`, from its image, on the same data and address.
     fn recreate(&self, member: &str, extra: &[String]) -> Result<(), Error> {
-        let (old, m, mut cmd, config) = self.with_slot(member, |s| Ok((s.container.clone(), s.member.clone(), s.cmd.clone(), s.config.clone())))?;
+        let (old, m, mut cmd, config, image) =
+            self.with_slot(member, |s| Ok((s.container.clone(), s.member.clone(), s.cmd.clone(), s.config.clone(), s.image.clone())))?;
         if !old.is_empty() {
             if let (true, _, _) = self.inspect(&old)? {
                 return Err(Error::Harness(format!("member {member} is running: stop it before changing its container")));
@@ -236,7 +271,7 @@ impl DockerBackend {
         }
         cmd.extend(config.args.iter().cloned());
         cmd.extend(extra.iter().cloned());
-        let container = self.create_container(&m, &cmd, config.image.as_deref().unwrap_or(&self.image))?;
+        let container = self.create_container(&m, &cmd, &image)?;
         self.with_slot(member, |s| {
             s.container = container;
             Ok(())
@@ -285,7 +320,7 @@ impl DockerBackend {
                 data_dir: run_dir.join("data").join(&f.name),
                 log: run_dir.join("logs").join(format!("{}.log", f.name)),
             };
-            slots.push(Slot { member, container: f.id.clone(), cmd: Vec::new(), config: MemberConfig::default(), removed: false });
+            slots.push(Slot { member, container: f.id.clone(), cmd: Vec::new(), image: String::new(), config: MemberConfig::default(), removed: false });
         }
         RunState::record(run_id, run_dir, 0, "docker", found.iter().map(|f| f.id.clone()).collect())?;
         let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
@@ -826,6 +861,7 @@ impl Membership for DockerBackend {
                 if let Some(s) = slots.iter_mut().find(|s| s.member.name == m.name) {
                     s.removed = false;
                     s.config = MemberConfig::default();
+                    s.image = self.image.clone();
                 }
             }
             self.recreate(&m.name, &[])?;
@@ -837,7 +873,7 @@ impl Membership for DockerBackend {
         let name = name.map_or_else(|| super::next_member_name(&used), str::to_string);
         let subnet = self.subnet;
         let m = super::new_member(index, &name, &self.run_dir, |h| Ipv4Addr::new(10, 78, subnet, h), |_| PathBuf::from(NOT_RUNNING));
-        self.new_slot(m)
+        self.new_slot(m, self.image.clone())
     }
 
     fn remove_member(&self, member: &str) -> Result<(), Error> {
@@ -855,19 +891,35 @@ impl Membership for DockerBackend {
         })
     }
 
-    fn configure(&self, member: &str, config: MemberConfig) -> Result<(), Error> {
+    fn configure(&self, member: &str, mut config: MemberConfig) -> Result<MemberConfig, Error> {
         self.own_members(&format!("reconfigure {member}"))?;
-        if let Some(b) = &config.binary {
-            return Err(Error::Invalid(format!(
-                "member {member} runs in a container: a binary (`{}`) applies to the process backend; give `image` (build one with `faultline image build --etcd PATH`) instead",
-                b.display()
-            )));
-        }
-        self.with_slot(member, |s| {
-            s.config = config;
-            Ok(())
+        let image = match config.program.take() {
+            None => None,
+            Some(Program::Version(v)) => {
+                let tag = default_image(&v);
+                let binary = super::versions::binary(&v)?;
+                if self.call(crate::cluster::image::ensure(&tag, &binary))? {
+                    eprintln!("faultline: built {tag} from {} for {member}", binary.display());
+                }
+                Some(tag)
+            }
+            Some(Program::Image(i)) => Some(i),
+            Some(Program::Binary(b)) => {
+                return Err(Error::Invalid(format!(
+                    "member {member} runs in a container: a binary (`{}`) applies to the process backend; give `version` (one of the store's) or `image` (build one with `faultline image build --etcd PATH`) instead",
+                    b.display()
+                )))
+            }
+        };
+        let before = self.with_slot(member, |s| {
+            let before = MemberConfig { args: std::mem::replace(&mut s.config.args, config.args), program: Some(Program::Image(s.image.clone())) };
+            if let Some(i) = image {
+                s.image = i;
+            }
+            Ok(before)
         })?;
-        self.recreate(member, &[])
+        self.recreate(member, &[])?;
+        Ok(before)
     }
 }
 

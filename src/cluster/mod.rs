@@ -74,17 +74,37 @@ pub enum MemberState {
 }
 
 /// How a member starts from now on, beyond the cluster's shared settings: flags added after
-/// the shared ones (etcd takes the last of a repeated flag), and another binary (process
-/// backend) or image (Docker backend) — the rolling-restart and upgrade path. Also how a
-/// member added at run time joins (`--initial-cluster-state=existing`).
+/// the shared ones (etcd takes the last of a repeated flag), and what it runs — the
+/// rolling-restart and upgrade path. Also how a member added at run time joins
+/// (`--initial-cluster-state=existing`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct MemberConfig {
     /// etcd flags after the shared ones.
     pub args: Vec<String>,
+    /// What it runs from now on; `None` keeps what it runs.
+    pub program: Option<Program>,
+}
+
+/// What a member runs: a version of the store (either backend), or an etcd of one's own.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Program {
+    /// A version of faultline's store ([`versions`]): its binary (process backend), or the
+    /// image `faultline/etcd:<version>` built from it (Docker backend).
+    Version(String),
     /// Another etcd binary (process backend).
-    pub binary: Option<PathBuf>,
+    Binary(PathBuf),
     /// Another image (Docker backend).
-    pub image: Option<String>,
+    Image(String),
+}
+
+impl std::fmt::Display for Program {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Program::Version(v) => write!(f, "etcd {v}"),
+            Program::Binary(b) => write!(f, "binary {}", b.display()),
+            Program::Image(i) => write!(f, "image {i}"),
+        }
+    }
 }
 
 /// A way of running etcd members.
@@ -164,8 +184,9 @@ pub trait Membership: Send + Sync {
     /// Stop a member for good and delete its data: it is no longer one of [`Backend::members`].
     fn remove_member(&self, member: &str) -> Result<(), Error>;
     /// How `member` starts from its next start on (it must not be running on Docker, whose
-    /// containers are recreated with the new command or image).
-    fn configure(&self, member: &str, config: MemberConfig) -> Result<(), Error>;
+    /// containers are recreated with the new command or image); returns how it started
+    /// until now (with the program it ran), to go back to when the new one is refused.
+    fn configure(&self, member: &str, config: MemberConfig) -> Result<MemberConfig, Error>;
 }
 
 /// The members of a new cluster faultline makes: `n1`..`nN` at host addresses .11, .12, ...

@@ -11,7 +11,7 @@
 
 use super::cgroup::Cgroup;
 use super::state::{self, RunState};
-use super::{netns, Backend, Member, MemberConfig, MemberState, Membership};
+use super::{netns, Backend, Member, MemberConfig, MemberState, Membership, Program};
 use crate::cluster::spec::ClusterSpec;
 use crate::error::Error;
 use crate::host::sys;
@@ -30,6 +30,8 @@ struct Slot {
     member: Member,
     cgroup: Cgroup,
     child: Option<Child>,
+    /// The etcd binary it runs (its version's, in a mixed cluster; another after an upgrade).
+    binary: PathBuf,
     /// How it starts beyond the shared settings (set by joins and rolling restarts).
     config: MemberConfig,
     /// Removed from the cluster: no longer a member (its namespace stays, for a replacement
@@ -43,6 +45,7 @@ pub struct ProcessBackend {
     prefix: String,
     run_dir: PathBuf,
     subnet: u8,
+    /// The binary of members added at run time (the cluster's; the newest of a mixed one's).
     binary: PathBuf,
     args: Vec<String>,
     slots: Mutex<Vec<Slot>>,
@@ -50,8 +53,9 @@ pub struct ProcessBackend {
     torn_down: Mutex<bool>,
 }
 
-/// Check what the process backend needs before building anything.
-pub fn preflight(spec: &ClusterSpec) -> Result<PathBuf, Error> {
+/// Check what the process backend needs before building anything; the binary of each member
+/// (in member order).
+pub fn preflight(spec: &ClusterSpec) -> Result<Vec<PathBuf>, Error> {
     if !sys::is_root() {
         return Err(Error::Environment(
             "the process backend needs root: it creates network namespaces, veth links, iptables rules and cgroups. \
@@ -64,14 +68,15 @@ pub fn preflight(spec: &ClusterSpec) -> Result<PathBuf, Error> {
             return Err(Error::Environment(format!("`{tool}` is not installed: {}.", sys::install_hint(tool))));
         }
     }
-    spec.etcd.binary_path()
+    (0..spec.size).map(|i| spec.etcd.binary_of(i)).collect()
 }
 
 impl ProcessBackend {
     /// Build the network and member slots (no member is started yet). On any error,
     /// everything made so far is removed before returning.
     pub fn create(run_id: &str, run_dir: &Path, spec: &ClusterSpec) -> Result<Self, Error> {
-        let binary = preflight(spec)?;
+        let binaries = preflight(spec)?;
+        let binary = spec.etcd.binary_path()?;
         let subnet = state::pick_subnet(run_id);
         RunState::record(run_id, run_dir, subnet, "process", Vec::new())?;
 
@@ -96,10 +101,10 @@ impl ProcessBackend {
         std::fs::create_dir_all(run_dir.join("logs"))?;
         std::fs::create_dir_all(run_dir.join("data"))?;
         let mut slots = Vec::new();
-        for mut m in members {
+        for (mut m, binary) in members.into_iter().zip(binaries) {
             let cgroup = Cgroup::create(&format!("{run_id}-{}", m.name));
             m.cgroup = cgroup.dirs.clone();
-            slots.push(Slot { member: m, cgroup, child: None, config: MemberConfig::default(), removed: false });
+            slots.push(Slot { member: m, cgroup, child: None, binary, config: MemberConfig::default(), removed: false });
         }
         *lock(&backend.slots) = slots;
         Ok(backend)
@@ -149,7 +154,7 @@ impl ProcessBackend {
         let log2 = log.try_clone()?;
         let ns = File::open(&m.netns).map_err(|e| Error::Harness(format!("failed to open {}: {e}", m.netns.display())))?;
         let ns_fd = ns.as_raw_fd();
-        let binary = slot.config.binary.clone().unwrap_or_else(|| self.binary.clone());
+        let binary = slot.binary.clone();
         let mut cmd = Command::new(&binary);
         cmd.arg(format!("--name={}", m.name))
             .arg(format!("--data-dir={}", m.data_dir.display()))
@@ -350,6 +355,7 @@ impl Membership for ProcessBackend {
                 super::empty_dir(&s.member.data_dir)?;
                 s.removed = false;
                 s.config = MemberConfig::default();
+                s.binary = self.binary.clone();
                 return Ok(s.member.clone());
             }
         }
@@ -365,7 +371,7 @@ impl Membership for ProcessBackend {
         std::fs::create_dir_all(&m.data_dir)?;
         let cgroup = Cgroup::create(&format!("{}-{name}", self.run_id));
         m.cgroup = cgroup.dirs.clone();
-        slots.push(Slot { member: m.clone(), cgroup, child: None, config: MemberConfig::default(), removed: false });
+        slots.push(Slot { member: m.clone(), cgroup, child: None, binary: self.binary.clone(), config: MemberConfig::default(), removed: false });
         Ok(m)
     }
 
@@ -379,20 +385,26 @@ impl Membership for ProcessBackend {
         })
     }
 
-    fn configure(&self, member: &str, config: MemberConfig) -> Result<(), Error> {
-        if let Some(image) = &config.image {
-            return Err(Error::Invalid(format!(
-                "member {member} runs as a local process: an image (`{image}`) applies to the docker backend; give `binary` (a path to another etcd) instead"
-            )));
-        }
-        if let Some(b) = &config.binary {
-            if sys::which(&b.display().to_string()).is_none() {
-                return Err(Error::Invalid(format!("the etcd binary `{}` for member {member} was not found", b.display())));
+    fn configure(&self, member: &str, mut config: MemberConfig) -> Result<MemberConfig, Error> {
+        let binary = match config.program.take() {
+            None => None,
+            Some(Program::Version(v)) => Some(super::versions::binary(&v)?),
+            Some(Program::Binary(b)) => Some(
+                sys::which(&b.display().to_string())
+                    .ok_or_else(|| Error::Invalid(format!("the etcd binary `{}` for member {member} was not found", b.display())))?,
+            ),
+            Some(Program::Image(image)) => {
+                return Err(Error::Invalid(format!(
+                    "member {member} runs as a local process: an image (`{image}`) applies to the docker backend; give `version` (one of the store's) or `binary` (a path to another etcd) instead"
+                )))
             }
-        }
+        };
         self.with_slot(member, |s| {
-            s.config = config;
-            Ok(())
+            let before = MemberConfig { args: std::mem::replace(&mut s.config.args, config.args), program: Some(Program::Binary(s.binary.clone())) };
+            if let Some(b) = binary {
+                s.binary = b;
+            }
+            Ok(before)
         })
     }
 }

@@ -101,6 +101,10 @@ pub struct EtcdSpec {
     /// An etcd version of the machine's store (`3.5.1`, see [`super::versions`]): its binary
     /// (process backend) and the image `faultline/etcd:<version>` built from it (Docker).
     pub version: Option<String>,
+    /// One version of the store per member, in member order (`versions:`): a mixed cluster.
+    /// Empty when every member runs the same; when given, `version` is the newest of them
+    /// (what a member added at run time runs).
+    pub versions: Vec<String>,
     /// Process backend: a path, or a name looked up on PATH.
     pub binary: String,
     /// Docker backend image.
@@ -126,6 +130,7 @@ impl Serialize for EtcdSpec {
         use serde::ser::SerializeMap;
         let mut m = s.serialize_map(None)?;
         match &self.version {
+            Some(_) if !self.versions.is_empty() => m.serialize_entry("versions", &self.versions)?,
             Some(v) => m.serialize_entry("version", v)?,
             None => {
                 m.serialize_entry("binary", &self.binary)?;
@@ -147,6 +152,48 @@ impl Serialize for EtcdSpec {
 }
 
 impl EtcdSpec {
+    /// What the members run, in words: `etcd 3.5.1`, `etcd 3.4.23 (n1), 3.5.1 (n2, n3)`, or
+    /// the binary as given (`etcd `etcd``).
+    pub fn describe(&self) -> String {
+        if !self.versions.is_empty() {
+            let mut groups: Vec<(&str, Vec<String>)> = Vec::new();
+            for (i, v) in self.versions.iter().enumerate() {
+                match groups.iter_mut().find(|(g, _)| g == v) {
+                    Some((_, m)) => m.push(format!("n{}", i + 1)),
+                    None => groups.push((v, vec![format!("n{}", i + 1)])),
+                }
+            }
+            let parts: Vec<String> = groups.iter().map(|(v, m)| format!("{v} ({})", m.join(", "))).collect();
+            return format!("etcd {}", parts.join(", "));
+        }
+        match &self.version {
+            Some(v) => format!("etcd {v}"),
+            None => format!("etcd `{}`", self.binary),
+        }
+    }
+
+    /// The store's version member `index` (0-based) runs, when a version picks what it runs.
+    pub fn version_of(&self, index: usize) -> Option<&str> {
+        self.versions.get(index).or(self.version.as_ref()).map(String::as_str)
+    }
+
+    /// The etcd binary member `index` runs (and its image is built from): see
+    /// [`EtcdSpec::binary_path`].
+    pub fn binary_of(&self, index: usize) -> Result<std::path::PathBuf, crate::error::Error> {
+        match self.versions.get(index) {
+            Some(v) => super::versions::binary(v),
+            None => self.binary_path(),
+        }
+    }
+
+    /// The image member `index` runs (Docker backend).
+    pub fn image_of(&self, index: usize) -> String {
+        match self.versions.get(index) {
+            Some(v) => super::image::default_tag(v),
+            None => self.image.clone(),
+        }
+    }
+
     /// The etcd binary the members run (and the Docker image is built from): the store's of
     /// `version`, else `binary` as a path or on PATH — or why there is none (exit 3).
     pub fn binary_path(&self) -> Result<std::path::PathBuf, crate::error::Error> {

@@ -60,8 +60,23 @@ fn all_in(store: &Path) -> Vec<Installed> {
             out.push(system);
         }
     }
-    out.sort_by_key(|i| i.version.split('.').map(|p| p.parse::<u32>().unwrap_or(0)).collect::<Vec<_>>());
+    out.sort_by_key(|i| order_key(&i.version));
     out
+}
+
+/// Whether `v` is written as an etcd version: `3.5.1`.
+pub fn is_version(v: &str) -> bool {
+    v.split('.').count() == 3 && v.split('.').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// A version's place in release order (`3.4.23` before `3.5.0`).
+pub fn order_key(v: &str) -> Vec<u32> {
+    v.split('.').map(|p| p.parse::<u32>().unwrap_or(0)).collect()
+}
+
+/// The minor version (`3.5` of `3.5.1`): what etcd's cluster version follows.
+pub fn minor(v: &str) -> String {
+    v.split('.').take(2).collect::<Vec<_>>().join(".")
 }
 
 /// The etcd binary of `version`, or why there is none (exit 3) and what installs it.
@@ -92,6 +107,36 @@ fn binary_in(store: &Path, version: &str) -> Result<PathBuf, Error> {
     )))
 }
 
+/// The flags of `args` that `binary` does not take, each with its own words, asked of its
+/// own flag parser (`etcd FLAG --version` parses every flag before printing the version):
+/// exact for the build at hand, hidden and backported flags included, which its `--help`
+/// is not (Debian's 3.4.23 takes `--unsafe-no-fsync` without listing it).
+pub fn refused_flags(binary: &Path, args: &[String]) -> Result<Vec<(String, String)>, Error> {
+    let ask = |flags: &[String]| -> Result<Option<String>, Error> {
+        let out = std::process::Command::new(binary)
+            .args(flags)
+            .arg("--version")
+            .output()
+            .map_err(|e| Error::Environment(format!("could not run {} to check its flags: {e}", binary.display())))?;
+        if out.status.success() {
+            return Ok(None);
+        }
+        let said = String::from_utf8_lossy(&out.stderr);
+        Ok(Some(said.lines().find(|l| !l.trim().is_empty()).unwrap_or("it exited with an error").trim().to_string()))
+    };
+    let flags: Vec<String> = args.iter().filter(|a| a.starts_with('-')).cloned().collect();
+    if flags.is_empty() || ask(&flags)?.is_none() {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for f in &flags {
+        if let Some(said) = ask(std::slice::from_ref(f))? {
+            out.push((f.clone(), said));
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,5 +149,19 @@ mod tests {
         // A store with nothing in it: the make target is named for the versions it installs.
         let e = binary_in(Path::new("/nonexistent/faultline-store"), "3.5.1").unwrap_err().to_string();
         assert!(e.contains("make deps") && e.contains("/nonexistent/faultline-store"), "{e}");
+    }
+
+    #[test]
+    fn a_binary_says_which_flags_it_does_not_take() {
+        let Some(etcd) = sys::which("etcd") else {
+            assert!(std::env::var_os("CI").is_none(), "etcd is not installed (apt-get install etcd-server)");
+            return;
+        };
+        let args = ["--heartbeat-interval=100".to_string(), "--no-such-flag-anywhere".to_string(), "--snapshot-count=5".to_string()];
+        let refused = refused_flags(&etcd, &args).unwrap();
+        assert_eq!(refused.len(), 1, "{refused:?}");
+        assert_eq!(refused[0].0, "--no-such-flag-anywhere");
+        assert!(refused[0].1.contains("flag provided but not defined"), "{refused:?}");
+        assert!(refused_flags(&etcd, &args[..1]).unwrap().is_empty());
     }
 }

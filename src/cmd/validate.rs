@@ -57,10 +57,10 @@ pub fn explain(s: &Scenario, seed: u64, seed_given: bool) -> String {
     let e = &s.cluster.etcd;
     let _ = writeln!(
         o,
-        "  cluster : {} members, backend {}, etcd `{}` (heartbeat {}, election timeout {}, snapshot count {}, quota {}{})",
+        "  cluster : {} members, backend {}, {} (heartbeat {}, election timeout {}, snapshot count {}, quota {}{})",
         s.cluster.size,
         s.cluster.backend.name(),
-        e.binary,
+        e.describe(),
         e.heartbeat_interval,
         e.election_timeout,
         e.snapshot_count,
@@ -156,8 +156,7 @@ fn op_line(op: &EtcdOp) -> String {
         EtcdOp::RollingRestart { etcd } if etcd.is_empty() => format!("{name} (same settings)"),
         EtcdOp::RollingRestart { etcd } => {
             let mut with = etcd.args();
-            with.extend(etcd.binary.iter().map(|b| format!("binary {b}")));
-            with.extend(etcd.image.iter().map(|i| format!("image {i}")));
+            with.extend(etcd.program().map(|p| p.to_string()));
             format!("{name} with {}", with.join(" "))
         }
         EtcdOp::Fill { value_size } => format!("{name} until NOSPACE, {value_size} per put"),

@@ -35,6 +35,31 @@ pub struct Done {
     pub took: Duration,
 }
 
+/// Why an operation did not do what it was asked.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Failed {
+    /// etcd refused it, in its own words (a member that will not start on a version: the
+    /// fatal line of its log): the outcome `expect: refused` asks for.
+    Refused(String),
+    /// It could not be carried out (a timeout, an unreachable member, a harness error).
+    Broke(String),
+}
+
+impl Failed {
+    /// What happened, in words.
+    pub fn detail(&self) -> &str {
+        match self {
+            Failed::Refused(m) | Failed::Broke(m) => m,
+        }
+    }
+}
+
+impl From<String> for Failed {
+    fn from(m: String) -> Self {
+        Failed::Broke(m)
+    }
+}
+
 pub(crate) async fn conn(ep: &Endpoint) -> Result<etcd_client::Client, String> {
     client::connect(ep, TIMEOUT).await.map_err(|e| format!("cannot reach {}: {e}", ep.member))
 }

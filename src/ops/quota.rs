@@ -10,7 +10,6 @@ use super::{conn, Done, TIMEOUT};
 use crate::client::Endpoint;
 use etcd_client::{AlarmAction, AlarmType, GetOptions};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// How many keys the fill overwrites in turn.
 pub const FILL_KEYS: usize = 4;
@@ -194,19 +193,7 @@ pub(crate) async fn db_sizes(eps: &[Endpoint]) -> String {
 /// The space quota the member enforces, from its `/metrics` (`etcd_server_quota_backend_bytes`),
 /// which is the truth also on an attached cluster whose settings faultline did not choose.
 async fn quota_bytes(ep: &Endpoint) -> Option<u64> {
-    let host = ep.url.strip_prefix("http://")?.trim_end_matches('/').to_string();
-    // Spawned, so that the socket is opened on one of the client runtime's workers (inside
-    // the client namespace) even when the caller blocks on this future from another thread.
-    let fetch = tokio::spawn(async move {
-        let mut s = tokio::net::TcpStream::connect(host.as_str()).await.ok()?;
-        s.write_all(format!("GET /metrics HTTP/1.0\r\nHost: {host}\r\n\r\n").as_bytes()).await.ok()?;
-        let mut body = Vec::new();
-        s.read_to_end(&mut body).await.ok()?;
-        Some(body)
-    });
-    let body = tokio::time::timeout(Duration::from_secs(5), fetch).await.ok()?.ok()??;
-    let page = String::from_utf8_lossy(&body);
-    page.starts_with("HTTP/1.0 200").then(|| parse_quota(&page))?
+    parse_quota(&crate::client::http_get(ep, "/metrics", Duration::from_secs(5)).await?)
 }
 
 /// `etcd_server_quota_backend_bytes 1.6777216e+07` in a Prometheus text page.

@@ -364,6 +364,10 @@ impl Timeline {
                     members.insert(member.clone());
                     tl.marks.push((t, member.clone(), format!("stopped ({how})")));
                 }
+                EventKind::MemberVersion { member, version, from: Some(from) } => {
+                    members.insert(member.clone());
+                    tl.marks.push((t, member.clone(), format!("now runs etcd {version} (was {from})")));
+                }
                 EventKind::LeaderChange { member, term } => {
                     members.insert(member.clone());
                     tl.leaders.push((t, member.clone(), *term));
@@ -527,6 +531,9 @@ fn header(o: &mut String, s: &Summary, run: &RunSettings, has_violation: bool) {
     ));
     if !run.etcd.is_empty() {
         facts.push(("etcd settings", run.etcd.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(" · ")));
+    }
+    if let Some(v) = s.versions_line() {
+        facts.push(("etcd versions at the end", v));
     }
     if let Some(w) = &s.watch {
         facts.push(("watch streams", format!("{} streams, {} events: {}", w.streams, w.events, w.problems())));

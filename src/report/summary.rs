@@ -162,6 +162,82 @@ pub struct Leader {
     pub term: u64,
 }
 
+/// A member's etcd version at the end of the run (`members`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemberVersion {
+    /// The member.
+    pub name: String,
+    /// The version its last status answer gave (`3.5.1`).
+    pub version: String,
+}
+
+/// A version that changed during the run (`version_changes`): a member's, or the cluster's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VersionChange {
+    /// When it was seen, s.
+    pub t_s: f64,
+    /// The member; absent for the cluster version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member: Option<String>,
+    /// The version before.
+    pub from: String,
+    /// The version after.
+    pub to: String,
+}
+
+/// The members' versions at the end, the cluster version at the end, and every change, from
+/// the `member-version` and `cluster-version` events.
+fn versions(events: &[Event]) -> (Vec<MemberVersion>, Option<String>, Vec<VersionChange>) {
+    let mut members: Vec<MemberVersion> = Vec::new();
+    let mut cluster = None;
+    let mut changes = Vec::new();
+    for e in events {
+        match &e.what {
+            EventKind::MemberVersion { member, version, from } => {
+                match members.iter_mut().find(|m| &m.name == member) {
+                    Some(m) => m.version = version.clone(),
+                    None => members.push(MemberVersion { name: member.clone(), version: version.clone() }),
+                }
+                if let Some(from) = from {
+                    changes.push(VersionChange { t_s: secs_t(e.t), member: Some(member.clone()), from: from.clone(), to: version.clone() });
+                }
+            }
+            EventKind::ClusterVersion { version, from } => {
+                cluster = Some(version.clone());
+                if let Some(from) = from {
+                    changes.push(VersionChange { t_s: secs_t(e.t), member: None, from: from.clone(), to: version.clone() });
+                }
+            }
+            _ => {}
+        }
+    }
+    members.sort_by(|a, b| crate::cluster::versions::order_key(a.name.trim_start_matches('n')).cmp(&crate::cluster::versions::order_key(b.name.trim_start_matches('n'))).then(a.name.cmp(&b.name)));
+    (members, cluster, changes)
+}
+
+/// The ops the scenario expects etcd to refuse, each with what came of it (the op events
+/// that carry `expect: refused`, in order: such ops run one at a time).
+fn refusals(scenario: &Scenario, events: &[Event]) -> Vec<gates::Refusal> {
+    let mut seen = events.iter().filter_map(|e| match &e.what {
+        EventKind::Op { expect: Some(x), ok, refused, detail, .. } if x == "refused" => Some((*ok, *refused, detail.clone())),
+        _ => None,
+    });
+    scenario
+        .ops
+        .iter()
+        .filter(|o| o.expect == crate::scenario::OpExpect::Refused)
+        .map(|o| {
+            let (refused, detail) = match seen.next() {
+                Some((true, _, d)) => (Some(false), d),
+                Some((false, true, d)) => (Some(true), d),
+                Some((false, false, d)) => (None, d),
+                None => (None, "the run ended before it".to_string()),
+            };
+            gates::Refusal { op: format!("{} at {}", o.op.name(), o.at), refused, detail }
+        })
+        .collect()
+}
+
 /// A window without a successful operation (`unavailability`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Window {
@@ -267,6 +343,16 @@ pub struct Summary {
     pub backend: String,
     /// The etcd version.
     pub etcd_version: String,
+    /// Each member's etcd version at the end, as its status said; empty in summaries older
+    /// than it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<MemberVersion>,
+    /// The cluster version at the end (`3.5.0`); absent when it was never read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_version: Option<String>,
+    /// Versions that changed during the run (an upgrade), in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub version_changes: Vec<VersionChange>,
     /// Workload duration, s.
     pub duration_s: f64,
     /// Operation counts.
@@ -339,6 +425,22 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// Each member's version and the cluster version at the end, with the cluster version's
+    /// changes: `n1 3.5.1 · n2 3.5.1 · n3 3.5.1 · cluster 3.5.0 (3.4.0 → 3.5.0 at 21.4 s)`;
+    /// `None` when the run recorded no versions.
+    pub fn versions_line(&self) -> Option<String> {
+        if self.members.is_empty() && self.cluster_version.is_none() {
+            return None;
+        }
+        let mut parts: Vec<String> = self.members.iter().map(|m| format!("{} {}", m.name, m.version)).collect();
+        if let Some(c) = &self.cluster_version {
+            let moves: Vec<String> =
+                self.version_changes.iter().filter(|v| v.member.is_none()).map(|v| format!("{} → {} at {:.1} s", v.from, v.to, v.t_s)).collect();
+            parts.push(if moves.is_empty() { format!("cluster {c}") } else { format!("cluster {c} ({})", moves.join(", ")) });
+        }
+        Some(parts.join(" · "))
+    }
+
     /// The run's exit code as [`crate::error::Exit`]: the one conversion of a summary's
     /// `exit_code` (written from the run's [`gates::Verdict`]) back to an exit.
     pub fn exit(&self) -> crate::error::Exit {
@@ -547,7 +649,9 @@ pub fn build(input: &SummaryInput) -> Summary {
         consistency_gap: input.consistency.filter(|c| !c.not_compared.is_empty()).map(|c| c.not_compared.join("; ")),
         watch: input.watch.map(|w| w.ok),
         watch_problem: input.watch.and_then(|w| w.first_problem.clone()),
+        refusals: refusals(input.scenario, input.events),
     };
+    let (members, cluster_version, version_changes) = versions(input.events);
     let gates = gates::evaluate(&input.scenario.expect, &facts);
     let verdict = gates::verdict(&gates, &input.invalid, input.interrupted);
     let invalid_reasons = gates::invalid_reasons(&gates, &input.invalid);
@@ -557,6 +661,9 @@ pub fn build(input: &SummaryInput) -> Summary {
         seed: input.seed,
         backend: input.backend.to_string(),
         etcd_version: input.etcd_version.to_string(),
+        members,
+        cluster_version,
+        version_changes,
         duration_s,
         ops: ops_count,
         errors: errors(input.history),

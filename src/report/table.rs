@@ -128,6 +128,9 @@ pub fn render(s: &Summary) -> String {
     // Header.
     let _ = writeln!(out, "faultline · {} · seed {} · {} · etcd {} · {} s", s.scenario, s.seed, s.backend, s.etcd_version, num(s.duration_s));
     let _ = writeln!(out, "run dir {} · harness {} s CPU, {} MiB peak RSS", s.run_dir, num(s.harness.cpu_s), num(s.harness.peak_rss_mib));
+    if !s.version_changes.is_empty() {
+        let _ = writeln!(out, "versions at the end: {}", s.versions_line().unwrap_or_default());
+    }
     out.push('\n');
 
     // Operations and latency.
@@ -336,6 +339,9 @@ mod tests {
             seed: 42,
             backend: "process".into(),
             etcd_version: "3.4.23".into(),
+            members: Vec::new(),
+            cluster_version: None,
+            version_changes: Vec::new(),
             duration_s: 60.0,
             ops: OpCounts { total: 24000, ok: 23800, fail: 120, info: 80, cas_not_applied: 0 },
             errors: [("database space exceeded".to_string(), 120), ("timeout".to_string(), 80)].into_iter().collect(),

@@ -11,8 +11,8 @@ use crate::cluster::{self, Backend};
 use crate::events::EventKind;
 use crate::history::Clock;
 use crate::observer::ClusterView;
-use crate::scenario::{EtcdOp, RestartSettings, Target};
-use std::path::PathBuf;
+use crate::ops::Failed;
+use crate::scenario::{EtcdOp, OpExpect, RestartSettings, Target};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::watch;
@@ -76,6 +76,8 @@ pub(super) struct OpJob {
     pub view: watch::Receiver<ClusterView>,
     /// The snapshots saved so far (and the restore's events).
     pub snapshots: Arc<crate::ops::Snapshots>,
+    /// Its right outcome.
+    pub expect: OpExpect,
 }
 
 impl OpJob {
@@ -95,11 +97,13 @@ impl OpJob {
             Ok(r) => r,
             Err(e) => Err(format!("the op task failed: {e}")),
         };
-        self.record(r).await
+        self.record(r.map_err(Failed::Broke)).await
     }
 
     /// After a membership change, whom clients see; then the event and the progress line.
-    pub(super) async fn record(&self, r: Result<crate::ops::Done, String>) -> Option<String> {
+    /// The reason the run is invalid: the op failed (or, expected to be refused, failed
+    /// otherwise than by etcd's refusal).
+    pub(super) async fn record(&self, r: Result<crate::ops::Done, Failed>) -> Option<String> {
         if self.op.changes_membership() {
             let all = self.ctx.backend.endpoints();
             // On the client runtime: its namespace reaches the members.
@@ -107,18 +111,30 @@ impl OpJob {
             let list = self.ctx.client_rt.spawn(async move { crate::ops::membership::member_list(&a).await }).await.unwrap_or_else(|e| Err(e.to_string()));
             self.rosters.update(all, list.ok().map(|l| l.into_iter().filter(|m| m.learner).map(|m| m.name).collect()));
         }
+        let refused = matches!(r, Err(Failed::Refused(_)));
         let (ok, detail, targets, took) = match r {
             Ok(d) => (true, d.detail, d.targets, d.took.as_secs_f64()),
-            Err(m) => (false, m, Vec::new(), 0.0),
+            Err(f) => (false, f.detail().to_string(), Vec::new(), 0.0),
         };
         let name = self.op.name();
         // A restore's member and snapshot-restored events, then the op's own.
         for e in self.snapshots.take_events() {
             self.ctx.sink.emit(e);
         }
-        self.ctx.sink.say(&format!("{:>7.2}s  op {name} {}: {detail}", self.clock.now_ns() as f64 / 1e9, if ok { "done" } else { "FAILED" }));
-        self.ctx.sink.emit(EventKind::Op { op: name.into(), targets, ok, detail: detail.clone(), duration_s: took });
-        (!ok).then(|| format!("op {name} at {} failed: {detail}", self.at))
+        let outcome = match (ok, refused, self.expect) {
+            (true, _, OpExpect::Refused) => "done, NOT REFUSED as expected",
+            (true, _, OpExpect::Done) => "done",
+            (false, true, OpExpect::Refused) => "refused, as expected",
+            (false, true, OpExpect::Done) => "REFUSED",
+            (false, false, _) => "FAILED",
+        };
+        self.ctx.sink.say(&format!("{:>7.2}s  op {name} {outcome}: {detail}", self.clock.now_ns() as f64 / 1e9));
+        let expect = (!self.expect.is_done()).then(|| "refused".to_string());
+        self.ctx.sink.emit(EventKind::Op { op: name.into(), targets, ok, detail: detail.clone(), duration_s: took, expect, refused });
+        match (ok, refused, self.expect) {
+            (true, _, _) | (false, true, OpExpect::Refused) => None,
+            _ => Some(format!("op {name} at {} failed: {detail}", self.at)),
+        }
     }
 }
 
@@ -185,16 +201,19 @@ pub(super) async fn rolling_restart(
     leader: Option<&str>,
     in_force: &mut InForce,
     invalid: &mut Vec<String>,
-) -> Result<crate::ops::Done, String> {
+) -> Result<crate::ops::Done, Failed> {
     let start = Instant::now();
-    let config = (!settings.is_empty()).then(|| cluster::MemberConfig {
-        args: settings.args(),
-        binary: settings.binary.as_ref().map(PathBuf::from),
-        image: settings.image.clone(),
-    });
+    let config = (!settings.is_empty()).then(|| cluster::MemberConfig { args: settings.args(), program: settings.program() });
     let names: Vec<String> = eps.iter().map(|e| e.member.clone()).collect();
     let mut said = Vec::new();
     let mut done = Vec::new();
+    let how = match &config {
+        None => String::new(),
+        Some(c) => {
+            let parts: Vec<String> = [c.args.join(" "), c.program.as_ref().map(|p| p.to_string()).unwrap_or_default()].into_iter().filter(|s| !s.is_empty()).collect();
+            format!(" with {}", parts.join(", "))
+        }
+    };
     for m in crate::ops::restart::order(&names, leader) {
         let state = ctx.backend.state(&m);
         if state != cluster::MemberState::Running {
@@ -207,24 +226,17 @@ pub(super) async fn rolling_restart(
         let (m2, c2) = (m.clone(), config.clone());
         let r = ctx.client_rt.spawn(async move { crate::ops::restart::restart_member(&b, &eps2, &m2, c2).await }).await.map_err(|e| e.to_string())?;
         put_back(ctx, &m, moved, in_force, invalid).await?;
-        said.push(r?);
+        match r {
+            Ok(line) => said.push(line),
+            // The rest are not tried: an operator stops at the first member that will not run.
+            Err(Failed::Refused(why)) => {
+                let so_far = if done.is_empty() { String::new() } else { format!(" (after {}: {})", done.join(", "), said.join("; ")) };
+                return Err(Failed::Refused(format!("rolling restart{how} stopped at {m}{so_far}: {why}")));
+            }
+            Err(e) => return Err(e),
+        }
         done.push(m);
     }
-    let how = match &config {
-        None => String::new(),
-        Some(c) => format!(
-            " with {}",
-            [
-                c.args.join(" "),
-                c.binary.as_ref().map(|b| format!("binary {}", b.display())).unwrap_or_default(),
-                c.image.as_ref().map(|i| format!("image {i}")).unwrap_or_default()
-            ]
-            .into_iter()
-            .filter(|s| !s.is_empty())
-            .collect::<Vec<_>>()
-            .join(", ")
-        ),
-    };
     Ok(crate::ops::Done { detail: format!("{} member(s) restarted one at a time{how}: {}", done.len(), said.join("; ")), targets: done, took: start.elapsed() })
 }
 

@@ -5,7 +5,7 @@
 
 use super::sink::EventSink;
 use crate::error::Error;
-use crate::events::Event;
+use crate::events::{Event, EventKind};
 use crate::history::Entry;
 use crate::jsonl::Record;
 use crate::watchlog::WatchRecord;
@@ -62,6 +62,9 @@ impl Recorders {
         let (events_tx, mut events_rx) = mpsc::unbounded_channel::<Event>();
         let events = tokio::spawn(async move {
             while let Some(e) = events_rx.recv().await {
+                if let Some(line) = on_terminal(&e) {
+                    sink.say(&line);
+                }
                 sink.record(e);
             }
         });
@@ -82,6 +85,17 @@ impl Recorders {
         let _ = events.await;
         let history = history.await.map_err(Error::harness)?;
         Ok(Recorded { history: history.records, watch, history_error: history.error, watch_error })
+    }
+}
+
+/// The observer's events worth a line on the terminal: a version that changed (an upgrade
+/// going on); versions first seen are in the summary.
+fn on_terminal(e: &Event) -> Option<String> {
+    let t = e.t as f64 / 1e9;
+    match &e.what {
+        EventKind::MemberVersion { member, version, from: Some(from) } => Some(format!("{t:>7.2}s  {member} now runs etcd {version} (was {from})")),
+        EventKind::ClusterVersion { version, from: Some(from) } => Some(format!("{t:>7.2}s  cluster version {from} → {version}")),
+        _ => None,
     }
 }
 

@@ -12,7 +12,7 @@ use crate::fault;
 use crate::fault::disk::{DurabilityMode, Layers};
 use crate::observer;
 use crate::report::progress::Progress;
-use crate::scenario::{BackendChoice, Scenario};
+use crate::scenario::{BackendChoice, EtcdOp, Scenario};
 use crate::schedule::{self, Planned};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -86,10 +86,25 @@ pub(super) fn prepare(mut scenario: Scenario, opts: &RunOptions) -> Result<Prepa
     let mut etcd_version = match backend_kind {
         // An attached cluster says its version once found (below).
         "docker" if scenario.cluster.attach.is_some() => String::new(),
-        "docker" => cluster::docker::prepare_image(&scenario.cluster, opts.quiet)?,
+        "docker" => {
+            versions_preflight(&scenario, backend_kind)?;
+            let v = cluster::docker::prepare_image(&scenario.cluster, opts.quiet)?;
+            for version in upgrade_versions(&scenario) {
+                cluster::docker::prepare_version_image(&version, opts.quiet)?;
+            }
+            v
+        }
         _ => {
-            cluster::process::preflight(&scenario.cluster)?;
-            cluster::etcd_version(&scenario.cluster.etcd.binary_path()?)?
+            let binaries = cluster::process::preflight(&scenario.cluster)?;
+            versions_preflight(&scenario, backend_kind)?;
+            let mut vs: Vec<String> = Vec::new();
+            for b in binaries {
+                let v = cluster::etcd_version(&b)?;
+                if !vs.contains(&v) {
+                    vs.push(v);
+                }
+            }
+            vs.join(", ")
         }
     };
 
@@ -106,6 +121,68 @@ pub(super) fn prepare(mut scenario: Scenario, opts: &RunOptions) -> Result<Prepa
     // The resolved schedule, for replays and for people.
     std::fs::write(run_dir.join("schedule.json"), serde_json::to_vec_pretty(&plan).unwrap_or_default())?;
     Ok(Prepared { scenario, seed, plan, backend_kind, etcd_version, run_dir, run_id, attached, disk_layer })
+}
+
+/// The versions the scenario's rolling restarts move the members to.
+fn upgrade_versions(s: &Scenario) -> Vec<String> {
+    s.ops.iter().filter_map(|o| match &o.op { EtcdOp::RollingRestart { etcd } => etcd.version.clone(), _ => None }).collect()
+}
+
+/// Every version the scenario names is here (exit 3 naming what installs it), and every
+/// etcd flag it gives is taken by each binary it goes to — asked of the binary itself;
+/// refused, with the binary's own words, before anything starts. Flags differ between
+/// versions (3.5 renamed `--experimental-backend-bbolt-freelist-type` and dropped `--debug`;
+/// Debian's 3.4.23 has no `--socket-reuse-port`). Custom images are not looked into.
+fn versions_preflight(s: &Scenario, backend_kind: &str) -> Result<(), Error> {
+    let e = &s.cluster.etcd;
+    if s.cluster.attach.is_some() {
+        return Ok(());
+    }
+    let custom_image = backend_kind == "docker" && !e.image.starts_with("faultline/etcd:");
+    // The binary each member starts on, when faultline can know it.
+    let mut starts: Vec<(String, std::path::PathBuf)> = Vec::new();
+    for i in 0..s.cluster.size {
+        if e.version_of(i).is_some() || !custom_image {
+            starts.push((format!("n{}", i + 1), e.binary_of(i)?));
+        }
+    }
+    let shared = &e.extra_args;
+    let refuse = |binary: &std::path::Path, args: &[String], whose: &str, given: &str| -> Result<(), Error> {
+        let refused = cluster::versions::refused_flags(binary, args)?;
+        if refused.is_empty() {
+            return Ok(());
+        }
+        let version = cluster::etcd_version(binary).unwrap_or_else(|_| "(unknown version)".into());
+        let list: Vec<String> = refused.iter().map(|(f, said)| format!("`{f}` (\"{said}\")")).collect();
+        Err(Error::BadInput(format!(
+            "{given}: etcd {version} ({}, {whose}) does not take {}. Flags differ between etcd versions (3.5 renamed --experimental-backend-bbolt-freelist-type to --backend-bbolt-freelist-type and dropped --debug; 3.4 has no --socket-reuse-port): drop the flag, or give it only where the version takes it — a rolling restart's own `etcd.extra_args` go only to the version it moves to.",
+            binary.display(),
+            list.join(", ")
+        )))
+    };
+    for (m, b) in &starts {
+        refuse(b, shared, &format!("member {m}"), "cluster.etcd.extra_args")?;
+    }
+    for o in &s.ops {
+        let EtcdOp::RollingRestart { etcd: r } = &o.op else { continue };
+        let mut args = shared.clone();
+        args.extend(r.args());
+        let given = format!("the rolling-restart at {}", o.at);
+        match r.program() {
+            Some(cluster::Program::Version(v)) => refuse(&cluster::versions::binary(&v).map_err(|err| err.context(given.clone()))?, &args, "what the members move to", &given)?,
+            Some(cluster::Program::Binary(b)) => {
+                let b = crate::host::sys::which(&b.display().to_string()).unwrap_or(b);
+                refuse(&b, &args, "what the members move to", &given)?
+            }
+            Some(cluster::Program::Image(_)) => {}
+            None => {
+                for (m, b) in &starts {
+                    refuse(b, &args, &format!("member {m}"), &given)?;
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// What the scenario needs of this machine and of the cluster, refused before anything is
@@ -198,7 +275,7 @@ pub(super) fn build(p: &mut Prepared, layers: &Layers) -> Result<Arc<dyn Backend
     let s = &p.scenario;
     let backend: Arc<dyn Backend> = match (p.backend_kind, p.attached.take()) {
         ("docker", Some(b)) => Arc::new(b),
-        ("docker", None) => Arc::new(DockerBackend::create(&p.run_id, &p.run_dir, &s.cluster, &s.cluster.etcd.image)?),
+        ("docker", None) => Arc::new(DockerBackend::create(&p.run_id, &p.run_dir, &s.cluster)?),
         _ => Arc::new(ProcessBackend::create(&p.run_id, &p.run_dir, &s.cluster)?),
     };
     if let Some(mode) = p.disk_layer {

@@ -150,6 +150,7 @@ impl Walk<'_> {
             rosters: self.rosters.clone(),
             view: self.view.clone(),
             snapshots: self.snapshots.clone(),
+            expect: o.expect,
         };
         match &o.op {
             EtcdOp::RollingRestart { etcd } => {

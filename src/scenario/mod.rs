@@ -156,6 +156,28 @@ pub struct OpSpec {
     /// What it does.
     #[serde(flatten)]
     pub op: EtcdOp,
+    /// Its right outcome: done (the default), or refused by etcd.
+    #[serde(skip_serializing_if = "OpExpect::is_done")]
+    pub expect: OpExpect,
+}
+
+/// An op's right outcome (`expect:` on an op).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OpExpect {
+    /// It is carried out and verified; its failure makes the run invalid.
+    #[default]
+    Done,
+    /// etcd refuses it (a member will not start on a version): a gate, `op_refused`, passes
+    /// when it does and fails when etcd carries it out.
+    Refused,
+}
+
+impl OpExpect {
+    /// The default.
+    pub fn is_done(&self) -> bool {
+        *self == OpExpect::Done
+    }
 }
 
 /// What a `rolling-restart` changes on each member (`etcd:` under the op, with the keys of
@@ -178,6 +200,9 @@ pub struct RestartSettings {
     /// More flags, as given.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub extra_args: Vec<String>,
+    /// A version of faultline's store (either backend): the upgrade path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
     /// Another etcd binary (process backend).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub binary: Option<String>,
@@ -208,7 +233,16 @@ impl RestartSettings {
 
     /// Whether it changes nothing (a plain restart).
     pub fn is_empty(&self) -> bool {
-        self.args().is_empty() && self.binary.is_none() && self.image.is_none()
+        self.args().is_empty() && self.program().is_none()
+    }
+
+    /// What the members run after it, when it changes that (the resolver lets one of
+    /// version, binary and image through).
+    pub fn program(&self) -> Option<crate::cluster::Program> {
+        use crate::cluster::Program;
+        (self.version.clone().map(Program::Version))
+            .or_else(|| self.binary.as_ref().map(|b| Program::Binary(b.into())))
+            .or_else(|| self.image.clone().map(Program::Image))
     }
 }
 

@@ -49,6 +49,7 @@ pub struct RawAttach {
 #[serde(deny_unknown_fields)]
 pub struct RawEtcd {
     pub version: Option<String>,
+    pub versions: Option<Vec<String>>,
     pub binary: Option<String>,
     pub image: Option<String>,
     pub command: Option<Vec<String>>,
@@ -104,6 +105,8 @@ pub struct RawOp {
     pub name: Option<String>,
     /// snapshot-restore: the snapshot to restore.
     pub from: Option<String>,
+    /// `refused`: the op's right outcome is etcd refusing it.
+    pub expect: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

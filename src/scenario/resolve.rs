@@ -416,7 +416,41 @@ impl Resolver<'_> {
         if r.from.is_some() && !matches!(op, EtcdOp::SnapshotRestore { .. }) {
             return self.err(loc, format!("`from` names the snapshot a snapshot-restore restores; `{name}` takes none"));
         }
-        Ok(OpSpec { at, op })
+        let expect = match r.expect.as_deref() {
+            None | Some("done") => OpExpect::Done,
+            Some("refused") if matches!(op, EtcdOp::RollingRestart { .. }) => OpExpect::Refused,
+            Some("refused") => {
+                return self.err(
+                    loc,
+                    format!("`expect: refused` applies to rolling-restart (a member whose etcd will not start on the new version or settings), not to `{name}`: faultline cannot yet tell etcd refusing a `{name}` from the op failing"),
+                )
+            }
+            Some(other) => return self.err(loc, format!("`expect: {other}` is not an op outcome: write `expect: refused` when etcd refusing the op is right (or leave it out)")),
+        };
+        Ok(OpSpec { at, op, expect })
+    }
+
+    /// `cluster.etcd.versions`: one version of the store per member (a mixed cluster), or
+    /// none; refused beside `version`, `binary` or `image`, and when it does not name one
+    /// version per member.
+    fn mixed_versions(&self, e: &super::raw::RawEtcd, size: usize) -> Result<Vec<String>, Error> {
+        let Some(vs) = &e.versions else { return Ok(Vec::new()) };
+        let at = "cluster.etcd.versions";
+        if let Some(bad) = vs.iter().find(|v| !crate::cluster::versions::is_version(v)) {
+            return self.err(None, format!("{at}: `{bad}` is not an etcd version: write each as `3.5.1` (`faultline doctor` lists the versions here)"));
+        }
+        if vs.len() != size {
+            return self.err(
+                None,
+                format!("{at} names {} version(s) for a cluster of {size}: give one per member, in member order (n1 first), e.g. [\"3.4.23\", \"3.5.1\", \"3.5.1\"]", vs.len()),
+            );
+        }
+        for (key, given) in [("version", e.version.is_some()), ("binary", e.binary.is_some()), ("image", e.image.is_some())] {
+            if given {
+                return self.err(None, format!("cluster.etcd gives both `versions` and `{key}`: give one (`versions` names each member's version of faultline's store)"));
+            }
+        }
+        Ok(vs.clone())
     }
 
     /// A rolling restart's new settings: the keys of `cluster.etcd`, each given one turned
@@ -426,8 +460,20 @@ impl Resolver<'_> {
         if e.command.is_some() {
             return self.err(loc, "a rolling restart keeps each member's command; give `image` (Docker) or `binary` (process) to change what runs");
         }
-        if e.version.is_some() {
-            return self.err(loc, "`version` under a rolling-restart's `etcd` is not supported yet (issue 16): give `binary` (process backend, e.g. /opt/faultline/etcd/3.5.1/etcd) or `image` (Docker)");
+        if e.versions.is_some() {
+            return self.err(loc, "a rolling restart moves every member to one `version`: `versions` (one per member) applies to cluster.etcd");
+        }
+        if let Some(v) = &e.version {
+            if !crate::cluster::versions::is_version(v) {
+                return self.err(loc, format!("the rolling restart's `version: {v}` is not an etcd version: write it as `3.5.1` (`faultline doctor` lists the versions here)"));
+            }
+        }
+        let given: Vec<&str> = [("version", e.version.is_some()), ("binary", e.binary.is_some()), ("image", e.image.is_some())]
+            .into_iter()
+            .filter_map(|(k, g)| g.then_some(k))
+            .collect();
+        if given.len() > 1 {
+            return self.err(loc, format!("the rolling restart gives {}: give one (`version` works on both backends)", given.join(" and ")));
         }
         if let (Some(h), Some(t)) = (e.heartbeat_interval, e.election_timeout.as_ref().map(|t| t.value)) {
             if h.0.is_zero() || t.0 < h.0 * 5 {
@@ -440,6 +486,7 @@ impl Resolver<'_> {
             snapshot_count: e.snapshot_count,
             quota_backend_bytes: e.quota_backend_bytes,
             extra_args: e.extra_args.clone(),
+            version: e.version.clone(),
             binary: e.binary.clone(),
             image: e.image.clone(),
         })
@@ -715,9 +762,9 @@ impl Resolver<'_> {
             None => 3,
         };
         let e = &c.etcd;
+        let versions = self.mixed_versions(e, size)?;
         if let Some(v) = &e.version {
-            let ok = v.split('.').count() == 3 && v.split('.').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()));
-            if !ok {
+            if !crate::cluster::versions::is_version(v) {
                 return self
                     .err(None, format!("cluster.etcd.version `{v}` is not an etcd version: write it as `3.5.1` (`faultline doctor` lists the versions here)"));
             }
@@ -748,9 +795,13 @@ impl Resolver<'_> {
             size,
             attach,
             etcd: EtcdSpec {
-                version: e.version.clone(),
+                version: versions.iter().max_by_key(|v| crate::cluster::versions::order_key(v)).cloned().or_else(|| e.version.clone()),
                 binary: e.binary.clone().unwrap_or_else(|| "etcd".into()),
-                image: e.image.clone().unwrap_or_else(|| format!("faultline/etcd:{}", e.version.as_deref().unwrap_or("3.4.23"))),
+                image: e.image.clone().unwrap_or_else(|| {
+                    let newest = versions.iter().max_by_key(|v| crate::cluster::versions::order_key(v));
+                    format!("faultline/etcd:{}", newest.or(e.version.as_ref()).map_or("3.4.23", String::as_str))
+                }),
+                versions,
                 command: e.command.clone(),
                 heartbeat_interval: heartbeat,
                 election_timeout: election,
@@ -1353,6 +1404,7 @@ mod tests {
         assert_eq!(parse(&s.to_yaml(), "again.yaml").unwrap().cluster.etcd.version.as_deref(), Some("3.5.1"));
         assert!(err("name: x\ncluster: {etcd: {version: latest}}\n").contains("write it as `3.5.1`"));
         assert!(err("name: x\ncluster: {etcd: {version: \"3.5.1\", image: my/etcd:1}}\n").contains("give one"));
-        assert!(err("name: x\nops:\n  - {at: 1s, op: rolling-restart, etcd: {version: \"3.5.1\"}}\n").contains("not supported yet"));
+        assert!(err("name: x\nops:\n  - {at: 1s, op: rolling-restart, etcd: {version: \"3.5.1\", binary: /x}}\n").contains("gives version and binary"));
+        assert!(err("name: x\nops:\n  - {at: 1s, op: rolling-restart, etcd: {version: \"3.5\"}}\n").contains("not an etcd version"));
     }
 }

@@ -150,7 +150,7 @@ impl TestCluster {
         let dir = tempfile::tempdir().unwrap();
         let run_id = state::new_run_id();
         let backend: Arc<dyn Backend> =
-            Arc::new(faultline::cluster::docker::DockerBackend::create(&run_id, dir.path(), &s.cluster, &s.cluster.etcd.image).expect("create cluster"));
+            Arc::new(faultline::cluster::docker::DockerBackend::create(&run_id, dir.path(), &s.cluster).expect("create cluster"));
         Some(Self::up(backend, dir, run_id))
     }
 
