@@ -116,14 +116,15 @@ pub enum Command {
     /// whether the runs separate the variants (ranges that do not overlap) or overlap.
     /// Writes DIR/compare.json and DIR/compare.html (the table and dot plots of the runs).
     ///
-    /// Variant keys: binary (etcd path, process backend), image (docker backend),
+    /// Variant keys: version (an etcd version of faultline's store, `faultline doctor` lists
+    /// them; either backend), binary (etcd path, process backend), image (docker backend),
     /// heartbeat_interval, election_timeout, snapshot_count, quota_backend_bytes,
     /// extra_args (comma separated), backend. The exit code is 0 when every run passed
     /// its gates, else the worst run's.
     ///
     /// Example: faultline compare scenarios/tuning-heartbeat.yaml --a heartbeat_interval=100ms election_timeout=1s --b heartbeat_interval=20ms election_timeout=100ms --runs 3
     ///
-    /// Example (upgrade): faultline compare scenarios/leader-kill.yaml --backend process --a binary=/usr/bin/etcd --b binary=/opt/etcd-3.5/etcd
+    /// Example (upgrade): faultline compare scenarios/leader-kill.yaml --a version=3.4.23 --b version=3.5.1
     #[command(after_help = COMPARE_EXIT_CODES)]
     Compare(CompareArgs),
     /// Check scenarios and explain them (resolved settings and fault schedule) without running.
@@ -351,8 +352,12 @@ pub struct ImageArgs {
 #[derive(Debug, Args)]
 pub struct ImageBuildArgs {
     /// The etcd binary (default: etcd on PATH).
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", conflicts_with = "version")]
     pub etcd: Option<PathBuf>,
+    /// An etcd version of faultline's store instead (`3.5.1`; `faultline doctor` lists those
+    /// here): builds faultline/etcd:<version> from that version's binary.
+    #[arg(long, value_name = "X.Y.Z")]
+    pub version: Option<String>,
     /// The image reference (default: faultline/etcd:<the binary's version>).
     #[arg(long, value_name = "TAG")]
     pub tag: Option<String>,

@@ -63,8 +63,9 @@ pub struct DockerBackend {
     run_id: String,
     rt: tokio::runtime::Runtime,
     docker: Docker,
-    /// The image of members added at run time (the cluster's; the newest of a mixed one's).
-    image: String,
+    /// The image of members added at run time: the cluster's (the newest of a mixed one's),
+    /// then the one a rolling restart last moved a member to.
+    image: Mutex<String>,
     entrypoint: Option<Vec<String>>,
     network: String,
     /// The run's third address octet (10.78.<subnet>.0/24) and directory, for added members.
@@ -204,7 +205,7 @@ impl DockerBackend {
             run_id: run_id.into(),
             rt,
             docker,
-            image: spec.etcd.image.clone(),
+            image: Mutex::new(spec.etcd.image.clone()),
             entrypoint: spec.etcd.command.clone(),
             network: network.clone(),
             subnet,
@@ -328,7 +329,7 @@ impl DockerBackend {
             run_id: run_id.into(),
             rt,
             docker,
-            image: String::new(),
+            image: Mutex::new(String::new()),
             entrypoint: None,
             network: String::new(),
             subnet: 0,
@@ -861,7 +862,7 @@ impl Membership for DockerBackend {
                 if let Some(s) = slots.iter_mut().find(|s| s.member.name == m.name) {
                     s.removed = false;
                     s.config = MemberConfig::default();
-                    s.image = self.image.clone();
+                    s.image = lock(&self.image).clone();
                 }
             }
             self.recreate(&m.name, &[])?;
@@ -873,7 +874,8 @@ impl Membership for DockerBackend {
         let name = name.map_or_else(|| super::next_member_name(&used), str::to_string);
         let subnet = self.subnet;
         let m = super::new_member(index, &name, &self.run_dir, |h| Ipv4Addr::new(10, 78, subnet, h), |_| PathBuf::from(NOT_RUNNING));
-        self.new_slot(m, self.image.clone())
+        let image = lock(&self.image).clone();
+        self.new_slot(m, image)
     }
 
     fn remove_member(&self, member: &str) -> Result<(), Error> {
@@ -911,6 +913,9 @@ impl Membership for DockerBackend {
                 )))
             }
         };
+        if let Some(i) = &image {
+            *lock(&self.image) = i.clone();
+        }
         let before = self.with_slot(member, |s| {
             let before = MemberConfig { args: std::mem::replace(&mut s.config.args, config.args), program: Some(Program::Image(s.image.clone())) };
             if let Some(i) = image {

@@ -45,8 +45,9 @@ pub struct ProcessBackend {
     prefix: String,
     run_dir: PathBuf,
     subnet: u8,
-    /// The binary of members added at run time (the cluster's; the newest of a mixed one's).
-    binary: PathBuf,
+    /// The binary of members added at run time: the cluster's (the newest of a mixed one's),
+    /// then the one a rolling restart last moved a member to.
+    binary: Mutex<PathBuf>,
     args: Vec<String>,
     slots: Mutex<Vec<Slot>>,
     namespaces: Mutex<Vec<String>>,
@@ -90,7 +91,7 @@ impl ProcessBackend {
             prefix: prefix.clone(),
             run_dir: run_dir.to_path_buf(),
             subnet,
-            binary,
+            binary: Mutex::new(binary),
             args,
             slots: Mutex::new(Vec::new()),
             namespaces: Mutex::new(Vec::new()),
@@ -355,7 +356,7 @@ impl Membership for ProcessBackend {
                 super::empty_dir(&s.member.data_dir)?;
                 s.removed = false;
                 s.config = MemberConfig::default();
-                s.binary = self.binary.clone();
+                s.binary = lock(&self.binary).clone();
                 return Ok(s.member.clone());
             }
         }
@@ -371,7 +372,7 @@ impl Membership for ProcessBackend {
         std::fs::create_dir_all(&m.data_dir)?;
         let cgroup = Cgroup::create(&format!("{}-{name}", self.run_id));
         m.cgroup = cgroup.dirs.clone();
-        slots.push(Slot { member: m.clone(), cgroup, child: None, binary: self.binary.clone(), config: MemberConfig::default(), removed: false });
+        slots.push(Slot { member: m.clone(), cgroup, child: None, binary: lock(&self.binary).clone(), config: MemberConfig::default(), removed: false });
         Ok(m)
     }
 
@@ -399,6 +400,9 @@ impl Membership for ProcessBackend {
                 )))
             }
         };
+        if let Some(b) = &binary {
+            *lock(&self.binary) = b.clone();
+        }
         self.with_slot(member, |s| {
             let before = MemberConfig { args: std::mem::replace(&mut s.config.args, config.args), program: Some(Program::Binary(s.binary.clone())) };
             if let Some(b) = binary {

@@ -112,6 +112,9 @@ pub fn explain(s: &Scenario, seed: u64, seed_given: bool) -> String {
                 added += 1;
                 what = format!("member-add n{added} as a {}", if learner { "learner" } else { "voter" });
             }
+            if op.expect == crate::scenario::OpExpect::Refused {
+                what.push_str(" — expected to be refused by etcd (gate op_refused)");
+            }
             let _ = writeln!(o, "    at {:>6.1}s  {what}", op.at.secs());
         }
     }

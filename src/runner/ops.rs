@@ -190,7 +190,8 @@ async fn run_op(
 
 /// `rolling-restart`: every member in turn (followers first, the leader last), each stopped
 /// gracefully, given the new settings, started and waited for until it has caught up. A
-/// member a process fault holds down or paused is skipped (said in the detail). On a backend
+/// member a process fault holds down takes the new settings without a start (it comes back
+/// on them when the fault heals); a paused one is skipped (said in the detail). On a backend
 /// whose restarted members get a new network namespace (Docker), the faults living in the
 /// member's namespace or cgroups are healed before its restart and put back on after it, on
 /// the same members, so they stay in force (each heal and injection is recorded).
@@ -216,9 +217,25 @@ pub(super) async fn rolling_restart(
     };
     for m in crate::ops::restart::order(&names, leader) {
         let state = ctx.backend.state(&m);
-        if state != cluster::MemberState::Running {
-            said.push(format!("{m} skipped ({state:?}: a fault holds it)"));
-            continue;
+        match (state, &config) {
+            (cluster::MemberState::Running, _) => {}
+            // Down (a kill holds it): it takes the new settings now and comes back on them when
+            // the fault heals, as a machine upgraded while its etcd was down does.
+            (cluster::MemberState::Down, Some(c)) => {
+                let b = ctx.backend.clone();
+                let (m2, c2) = (m.clone(), c.clone());
+                tokio::task::spawn_blocking(move || b.membership_or_err().and_then(|x| x.configure(&m2, c2)))
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .map_err(|e| Failed::Broke(format!("{m} is down (a fault holds it) and could not take the new settings: {e}")))?;
+                said.push(format!("{m} is down (a fault holds it): it starts{how} when it comes back"));
+                done.push(m);
+                continue;
+            }
+            _ => {
+                said.push(format!("{m} skipped ({state:?}: a fault holds it)"));
+                continue;
+            }
         }
         let moved = if ctx.backend.restart_keeps_netns() { Vec::new() } else { take_off(ctx, &m, in_force, invalid).await? };
         let b = ctx.backend.clone();
@@ -237,7 +254,7 @@ pub(super) async fn rolling_restart(
         }
         done.push(m);
     }
-    Ok(crate::ops::Done { detail: format!("{} member(s) restarted one at a time{how}: {}", done.len(), said.join("; ")), targets: done, took: start.elapsed() })
+    Ok(crate::ops::Done { detail: format!("{} member(s) moved one at a time{how}: {}", done.len(), said.join("; ")), targets: done, took: start.elapsed() })
 }
 
 /// Heal the faults living in `member`'s container before its restart; the faults to put

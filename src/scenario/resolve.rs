@@ -1407,4 +1407,23 @@ mod tests {
         assert!(err("name: x\nops:\n  - {at: 1s, op: rolling-restart, etcd: {version: \"3.5.1\", binary: /x}}\n").contains("gives version and binary"));
         assert!(err("name: x\nops:\n  - {at: 1s, op: rolling-restart, etcd: {version: \"3.5\"}}\n").contains("not an etcd version"));
     }
+
+    #[test]
+    fn a_mixed_cluster_names_one_version_per_member_and_reads_back_the_same() {
+        let yaml = "name: x\ncluster: {size: 3, etcd: {versions: [\"3.4.23\", \"3.5.1\", \"3.5.1\"]}}\nops:\n  - {at: 1s, op: rolling-restart, etcd: {version: \"3.4.23\"}, expect: refused}\n";
+        let s = parse(yaml, "s.yaml").unwrap();
+        let e = &s.cluster.etcd;
+        assert_eq!(e.versions, ["3.4.23", "3.5.1", "3.5.1"]);
+        // The newest is what a member added at run time runs.
+        assert_eq!((e.version.as_deref(), e.image.as_str()), (Some("3.5.1"), "faultline/etcd:3.5.1"));
+        assert_eq!((e.version_of(0), e.image_of(0).as_str(), e.image_of(2).as_str()), (Some("3.4.23"), "faultline/etcd:3.4.23", "faultline/etcd:3.5.1"));
+        assert_eq!(e.describe(), "etcd 3.4.23 (n1), 3.5.1 (n2, n3)");
+        assert_eq!(s.ops[0].expect, OpExpect::Refused);
+        let again = parse(&s.to_yaml(), "again.yaml").unwrap();
+        assert_eq!((again.cluster.etcd.versions.clone(), again.ops.clone()), (e.versions.clone(), s.ops.clone()));
+        assert!(err("name: x\ncluster: {size: 3, etcd: {versions: [\"3.4.23\", \"3.5.1\"]}}\n").contains("names 2 version(s) for a cluster of 3"));
+        assert!(err("name: x\ncluster: {size: 1, etcd: {versions: [\"3.5.1\"], version: \"3.5.1\"}}\n").contains("both `versions` and `version`"));
+        assert!(err("name: x\nops:\n  - {at: 1s, op: defrag, expect: refused}\n").contains("applies to rolling-restart"));
+        assert!(err("name: x\nops:\n  - {at: 1s, op: rolling-restart, expect: maybe}\n").contains("is not an op outcome"));
+    }
 }
