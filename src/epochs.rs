@@ -103,6 +103,8 @@ pub fn split(history: &[Entry], restores: &[Restore]) -> Vec<Epoch> {
                     rev: Some(r.revision),
                     error: None,
                     member: Some(format!("restored:{}", r.snapshot)),
+                    req: None,
+                    res: None,
                 };
                 start.push(e(EntryType::Invoke, first - 2));
                 start.push(e(EntryType::Ok, first - 1));
@@ -137,7 +139,7 @@ mod tests {
     const S: u64 = 1_000_000_000;
 
     fn entry(kind: EntryType, id: u64, t: u64, f: OpKind, key: &str, value: Value, rev: Option<i64>) -> Entry {
-        Entry { kind, id, client: id as u32, t, f, key: key.into(), value, rev, error: None, member: None }
+        Entry { kind, id, client: id as u32, t, f, key: key.into(), value, rev, error: None, member: None, req: None, res: None }
     }
 
     /// An acknowledged write of `v` to `key` at `t` (s), at revision `rev`.

@@ -21,7 +21,8 @@ pub enum EntryType {
     Info,
 }
 
-/// The operation (`f`).
+/// The operation (`f`): the register workload's three, then the `etcd` workload's
+/// (docs/formats.md §2.1), whose request and response are in the entry's `req` and `res`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OpKind {
@@ -31,10 +32,26 @@ pub enum OpKind {
     Write,
     /// Txn: compare value == from, then put to.
     Cas,
+    /// etcd: a range of one key.
+    Get,
+    /// etcd: a range of keys (a prefix, maybe with a limit or at a past revision).
+    Range,
+    /// etcd: a put (a transaction with no compare).
+    Put,
+    /// etcd: a delete of a key or a range (a transaction with no compare).
+    Delete,
+    /// etcd: a transaction with compares.
+    Txn,
+    /// etcd: a lease grant.
+    Grant,
+    /// etcd: a lease revoke.
+    Revoke,
+    /// etcd: a compaction.
+    Compact,
 }
 
 impl OpKind {
-    /// All kinds, in report order.
+    /// The register kinds, in report order (the summary's latency rows).
     pub const ALL: [OpKind; 3] = [OpKind::Read, OpKind::Write, OpKind::Cas];
 
     /// The kind's name as in the history.
@@ -43,6 +60,51 @@ impl OpKind {
             OpKind::Read => "read",
             OpKind::Write => "write",
             OpKind::Cas => "cas",
+            OpKind::Get => "get",
+            OpKind::Range => "range",
+            OpKind::Put => "put",
+            OpKind::Delete => "delete",
+            OpKind::Txn => "txn",
+            OpKind::Grant => "grant",
+            OpKind::Revoke => "revoke",
+            OpKind::Compact => "compact",
+        }
+    }
+
+    /// The summary's latency row it counts in: reads (read, get, range), writes (write, put,
+    /// delete), compare-and-sets (cas, txn); lease and compaction calls only in `all`.
+    pub fn row(self) -> Option<OpKind> {
+        match self {
+            OpKind::Read | OpKind::Get | OpKind::Range => Some(OpKind::Read),
+            OpKind::Write | OpKind::Put | OpKind::Delete => Some(OpKind::Write),
+            OpKind::Cas | OpKind::Txn => Some(OpKind::Cas),
+            OpKind::Grant | OpKind::Revoke | OpKind::Compact => None,
+        }
+    }
+
+    /// Whether it is one of the `etcd` workload's (with `req` and `res`).
+    pub fn is_etcd(self) -> bool {
+        !matches!(self, OpKind::Read | OpKind::Write | OpKind::Cas)
+    }
+}
+
+/// The register workload's operations: the first three kinds of `f`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RegisterOp {
+    /// A range of one key.
+    Read,
+    /// A put.
+    Write,
+    /// A compare-and-set transaction.
+    Cas,
+}
+
+impl From<RegisterOp> for OpKind {
+    fn from(r: RegisterOp) -> OpKind {
+        match r {
+            RegisterOp::Read => OpKind::Read,
+            RegisterOp::Write => OpKind::Write,
+            RegisterOp::Cas => OpKind::Cas,
         }
     }
 }
@@ -124,6 +186,12 @@ pub struct Entry {
     /// The member the client was connected to (an extension of docs/formats.md §2).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub member: Option<String>,
+    /// `etcd` workload, on the invocation: what was asked (docs/formats.md §2.1).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub req: Option<crate::etcd_api::Request>,
+    /// `etcd` workload, on an `ok` completion: what etcd answered.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub res: Option<crate::etcd_api::Response>,
 }
 
 /// Streams history records to their file (see [`crate::jsonl::Writer`]).
@@ -157,6 +225,12 @@ pub struct Op {
     pub output: Value,
     /// Revision of the response, when ok.
     pub rev: Option<i64>,
+    /// `etcd` workload: the request (from the invocation).
+    pub req: Option<crate::etcd_api::Request>,
+    /// `etcd` workload: the response (from an `ok` completion).
+    pub res: Option<crate::etcd_api::Response>,
+    /// Why it failed or is unknown (from the completion).
+    pub error: Option<String>,
 }
 
 impl Op {
@@ -186,6 +260,9 @@ pub fn pair(entries: &[Entry]) -> Vec<Op> {
                     input: e.value.clone(),
                     output: Value::None,
                     rev: None,
+                    req: e.req.clone(),
+                    res: None,
+                    error: None,
                 });
             }
             kind => {
@@ -195,6 +272,8 @@ pub fn pair(entries: &[Entry]) -> Vec<Op> {
                     op.outcome = kind;
                     op.output = e.value.clone();
                     op.rev = e.rev;
+                    op.res = e.res.clone();
+                    op.error = e.error.clone();
                 }
             }
         }

@@ -27,6 +27,7 @@ pub mod workload;
 // What a run records: history.jsonl, events.jsonl, watch.jsonl (JSON Lines), and the
 // history split at snapshot-restores.
 pub mod epochs;
+pub mod etcd_api;
 pub mod events;
 pub mod history;
 pub mod jsonl;

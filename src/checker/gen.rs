@@ -22,7 +22,7 @@
 //! linearizable whatever the rest of the history: the stale value's write, `depth` definite
 //! overwrites and the read form a chain in real time, and values are never written twice.
 
-use crate::history::{Entry, EntryType, OpKind, Value};
+use crate::history::{Entry, EntryType, RegisterOp, Value};
 use crate::workload::register::COMPARE_FAILED;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -110,7 +110,7 @@ pub struct History {
 struct GenOp {
     slot: usize,
     client: u32,
-    f: OpKind,
+    f: RegisterOp,
     key: u32,
     call: u64,
     ret: u64,
@@ -150,19 +150,19 @@ pub fn generate(p: &Params) -> History {
         let Reverse((call, slot)) = heap.pop().expect("slots");
         let x: f64 = rng.random();
         let f = if x < p.read_frac {
-            OpKind::Read
+            RegisterOp::Read
         } else if x < p.read_frac + p.cas_frac {
-            OpKind::Cas
+            RegisterOp::Cas
         } else {
-            OpKind::Write
+            RegisterOp::Write
         };
         let key = rng.random_range(0..keys);
-        let info = f != OpKind::Read && rng.random_bool((p.info_pct / 100.0).clamp(0.0, 1.0));
+        let info = f != RegisterOp::Read && rng.random_bool((p.info_pct / 100.0).clamp(0.0, 1.0));
         let dur = if info { rng.random_range(2 * max_ns..=5 * max_ns) } else { rng.random_range(min_ns..=max_ns) };
         let ret = call + dur;
         let took = info && rng.random_bool(0.5);
         let lp = if info && took && rng.random_bool(0.25) { ret + rng.random_range(1..=20 * max_ns) } else { rng.random_range(call + 1..ret) };
-        let value = if f == OpKind::Read { 0 } else { fresh() };
+        let value = if f == RegisterOp::Read { 0 } else { fresh() };
         ops.push(GenOp { slot, client: client_of[slot], f, key, call, ret, lp, info, took, value, from: None, outcome: EntryType::Ok, read: None });
         if info {
             client_of[slot] = next_client;
@@ -185,14 +185,14 @@ pub fn generate(p: &Params) -> History {
         let k = op.key as usize;
         let effective = !op.info || op.took;
         match op.f {
-            OpKind::Read => {
+            RegisterOp::Read => {
                 op.read = cur[k];
                 match cur[k] {
                     Some(v) => seen[op.slot].insert(op.key, v),
                     None => seen[op.slot].remove(&op.key),
                 };
             }
-            OpKind::Write => {
+            RegisterOp::Write => {
                 if effective {
                     cur[k] = Some(op.value);
                 }
@@ -200,7 +200,7 @@ pub fn generate(p: &Params) -> History {
                     seen[op.slot].insert(op.key, op.value);
                 }
             }
-            OpKind::Cas => {
+            RegisterOp::Cas => {
                 let from = match seen[op.slot].get(&op.key) {
                     Some(&v) => v,
                     None => fresh(),
@@ -245,27 +245,29 @@ pub fn generate(p: &Params) -> History {
     let mut info = 0;
     for (id, op) in ops.iter().enumerate() {
         let input = match op.f {
-            OpKind::Read => Value::None,
-            OpKind::Write => Value::One(op.value.to_string()),
-            OpKind::Cas => Value::Pair(op.from.unwrap_or(0).to_string(), op.value.to_string()),
+            RegisterOp::Read => Value::None,
+            RegisterOp::Write => Value::One(op.value.to_string()),
+            RegisterOp::Cas => Value::Pair(op.from.unwrap_or(0).to_string(), op.value.to_string()),
         };
         let base = Entry {
             kind: EntryType::Invoke,
             id: id as u64,
             client: op.client,
             t: op.call,
-            f: op.f,
+            f: op.f.into(),
             key: format!("k{}", op.key),
             value: input.clone(),
             rev: None,
             error: None,
             member: None,
+            req: None,
+            res: None,
         };
         let mut done = base.clone();
         done.kind = op.outcome;
         done.t = op.ret;
         match (op.outcome, op.f) {
-            (EntryType::Ok, OpKind::Read) => done.value = op.read.map_or(Value::None, |v| Value::One(v.to_string())),
+            (EntryType::Ok, RegisterOp::Read) => done.value = op.read.map_or(Value::None, |v| Value::One(v.to_string())),
             (EntryType::Fail, _) => done.error = Some(COMPARE_FAILED.to_string()),
             (EntryType::Info, _) => {
                 info += 1;
@@ -300,14 +302,14 @@ fn plant(ops: &[GenOp], plant: Plant, fresh: &mut impl FnMut() -> u64) -> Option
     // Definite writers per key (ok writes, ok cas), sorted by return.
     let mut writers: HashMap<u32, Vec<(u64, u64, u64)>> = HashMap::new(); // key → (ret, call, value)
     for op in ops {
-        if op.outcome == EntryType::Ok && op.f != OpKind::Read {
+        if op.outcome == EntryType::Ok && op.f != RegisterOp::Read {
             writers.entry(op.key).or_default().push((op.ret, op.call, op.value));
         }
     }
     for w in writers.values_mut() {
         w.sort_unstable();
     }
-    let reads: Vec<usize> = (0..ops.len()).filter(|&i| ops[i].f == OpKind::Read && ops[i].outcome == EntryType::Ok).collect();
+    let reads: Vec<usize> = (0..ops.len()).filter(|&i| ops[i].f == RegisterOp::Read && ops[i].outcome == EntryType::Ok).collect();
     if reads.is_empty() {
         return None;
     }
@@ -386,7 +388,7 @@ mod tests {
             let diff: Vec<(&Entry, &Entry)> = h.entries.iter().zip(&clean.entries).filter(|(a, b)| a != b).collect();
             assert_eq!(diff.len(), 1);
             assert_eq!(diff[0].0.id, id);
-            assert_eq!(diff[0].0.f, OpKind::Read);
+            assert_eq!(diff[0].0.f, crate::history::OpKind::Read);
         }
     }
 }

@@ -275,6 +275,12 @@ pub fn jsonl(path: &Path) -> Result<(Register, Vec<RegOp>), String> {
                 (OpKind::Write, Value::Pair(..)) => return Err(bad("expected a single value, found [from, to]")),
                 (OpKind::Cas, Value::Pair(a, b)) => RegIn::Cas(interner.id(a), interner.id(b)),
                 (OpKind::Cas, _) => return Err(bad("a cas needs [from, to]")),
+                (f, _) => {
+                    return Err(bad(&format!(
+                        "`{}` is an operation of the etcd workload: check this history with the etcd model (`faultline check --model etcd`)",
+                        f.name()
+                    )))
+                }
             };
             if open.contains_key(&e.id) || completed.contains_key(&e.id) {
                 return Err(bad(&format!("operation {} is invoked twice; expected one invoke line per operation id", e.id)));

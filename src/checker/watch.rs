@@ -335,7 +335,7 @@ mod tests {
     }
 
     fn write_ok(id: u64, key: &str, value: Value, rev: i64) -> Entry {
-        Entry { kind: EntryType::Ok, id, client: 0, t: id, f: OpKind::Write, key: key.into(), value, rev: Some(rev), error: None, member: None }
+        Entry { kind: EntryType::Ok, id, client: 0, t: id, f: OpKind::Write, key: key.into(), value, rev: Some(rev), error: None, member: None, req: None, res: None }
     }
 
     #[test]

@@ -143,10 +143,11 @@ pub struct Latencies {
 impl Latencies {
     /// The figures of one kind.
     pub fn of(&self, kind: OpKind) -> &Percentiles {
-        match kind {
-            OpKind::Read => &self.read,
-            OpKind::Write => &self.write,
-            OpKind::Cas => &self.cas,
+        match kind.row() {
+            Some(OpKind::Write) => &self.write,
+            Some(OpKind::Cas) => &self.cas,
+            Some(_) => &self.read,
+            None => &self.all,
         }
     }
 }
@@ -500,7 +501,9 @@ fn latencies(ops: &[Op]) -> Latencies {
         if let Some(ns) = op.latency_ns() {
             let us = ns / 1000;
             all.push(us);
-            by[op.f as usize].push(us);
+            if let Some(row) = op.f.row() {
+                by[row as usize].push(us);
+            }
         }
     }
     Latencies {
@@ -736,7 +739,7 @@ pub(crate) mod tests {
     }
 
     fn entry(kind: EntryType, id: u64, t: u64, f: OpKind) -> Entry {
-        Entry { kind, id, client: (id % 4) as u32, t, f, key: format!("k{}", id % 3), value: Value::None, rev: None, error: None, member: None }
+        Entry { kind, id, client: (id % 4) as u32, t, f, key: format!("k{}", id % 3), value: Value::None, rev: None, error: None, member: None, req: None, res: None }
     }
 
     /// An operation invoked at `at` that completes `lat` later with `outcome`.

@@ -15,7 +15,7 @@
 
 use super::{LiveStats, PauseGate, WorkloadReport};
 use crate::client::{self, Classified, Endpoint, ErrorClass, Roster};
-use crate::history::{Clock, Entry, EntryType, OpKind, Value};
+use crate::history::{Clock, Entry, EntryType, RegisterOp, Value};
 use crate::scenario::{Mix, ReadMode, WorkloadSpec};
 use etcd_client::{Client, Compare, CompareOp, GetOptions, Txn, TxnOp, TxnOpResponse};
 use rand::{Rng, SeedableRng};
@@ -60,14 +60,14 @@ impl OpGenerator {
     /// The next operation's kind, drawn from the mix, and its key, `k0`..`k{keys-1}`
     /// uniformly.
     #[allow(clippy::should_implement_trait)] // never ends; an Iterator would suggest it could
-    pub fn next(&mut self) -> (OpKind, String) {
+    pub fn next(&mut self) -> (RegisterOp, String) {
         let x: f64 = self.rng.random();
         let kind = if x < self.mix.read {
-            OpKind::Read
+            RegisterOp::Read
         } else if x < self.mix.read + self.mix.write {
-            OpKind::Write
+            RegisterOp::Write
         } else {
-            OpKind::Cas
+            RegisterOp::Cas
         };
         let key = self.rng.random_range(0..self.keys);
         (kind, format!("k{key}"))
@@ -283,9 +283,9 @@ impl SlotClient {
     async fn step(&mut self, mut conn: Client) {
         let (kind, key) = self.generator.next();
         let input = match kind {
-            OpKind::Read => Value::None,
-            OpKind::Write => Value::One(self.fresh_value()),
-            OpKind::Cas => {
+            RegisterOp::Read => Value::None,
+            RegisterOp::Write => Value::One(self.fresh_value()),
+            RegisterOp::Cas => {
                 // Two values drawn whatever the slot has seen, so that the values a slot writes
                 // depend only on the seed (a replay writes the same ones); the first is the
                 // expected value only when the slot has seen none (then the cas fails).
@@ -302,12 +302,14 @@ impl SlotClient {
             id,
             client: process,
             t: 0,
-            f: kind,
+            f: kind.into(),
             key: key.clone(),
             value,
             rev: None,
             error: None,
             member: Some(member.clone()),
+            req: None,
+            res: None,
         };
         self.shared.recorder.record(entry(EntryType::Invoke, self.process, input.clone()));
         let etcd_key = format!("{}{key}", self.shared.prefix);
@@ -347,15 +349,15 @@ impl SlotClient {
     }
 
     /// The completion of a request that failed; drops the connection when it is suspect.
-    fn error_entry(&mut self, entry: &impl Fn(EntryType, u32, Value) -> Entry, how: Classified, kind: OpKind, input: Value) -> Entry {
+    fn error_entry(&mut self, entry: &impl Fn(EntryType, u32, Value) -> Entry, how: Classified, kind: RegisterOp, input: Value) -> Entry {
         if how.reconnect {
             self.connection = None;
         }
         let outcome = match (how.class, kind) {
-            (ErrorClass::Definite, _) | (ErrorClass::Indefinite, OpKind::Read) => EntryType::Fail,
+            (ErrorClass::Definite, _) | (ErrorClass::Indefinite, RegisterOp::Read) => EntryType::Fail,
             (ErrorClass::Indefinite, _) => EntryType::Info,
         };
-        let value = if kind == OpKind::Read { Value::None } else { input };
+        let value = if kind == RegisterOp::Read { Value::None } else { input };
         let mut e = entry(outcome, self.process, value);
         e.error = Some(how.message);
         e
@@ -414,7 +416,7 @@ mod tests {
         Mix { read: 0.5, write: 0.25, cas: 0.25 }
     }
 
-    fn draws(seed: u64, slot: u32, n: usize) -> Vec<(OpKind, String)> {
+    fn draws(seed: u64, slot: u32, n: usize) -> Vec<(RegisterOp, String)> {
         let mut g = OpGenerator::new(seed, slot, mix(), 16);
         (0..n).map(|_| g.next()).collect()
     }
@@ -435,10 +437,10 @@ mod tests {
     #[test]
     fn draws_follow_the_mix_and_cover_the_keys() {
         let all = draws(7, 3, 20_000);
-        let share = |k: OpKind| all.iter().filter(|(kind, _)| *kind == k).count() as f64 / all.len() as f64;
-        assert!((share(OpKind::Read) - 0.5).abs() < 0.02, "{}", share(OpKind::Read));
-        assert!((share(OpKind::Write) - 0.25).abs() < 0.02);
-        assert!((share(OpKind::Cas) - 0.25).abs() < 0.02);
+        let share = |k: RegisterOp| all.iter().filter(|(kind, _)| *kind == k).count() as f64 / all.len() as f64;
+        assert!((share(RegisterOp::Read) - 0.5).abs() < 0.02, "{}", share(RegisterOp::Read));
+        assert!((share(RegisterOp::Write) - 0.25).abs() < 0.02);
+        assert!((share(RegisterOp::Cas) - 0.25).abs() < 0.02);
         let keys: std::collections::BTreeSet<_> = all.iter().map(|(_, k)| k.as_str()).collect();
         assert_eq!(keys.len(), 16);
         assert!(keys.contains("k0") && keys.contains("k15") && !keys.contains("k16"));
@@ -448,7 +450,7 @@ mod tests {
     fn a_pure_mix_gives_one_kind() {
         let mut g = OpGenerator::new(1, 0, Mix { read: 0.0, write: 1.0, cas: 0.0 }, 1);
         for _ in 0..100 {
-            assert_eq!(g.next(), (OpKind::Write, "k0".to_string()));
+            assert_eq!(g.next(), (RegisterOp::Write, "k0".to_string()));
         }
     }
 }

@@ -171,6 +171,8 @@ fn to_entries(model: &Register, ops: &[Op]) -> Vec<Entry> {
             rev: None,
             error: None,
             member: None,
+            req: None,
+            res: None,
         };
         let mut done = e.clone();
         match (op.ret, op.output) {
