@@ -68,17 +68,38 @@ pub fn explain(s: &Scenario, seed: u64, seed_given: bool) -> String {
         if e.extra_args.is_empty() { String::new() } else { format!(", extra {}", e.extra_args.join(" ")) }
     );
     let w = &s.workload;
+    let mix = match &w.load {
+        crate::scenario::Load::Register(m) => format!("read {:.0}% / write {:.0}% / cas {:.0}%", m.read * 100.0, m.write * 100.0, m.cas * 100.0),
+        crate::scenario::Load::Etcd(m) => format!(
+            "get {:.0}% / range {:.0}% / put {:.0}% / delete {:.0}% / txn {:.0}% / lease {:.0}% / compact {:.0}%",
+            m.get * 100.0,
+            m.range * 100.0,
+            m.put * 100.0,
+            m.delete * 100.0,
+            m.txn * 100.0,
+            m.lease * 100.0,
+            m.compact * 100.0
+        ),
+        crate::scenario::Load::Kubernetes(m) => {
+            format!(
+                "create {:.0}% / update {:.0}% / delete {:.0}% / list {:.0}% / compact {:.0}%",
+                m.create * 100.0,
+                m.update * 100.0,
+                m.delete * 100.0,
+                m.list * 100.0,
+                m.compact * 100.0
+            )
+        }
+    };
     let _ = writeln!(
         o,
-        "  workload: register, {} clients over {} keys for {}, {}, op timeout {}, mix read {:.0}% / write {:.0}% / cas {:.0}%, {} reads",
+        "  workload: {}, {} clients over {} keys for {}, {}, op timeout {}, mix {mix}, {} reads",
+        w.load.name(),
         w.clients,
         w.keys,
         w.duration,
         w.rate.map_or("closed loop".to_string(), |r| format!("target {r}")),
         w.op_timeout,
-        w.mix.read * 100.0,
-        w.mix.write * 100.0,
-        w.mix.cas * 100.0,
         if w.reads == ReadMode::Linearizable { "linearizable" } else { "serializable (may be stale)" }
     );
     if w.watch {

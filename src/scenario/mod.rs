@@ -66,8 +66,9 @@ impl fmt::Display for Warning {
 /// The client load.
 #[derive(Debug, Clone, Serialize)]
 pub struct WorkloadSpec {
-    /// The workload kind.
-    pub kind: WorkloadKind,
+    /// The workload kind and its operation mix (`kind:` and `mix:`).
+    #[serde(flatten)]
+    pub load: Load,
     /// Number of independent keys.
     pub keys: u32,
     /// Number of concurrent clients.
@@ -79,8 +80,6 @@ pub struct WorkloadSpec {
     pub duration: Span,
     /// Past this an operation is recorded as `info`.
     pub op_timeout: Span,
-    /// Operation mix, normalised to sum to 1.
-    pub mix: Mix,
     /// Read consistency.
     pub reads: ReadMode,
     /// A watcher per member records the events of the workload's keys (`watch.jsonl`).
@@ -88,12 +87,85 @@ pub struct WorkloadSpec {
     pub watch: bool,
 }
 
-/// The workload kinds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum WorkloadKind {
-    /// read / write / cas on independent keys.
-    Register,
+/// The workload kinds, each with its operation mix (normalised to sum to 1).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(tag = "kind", content = "mix", rename_all = "lowercase")]
+pub enum Load {
+    /// read / write / cas on independent keys, each a register (Jepsen's etcd register).
+    Register(Mix),
+    /// etcd's own API over a key space: gets, ranges, puts, deletes, transactions, leases and
+    /// compactions, checked with the etcd model (docs/formats.md §2.1).
+    Etcd(EtcdMix),
+    /// What a Kubernetes API server sends: creates, optimistic updates and deletes on
+    /// mod_revision, paginated lists at one revision — over a few resources (prefixes) of many
+    /// objects each; recorded and checked as the etcd workload is.
+    Kubernetes(KubernetesMix),
+}
+
+impl Load {
+    /// The kind's name (`register`, `etcd`, `kubernetes`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Load::Register(_) => "register",
+            Load::Etcd(_) => "etcd",
+            Load::Kubernetes(_) => "kubernetes",
+        }
+    }
+
+    /// Whether its history is etcd's API (docs/formats.md §2.1), checked with the etcd model.
+    pub fn is_etcd_api(&self) -> bool {
+        !matches!(self, Load::Register(_))
+    }
+}
+
+/// Operation mix of the `kubernetes` workload (fractions summing to 1).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct KubernetesMix {
+    /// Creates: a txn `mod_revision == 0` → put, else get.
+    pub create: f64,
+    /// Optimistic updates: a txn `mod_revision == seen` → put, else get.
+    pub update: f64,
+    /// Optimistic deletes: a txn `mod_revision == seen` → delete, else get.
+    pub delete: f64,
+    /// Paginated lists of a resource at one revision (each page one operation).
+    pub list: f64,
+    /// Compactions a few revisions behind the newest seen, as the API server's periodic
+    /// compactor does (a list paging below it is refused and ends).
+    pub compact: f64,
+}
+
+impl KubernetesMix {
+    /// The default mix.
+    pub const DEFAULT: KubernetesMix = KubernetesMix { create: 0.2, update: 0.44, delete: 0.1, list: 0.25, compact: 0.01 };
+    /// The operations' names, as `workload.mix` takes them.
+    pub const NAMES: [&'static str; 5] = ["create", "update", "delete", "list", "compact"];
+}
+
+/// Operation mix of the `etcd` workload (fractions summing to 1).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct EtcdMix {
+    /// Gets of one key (some at a past revision, some below the compaction).
+    pub get: f64,
+    /// Ranges over the key space, with and without a limit.
+    pub range: f64,
+    /// Puts.
+    pub put: f64,
+    /// Deletes of one key or of a few.
+    pub delete: f64,
+    /// Transactions: compares on value, mod, create or version, then puts and deletes on
+    /// several keys, else a read.
+    pub txn: f64,
+    /// Lease calls: a grant, a put with the lease, or a revoke.
+    pub lease: f64,
+    /// Compactions (a few revisions behind the latest seen).
+    pub compact: f64,
+}
+
+impl EtcdMix {
+    /// The default mix.
+    pub const DEFAULT: EtcdMix = EtcdMix { get: 0.2, range: 0.15, put: 0.25, delete: 0.08, txn: 0.22, lease: 0.07, compact: 0.03 };
+    /// The operations' names, as `workload.mix` takes them.
+    pub const NAMES: [&'static str; 7] = ["get", "range", "put", "delete", "txn", "lease", "compact"];
 }
 
 /// Operation mix of the register workload (fractions summing to 1).

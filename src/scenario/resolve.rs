@@ -184,6 +184,7 @@ impl Resolver<'_> {
         self.membership(&raw.ops, &ops, cluster.size)?;
         self.fill_fits_quota(&raw, &cluster)?;
         self.snapshots(&raw.ops, &mut ops, &faults, &cluster)?;
+        self.etcd_workload_fits(&raw, &workload, &ops, &cluster)?;
         let e = &raw.expect;
         let expect = Expectations {
             linearizable: e.linearizable,
@@ -815,12 +816,16 @@ impl Resolver<'_> {
     fn workload(&self, raw: &RawScenario) -> Result<WorkloadSpec, Error> {
         let w = &raw.workload;
         let kind = match &w.kind {
-            None => WorkloadKind::Register,
-            Some(k) if k.value == "register" => WorkloadKind::Register,
+            None => "register",
+            Some(k) if ["register", "etcd", "kubernetes"].contains(&k.value.as_str()) => k.value.as_str(),
             Some(k) => {
                 return self.err(
                     Some(k.referenced),
-                    format!("unknown workload kind `{}`{}: the workload built so far is `register`", k.value, suggest(&k.value, &["register"])),
+                    format!(
+                        "unknown workload kind `{}`{}: use register, etcd or kubernetes",
+                        k.value,
+                        suggest(&k.value, &["register", "etcd", "kubernetes"])
+                    ),
                 )
             }
         };
@@ -834,34 +839,36 @@ impl Resolver<'_> {
         if op_timeout.0 < Duration::from_millis(10) {
             return self.err(w.op_timeout.as_ref().map(|d| d.referenced), format!("workload.op_timeout is {op_timeout}: give at least 10ms"));
         }
-        let mix = match &w.mix {
-            None => Mix { read: 0.5, write: 0.25, cas: 0.25 },
-            Some(m) => {
-                let mut mix = Mix { read: 0.0, write: 0.0, cas: 0.0 };
-                for (k, v) in &m.value {
-                    if !(v.is_finite() && *v >= 0.0) {
-                        return self.err(Some(m.referenced), format!("workload.mix.{k} is {v}: weights are numbers of 0 or more"));
-                    }
-                    match k.as_str() {
-                        "read" => mix.read = *v,
-                        "write" => mix.write = *v,
-                        "cas" => mix.cas = *v,
-                        other => {
-                            return self.err(
-                                Some(m.referenced),
-                                format!(
-                                    "unknown operation `{other}` in workload.mix{}: the register workload has read, write and cas",
-                                    suggest(other, &["read", "write", "cas"])
-                                ),
-                            )
-                        }
-                    }
-                }
-                let sum = mix.read + mix.write + mix.cas;
-                if sum <= 0.0 {
-                    return self.err(Some(m.referenced), "workload.mix gives every operation weight 0: give at least one a positive weight");
-                }
-                Mix { read: mix.read / sum, write: mix.write / sum, cas: mix.cas / sum }
+        let load = match kind {
+            "etcd" => {
+                let weights = self.mix_weights(w, &EtcdMix::NAMES, "the etcd workload has get, range, put, delete, txn, lease and compact")?;
+                let d = EtcdMix::DEFAULT;
+                let at = |i: usize, default: f64| weights.as_ref().map_or(default, |w| w[i]);
+                Load::Etcd(EtcdMix {
+                    get: at(0, d.get),
+                    range: at(1, d.range),
+                    put: at(2, d.put),
+                    delete: at(3, d.delete),
+                    txn: at(4, d.txn),
+                    lease: at(5, d.lease),
+                    compact: at(6, d.compact),
+                })
+            }
+            "kubernetes" => {
+                let weights = self.mix_weights(w, &KubernetesMix::NAMES, "the kubernetes workload has create, update, delete, list and compact")?;
+                let d = KubernetesMix::DEFAULT;
+                let at = |i: usize, default: f64| weights.as_ref().map_or(default, |w| w[i]);
+                Load::Kubernetes(KubernetesMix {
+                    create: at(0, d.create),
+                    update: at(1, d.update),
+                    delete: at(2, d.delete),
+                    list: at(3, d.list),
+                    compact: at(4, d.compact),
+                })
+            }
+            _ => {
+                let weights = self.mix_weights(w, &["read", "write", "cas"], "the register workload has read, write and cas")?;
+                Load::Register(weights.map_or(Mix { read: 0.5, write: 0.25, cas: 0.25 }, |w| Mix { read: w[0], write: w[1], cas: w[2] }))
             }
         };
         let reads = match &w.reads {
@@ -877,7 +884,58 @@ impl Resolver<'_> {
                 }
             },
         };
-        Ok(WorkloadSpec { kind, keys, clients, rate: w.rate, duration, op_timeout, mix, reads, watch: w.watch.unwrap_or(false) })
+        Ok(WorkloadSpec { load, keys, clients, rate: w.rate, duration, op_timeout, reads, watch: w.watch.unwrap_or(false) })
+    }
+
+    /// What the `etcd` and `kubernetes` workloads' checker needs of the run: every revision step one of the
+    /// history's operations (no other writer: no `fill`, no attached cluster), every
+    /// compaction in the history (the workload's own `compact` share, not `ops: compact`),
+    /// one history (no `snapshot-restore`); its watch streams come with issue 18.
+    fn etcd_workload_fits(&self, raw: &RawScenario, w: &WorkloadSpec, ops: &[OpSpec], cluster: &ClusterSpec) -> Result<(), Error> {
+        if !w.load.is_etcd_api() {
+            return Ok(());
+        }
+        let at = raw.workload.kind.as_ref().map(|k| k.referenced);
+        if cluster.attach.is_some() {
+            return self.err(
+                at,
+                format!("the {} workload needs a cluster of the run's own: on an attached cluster other writers take revisions the etcd model cannot account for; use the register workload there", w.load.name()),
+            );
+        }
+        if w.watch {
+            return self.err(at, format!("workload.watch with the {} workload is not supported yet (issue 18): drop `watch: true`, or use the register workload", w.load.name()));
+        }
+        for (o, r) in ops.iter().zip(&raw.ops) {
+            let why = match o.op {
+                EtcdOp::Compact { .. } => "the etcd model must see every compaction in the history: give the workload a `compact` share in workload.mix instead",
+                EtcdOp::Fill { .. } => "fill writes keys of its own, taking revisions the etcd model cannot account for",
+                EtcdOp::SnapshotSave { .. } | EtcdOp::SnapshotRestore { .. } => "a restore rewinds the revisions of one history: not supported with this workload yet",
+                _ => continue,
+            };
+            return self.err(Some(r.referenced), format!("`{}` with the {} workload: {why}", o.op.name(), w.load.name()));
+        }
+        Ok(())
+    }
+
+    /// `workload.mix` as weights of `names` in that order, normalised to sum 1 (`None` when
+    /// the scenario gives no mix); a name the kind does not have is refused with `has`.
+    fn mix_weights(&self, w: &super::raw::RawWorkload, names: &[&str], has: &str) -> Result<Option<Vec<f64>>, Error> {
+        let Some(m) = &w.mix else { return Ok(None) };
+        let mut weights = vec![0.0; names.len()];
+        for (k, v) in &m.value {
+            if !(v.is_finite() && *v >= 0.0) {
+                return self.err(Some(m.referenced), format!("workload.mix.{k} is {v}: weights are numbers of 0 or more"));
+            }
+            match names.iter().position(|n| n == k) {
+                Some(i) => weights[i] = *v,
+                None => return self.err(Some(m.referenced), format!("unknown operation `{k}` in workload.mix{}: {has}", suggest(k, names))),
+            }
+        }
+        let sum: f64 = weights.iter().sum();
+        if sum <= 0.0 {
+            return self.err(Some(m.referenced), "workload.mix gives every operation weight 0: give at least one a positive weight");
+        }
+        Ok(Some(weights.into_iter().map(|x| x / sum).collect()))
     }
 
     /// One entry of `faults:`; `size` is how many members the cluster has by then.

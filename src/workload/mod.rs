@@ -2,13 +2,16 @@
 //! history (docs/formats.md §2). Each kind lives in its own file; this module holds what the
 //! runner sees of all of them: [`run`], the live counters and the end-of-run report.
 
+pub mod etcd;
+pub mod kubernetes;
 pub mod pause;
 pub mod register;
+mod slots;
 pub mod watch;
 
 use crate::client::Roster;
 use crate::history::{Clock, Entry};
-use crate::scenario::{WorkloadKind, WorkloadSpec};
+use crate::scenario::{Load, WorkloadSpec};
 pub use pause::PauseGate;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -57,7 +60,9 @@ pub async fn run(
     gate: Arc<PauseGate>,
     stop: CancellationToken,
 ) -> WorkloadReport {
-    match spec.kind {
-        WorkloadKind::Register => register::run(spec, seed, prefix, roster, clock, sink, stats, gate, stop).await,
+    match spec.load {
+        Load::Register(mix) => register::run(spec, mix, seed, prefix, roster, clock, sink, stats, gate, stop).await,
+        Load::Etcd(mix) => etcd::run(spec, mix, seed, prefix, roster, clock, sink, stats, gate, stop).await,
+        Load::Kubernetes(mix) => kubernetes::run(spec, mix, seed, prefix, roster, clock, sink, stats, gate, stop).await,
     }
 }

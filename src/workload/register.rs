@@ -13,30 +13,21 @@
 //! an indefinite error or `op_timeout` on a write or cas). After an `info` the slot goes on
 //! under a new client number, as Jepsen's processes do.
 
+use super::slots::{self, Done, Slot, Turn};
 use super::{LiveStats, PauseGate, WorkloadReport};
-use crate::client::{self, Classified, Endpoint, ErrorClass, Roster};
+use crate::client::{self, Classified, ErrorClass, Roster};
 use crate::history::{Clock, Entry, EntryType, RegisterOp, Value};
 use crate::scenario::{Mix, ReadMode, WorkloadSpec};
 use etcd_client::{Client, Compare, CompareOp, GetOptions, Txn, TxnOp, TxnOpResponse};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::HashMap;
-use std::future::Future;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 use tokio::sync::mpsc::UnboundedSender;
-use tokio::task::JoinSet;
-use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
 /// Values a slot writes are `slot * VALUES_PER_SLOT + seq`: unique across the run.
 const VALUES_PER_SLOT: u64 = 1_000_000_000;
-/// First pause after a failed operation (or connection); doubles up to [`MAX_BACKOFF`].
-const MIN_BACKOFF: Duration = Duration::from_millis(20);
-/// Longest pause between a failed operation and the next: short, so that the end of an
-/// outage shows in the history within a fraction of a second.
-const MAX_BACKOFF: Duration = Duration::from_millis(200);
 /// The error of a cas whose compare failed.
 pub const COMPARE_FAILED: &str = "compare failed";
 
@@ -74,68 +65,11 @@ impl OpGenerator {
     }
 }
 
-/// Writes history entries in the order they happen: the time is taken and the entry sent
-/// under one lock, so `t` never goes backwards in the sink.
-struct Recorder {
-    clock: Clock,
-    sink: Mutex<UnboundedSender<Entry>>,
-}
-
-impl Recorder {
-    fn record(&self, mut entry: Entry) {
-        let sink = self.sink.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        entry.t = self.clock.now_ns();
-        // A closed sink means the runner stopped listening; the operation still ran.
-        let _ = sink.send(entry);
-    }
-}
-
-/// What every client slot shares.
-struct Shared {
-    op_timeout: Duration,
-    reads: ReadMode,
-    recorder: Recorder,
-    next_id: AtomicU64,
-    next_client: AtomicU32,
-    stats: Arc<LiveStats>,
-    /// Passed before each invocation; closed while the runner holds the workload still.
-    gate: Arc<PauseGate>,
-    stop: CancellationToken,
-    deadline: Instant,
-    /// Put in front of every key sent to etcd (not in the history).
-    prefix: String,
-}
-
-impl Shared {
-    fn ended(&self) -> bool {
-        self.stop.is_cancelled() || Instant::now() >= self.deadline
-    }
-
-    /// Wait for `until`; false when the workload ended first.
-    async fn wait(&self, until: impl Future<Output = ()>) -> bool {
-        tokio::select! {
-            biased;
-            _ = self.stop.cancelled() => false,
-            _ = tokio::time::sleep_until(self.deadline) => false,
-            _ = until => true,
-        }
-    }
-
-    fn count(&self, kind: EntryType) {
-        let counter = match kind {
-            EntryType::Ok => &self.stats.ok,
-            EntryType::Fail => &self.stats.fail,
-            EntryType::Info => &self.stats.info,
-            EntryType::Invoke => return,
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
 /// Run the register workload (see [`super::run`]).
 #[allow(clippy::too_many_arguments)]
 pub async fn run(
     spec: &WorkloadSpec,
+    mix: Mix,
     seed: u64,
     prefix: &str,
     roster: &Roster,
@@ -145,46 +79,15 @@ pub async fn run(
     gate: Arc<PauseGate>,
     stop: CancellationToken,
 ) -> WorkloadReport {
-    let started = Instant::now();
-    let endpoints = roster.current();
-    if endpoints.is_empty() || spec.clients == 0 {
-        return WorkloadReport { clients_started: 0, ops_invoked: 0, elapsed: started.elapsed() };
-    }
-    let shared = Arc::new(Shared {
-        prefix: prefix.to_string(),
-        op_timeout: spec.op_timeout.0,
-        reads: spec.reads,
-        recorder: Recorder { clock, sink: Mutex::new(sink) },
-        next_id: AtomicU64::new(0),
-        next_client: AtomicU32::new(spec.clients),
-        stats,
-        gate,
-        stop,
-        deadline: started + spec.duration.0,
-    });
-    // Each slot paces at rate/clients ops/s, the slots' ticks spread over one period.
-    let period = spec.rate.as_ref().map(|r| Duration::from_secs_f64(f64::from(spec.clients) / r.0).max(Duration::from_micros(1)));
-    let mut tasks = JoinSet::new();
-    for slot in 0..spec.clients {
-        let endpoint = endpoints[slot as usize % endpoints.len()].clone();
-        let generator = OpGenerator::new(seed, slot, spec.mix, spec.keys);
-        let pacing = period.map(|p| {
-            let first = started + p.mul_f64(f64::from(slot) / f64::from(spec.clients));
-            let mut ticks = tokio::time::interval_at(first, p);
-            ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
-            ticks
-        });
-        let slot_client = SlotClient::new(slot, endpoint, roster.clone(), generator, shared.clone());
-        tasks.spawn(slot_client.drive(pacing));
-    }
-    while let Some(joined) = tasks.join_next().await {
-        if let Err(e) = joined {
-            if e.is_panic() {
-                std::panic::resume_unwind(e.into_panic());
-            }
-        }
-    }
-    WorkloadReport { clients_started: spec.clients, ops_invoked: shared.next_id.load(Ordering::Relaxed), elapsed: started.elapsed() }
+    let (keys, reads) = (spec.keys, spec.reads);
+    slots::run(spec, prefix, roster, clock, sink, stats, gate, stop, |slot| RegisterSlot {
+        slot,
+        generator: OpGenerator::new(seed, slot, mix, keys),
+        reads,
+        seq: 0,
+        seen: HashMap::new(),
+    })
+    .await
 }
 
 /// What a request returned, before it becomes a completion.
@@ -198,89 +101,33 @@ struct Answer {
     observed: Option<Value>,
 }
 
-/// One logical client slot: its connection, its generator and what it has seen.
-struct SlotClient {
+/// One register client slot: its generator and what it has seen.
+struct RegisterSlot {
     slot: u32,
-    /// The client number in the history; changes after an `info`.
-    process: u32,
-    endpoint: Endpoint,
-    /// Where `endpoint` comes from: a slot whose connection broke picks again, so that it
-    /// follows membership changes (a removed member's slots move to the members left).
-    roster: Roster,
     generator: OpGenerator,
-    shared: Arc<Shared>,
-    connection: Option<Client>,
+    reads: ReadMode,
     /// Next sequence number for a unique value.
     seq: u64,
     /// The last value this slot saw for each key (absent = none seen, or the key was absent).
     seen: HashMap<String, String>,
-    backoff: Duration,
 }
 
-impl SlotClient {
-    fn new(slot: u32, endpoint: Endpoint, roster: Roster, generator: OpGenerator, shared: Arc<Shared>) -> Self {
-        Self { slot, process: slot, endpoint, roster, generator, shared, connection: None, seq: 0, seen: HashMap::new(), backoff: Duration::ZERO }
+impl Slot for RegisterSlot {
+    async fn step(&mut self, turn: Turn<'_>) -> Done {
+        self.op(turn).await
     }
+}
 
+impl RegisterSlot {
     fn fresh_value(&mut self) -> String {
         let v = u64::from(self.slot) * VALUES_PER_SLOT + self.seq;
         self.seq += 1;
         v.to_string()
     }
 
-    async fn drive(mut self, mut pacing: Option<tokio::time::Interval>) {
-        let shared = self.shared.clone();
-        while !shared.ended() {
-            if !self.backoff.is_zero() && !shared.wait(tokio::time::sleep(self.backoff)).await {
-                break;
-            }
-            if let Some(ticks) = pacing.as_mut() {
-                if !shared
-                    .wait(async {
-                        ticks.tick().await;
-                    })
-                    .await
-                {
-                    break;
-                }
-            }
-            let Some(conn) = self.connection().await else {
-                self.failed();
-                continue;
-            };
-            // Held here while the runner pauses the workload; counted in flight until the
-            // operation has completed.
-            let gate = shared.gate.clone();
-            let mut passed = None;
-            if !shared.wait(async { passed = Some(gate.pass().await) }).await {
-                break;
-            }
-            self.step(conn).await;
-            drop(passed);
-        }
-    }
-
-    /// The slot's connection, opened if there is none (connecting is lazy and cheap).
-    async fn connection(&mut self) -> Option<Client> {
-        if self.connection.is_none() {
-            let eps = self.roster.current();
-            if !eps.is_empty() {
-                self.endpoint = eps[self.slot as usize % eps.len()].clone();
-            }
-            let timeout = self.shared.op_timeout;
-            if let Ok(Ok(c)) = tokio::time::timeout(timeout, client::connect(&self.endpoint, timeout)).await {
-                self.connection = Some(c);
-            }
-        }
-        self.connection.clone()
-    }
-
-    fn failed(&mut self) {
-        self.backoff = (self.backoff * 2).clamp(MIN_BACKOFF, MAX_BACKOFF);
-    }
-
     /// One operation: draw it, record the invocation, send it, record the completion.
-    async fn step(&mut self, mut conn: Client) {
+    async fn op(&mut self, turn: Turn<'_>) -> Done {
+        let Turn { mut conn, process, member, shared } = turn;
         let (kind, key) = self.generator.next();
         let input = match kind {
             RegisterOp::Read => Value::None,
@@ -295,9 +142,8 @@ impl SlotClient {
                 Value::Pair(from, to)
             }
         };
-        let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
-        let member = self.endpoint.member.clone();
-        let entry = |kind_: EntryType, process: u32, value: Value| Entry {
+        let id = shared.next_id();
+        let entry = |kind_: EntryType, value: Value| Entry {
             kind: kind_,
             id,
             client: process,
@@ -307,13 +153,13 @@ impl SlotClient {
             value,
             rev: None,
             error: None,
-            member: Some(member.clone()),
+            member: Some(member.to_string()),
             req: None,
             res: None,
         };
-        self.shared.recorder.record(entry(EntryType::Invoke, self.process, input.clone()));
-        let etcd_key = format!("{}{key}", self.shared.prefix);
-        let sent = tokio::time::timeout(self.shared.op_timeout, execute(&mut conn, self.shared.reads, &etcd_key, &input));
+        shared.recorder.record(entry(EntryType::Invoke, input.clone()));
+        let etcd_key = format!("{}{key}", shared.prefix);
+        let sent = tokio::time::timeout(shared.op_timeout, execute(&mut conn, self.reads, &etcd_key, &input));
         let result = sent.await;
         let completion = match result {
             Ok(Ok(answer)) => {
@@ -323,45 +169,35 @@ impl SlotClient {
                         _ => self.seen.remove(&key),
                     };
                 }
-                let mut e = entry(if answer.succeeded { EntryType::Ok } else { EntryType::Fail }, self.process, answer.value);
+                let mut e = entry(if answer.succeeded { EntryType::Ok } else { EntryType::Fail }, answer.value);
                 e.rev = answer.rev;
                 if !answer.succeeded {
                     e.error = Some(COMPARE_FAILED.to_string());
                 }
-                e
+                (e, false)
             }
-            Ok(Err(err)) => self.error_entry(&entry, client::classify_full(&err), kind, input),
-            Err(_elapsed) => self.error_entry(&entry, client::timeout(), kind, input),
+            Ok(Err(err)) => error_entry(&entry, client::classify_full(&err), kind, input),
+            Err(_elapsed) => error_entry(&entry, client::timeout(), kind, input),
         };
-        let outcome = completion.kind;
-        let compare_failed = completion.error.as_deref() == Some(COMPARE_FAILED) && outcome == EntryType::Fail;
-        self.shared.recorder.record(completion);
-        self.shared.count(outcome);
+        let (outcome, reconnect) = completion;
+        let compare_failed = outcome.error.as_deref() == Some(COMPARE_FAILED) && outcome.kind == EntryType::Fail;
+        let kind = outcome.kind;
+        shared.recorder.record(outcome);
         // A failed compare is an answer like any other: only errors slow the slot down.
-        if outcome == EntryType::Ok || compare_failed {
-            self.backoff = Duration::ZERO;
-        } else {
-            self.failed();
-        }
-        if outcome == EntryType::Info {
-            self.process = self.shared.next_client.fetch_add(1, Ordering::Relaxed);
-        }
+        Done { outcome: kind, answered: kind == EntryType::Ok || compare_failed, reconnect }
     }
+}
 
-    /// The completion of a request that failed; drops the connection when it is suspect.
-    fn error_entry(&mut self, entry: &impl Fn(EntryType, u32, Value) -> Entry, how: Classified, kind: RegisterOp, input: Value) -> Entry {
-        if how.reconnect {
-            self.connection = None;
-        }
-        let outcome = match (how.class, kind) {
-            (ErrorClass::Definite, _) | (ErrorClass::Indefinite, RegisterOp::Read) => EntryType::Fail,
-            (ErrorClass::Indefinite, _) => EntryType::Info,
-        };
-        let value = if kind == RegisterOp::Read { Value::None } else { input };
-        let mut e = entry(outcome, self.process, value);
-        e.error = Some(how.message);
-        e
-    }
+/// The completion of a request that failed, and whether the connection is suspect.
+fn error_entry(entry: &impl Fn(EntryType, Value) -> Entry, how: Classified, kind: RegisterOp, input: Value) -> (Entry, bool) {
+    let outcome = match (how.class, kind) {
+        (ErrorClass::Definite, _) | (ErrorClass::Indefinite, RegisterOp::Read) => EntryType::Fail,
+        (ErrorClass::Indefinite, _) => EntryType::Info,
+    };
+    let value = if kind == RegisterOp::Read { Value::None } else { input };
+    let mut e = entry(outcome, value);
+    e.error = Some(how.message);
+    (e, how.reconnect)
 }
 
 /// Send one operation and read its answer.
@@ -461,8 +297,11 @@ mod tests {
 #[cfg(test)]
 pub(crate) mod live {
     use super::*;
+    use crate::client::Endpoint;
     use crate::scenario::units::{Rate, Span};
-    use crate::scenario::WorkloadKind;
+    use std::sync::atomic::Ordering;
+    use std::time::Duration;
+    use crate::scenario::Load;
     use std::collections::HashSet;
 
     /// `n1=http://127.0.0.1:24371,n2=...` from `FAULTLINE_LIVE_ENDPOINTS`.
@@ -481,13 +320,12 @@ pub(crate) mod live {
     async fn live_workload() {
         let rate = std::env::var("FAULTLINE_LIVE_RATE").ok().and_then(|r| r.parse().ok()).map(Rate);
         let spec = WorkloadSpec {
-            kind: WorkloadKind::Register,
+            load: Load::Register(Mix { read: 0.5, write: 0.25, cas: 0.25 }),
             keys: 16,
             clients: 8,
             rate,
             duration: Span(Duration::from_secs_f64(env_secs("FAULTLINE_LIVE_SECS", 5.0))),
             op_timeout: Span(Duration::from_secs(1)),
-            mix: Mix { read: 0.5, write: 0.25, cas: 0.25 },
             reads: ReadMode::Linearizable,
             watch: false,
         };
