@@ -1437,6 +1437,7 @@ mod tests {
             let s = load(&path).unwrap();
             let again = parse(&s.to_yaml(), "again.yaml").unwrap_or_else(|e| panic!("{}: {e}\n{}", path.display(), s.to_yaml()));
             assert_eq!((&again.faults, &again.nemesis, &again.ops), (&s.faults, &s.nemesis, &s.ops), "{}", path.display());
+            assert_eq!(again.workload.load, s.workload.load, "{}", path.display());
             n += 1;
         }
         assert!(n >= 20, "only {n} scenarios read");
@@ -1444,6 +1445,22 @@ mod tests {
         let s = parse("name: x\nfaults:\n  - {at: 1s, kind: latency, target: n1, delay: 10ms, peers: [n2]}\n", "s.yaml").unwrap();
         assert!(s.to_yaml().contains("n2"), "{}", s.to_yaml());
         assert_eq!(parse(&s.to_yaml(), "again.yaml").unwrap().faults, s.faults);
+    }
+
+    #[test]
+    fn the_etcd_api_workloads_take_their_own_mix_and_refuse_what_their_checker_cannot_account_for() {
+        let s = parse("name: x\nworkload: {kind: etcd, mix: {get: 1, txn: 3}}\n", "s.yaml").unwrap();
+        let Load::Etcd(m) = s.workload.load else { panic!("{:?}", s.workload.load) };
+        assert_eq!((m.get, m.txn, m.put), (0.25, 0.75, 0.0));
+        let s = parse("name: x\nworkload: {kind: kubernetes}\n", "s.yaml").unwrap();
+        assert_eq!(s.workload.load, Load::Kubernetes(KubernetesMix::DEFAULT));
+        assert!(err("name: x\nworkload: {kind: etcd, mix: {read: 1}}\n").contains("the etcd workload has get, range"));
+        assert!(err("name: x\nworkload: {kind: kubernetes, mix: {updat: 1}}\n").contains("did you mean `update`?"));
+        assert!(err("name: x\nworkload: {kind: etcd, watch: true}\n").contains("issue 18"));
+        assert!(err("name: x\nworkload: {kind: etcd, duration: 10s}\nops:\n  - {at: 1s, op: compact}\n").contains("a `compact` share"));
+        assert!(err("name: x\ncluster: {etcd: {quota_backend_bytes: 16MiB}}\nworkload: {kind: kubernetes, duration: 10s}\nops:\n  - {at: 1s, op: fill}\n").contains("revisions the etcd model cannot account for"));
+        assert!(err("name: x\ncluster: {attach: {compose_project: p}}\nworkload: {kind: etcd}\n").contains("a cluster of the run's own"));
+        assert!(err("name: x\nworkload: {kind: etcdd}\n").contains("did you mean `etcd`?"));
     }
 
     #[test]
