@@ -18,6 +18,7 @@ mod cli;
 mod cluster;
 mod compare;
 mod disk;
+mod etcd_api;
 mod docker;
 mod formats;
 mod image;
