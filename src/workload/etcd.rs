@@ -11,25 +11,20 @@
 //! (`slot * 10^9 + seq`), so a read names the put it saw. Keys are `k0`..`k{keys-1}` in the
 //! history, `prefix` + key in etcd.
 
-use super::slots::{self, Done, Slot, Turn};
-use super::{LiveStats, PauseGate, WorkloadReport};
-use crate::client::{self, ErrorClass, Roster};
+use super::slots::{self, Done, Setup, Slot, Turn, Values};
+use super::WorkloadReport;
+use crate::client::{self, ErrorClass};
 use crate::etcd_api::{
     self as api, CmpOp, CmpTarget, CompactReq, Compare, DeleteOp, GrantReq, Kv, OpRes, PutOp, RangeReq, RangeRes, Request, Response, RevokeReq, TxnOp, TxnReq,
     TxnRes,
 };
-use crate::history::{Clock, Entry, EntryType, OpKind, Value};
-use crate::scenario::{EtcdMix, ReadMode, WorkloadSpec};
+use crate::history::{Entry, EntryType, OpKind, Value};
+use crate::scenario::{EtcdMix, ReadMode};
 use etcd_client::{Client, DeleteOptions, GetOptions, PutOptions, TxnOpResponse};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::HashMap;
-use std::sync::Arc;
-use tokio::sync::mpsc::UnboundedSender;
-use tokio_util::sync::CancellationToken;
 
-/// Values a slot writes are `slot * VALUES_PER_SLOT + seq`: unique across the run.
-const VALUES_PER_SLOT: u64 = 1_000_000_000;
 /// A lease's time to live: longer than any run, so that no lease expires in one (the model
 /// has no clock).
 pub const LEASE_TTL_S: i64 = 24 * 3600;
@@ -39,26 +34,9 @@ const COMPACT_BEHIND: i64 = 40;
 const PAST_WINDOW: i64 = 60;
 
 /// Run the etcd workload (see [`super::run`]).
-#[allow(clippy::too_many_arguments)]
-pub async fn run(
-    spec: &WorkloadSpec,
-    mix: EtcdMix,
-    seed: u64,
-    prefix: &str,
-    roster: &Roster,
-    clock: Clock,
-    sink: UnboundedSender<Entry>,
-    stats: Arc<LiveStats>,
-    gate: Arc<PauseGate>,
-    stop: CancellationToken,
-) -> WorkloadReport {
-    let (keys, reads) = (spec.keys, spec.reads);
-    slots::run(spec, prefix, roster, clock, sink, stats, gate, stop, |slot| EtcdSlot {
-        draw: Draw::new(seed, slot, mix, keys),
-        serializable: reads == ReadMode::Serializable,
-        seen: Seen::default(),
-    })
-    .await
+pub(super) async fn run(setup: Setup<'_>, mix: EtcdMix, seed: u64) -> WorkloadReport {
+    let (keys, serializable) = (setup.spec.keys, setup.spec.reads == ReadMode::Serializable);
+    slots::run(setup, |slot| EtcdSlot { draw: Draw::new(seed, slot, mix, keys), serializable, seen: Seen::default() }).await
 }
 
 /// What a slot has seen of the store: each key as last read or written, the newest revision,
@@ -142,8 +120,7 @@ pub struct Draw {
     rng: ChaCha8Rng,
     mix: EtcdMix,
     keys: u32,
-    slot: u32,
-    seq: u64,
+    values: Values,
 }
 
 impl Draw {
@@ -151,7 +128,7 @@ impl Draw {
     pub fn new(seed: u64, slot: u32, mix: EtcdMix, keys: u32) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         rng.set_stream(u64::from(slot));
-        Self { rng, mix, keys: keys.max(1), slot, seq: 0 }
+        Self { rng, mix, keys: keys.max(1), values: Values::new(slot) }
     }
 
     fn key(&mut self) -> String {
@@ -159,9 +136,7 @@ impl Draw {
     }
 
     fn value(&mut self) -> String {
-        let v = u64::from(self.slot) * VALUES_PER_SLOT + self.seq;
-        self.seq += 1;
-        v.to_string()
+        self.values.fresh()
     }
 
     /// A past revision to read at: mostly within the window behind the newest seen, now and

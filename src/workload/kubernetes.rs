@@ -10,17 +10,13 @@
 //! the API server's compactor does. List-then-watch comes with the watch work (issue 18).
 
 use super::etcd::{call, Seen};
-use super::slots::{self, Done, Slot, Turn};
-use super::{LiveStats, PauseGate, WorkloadReport};
-use crate::client::Roster;
+use super::slots::{self, Done, Setup, Slot, Turn, Values};
+use super::WorkloadReport;
 use crate::etcd_api::{self as api, CmpOp, CmpTarget, Compare, DeleteOp, PutOp, RangeReq, Request, TxnOp, TxnReq};
-use crate::history::{Clock, Entry, EntryType, OpKind};
-use crate::scenario::{KubernetesMix, ReadMode, WorkloadSpec};
+use crate::history::{EntryType, OpKind};
+use crate::scenario::{KubernetesMix, ReadMode};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use std::sync::Arc;
-use tokio::sync::mpsc::UnboundedSender;
-use tokio_util::sync::CancellationToken;
 
 /// The resources, each a prefix of its own.
 pub const RESOURCES: [&str; 3] = ["pods", "configmaps", "leases"];
@@ -28,28 +24,14 @@ pub const RESOURCES: [&str; 3] = ["pods", "configmaps", "leases"];
 pub const PAGE: i64 = 5;
 /// How far behind the newest revision seen a compaction goes.
 const COMPACT_BEHIND: i64 = 200;
-/// Values a slot writes are `slot * VALUES_PER_SLOT + seq`: unique across the run.
-const VALUES_PER_SLOT: u64 = 1_000_000_000;
 
 /// Run the kubernetes workload (see [`super::run`]).
-#[allow(clippy::too_many_arguments)]
-pub async fn run(
-    spec: &WorkloadSpec,
-    mix: KubernetesMix,
-    seed: u64,
-    prefix: &str,
-    roster: &Roster,
-    clock: Clock,
-    sink: UnboundedSender<Entry>,
-    stats: Arc<LiveStats>,
-    gate: Arc<PauseGate>,
-    stop: CancellationToken,
-) -> WorkloadReport {
-    let (objects, serializable) = (spec.keys, spec.reads == ReadMode::Serializable);
-    slots::run(spec, prefix, roster, clock, sink, stats, gate, stop, |slot| {
+pub(super) async fn run(setup: Setup<'_>, mix: KubernetesMix, seed: u64) -> WorkloadReport {
+    let (objects, serializable) = (setup.spec.keys.max(1), setup.spec.reads == ReadMode::Serializable);
+    slots::run(setup, |slot| {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         rng.set_stream(u64::from(slot));
-        ApiServer { rng, mix, objects: objects.max(1), slot, seq: 0, serializable, seen: Seen::default(), listing: None }
+        ApiServer { rng, mix, objects, values: Values::new(slot), serializable, seen: Seen::default(), listing: None }
     })
     .await
 }
@@ -72,8 +54,7 @@ struct ApiServer {
     rng: ChaCha8Rng,
     mix: KubernetesMix,
     objects: u32,
-    slot: u32,
-    seq: u64,
+    values: Values,
     serializable: bool,
     seen: Seen,
     listing: Option<Listing>,
@@ -86,9 +67,7 @@ impl ApiServer {
     }
 
     fn value(&mut self) -> String {
-        let v = u64::from(self.slot) * VALUES_PER_SLOT + self.seq;
-        self.seq += 1;
-        v.to_string()
+        self.values.fresh()
     }
 
     /// A guarded change of `key`: `mod == expected` → `then`, else read the key.
@@ -167,8 +146,7 @@ mod tests {
             rng: ChaCha8Rng::seed_from_u64(3),
             mix: KubernetesMix::DEFAULT,
             objects: 10,
-            slot: 0,
-            seq: 0,
+            values: Values::new(0),
             serializable: false,
             seen: Seen::default(),
             listing: None,

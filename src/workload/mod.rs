@@ -60,9 +60,10 @@ pub async fn run(
     gate: Arc<PauseGate>,
     stop: CancellationToken,
 ) -> WorkloadReport {
+    let setup = slots::Setup { spec, prefix, roster, clock, sink, stats, gate, stop };
     match spec.load {
-        Load::Register(mix) => register::run(spec, mix, seed, prefix, roster, clock, sink, stats, gate, stop).await,
-        Load::Etcd(mix) => etcd::run(spec, mix, seed, prefix, roster, clock, sink, stats, gate, stop).await,
-        Load::Kubernetes(mix) => kubernetes::run(spec, mix, seed, prefix, roster, clock, sink, stats, gate, stop).await,
+        Load::Register(mix) => register::run(setup, mix, seed).await,
+        Load::Etcd(mix) => etcd::run(setup, mix, seed).await,
+        Load::Kubernetes(mix) => kubernetes::run(setup, mix, seed).await,
     }
 }

@@ -13,21 +13,16 @@
 //! an indefinite error or `op_timeout` on a write or cas). After an `info` the slot goes on
 //! under a new client number, as Jepsen's processes do.
 
-use super::slots::{self, Done, Slot, Turn};
-use super::{LiveStats, PauseGate, WorkloadReport};
-use crate::client::{self, Classified, ErrorClass, Roster};
-use crate::history::{Clock, Entry, EntryType, RegisterOp, Value};
-use crate::scenario::{Mix, ReadMode, WorkloadSpec};
+use super::slots::{self, Done, Setup, Slot, Turn, Values};
+use super::WorkloadReport;
+use crate::client::{self, Classified, ErrorClass};
+use crate::history::{Entry, EntryType, RegisterOp, Value};
+use crate::scenario::{Mix, ReadMode};
 use etcd_client::{Client, Compare, CompareOp, GetOptions, Txn, TxnOp, TxnOpResponse};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::HashMap;
-use std::sync::Arc;
-use tokio::sync::mpsc::UnboundedSender;
-use tokio_util::sync::CancellationToken;
 
-/// Values a slot writes are `slot * VALUES_PER_SLOT + seq`: unique across the run.
-const VALUES_PER_SLOT: u64 = 1_000_000_000;
 /// The error of a cas whose compare failed.
 pub const COMPARE_FAILED: &str = "compare failed";
 
@@ -66,28 +61,9 @@ impl OpGenerator {
 }
 
 /// Run the register workload (see [`super::run`]).
-#[allow(clippy::too_many_arguments)]
-pub async fn run(
-    spec: &WorkloadSpec,
-    mix: Mix,
-    seed: u64,
-    prefix: &str,
-    roster: &Roster,
-    clock: Clock,
-    sink: UnboundedSender<Entry>,
-    stats: Arc<LiveStats>,
-    gate: Arc<PauseGate>,
-    stop: CancellationToken,
-) -> WorkloadReport {
-    let (keys, reads) = (spec.keys, spec.reads);
-    slots::run(spec, prefix, roster, clock, sink, stats, gate, stop, |slot| RegisterSlot {
-        slot,
-        generator: OpGenerator::new(seed, slot, mix, keys),
-        reads,
-        seq: 0,
-        seen: HashMap::new(),
-    })
-    .await
+pub(super) async fn run(setup: Setup<'_>, mix: Mix, seed: u64) -> WorkloadReport {
+    let (keys, reads) = (setup.spec.keys, setup.spec.reads);
+    slots::run(setup, |slot| RegisterSlot { generator: OpGenerator::new(seed, slot, mix, keys), reads, values: Values::new(slot), seen: HashMap::new() }).await
 }
 
 /// What a request returned, before it becomes a completion.
@@ -103,11 +79,9 @@ struct Answer {
 
 /// One register client slot: its generator and what it has seen.
 struct RegisterSlot {
-    slot: u32,
     generator: OpGenerator,
     reads: ReadMode,
-    /// Next sequence number for a unique value.
-    seq: u64,
+    values: Values,
     /// The last value this slot saw for each key (absent = none seen, or the key was absent).
     seen: HashMap<String, String>,
 }
@@ -120,9 +94,7 @@ impl Slot for RegisterSlot {
 
 impl RegisterSlot {
     fn fresh_value(&mut self) -> String {
-        let v = u64::from(self.slot) * VALUES_PER_SLOT + self.seq;
-        self.seq += 1;
-        v.to_string()
+        self.values.fresh()
     }
 
     /// One operation: draw it, record the invocation, send it, record the completion.
@@ -298,7 +270,12 @@ mod tests {
 pub(crate) mod live {
     use super::*;
     use crate::client::Endpoint;
+    use crate::history::Clock;
     use crate::scenario::units::{Rate, Span};
+    use crate::scenario::WorkloadSpec;
+    use crate::workload::{LiveStats, PauseGate};
+    use std::sync::Arc;
+    use tokio_util::sync::CancellationToken;
     use std::sync::atomic::Ordering;
     use std::time::Duration;
     use crate::scenario::Load;

@@ -118,21 +118,48 @@ pub(super) trait Slot: Send + 'static {
     fn step(&mut self, turn: Turn<'_>) -> impl Future<Output = Done> + Send;
 }
 
+/// What a workload runs with: the runner's side of [`super::run`].
+pub(super) struct Setup<'a> {
+    pub spec: &'a WorkloadSpec,
+    pub prefix: &'a str,
+    pub roster: &'a Roster,
+    pub clock: Clock,
+    pub sink: UnboundedSender<Entry>,
+    pub stats: Arc<LiveStats>,
+    pub gate: Arc<PauseGate>,
+    pub stop: CancellationToken,
+}
+
+/// Unique values for a slot's writes: `slot * 10^9 + seq`, so that a read names the write it
+/// saw.
+#[derive(Debug, Clone)]
+pub(super) struct Values {
+    slot: u32,
+    seq: u64,
+}
+
+impl Values {
+    /// The values of slot `slot`.
+    pub(super) fn new(slot: u32) -> Self {
+        Self { slot, seq: 0 }
+    }
+
+    /// The next one.
+    pub(super) fn fresh(&mut self) -> String {
+        let v = u64::from(self.slot) * VALUES_PER_SLOT + self.seq;
+        self.seq += 1;
+        v.to_string()
+    }
+}
+
+/// Values a slot writes are `slot * VALUES_PER_SLOT + seq`: unique across the run.
+const VALUES_PER_SLOT: u64 = 1_000_000_000;
+
 /// Run `spec.clients` slots made by `make` (see [`super::run`]): each paced at
 /// rate/clients ops/s, their ticks spread over one period, until the duration has passed
 /// or `stop` is cancelled; the operations in flight then finish.
-#[allow(clippy::too_many_arguments)]
-pub(super) async fn run<S: Slot>(
-    spec: &WorkloadSpec,
-    prefix: &str,
-    roster: &Roster,
-    clock: Clock,
-    sink: UnboundedSender<Entry>,
-    stats: Arc<LiveStats>,
-    gate: Arc<PauseGate>,
-    stop: CancellationToken,
-    mut make: impl FnMut(u32) -> S,
-) -> WorkloadReport {
+pub(super) async fn run<S: Slot>(setup: Setup<'_>, mut make: impl FnMut(u32) -> S) -> WorkloadReport {
+    let Setup { spec, prefix, roster, clock, sink, stats, gate, stop } = setup;
     let started = Instant::now();
     let endpoints = roster.current();
     if endpoints.is_empty() || spec.clients == 0 {
