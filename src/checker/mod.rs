@@ -15,6 +15,7 @@
 //!
 //! Models live one per file in [`models`]; a new one implements [`Model`].
 
+pub mod etcd;
 pub mod explain;
 pub mod gen;
 pub mod html;
