@@ -18,7 +18,9 @@ fn validate_explains_every_shipped_scenario() {
         let p = entry.unwrap().path();
         let (code, out, err) = faultline(&["validate", p.to_str().unwrap()]);
         assert_eq!(code, 0, "{}: {err}", p.display());
-        assert!(out.contains("workload: register"), "{out}");
+        let text = std::fs::read_to_string(&p).unwrap();
+        let kind = ["etcd", "kubernetes"].into_iter().find(|k| text.contains(&format!("kind: {k}"))).unwrap_or("register");
+        assert!(out.contains(&format!("workload: {kind},")), "{}: {out}", p.display());
         // Every scenario with ops shows them (issue 15 item 8).
         let has_ops = std::fs::read_to_string(&p).unwrap().lines().any(|l| l.starts_with("ops:"));
         assert_eq!(!out.contains("  ops     : none"), has_ops, "{}: {out}", p.display());
