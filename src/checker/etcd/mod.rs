@@ -18,7 +18,10 @@
 
 
 
+pub mod check;
 pub mod model;
+
+pub use check::check;
 
 use crate::etcd_api::{Request, Response};
 use crate::history::{Entry, EntryType, OpKind};
