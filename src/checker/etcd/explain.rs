@@ -23,15 +23,26 @@ fn rel(t: u64, t0: u64) -> String {
     format!("{}{:.3}", if d < 0.0 { "-" } else { "+" }, d.abs() / 1e6)
 }
 
-/// An operation in one sentence: `client 3's op 12 `put k=v` (line 40), answered `rev 5`,
-/// called at 1.000 ms and returned at 2.500 ms`.
-fn sentence(o: &OpView) -> String {
+/// Who ran an operation: `client 2's op 3 (history line 5)`.
+fn who(o: &OpView) -> String {
     let line = if o.line > 0 { format!(" (history line {})", o.line) } else { String::new() };
+    format!("client {}'s op {}{line}", o.client, o.id)
+}
+
+/// When an operation ran: `called at 1.000 ms and returned at 2.500 ms`.
+fn when(o: &OpView) -> String {
     let ret = match o.ret {
         Some(r) => format!("returned at {}", ms(r)),
         None => "never returned (outcome unknown)".to_string(),
     };
-    format!("client {}'s op {} `{}`{line}, answered `{}`, called at {} and {ret}", o.client, o.id, o.text, o.answer, ms(o.call))
+    format!("called at {} and {ret}", ms(o.call))
+}
+
+/// An operation in one sentence: `client 3's op 12 `put k=v` (history line 40), answered
+/// `rev 5`, called at 1.000 ms and returned at 2.500 ms`.
+fn sentence(o: &OpView) -> String {
+    let line = if o.line > 0 { format!(" (history line {})", o.line) } else { String::new() };
+    format!("client {}'s op {} `{}`{line}, answered `{}`, {}", o.client, o.id, o.text, o.answer, when(o))
 }
 
 /// What the violation is about: `revision 57, keys /e/k3, /e/k5`.
@@ -194,7 +205,7 @@ fn timeline(o: &mut String, v: &Violation) {
     let ya = rows.len() as f64 * ROW_H + 14.0;
     let _ = writeln!(o, "<line class=\"axis\" x1=\"{X0}\" y1=\"{ya:.1}\" x2=\"{X1}\" y2=\"{ya:.1}\"/>");
     let _ = writeln!(o, "<text class=\"tl\" x=\"{X0}\" y=\"{:.1}\">+0.000</text>", ya + 16.0);
-    let _ = writeln!(o, "<text class=\"tl\" x=\"{X1}\" y=\"{:.1}\">{}</text>", ya + 16.0, esc(&rel(hi, t0)));
+    let _ = writeln!(o, "<text class=\"tl\" x=\"{X1}\" y=\"{:.1}\">{} ms</text>", ya + 16.0, esc(&rel(hi, t0)));
     o.push_str("</svg>\n</section>\n");
 }
 
@@ -243,7 +254,13 @@ pub fn html(v: &Violation, title: &str) -> String {
     o.push_str("<dl>\n");
     let op_line = |o: &mut String, label: &str, cls: &str, i: usize| {
         let said = match v.ops.get(i) {
-            Some(op) => format!("<code class=\"{cls}\">{}</code> — {}", esc(&op.text), esc(&sentence(op))),
+            Some(op) => format!(
+                "<code class=\"{cls}\">{}</code> — {}, answered <code>{}</code>, {}",
+                esc(&op.text),
+                esc(&who(op)),
+                esc(&op.answer),
+                esc(&when(op))
+            ),
             None => format!("an operation the checker did not include (index {i})"),
         };
         let _ = writeln!(o, "<dt>{label}</dt><dd>{said}</dd>");
@@ -379,6 +396,7 @@ mod tests {
         assert!(page.contains("get k&lt;1&gt;") && page.contains("put k&lt;1&gt;=b&amp;c"), "the ops, escaped");
         assert!(!page.contains("k<1>"), "unescaped text from the history");
         assert!(page.contains("a read after revision 5") && page.contains("the put returned before"));
+        assert!(page.contains("client 2&#39;s op 3 (history line 5)") && page.contains("called at 1003.000 ms and returned at 1004.500 ms"), "the culprit");
         // One bar per operation, the culprit and the other highlighted, the unknown open.
         assert_eq!(page.matches("<rect class=\"bar").count(), v.ops.len());
         assert_eq!(page.matches("class=\"bar bad\"").count(), 1);
