@@ -57,9 +57,9 @@ pub const VALIDATE_EXIT_CODES: &str = "Exit codes:
 pub const CHECK_EXIT_CODES: &str = "Exit codes:
   0  every history is linearizable
   1  a history is not linearizable (whatever the other files give)
-  2  bad input: a file that cannot be read or parsed, or that breaks the pairing of invocations and completions (file:line on stderr)
+  2  bad input: a file that cannot be read or parsed, or that breaks the pairing of invocations and completions (file:line on stderr), or a --model that does not fit it
   4  faultline itself failed
-  5  a history could not be decided within --timeout, or has no operations to check
+  5  a history could not be decided (within --timeout; the etcd model's checker says why), or has no operations to check
 Several files, none not linearizable: the worst of the rest, ranked 4 > 2 > 5 > 0.";
 
 /// Exit codes of `report`.
