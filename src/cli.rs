@@ -57,9 +57,9 @@ pub const VALIDATE_EXIT_CODES: &str = "Exit codes:
 pub const CHECK_EXIT_CODES: &str = "Exit codes:
   0  every history is linearizable
   1  a history is not linearizable (whatever the other files give)
-  2  bad input: a file that cannot be read or parsed, or that breaks the pairing of invocations and completions (file:line on stderr)
+  2  bad input: a file that cannot be read or parsed, or that breaks the pairing of invocations and completions (file:line on stderr), or a --model that does not fit it
   4  faultline itself failed
-  5  a history could not be decided within --timeout, or has no operations to check
+  5  a history could not be decided (within --timeout; the etcd model's checker says why), or has no operations to check
 Several files, none not linearizable: the worst of the rest, ranked 4 > 2 > 5 > 0.";
 
 /// Exit codes of `report`.
@@ -136,8 +136,10 @@ pub enum Command {
     /// Jepsen etcd logs, Porcupine kv logs.
     ///
     /// Prints each file's verdict, per-key counts and time, and for a violation the key and
-    /// the window of operations that cannot be ordered. A file that cannot be checked is
-    /// named on stderr beside the others' verdicts.
+    /// the window of operations that cannot be ordered. A history of the etcd or kubernetes
+    /// workload is checked with the etcd model, against the whole store (its revisions,
+    /// ranges, transactions, leases and compaction). A file that cannot be checked is named
+    /// on stderr beside the others' verdicts.
     ///
     /// Example: faultline check reports/leader-partition-20261123T170512Z/
     #[command(after_help = CHECK_EXIT_CODES)]
@@ -277,9 +279,12 @@ pub struct CheckArgs {
     /// History files or run directories.
     #[arg(required = true, value_name = "HISTORY")]
     pub histories: Vec<PathBuf>,
-    /// The model: register (read/write/cas) or kv (get/put/append). Default: register,
-    /// or kv for kv logs.
-    #[arg(long, value_parser = ["register", "kv"])]
+    /// The model: register (read/write/cas per key), kv (get/put/append per key), or etcd
+    /// (etcd's API over the whole store: every answer's revision, ranges with limits and past
+    /// revisions, multi-key transactions, leases, compaction). Default: picked from the
+    /// history — etcd for a history.jsonl of the etcd or kubernetes workload, kv for kv logs,
+    /// register otherwise.
+    #[arg(long, value_parser = ["register", "kv", "etcd"])]
     pub model: Option<String>,
     /// Input format.
     #[arg(long, default_value = "auto", value_parser = ["auto", "jsonl", "jepsen-log", "kv-log"])]
@@ -294,8 +299,9 @@ pub struct CheckArgs {
     pub json: bool,
     /// When a history is not linearizable, write a page that draws the violation (the
     /// failing key's operations on a time axis, the window zoomed, the longest legal
-    /// order numbered, the culprit in red) to FILE; open it in any browser, it needs no
-    /// network. With several failing histories the first writes FILE and the n-th writes
+    /// order numbered, the culprit in red; for the etcd model, what it expected and what etcd
+    /// said, and the operations around it one row per client) to FILE; open it in any
+    /// browser, it needs no network. With several failing histories the first writes FILE and the n-th writes
     /// FILE with `-n` before its extension (l.html, l-2.html, ...). Each page written is
     /// named on stderr.
     #[arg(long, value_name = "FILE")]

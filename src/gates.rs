@@ -55,6 +55,12 @@ pub enum CheckerStatus {
         /// The write error.
         error: String,
     },
+    /// The etcd model's checker finished without deciding (its search bound, its time limit),
+    /// and said why.
+    Undecided {
+        /// The checker's cause, in words.
+        cause: String,
+    },
 }
 
 impl CheckerStatus {
@@ -73,6 +79,7 @@ impl CheckerStatus {
             CheckerStatus::NoOperations => Some("no operations to check: the history is empty".to_string()),
             CheckerStatus::HistoryUnreadable { error } => Some(format!("the linearizability checker could not read the history: {error}")),
             CheckerStatus::HistoryNotWritten { error } => Some(format!("the history could not be written completely, so it is not checked: {error}")),
+            CheckerStatus::Undecided { cause } => Some(format!("the etcd checker could not decide: {cause}")),
         }
     }
 }
@@ -620,6 +627,7 @@ mod tests {
                 CheckerStatus::HistoryNotWritten { error: "could not write history.jsonl: No space left on device (os error 28)".into() },
                 "could not be written completely",
             ),
+            (CheckerStatus::Undecided { cause: "3 unacknowledged revisions past the search bound".into() }, "the etcd checker could not decide: 3 unacknowledged"),
         ] {
             assert_eq!(status.cause().as_deref().map(|c| c.contains(says)), Some(true), "{status:?}: {:?}", status.cause());
             f.checker = status;
@@ -634,6 +642,10 @@ mod tests {
         f.linearizable = Some(true);
         assert_eq!(evaluate(&e, &f)[0].status, GateStatus::Unknown);
         assert_eq!(CheckerStatus::Ran { seconds: 1.0 }.cause(), None);
+        // As summary.json holds it.
+        let undecided = CheckerStatus::Undecided { cause: "c".into() };
+        assert_eq!(serde_json::to_string(&undecided).unwrap(), r#"{"status":"undecided","cause":"c"}"#);
+        assert_eq!(serde_json::from_str::<CheckerStatus>(r#"{"status":"undecided","cause":"c"}"#).unwrap(), undecided);
     }
 
     #[test]

@@ -1,11 +1,14 @@
 //! After the run: the checks on what was recorded (the watch check; the linearizability
-//! check, split into epochs at snapshot-restores), then `summary.json` and `report.html`.
+//! check — a register history split into epochs at snapshot-restores, a history of etcd's API
+//! checked whole by the etcd model), then `summary.json` and `report.html`.
 //! A record that could not be written makes the run invalid, and a history that could not
 //! be written completely is not checked: its verdict is unknown, never a pass on half a
 //! history.
 
 use super::drive::Drove;
 use super::CHECK_TIMEOUT;
+use crate::checker::etcd;
+use crate::checker::Verdict;
 use crate::events::Event;
 use crate::gates::{self, CheckerStatus};
 use crate::history::{Entry, HistoryWriter};
@@ -148,27 +151,64 @@ fn check_linearizability(
 }
 
 /// Check one history file; a violation is explained on the terminal and drawn in
-/// `linearizability.html`.
+/// `linearizability.html`. A history of etcd's API (the `etcd` and `kubernetes` workloads)
+/// goes to the etcd model, any other to the register model.
 fn check_history(file: &Path, run_dir: &Path, title: &str, cancel: &AtomicBool) -> Answer {
+    let unreadable = |error: String| {
+        eprintln!("{}", crate::markup::terminal(&format!("faultline: could not check {}: {error}", file.display())));
+        Answer { linearizable: None, status: CheckerStatus::HistoryUnreadable { error } }
+    };
+    match etcd::is_etcd_history(file) {
+        Ok(true) => return check_etcd_history(file, run_dir, title, cancel),
+        Ok(false) => {}
+        Err(error) => return unreadable(error),
+    }
     // Read back as written (the same reader as `faultline check`), checked as registers.
     let (model, ops) = match crate::checker::input::jsonl(file) {
         Ok(read) => read,
+        Err(error) => return unreadable(error),
+    };
+    let r = crate::checker::check_cancellable(&model, ops, CHECK_TIMEOUT, cancel);
+    if let Some(f) = &r.failure {
+        eprintln!("{}", crate::markup::terminal(&format!("faultline: {} is NOT linearizable:\n{}", file.display(), crate::checker::explain::text(f))));
+        write_violation_page(&crate::checker::html::render(f, &format!("{title}: not linearizable")), run_dir);
+    }
+    let status = match r.verdict {
+        Verdict::Unknown if r.interrupted => CheckerStatus::Interrupted { seconds: r.seconds },
+        Verdict::Unknown => CheckerStatus::TimedOut { limit_s: CHECK_TIMEOUT.as_secs_f64() },
+        _ => CheckerStatus::Ran { seconds: r.seconds },
+    };
+    Answer { linearizable: r.verdict.as_bool(), status }
+}
+
+/// Check a history of etcd's API against the etcd model, whole (revisions tie every key to
+/// every other). Unknown is interrupted when Ctrl-C stopped it, else undecided with the
+/// checker's cause.
+fn check_etcd_history(file: &Path, run_dir: &Path, title: &str, cancel: &AtomicBool) -> Answer {
+    let ops = match etcd::read_jsonl(file) {
+        Ok(ops) => ops,
         Err(error) => {
             eprintln!("{}", crate::markup::terminal(&format!("faultline: could not check {}: {error}", file.display())));
             return Answer { linearizable: None, status: CheckerStatus::HistoryUnreadable { error } };
         }
     };
-    let r = crate::checker::check_cancellable(&model, ops, CHECK_TIMEOUT, cancel);
-    if let Some(f) = &r.failure {
-        eprintln!("{}", crate::markup::terminal(&format!("faultline: {} is NOT linearizable:\n{}", file.display(), crate::checker::explain::text(f))));
-        write_violation_page(f, run_dir, title);
+    let r = etcd::check(&ops, CHECK_TIMEOUT, cancel);
+    if let (Verdict::NotLinearizable, Some(v)) = (r.verdict, &r.violation) {
+        eprintln!("{}", crate::markup::terminal(&format!("faultline: {} is NOT linearizable:\n{}", file.display(), etcd::explain::text(v))));
+        write_violation_page(&etcd::explain::html(v, &format!("{title}: not linearizable")), run_dir);
     }
-    let status = match r.verdict {
-        crate::checker::Verdict::Unknown if r.interrupted => CheckerStatus::Interrupted { seconds: r.seconds },
-        crate::checker::Verdict::Unknown => CheckerStatus::TimedOut { limit_s: CHECK_TIMEOUT.as_secs_f64() },
+    Answer { linearizable: r.verdict.as_bool(), status: etcd_status(&r, cancel.load(Ordering::Relaxed)) }
+}
+
+/// The checker status of an etcd-model check (`cancelled`: Ctrl-C was pressed).
+fn etcd_status(r: &etcd::EtcdCheck, cancelled: bool) -> CheckerStatus {
+    match r.verdict {
+        Verdict::Unknown if r.interrupted || cancelled => CheckerStatus::Interrupted { seconds: r.seconds },
+        Verdict::Unknown => {
+            CheckerStatus::Undecided { cause: r.cause.clone().unwrap_or_else(|| "it gave no cause (a bug in faultline: please report it)".to_string()) }
+        }
         _ => CheckerStatus::Ran { seconds: r.seconds },
-    };
-    Answer { linearizable: r.verdict.as_bool(), status }
+    }
 }
 
 /// A history with snapshot-restores: each epoch written as `history.epochN.jsonl` (the
@@ -224,11 +264,47 @@ fn check_epochs(history: &[Entry], restores: &[crate::epochs::Restore], run_dir:
 }
 
 /// `linearizability.html` in the run directory, for a person debugging the violation.
-fn write_violation_page(f: &crate::checker::Failure, run_dir: &Path, name: &str) {
-    let page = crate::checker::html::render(f, &format!("{name}: not linearizable"));
+fn write_violation_page(page: &str, run_dir: &Path) {
     let path = run_dir.join("linearizability.html");
     match std::fs::write(&path, page) {
         Ok(()) => eprintln!("{}", crate::markup::terminal(&format!("faultline: wrote {}", path.display()))),
         Err(e) => eprintln!("{}", crate::markup::terminal(&format!("faultline: could not write {}: {e}", path.display()))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn etcd_check(verdict: Verdict, interrupted: bool) -> etcd::EtcdCheck {
+        etcd::EtcdCheck { verdict, violation: None, cause: Some("past the search bound".into()), interrupted, seconds: 2.0, stats: Default::default() }
+    }
+
+    #[test]
+    fn an_undecided_etcd_check_says_the_checkers_cause_unless_interrupted() {
+        assert_eq!(etcd_status(&etcd_check(Verdict::Unknown, false), false), CheckerStatus::Undecided { cause: "past the search bound".into() });
+        assert_eq!(etcd_status(&etcd_check(Verdict::Unknown, true), false), CheckerStatus::Interrupted { seconds: 2.0 });
+        assert_eq!(etcd_status(&etcd_check(Verdict::Unknown, false), true), CheckerStatus::Interrupted { seconds: 2.0 });
+        assert_eq!(etcd_status(&etcd_check(Verdict::Linearizable, false), false), CheckerStatus::Ran { seconds: 2.0 });
+        assert_eq!(etcd_status(&etcd_check(Verdict::NotLinearizable, true), true), CheckerStatus::Ran { seconds: 2.0 });
+    }
+
+    #[test]
+    fn a_runs_etcd_history_goes_to_the_etcd_model_and_a_broken_one_is_unreadable() {
+        let d = tempfile::tempdir().unwrap();
+        let file = d.path().join("history.jsonl");
+        std::fs::write(&file, crate::check::tests::ETCD).unwrap();
+        let never = AtomicBool::new(false);
+        let a = check_history(&file, d.path(), "t", &never);
+        // Never the register reader's refusal: the etcd model's answer, or its cause.
+        match (&a.status, a.linearizable) {
+            (CheckerStatus::Ran { .. }, Some(_)) => {}
+            (CheckerStatus::Undecided { cause }, None) => assert!(!cause.is_empty()),
+            other => panic!("{other:?}"),
+        }
+        std::fs::write(&file, crate::check::tests::ETCD.replace(r#""res":{"rev":2,"range""#, r#""res":{"rev":0,"range""#)).unwrap();
+        let a = check_history(&file, d.path(), "t", &never);
+        assert!(matches!(&a.status, CheckerStatus::HistoryUnreadable { error } if error.contains(":4: ") && error.contains("at least 1")), "{:?}", a.status);
+        assert_eq!(a.linearizable, None);
     }
 }

@@ -67,3 +67,57 @@ fn kv_logs_get_the_same_verdict_without_splitting_by_key() {
         assert_eq!(got.name(), want.as_str(), "{file} unsplit");
     }
 }
+
+/// A tiny history of the etcd workload (docs/formats.md §2.1): a put of k1 at revision 2, a
+/// get that sees it, a txn that puts k2 at revision 3 when k1 is at mod 2 — in a directory of
+/// its own.
+const ETCD_HISTORY: &str = r#"{"type":"invoke","id":1,"client":0,"t":1000000,"f":"put","key":"/e/k1","value":null,"member":"n1","req":{"txn":{"then":[{"put":{"key":"/e/k1","value":"v1"}}]}}}
+{"type":"ok","id":1,"client":0,"t":2000000,"f":"put","key":"/e/k1","value":null,"rev":2,"member":"n1","res":{"rev":2,"txn":{"ok":true,"results":[{"put":{}}]}}}
+{"type":"invoke","id":2,"client":1,"t":2500000,"f":"get","key":"/e/k1","value":null,"member":"n2","req":{"range":{"key":"/e/k1"}}}
+{"type":"ok","id":2,"client":1,"t":3000000,"f":"get","key":"/e/k1","value":null,"rev":2,"member":"n2","res":{"rev":2,"range":{"kvs":[{"key":"/e/k1","value":"v1","mod":2,"create":2,"ver":1}],"count":1}}}
+{"type":"invoke","id":3,"client":0,"t":3500000,"f":"txn","key":"/e/k1","value":null,"member":"n1","req":{"txn":{"if":[{"key":"/e/k1","op":"=","target":"mod","n":2}],"then":[{"put":{"key":"/e/k2","value":"v3"}}]}}}
+{"type":"ok","id":3,"client":0,"t":4000000,"f":"txn","key":"/e/k1","value":null,"rev":3,"member":"n1","res":{"rev":3,"txn":{"ok":true,"results":[{"put":{}}]}}}
+"#;
+
+fn etcd_history() -> (tempfile::TempDir, String) {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("history.jsonl");
+    std::fs::write(&p, ETCD_HISTORY).unwrap();
+    let s = p.display().to_string();
+    (d, s)
+}
+
+#[test]
+fn faultline_check_picks_the_etcd_model_for_an_etcd_history() {
+    use crate::util::faultline;
+    let (_d, p) = etcd_history();
+    // TODO(lead): once check lands: exit 0, linearizable (and "LINEARIZABLE — etcd model").
+    for args in [vec!["check", p.as_str()], vec!["check", "--model", "etcd", p.as_str()]] {
+        let (code, out, err) = faultline(&args);
+        assert_eq!(code, 5, "{args:?}: the stub checker answers unknown: {out}{err}");
+        assert!(out.contains(&format!("{p}: UNKNOWN — etcd model, 3 ops")), "{args:?}: {out}");
+        assert!(out.contains("undecided: "), "{args:?}: the cause is said: {out}");
+    }
+    let (code, out, _) = faultline(&["check", "--json", &p]);
+    assert_eq!(code, 5, "{out}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!((v["model"].as_str(), v["ops"].as_u64()), (Some("etcd"), Some(3)), "{v}");
+    assert_eq!(v["verdict"], "unknown", "{v}");
+    assert!(v["stats"].is_object() && v["cause"].is_string(), "{v}");
+}
+
+#[test]
+fn faultline_check_names_the_model_that_fits_when_given_the_wrong_one() {
+    use crate::util::faultline;
+    let (_d, p) = etcd_history();
+    let (code, out, err) = faultline(&["check", "--model", "register", &p]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("check it with --model etcd"), "{err}");
+    let kv = data().join("kv/c01-ok.txt");
+    let (code, _, err) = faultline(&["check", "--model", "etcd", kv.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("not to a kv-log file") && err.contains("--model kv"), "{err}");
+    let (code, _, err) = faultline(&["check", "--model", "foo", &p]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("foo") && err.contains("register, kv, etcd"), "{err}");
+}

@@ -4,12 +4,14 @@
 //! compactions — checked against one sequential model of the whole store.
 //!
 //! - [`model`]: the store as a sequential specification (etcd 3.4/3.5's rules);
-//! - this module: the history's operations paired ([`Pairer`]).
+//! - this module: the history's operations paired ([`Pairer`]), a `history.jsonl` read
+//!   into them ([`read_jsonl`]) and told from a register history ([`is_etcd_history`]);
+//! - [`explain`]: a violation in words ([`explain::text`]) and drawn ([`explain::html`]).
 //!
 //! Not built yet (issue 17, left in the closing note): the checker for whole histories
 //! (revisions order the writers and place the reads, so the search is over the few
-//! revisions no acknowledged operation took), the brute-force oracle, the generator with
-//! planted bugs and the explanation.
+//! revisions no acknowledged operation took), the brute-force oracle and the generator with
+//! planted bugs.
 //!
 //! Revisions tie every key to every other, so unlike the register model the history is not
 //! split by key.
@@ -19,6 +21,7 @@
 
 
 pub mod check;
+pub mod explain;
 pub mod model;
 
 pub use check::check;
@@ -27,6 +30,8 @@ use crate::etcd_api::{Request, Response};
 use crate::history::{Entry, EntryType, OpKind};
 use serde::Serialize;
 use std::collections::HashMap;
+use std::io::BufRead;
+use std::path::Path;
 
 /// One operation of an etcd-workload history, its invocation and completion paired.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,7 +70,8 @@ impl EtcdOp {
 
 /// Pairs `history.jsonl` entries into [`EtcdOp`]s, refusing what the format forbids (an
 /// invocation twice, a completion without its invocation, with another `f` or key, or before
-/// it; a register operation; an etcd invocation without `req`, an `ok` without `res`).
+/// it; a register operation; an etcd invocation without `req`, an `ok` without `res` or with
+/// a header revision below 1).
 #[derive(Default)]
 pub struct Pairer {
     open: HashMap<u64, (usize, usize, String)>, // id → (index in ops, line, key)
@@ -116,8 +122,17 @@ impl Pairer {
                 e.id, e.t, op.invoke
             ));
         }
-        if e.kind == EntryType::Ok && e.res.is_none() {
-            return Err(format!("the `ok` of operation {} has no `res`; expected etcd's response (docs/formats.md §2.1)", e.id));
+        if e.kind == EntryType::Ok {
+            match &e.res {
+                None => return Err(format!("the `ok` of operation {} has no `res`; expected etcd's response (docs/formats.md §2.1)", e.id)),
+                Some(r) if r.rev < 1 => {
+                    return Err(format!(
+                        "the `ok` of operation {} has `res.rev` {}; expected etcd's header revision, which is at least 1 (a new cluster is at revision 1)",
+                        e.id, r.rev
+                    ))
+                }
+                Some(_) => {}
+            }
         }
         op.complete = Some(e.t);
         op.outcome = e.kind;
@@ -139,6 +154,73 @@ pub fn ops_from_entries(entries: &[Entry]) -> Result<Vec<EtcdOp>, String> {
         p.push(e.clone(), n + 1).map_err(|m| format!("entry {}: {m}", n + 1))?;
     }
     Ok(p.finish())
+}
+
+/// Read faultline's `history.jsonl` of the etcd-API workloads (docs/formats.md §2.1) into
+/// paired operations, line by line (a history of a million operations is never held as
+/// text). A malformed line, or one that breaks the pairing, is `FILE:LINE: what was expected`.
+pub fn read_jsonl(path: &Path) -> Result<Vec<EtcdOp>, String> {
+    let file = path.display().to_string();
+    let f = std::fs::File::open(path).map_err(|e| format!("{file}: cannot read the history: {e}"))?;
+    let mut reader = std::io::BufReader::with_capacity(1 << 20, f);
+    let mut pairer = Pairer::default();
+    let mut line = String::new();
+    let mut n = 0;
+    loop {
+        line.clear();
+        n += 1;
+        if reader.read_line(&mut line).map_err(|e| format!("{file}:{n}: {e}"))? == 0 {
+            break;
+        }
+        if line.trim().is_empty() {
+            continue;
+        }
+        let e: Entry = serde_json::from_str(&line).map_err(|e| format!("{file}:{n}: expected a history entry (docs/formats.md §2.1): {e}"))?;
+        pairer.push(e, n).map_err(|m| format!("{file}:{n}: {m}"))?;
+    }
+    Ok(pairer.finish())
+}
+
+/// The two fields of a line that tell an etcd-API history from a register one.
+#[derive(serde::Deserialize)]
+struct Sniff {
+    #[serde(rename = "type")]
+    kind: EntryType,
+    f: OpKind,
+}
+
+/// What one line of a `history.jsonl` says about its history: `Some(true)` for the
+/// invocation of an etcd-API operation, `Some(false)` for a register one's, `None` for any
+/// other line (a completion, a blank or malformed line: the reader reports those).
+fn sniff_line(line: &str) -> Option<bool> {
+    let s: Sniff = serde_json::from_str(line.trim()).ok()?;
+    (s.kind == EntryType::Invoke).then(|| s.f.is_etcd())
+}
+
+/// Whether the text of a `history.jsonl` is a history of etcd's API (the `etcd` and
+/// `kubernetes` workloads, docs/formats.md §2.1): its first invocation's `f` is one of etcd's
+/// (`OpKind::is_etcd`). A history without any invocation is not.
+pub fn is_etcd_text(text: &str) -> bool {
+    text.lines().find_map(sniff_line).unwrap_or(false)
+}
+
+/// [`is_etcd_text`] on a file, read only up to its first invocation.
+pub fn is_etcd_history(path: &Path) -> Result<bool, String> {
+    let file = path.display().to_string();
+    let f = std::fs::File::open(path).map_err(|e| format!("{file}: cannot read the history: {e}"))?;
+    let mut reader = std::io::BufReader::new(f);
+    let mut line = String::new();
+    let mut n = 0;
+    loop {
+        line.clear();
+        n += 1;
+        if reader.read_line(&mut line).map_err(|e| format!("{file}:{n}: {e}"))? == 0 {
+            return Ok(false);
+        }
+        if let Some(etcd) = sniff_line(&line) {
+            return Ok(etcd);
+        }
+    }
 }
 
 /// One operation as an explanation shows it.
@@ -248,4 +330,71 @@ pub struct EtcdCheck {
     pub seconds: f64,
     /// Counts.
     pub stats: Stats,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A put of k=v at revision 2, then a get that sees it.
+    const PUT_GET: &str = r#"{"type":"invoke","id":1,"client":0,"t":1000,"f":"put","key":"k","value":null,"req":{"txn":{"then":[{"put":{"key":"k","value":"v"}}]}}}
+{"type":"ok","id":1,"client":0,"t":2000,"f":"put","key":"k","value":null,"rev":2,"res":{"rev":2,"txn":{"ok":true,"results":[{"put":{}}]}}}
+
+{"type":"invoke","id":2,"client":1,"t":3000,"f":"get","key":"k","value":null,"req":{"range":{"key":"k"}}}
+{"type":"ok","id":2,"client":1,"t":4000,"f":"get","key":"k","value":null,"rev":2,"res":{"rev":2,"range":{"kvs":[{"key":"k","value":"v","mod":2,"create":2,"ver":1}],"count":1}}}
+"#;
+
+    fn file(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("history.jsonl");
+        std::fs::write(&p, text).unwrap();
+        (d, p)
+    }
+
+    #[test]
+    fn a_history_file_is_read_into_paired_operations() {
+        let (_d, p) = file(PUT_GET);
+        let ops = read_jsonl(&p).unwrap();
+        assert_eq!(ops.len(), 2);
+        assert_eq!((ops[0].id, ops[0].f, ops[0].complete, ops[0].line), (1, OpKind::Put, Some(2000), 1));
+        assert_eq!((ops[1].id, ops[1].outcome, ops[1].line), (2, EntryType::Ok, 4));
+        assert_eq!(ops[1].res.as_ref().map(|r| r.rev), Some(2));
+        assert!(is_etcd_history(&p).unwrap());
+        assert!(is_etcd_text(PUT_GET));
+    }
+
+    #[test]
+    fn errors_name_the_file_and_line() {
+        let bad = PUT_GET.replace(r#""type":"ok","id":2"#, r#""type":"ok","id":9"#);
+        let (_d, p) = file(&bad);
+        let e = read_jsonl(&p).unwrap_err();
+        assert!(e.starts_with(&format!("{}:5: ", p.display())) && e.contains("never invoked"), "{e}");
+        let (_d, p) = file("{\"type\":\"invoke\"\n");
+        let e = read_jsonl(&p).unwrap_err();
+        assert!(e.starts_with(&format!("{}:1: expected a history entry", p.display())), "{e}");
+        let e = read_jsonl(Path::new("/nonexistent/history.jsonl")).unwrap_err();
+        assert!(e.contains("cannot read the history"), "{e}");
+    }
+
+    #[test]
+    fn an_ok_below_revision_1_is_refused() {
+        let bad = PUT_GET.replace(r#""res":{"rev":2,"txn""#, r#""res":{"rev":0,"txn""#);
+        let (_d, p) = file(&bad);
+        let e = read_jsonl(&p).unwrap_err();
+        assert!(e.starts_with(&format!("{}:2: ", p.display())) && e.contains("`res.rev` 0") && e.contains("at least 1"), "{e}");
+    }
+
+    #[test]
+    fn a_register_history_is_not_an_etcd_one() {
+        let reg = "{\"type\":\"ok\",\"id\":0,\"client\":0,\"t\":1,\"f\":\"get\",\"key\":\"k\",\"value\":null}\n\
+                   {\"type\":\"invoke\",\"id\":1,\"client\":0,\"t\":1000,\"f\":\"write\",\"key\":\"k\",\"value\":\"1\"}\n";
+        // The first invocation decides, not a completion before it.
+        assert!(!is_etcd_text(reg));
+        let (_d, p) = file(reg);
+        assert!(!is_etcd_history(&p).unwrap());
+        assert!(!is_etcd_text(""));
+        assert!(!is_etcd_text("not json\n"));
+        // A malformed line before the first invocation does not hide it.
+        assert!(is_etcd_text(&format!("garbage\n{PUT_GET}")));
+    }
 }
