@@ -4,12 +4,14 @@
 //! compactions — checked against one sequential model of the whole store.
 //!
 //! - [`model`]: the store as a sequential specification (etcd 3.4/3.5's rules);
-//! - this module: the history's operations paired ([`Pairer`]).
+//! - this module: the history's operations paired ([`Pairer`]);
+//! - [`brute`]: the brute-force oracle (the definition, for small histories);
+//! - [`gen`]: generated histories, linearizable by construction or with a planted bug, for
+//!   the property tests and benchmarks.
 //!
 //! Not built yet (issue 17, left in the closing note): the checker for whole histories
 //! (revisions order the writers and place the reads, so the search is over the few
-//! revisions no acknowledged operation took), the brute-force oracle, the generator with
-//! planted bugs and the explanation.
+//! revisions no acknowledged operation took) and the explanation.
 //!
 //! Revisions tie every key to every other, so unlike the register model the history is not
 //! split by key.
@@ -18,7 +20,9 @@
 
 
 
+pub mod brute;
 pub mod check;
+pub mod gen;
 pub mod model;
 
 pub use check::check;
