@@ -31,7 +31,7 @@
 //! [`Plant`] breaks one operation near the middle so that no order explains the history,
 //! whatever the rest of it is; each variant says why. The changed response stays well formed.
 
-use super::model::State;
+use super::model::{ErrorKind, State};
 use crate::etcd_api::{self as api, CmpOp, CmpTarget, CompactReq, Compare, DeleteOp, GrantReq, Kv, OpRes, PutOp, RangeReq, RangeRes, Request, Response, RevokeReq, TxnOp, TxnReq};
 use crate::history::{Entry, EntryType, OpKind, Value};
 use rand::{Rng, SeedableRng};
@@ -379,7 +379,7 @@ pub fn generate_history(p: &Params) -> History {
             op.outcome = EntryType::Fail;
             op.error = Some("timeout".into());
         } else if op.info && !op.took {
-            op.outcome = EntryType::Info;
+            // Never took effect.
         } else {
             let lease = matches!(op.req, Request::Grant(_)).then(|| {
                 next_lease += 1;
@@ -402,16 +402,13 @@ pub fn generate_history(p: &Params) -> History {
                         op.outcome = EntryType::Fail;
                         op.error = Some(e.message().to_string());
                         match (&op.req, e) {
-                            (Request::Compact(c), super::model::ErrorKind::Compacted) => s.compacted = s.compacted.max(c.rev),
+                            (Request::Compact(c), ErrorKind::Compacted) => s.compacted = s.compacted.max(c.rev),
                             (Request::Revoke(r), _) if s.lease == Some(r.lease) => s.lease = None,
-                            (Request::Txn(_), super::model::ErrorKind::LeaseNotFound) => s.lease = None,
+                            (Request::Txn(_), ErrorKind::LeaseNotFound) => s.lease = None,
                             _ => {}
                         }
                     }
                 }
-            }
-            if op.info {
-                op.outcome = EntryType::Info;
             }
         }
         if op.info {
