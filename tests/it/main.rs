@@ -19,6 +19,7 @@ mod cluster;
 mod compare;
 mod disk;
 mod etcd_api;
+mod etcd_props;
 mod docker;
 mod formats;
 mod image;
