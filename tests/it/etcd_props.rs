@@ -202,7 +202,6 @@ fn planted_bugs_are_not_linearizable_per_brute_force() {
 /// (a) The checker agrees with the brute force on small histories, generated, planted and
 /// mutated; it is rarely unknown.
 #[test]
-#[ignore = "needs the etcd checker (lead)"]
 fn small_histories_agree_with_brute_force() {
     let mut rng = ChaCha8Rng::seed_from_u64(17);
     let n = cases(3000);
@@ -241,26 +240,28 @@ fn small_histories_agree_with_brute_force() {
 
 /// (b) Generated histories without a plant are linearizable per the checker, small and medium.
 #[test]
-#[ignore = "needs the etcd checker (lead)"]
 fn generated_histories_are_linearizable_per_check() {
-    let mut wrong = Vec::new();
+    let (mut wrong, mut unknown) = (Vec::new(), Vec::new());
     let n = cases(1000);
     for seed in 0..n {
         let p = if seed % 10 == 0 { medium(seed, Plant::None) } else { small(seed, Plant::None) };
         let h = generate_history(&p);
         let got = check(&ops_of(&h.entries));
-        if got != Verdict::Linearizable {
-            wrong.push(format!("{p:?}: {} (saved {})", got.name(), save(&h.entries, &format!("etcd-clean-{seed}.jsonl"))));
+        match got {
+            Verdict::Linearizable => {}
+            Verdict::Unknown => unknown.push(format!("{p:?} (saved {})", save(&h.entries, &format!("etcd-clean-{seed}.jsonl")))),
+            Verdict::NotLinearizable => wrong.push(format!("{p:?}: {} (saved {})", got.name(), save(&h.entries, &format!("etcd-clean-{seed}.jsonl")))),
         }
     }
-    assert!(wrong.is_empty(), "{} generated histories not found linearizable:\n{}", wrong.len(), wrong.join("\n"));
+    // Never a violation where there is none; unknown (the search gave up) rarely.
+    assert!(wrong.is_empty(), "{} generated histories found NOT linearizable:\n{}", wrong.len(), wrong.join("\n"));
+    assert!(unknown.len() * 100 <= 2 * n as usize, "unknown on {} of {n}:\n{}", unknown.len(), unknown.join("\n"));
 }
 
 /// (c) Each plant makes a medium history non-linearizable per the checker.
 #[test]
-#[ignore = "needs the etcd checker (lead)"]
 fn planted_bugs_are_not_linearizable_per_check() {
-    let mut wrong = Vec::new();
+    let (mut wrong, mut unknown, mut all) = (Vec::new(), Vec::new(), 0usize);
     for plant in Plant::ALL {
         let mut placed = 0;
         for seed in 0..cases(200) / 10 {
@@ -272,12 +273,16 @@ fn planted_bugs_are_not_linearizable_per_check() {
             let got = check(&ops_of(&h.entries));
             if got != Verdict::NotLinearizable {
                 let saved = save(&h.entries, &format!("etcd-medium-{}-{seed}.jsonl", plant.name()));
-                wrong.push(format!("{} seed {seed} ({} ops): {} (saved {saved})", plant.name(), h.ops, got.name()));
+                let line = format!("{} seed {seed} ({} ops): {} (saved {saved})", plant.name(), h.ops, got.name());
+                if got == Verdict::Unknown { unknown.push(line) } else { wrong.push(line) }
             }
         }
+        all += placed;
         assert!(placed >= 10, "{}: planted in only {placed} medium histories", plant.name());
     }
-    assert!(wrong.is_empty(), "{} planted histories not found non-linearizable:\n{}", wrong.len(), wrong.join("\n"));
+    // A planted bug is never passed; the search may give up (unknown) on a few.
+    assert!(wrong.is_empty(), "{} planted histories found linearizable:\n{}", wrong.len(), wrong.join("\n"));
+    assert!(unknown.len() * 100 <= 3 * all, "unknown on {} of {all}:\n{}", unknown.len(), unknown.join("\n"));
 }
 
 /// Medium histories take every plant (the generator finds what each needs).

@@ -53,9 +53,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// Backtracks before the search gives up (unknown).
-const MAX_BACKTRACKS: u64 = 200_000;
-/// Requests of one revision that change something without taking a revision, whose every
-/// order is tried; more are taken in invocation order only.
+const MAX_BACKTRACKS: u64 = 20_000;
+/// Requests of one revision that change something without taking a revision, whose other
+/// orders are tried too when the one that delays nothing fails (a safety net: nothing else
+/// among them depends on the order).
 const MAX_ACTOR_PERMUTATIONS: usize = 4;
 
 /// Check a history of etcd's API against the model: linearizable, not (with the violation),
@@ -268,6 +269,13 @@ struct Checker<'a> {
     lease_events: Vec<(usize, i64, bool)>,
     /// Unknown-outcome writers a read named: each can only take the revision it was seen at.
     named_ops: HashSet<usize>,
+    /// Each value's writer.
+    owner: HashMap<String, usize>,
+    /// Per key, the revisions (and requests) at which an acknowledged request certainly
+    /// wrote it, in order.
+    wrote_key: HashMap<String, Vec<(i64, usize)>>,
+    /// Per lease, the revisions of its acknowledged revokes.
+    revoked: HashMap<i64, Vec<(i64, usize)>>,
     /// Some orders were not tried (more actors in one revision than are permuted).
     pruned: bool,
     stats: Stats,
@@ -335,6 +343,9 @@ impl<'a> Checker<'a> {
             placed: Vec::with_capacity(ops.len()),
             lease_events: Vec::new(),
             named_ops: HashSet::new(),
+            owner: HashMap::new(),
+            wrote_key: HashMap::new(),
+            revoked: HashMap::new(),
             pruned: false,
             stats: Stats::default(),
             steps: 0,
@@ -405,6 +416,28 @@ impl<'a> Checker<'a> {
             c.horizon[r] = c.horizon[r].min(c.horizon[r + 1]);
         }
         c.named_ops = c.named.iter().flatten().copied().filter(|&w| ops[w].outcome != EntryType::Ok).collect();
+        c.owner = owner.into_iter().map(|(v, w)| (v.to_string(), w)).collect();
+        for (i, op) in ops.iter().enumerate() {
+            let (EntryType::Ok, Some(res)) = (op.outcome, &op.res) else { continue };
+            match (&op.req, &res.txn) {
+                (Request::Txn(t), Some(txn)) => {
+                    let branch = if txn.ok { &t.then } else { &t.otherwise };
+                    for (x, result) in branch.iter().zip(&txn.results) {
+                        let key = match (x, result) {
+                            (TxnOp::Put(p), _) => &p.key,
+                            (TxnOp::Delete(d), OpRes::Delete { deleted }) if d.end.is_none() && *deleted > 0 => &d.key,
+                            _ => continue,
+                        };
+                        c.wrote_key.entry(key.clone()).or_default().push((res.rev, i));
+                    }
+                }
+                (Request::Revoke(r), _) => c.revoked.entry(r.lease).or_default().push((res.rev, i)),
+                _ => {}
+            }
+        }
+        for v in c.wrote_key.values_mut().chain(c.revoked.values_mut()) {
+            v.sort();
+        }
         c
     }
 
@@ -476,16 +509,17 @@ impl<'a> Checker<'a> {
             (Ok((got, undo)), Some(answer)) if &got == answer => Ok(undo),
             (Ok((model, undo)), Some(answer)) => {
                 self.state.undo(undo);
+                let (conflict, other) = self.mismatch(op, &model, answer);
                 Err(Fail {
                     depth: self.depth(),
                     culprit: op,
-                    other: self.writer_of(answer.rev),
+                    other: other.or_else(|| self.writer_of(answer.rev)),
                     revision: Some(answer.rev),
                     keys: keys_of(&o.req),
                     expected: super::model::describe_response(&model),
                     got: super::model::describe_response(answer),
                     why: format!("{} at revision {}: {}", super::model::describe(&o.req), answer.rev.max(before_rev), super::model::difference(&model, answer)),
-                    conflict: Conflict { spans: reads_of(&o.req), ..Conflict::default() },
+                    conflict,
                 })
             }
             (Ok((_, undo)), None) => Ok(undo),
@@ -498,7 +532,12 @@ impl<'a> Checker<'a> {
                 expected: format!("refused: {}", e.message()),
                 got: super::model::describe_response(answer),
                 why: format!("at revision {before_rev} the model refuses {} ({}), etcd answered it", super::model::describe(&o.req), e.message()),
-                conflict: Conflict { spans: reads_of(&o.req), ..Conflict::default() },
+                // The compaction and the revision are where they are whatever the choices;
+                // a lease depends on the revokes chosen.
+                conflict: match e {
+                    ErrorKind::Compacted | ErrorKind::FutureRev => Conflict::default(),
+                    _ => Conflict { spans: reads_of(&o.req), ..Conflict::default() },
+                },
             }),
             (Err(_), None) => Err(Fail {
                 depth: self.depth(),
@@ -512,6 +551,95 @@ impl<'a> Checker<'a> {
                 conflict: Conflict::any(),
             }),
         }
+    }
+
+    /// Why a request's answer differs from the model's, as far as the search's choices go:
+    /// the one key where the two first differ (its state depends on the writes to it alone),
+    /// or nothing when the answer contradicts acknowledged requests whatever the choices — a
+    /// key returned with `mod == m` at a read of revision `r` while an acknowledged request
+    /// certainly wrote it (or revoked its lease) at a revision in `(m, r]`, or the value's own
+    /// writer answered another revision. With it, the acknowledged request it contradicts.
+    fn mismatch(&self, op: usize, model: &Response, answer: &Response) -> (Conflict, Option<usize>) {
+        use crate::etcd_api::{RangeReq, RangeRes};
+        let o = &self.ops[op];
+        let spans = |v: Vec<Span>| Conflict { spans: v, ..Conflict::default() };
+        // The ranges of the request: etcd's result, the model's, and the revision read when
+        // it is the store as it was (a range inside a writing transaction also sees its own
+        // writes).
+        let mut pairs: Vec<(&RangeReq, &RangeRes, &RangeRes, Option<i64>)> = Vec::new();
+        match &o.req {
+            Request::Range(r) => {
+                if let (Some(m), Some(e)) = (&model.range, &answer.range) {
+                    pairs.push((r, m, e, Some(r.rev.filter(|q| *q > 0).unwrap_or(answer.rev))));
+                }
+            }
+            Request::Txn(t) => match (&model.txn, &answer.txn) {
+                (Some(m), Some(e)) if m.ok == e.ok => {
+                    let branch = if e.ok { &t.then } else { &t.otherwise };
+                    let read_only = !wrote_by_answer(&o.req, answer);
+                    for ((x, mr), er) in branch.iter().zip(&m.results).zip(&e.results) {
+                        if let (TxnOp::Range(r), OpRes::Range(mr), OpRes::Range(er)) = (x, mr, er) {
+                            pairs.push((r, mr, er, read_only.then_some(answer.rev)));
+                        }
+                    }
+                }
+                (Some(_), Some(_)) => return (spans(t.compare.iter().map(|c| Span::Keys(c.key.clone(), None)).collect()), None),
+                _ => {}
+            },
+            _ => {}
+        }
+        for (r, m, e, at) in pairs {
+            if m == e {
+                continue;
+            }
+            // An answer that contradicts itself is wrong in every order.
+            let n = e.kvs.len() as i64;
+            let sorted = e.kvs.windows(2).all(|w| w[0].key < w[1].key);
+            let cut = r.limit.filter(|l| *l > 0).is_some_and(|l| n > l);
+            if !sorted || cut || e.count < n || (e.more && e.count <= n) || (!e.more && e.count != n) {
+                return (Conflict::default(), None);
+            }
+            let first = (0..m.kvs.len().max(e.kvs.len())).find(|&i| m.kvs.get(i) != e.kvs.get(i));
+            let Some(i) = first else {
+                return (spans(vec![Span::Keys(r.key.clone(), r.end.clone())]), None);
+            };
+            let key = match (m.kvs.get(i), e.kvs.get(i)) {
+                (Some(a), Some(b)) => a.key.clone().min(b.key.clone()),
+                (Some(a), None) => a.key.clone(),
+                (None, Some(b)) => b.key.clone(),
+                (None, None) => r.key.clone(),
+            };
+            if let (Some(kv), Some(at)) = (e.kvs.iter().find(|kv| kv.key == key), at) {
+                if let Some(w) = self.certainly_changed(kv, at) {
+                    return (Conflict::default(), w);
+                }
+            }
+            return (spans(vec![Span::Keys(key, None)]), None);
+        }
+        (spans(reads_of(&o.req)), None)
+    }
+
+    /// Whether `kv`, as a read at revision `at` returned it, contradicts acknowledged
+    /// requests whatever the choices (and the request it contradicts, when there is one).
+    fn certainly_changed(&self, kv: &crate::etcd_api::Kv, at: i64) -> Option<Option<usize>> {
+        if kv.mod_rev > at {
+            return Some(self.writer_of(kv.mod_rev));
+        }
+        if let Some(&w) = self.owner.get(&kv.value) {
+            if let (EntryType::Ok, Some(res)) = (self.ops[w].outcome, &self.ops[w].res) {
+                if res.rev != kv.mod_rev {
+                    return Some(Some(w));
+                }
+            }
+        }
+        let after = |revs: &Vec<(i64, usize)>| {
+            let i = revs.partition_point(|(r, _)| *r <= kv.mod_rev);
+            revs.get(i).filter(|(r, _)| *r <= at).map(|(_, w)| *w)
+        };
+        if let Some(w) = self.wrote_key.get(&kv.key).and_then(after) {
+            return Some(Some(w));
+        }
+        kv.lease.and_then(|l| self.revoked.get(&l)).and_then(after).map(Some)
     }
 
     fn writer_of(&self, rev: i64) -> Option<usize> {
@@ -579,6 +707,7 @@ impl<'a> Checker<'a> {
             if let Some(stop) = self.stopped() {
                 return stop;
             }
+            let first_visit = r > self.reached;
             self.reached = self.reached.max(r);
             let options = if r == 1 { vec![usize::MAX] } else { self.options(r) };
             let mut frame = Frame {
@@ -594,12 +723,14 @@ impl<'a> Checker<'a> {
                 fail: None,
             };
             if r >= 2 && self.writer[r as usize].is_none() {
-                self.stats.unacknowledged += 1;
-                if self.named[r as usize].is_some() {
-                    self.stats.named_by_values += 1;
-                }
-                if frame.options.len() > 1 {
-                    self.stats.choices += 1;
+                if first_visit {
+                    self.stats.unacknowledged += 1;
+                    if self.named[r as usize].is_some() {
+                        self.stats.named_by_values += 1;
+                    }
+                    if frame.options.len() > 1 {
+                        self.stats.choices += 1;
+                    }
                 }
                 if frame.options.is_empty() {
                     let f = self.no_writer(r);
@@ -823,7 +954,7 @@ impl<'a> Checker<'a> {
         if items.is_empty() {
             return Ok(Vec::new());
         }
-        let (mut actors, reads): (Vec<usize>, Vec<usize>) = items.iter().partition(|&&i| matches!(self.ops[i].req, Request::Grant(_) | Request::Compact(_) | Request::Revoke(_)));
+        let (actors, reads): (Vec<usize>, Vec<usize>) = items.iter().partition(|&&i| matches!(self.ops[i].req, Request::Grant(_) | Request::Compact(_) | Request::Revoke(_)));
         if actors.is_empty() {
             // Reads only: in invocation order each gets its own earliest point.
             let mut reads = reads;
@@ -846,10 +977,10 @@ impl<'a> Checker<'a> {
             }
             return Ok(Vec::new());
         }
-        actors.sort_by_key(|&i| self.ops[i].invoke);
-        let orders = if actors.len() <= MAX_ACTOR_PERMUTATIONS { permutations(&actors) } else { vec![actors.clone()] };
-        if actors.len() > MAX_ACTOR_PERMUTATIONS {
-            self.pruned = true;
+        let canonical = self.canonical_order(&actors);
+        let mut orders = vec![canonical.clone()];
+        if actors.len() <= MAX_ACTOR_PERMUTATIONS {
+            orders.extend(permutations(&canonical).into_iter().filter(|o| *o != canonical));
         }
         let mut first_fail: Option<Fail> = None;
         for order in orders {
@@ -864,37 +995,69 @@ impl<'a> Checker<'a> {
         Err(first_fail.expect("at least one order"))
     }
 
-    /// One order of a revision's actors, the reads put in the segments between them.
+    /// The order of a revision's actors that delays nothing it need not: each as early as
+    /// its invocation and what must come before it allow — compactions in the order of their
+    /// revisions (a compaction at or below the last one is refused), a lease's grant before
+    /// its revoke; nothing else among them depends on the order.
+    fn canonical_order(&self, actors: &[usize]) -> Vec<usize> {
+        let before = |a: usize, b: usize| -> bool {
+            match (&self.ops[a].req, &self.ops[b].req) {
+                (Request::Compact(x), Request::Compact(y)) => x.rev < y.rev,
+                (Request::Grant(_), Request::Revoke(r)) => self.ops[a].res.as_ref().and_then(|x| x.lease) == Some(r.lease),
+                _ => false,
+            }
+        };
+        // Release times: the invocation, or a predecessor's release if later.
+        let mut release: Vec<(u64, usize)> = actors.iter().map(|&a| (self.ops[a].invoke, a)).collect();
+        for _ in 0..actors.len() {
+            for i in 0..release.len() {
+                for j in 0..release.len() {
+                    if before(release[j].1, release[i].1) && release[j].0 > release[i].0 {
+                        release[i].0 = release[j].0;
+                    }
+                }
+            }
+        }
+        let mut order: Vec<usize> = Vec::with_capacity(actors.len());
+        let mut left = release;
+        left.sort();
+        while !left.is_empty() {
+            // The earliest released whose predecessors are all placed.
+            let k = left.iter().position(|&(_, a)| !left.iter().any(|&(_, b)| b != a && before(b, a))).unwrap_or(0);
+            order.push(left.remove(k).1);
+        }
+        order
+    }
+
+    /// One order of a revision's actors, the reads put between them as late as they can
+    /// be without delaying anything: a read goes before an actor when it is free there (it
+    /// was invoked by then), when it must (its return comes before the actor's point), or
+    /// when it is its last chance (a read at a past revision before a compaction past it).
     fn try_actor_order(&mut self, order: &[usize], reads: &[usize]) -> Result<Vec<Undo>, Fail> {
         let time_before = self.time;
         let placed_before = self.placed.len();
         let leases_before = self.lease_events.len();
-        // The actors' earliest times, without the reads, and the compaction after each.
-        let mut starts = Vec::with_capacity(order.len());
-        let mut t = self.time.0;
+        // The compaction after each actor, and so the last segment each read may go in.
         let mut compact = vec![self.state.compact_rev()];
         for &a in order {
-            t = t.max(self.ops[a].invoke);
-            starts.push(t);
-            let level = match &self.ops[a].req {
-                Request::Compact(c) => c.rev.max(*compact.last().expect("a level")),
-                _ => *compact.last().expect("a level"),
-            };
-            compact.push(level);
+            let last = *compact.last().expect("a level");
+            compact.push(match &self.ops[a].req {
+                Request::Compact(c) => c.rev.max(last),
+                _ => last,
+            });
         }
-        // Each read in the last segment that both allows it (a read at a past revision
-        // before any compaction past it) and starts before it returns.
-        let mut segments: Vec<Vec<usize>> = vec![Vec::new(); order.len() + 1];
-        for &i in reads {
-            let o = &self.ops[i];
-            let q = match &o.req {
-                Request::Range(r) => r.rev.filter(|q| *q > 0),
-                _ => None,
-            };
-            let allowed = (0..=order.len()).filter(|&s| q.is_none_or(|q| q >= compact[s])).last().unwrap_or(0);
-            let seg = (0..=allowed).rev().find(|&s| s == 0 || starts[s - 1] <= o.ret()).unwrap_or(0);
-            segments[seg].push(i);
-        }
+        let mut pending: Vec<(usize, usize)> = reads
+            .iter()
+            .map(|&i| {
+                let q = match &self.ops[i].req {
+                    Request::Range(r) => r.rev.filter(|q| *q > 0),
+                    _ => None,
+                };
+                let allowed = (0..=order.len()).filter(|&s| q.is_none_or(|q| q >= compact[s])).last().unwrap_or(0);
+                (allowed, i)
+            })
+            .collect();
+        pending.sort_by_key(|&(_, i)| self.ops[i].invoke);
         let mut undos = Vec::new();
         let undo_all = |c: &mut Self, undos: Vec<Undo>| {
             for u in undos.into_iter().rev() {
@@ -905,25 +1068,23 @@ impl<'a> Checker<'a> {
             c.lease_events.truncate(leases_before);
         };
         for s in 0..=order.len() {
-            let mut seg = std::mem::take(&mut segments[s]);
-            seg.sort_by_key(|&i| self.ops[i].invoke);
-            for i in seg {
+            // The actor's point: after the reads that must come before it.
+            let forced = pending.iter().filter(|&&(allowed, _)| allowed <= s).map(|&(_, i)| self.ops[i].invoke).max().unwrap_or(0);
+            let next = order.get(s).map(|&a| self.time.0.max(self.ops[a].invoke).max(forced));
+            let (now, rest): (Vec<(usize, usize)>, Vec<(usize, usize)>) = pending.into_iter().partition(|&(allowed, i)| {
+                let o = &self.ops[i];
+                next.is_none() || allowed <= s || o.invoke <= self.time.0 || next.is_some_and(|t| o.ret() < t)
+            });
+            pending = rest;
+            let mut place = now.into_iter().map(|(_, i)| i).collect::<Vec<_>>();
+            if let Some(&a) = order.get(s) {
+                place.push(a);
+            }
+            for i in place {
                 match self.place_time(i).and_then(|t| self.apply(i).map(|u| (t, u))) {
                     Ok((t, u)) => {
                         undos.push(u);
                         self.push_placed(i, t);
-                    }
-                    Err(f) => {
-                        undo_all(self, undos);
-                        return Err(f);
-                    }
-                }
-            }
-            if let Some(&a) = order.get(s) {
-                match self.place_time(a).and_then(|t| self.apply(a).map(|u| (t, u))) {
-                    Ok((t, u)) => {
-                        undos.push(u);
-                        self.push_placed(a, t);
                     }
                     Err(f) => {
                         undo_all(self, undos);
@@ -947,8 +1108,7 @@ impl<'a> Checker<'a> {
         }
         let mut refusals = self.refusals.clone();
         refusals.sort_by_key(|&i| self.ops[i].invoke);
-        let mut delayed = 0usize;
-        let mut by_info_compact = 0usize;
+        let mut delayed: Vec<(usize, usize)> = Vec::new();
         for f in refusals {
             if let Some(stop) = self.stopped() {
                 return stop;
@@ -965,16 +1125,19 @@ impl<'a> Checker<'a> {
                 continue;
             }
             // Gaps where it fits only by delaying the requests after it.
+            // The latest such gap delays the fewest.
             let start = (0..lo).rev().take_while(|&g| latest[g] >= inv).last();
             if let Some(start) = start {
-                if (start..lo).any(|g| (g == 0 || self.placed[g - 1].t <= ret) && fits(self, g)) {
-                    delayed += 1;
+                if let Some(g) = (start..lo).rev().find(|&g| (g == 0 || self.placed[g - 1].t <= ret) && fits(self, g)) {
+                    delayed.push((g, f));
                     continue;
                 }
             }
-            // A compaction of unknown outcome may explain a `compacted` refusal.
+            // A compaction or a revoke of unknown outcome may explain the refusal.
             if kind == ErrorKind::Compacted && self.info_compact_explains(f) {
-                by_info_compact += 1;
+                continue;
+            }
+            if kind == ErrorKind::LeaseNotFound && self.info_revoke_explains(f) {
                 continue;
             }
             let why = self.refusal_why(f, kind, lo.min(n));
@@ -994,10 +1157,12 @@ impl<'a> Checker<'a> {
             }
             return Outcome::Violation(fail);
         }
-        if delayed > 0 && !self.delays_fit() {
-            return Outcome::Unknown(format!("{delayed} refusal(s) fit only by delaying the requests after them, and together they do not fit: the placement of refusals is not searched further"));
+        if !delayed.is_empty() && !self.delays_fit(&delayed) {
+            return Outcome::Unknown(format!(
+                "{} refusal(s) fit only by delaying the requests after them, and together they do not fit: the placement of refusals is not searched further",
+                delayed.len()
+            ));
         }
-        let _ = by_info_compact;
         Outcome::Linearizable
     }
 
@@ -1049,18 +1214,38 @@ impl<'a> Checker<'a> {
         })
     }
 
-    /// Whether the order still fits in real time with every refusal put at its earliest gap.
-    fn delays_fit(&self) -> bool {
-        let mut items: Vec<(u64, u64, usize)> = self.placed.iter().enumerate().map(|(k, p)| (k as u64 * 2 + 1, 0, p.op)).collect();
-        for &f in &self.refusals {
-            let o = &self.ops[f];
-            let kind = o.error.as_deref().and_then(ErrorKind::judged).expect("judged");
-            let first = (0..=self.placed.len()).find(|&g| self.ops.get(f).is_some() && self.refused_at(f, kind, g) && (g == self.placed.len() || self.ops[self.placed[g].op].ret() >= o.invoke));
-            if let Some(g) = first {
-                items.push((g as u64 * 2, 0, f));
+    /// A `lease not found` refusal that a revoke of unknown outcome explains: invoked before
+    /// the refusal returned, of a lease the refused request names, and no request placed
+    /// after it uses that lease.
+    fn info_revoke_explains(&self, f: usize) -> bool {
+        let o = &self.ops[f];
+        let leases: Vec<i64> = match &o.req {
+            Request::Revoke(r) => vec![r.lease],
+            Request::Txn(t) => t.then.iter().chain(&t.otherwise).filter_map(|x| if let TxnOp::Put(p) = x { p.lease } else { None }).collect(),
+            _ => return false,
+        };
+        let uses = |req: &Request, l: i64| match req {
+            Request::Revoke(r) => r.lease == l,
+            Request::Txn(t) => t.then.iter().chain(&t.otherwise).any(|x| matches!(x, TxnOp::Put(p) if p.lease == Some(l))),
+            _ => false,
+        };
+        self.unused.iter().any(|&(inv, r)| {
+            let Request::Revoke(rv) = &self.ops[r].req else { return false };
+            if inv > o.ret() || !leases.contains(&rv.lease) {
+                return false;
             }
-        }
-        items.sort_by_key(|x| x.0);
+            let from = self.placed.partition_point(|p| p.t < inv.max(o.invoke));
+            self.placed[from..].iter().all(|p| !uses(&self.ops[p.op].req, rv.lease) || self.ops[p.op].invoke < inv)
+        })
+    }
+
+    /// Whether the order still fits in real time with the refusals that delay it put at
+    /// their gaps (after `g` placed requests).
+    fn delays_fit(&self, delayed: &[(usize, usize)]) -> bool {
+        let mut items: Vec<(usize, u8, usize)> = self.placed.iter().enumerate().map(|(k, p)| (k + 1, 1, p.op)).collect();
+        items.extend(delayed.iter().map(|&(g, f)| (g, 0, f)));
+        // A refusal at gap g comes after the g-th placed request and before the next.
+        items.sort_by_key(|&(g, kind, op)| (g, if kind == 1 { 0 } else { 1 }, self.ops[op].invoke));
         let mut t = 0u64;
         for (_, _, op) in items {
             t = t.max(self.ops[op].invoke);
