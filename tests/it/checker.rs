@@ -91,19 +91,39 @@ fn etcd_history() -> (tempfile::TempDir, String) {
 fn faultline_check_picks_the_etcd_model_for_an_etcd_history() {
     use crate::util::faultline;
     let (_d, p) = etcd_history();
-    // TODO(lead): once check lands: exit 0, linearizable (and "LINEARIZABLE — etcd model").
     for args in [vec!["check", p.as_str()], vec!["check", "--model", "etcd", p.as_str()]] {
         let (code, out, err) = faultline(&args);
-        assert_eq!(code, 5, "{args:?}: the stub checker answers unknown: {out}{err}");
-        assert!(out.contains(&format!("{p}: UNKNOWN — etcd model, 3 ops")), "{args:?}: {out}");
-        assert!(out.contains("undecided: "), "{args:?}: the cause is said: {out}");
+        assert_eq!(code, 0, "{args:?}: {out}{err}");
+        assert!(out.contains(&format!("{p}: LINEARIZABLE — etcd model, 3 ops, 3 revisions")), "{args:?}: {out}");
     }
     let (code, out, _) = faultline(&["check", "--json", &p]);
-    assert_eq!(code, 5, "{out}");
+    assert_eq!(code, 0, "{out}");
     let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"));
     assert_eq!((v["model"].as_str(), v["ops"].as_u64()), (Some("etcd"), Some(3)), "{v}");
-    assert_eq!(v["verdict"], "unknown", "{v}");
-    assert!(v["stats"].is_object() && v["cause"].is_string(), "{v}");
+    assert_eq!(v["verdict"], "linearizable", "{v}");
+    assert_eq!(v["stats"]["revisions"], 3, "{v}");
+}
+
+#[test]
+fn faultline_check_explains_a_stale_read_of_an_etcd_history_and_draws_it() {
+    use crate::util::faultline;
+    // The get now answers at revision 1 (k1 absent) though the put of k1 at revision 2 had
+    // returned before it was sent: a stale read.
+    let stale = ETCD_HISTORY.replace(
+        r#""rev":2,"member":"n2","res":{"rev":2,"range":{"kvs":[{"key":"/e/k1","value":"v1","mod":2,"create":2,"ver":1}],"count":1}}"#,
+        r#""rev":1,"member":"n2","res":{"rev":1,"range":{"kvs":[],"count":0}}"#,
+    );
+    assert_ne!(stale, ETCD_HISTORY);
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("history.jsonl");
+    std::fs::write(&p, stale).unwrap();
+    let page = d.path().join("v.html");
+    let (code, out, err) = faultline(&["check", p.to_str().unwrap(), "--html", page.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("NOT-LINEARIZABLE — etcd model"), "{out}");
+    assert!(out.contains("op 2") && out.contains("get /e/k1"), "the culprit is named: {out}");
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("get /e/k1") && html.contains("<svg"), "{html}");
 }
 
 #[test]

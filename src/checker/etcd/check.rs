@@ -43,6 +43,9 @@
 //! leases live a day); a transaction refused with `lease not found` is judged on the leases
 //! of its branches (the workload's puts with a lease have no compare).
 
+// A failure is the search's slow path (one per option that fails), its size does not matter.
+#![allow(clippy::result_large_err)]
+
 use super::model::{ErrorKind, State, Undo};
 use super::{EtcdCheck, EtcdOp, OpView, Stats, Violation};
 use crate::checker::Verdict;
@@ -1053,7 +1056,7 @@ impl<'a> Checker<'a> {
                     Request::Range(r) => r.rev.filter(|q| *q > 0),
                     _ => None,
                 };
-                let allowed = (0..=order.len()).filter(|&s| q.is_none_or(|q| q >= compact[s])).last().unwrap_or(0);
+                let allowed = (0..=order.len()).rev().find(|&s| q.is_none_or(|q| q >= compact[s])).unwrap_or(0);
                 (allowed, i)
             })
             .collect();
@@ -1071,7 +1074,7 @@ impl<'a> Checker<'a> {
             // The actor's point: after the reads that must come before it.
             let forced = pending.iter().filter(|&&(allowed, _)| allowed <= s).map(|&(_, i)| self.ops[i].invoke).max().unwrap_or(0);
             let next = order.get(s).map(|&a| self.time.0.max(self.ops[a].invoke).max(forced));
-            let (now, rest): (Vec<(usize, usize)>, Vec<(usize, usize)>) = pending.into_iter().partition(|&(allowed, i)| {
+            let (now, rest): (Pending, Pending) = pending.into_iter().partition(|&(allowed, i)| {
                 let o = &self.ops[i];
                 next.is_none() || allowed <= s || o.invoke <= self.time.0 || next.is_some_and(|t| o.ret() < t)
             });
@@ -1191,8 +1194,8 @@ impl<'a> Checker<'a> {
 
     /// A `compacted` refusal that a compaction of unknown outcome explains: the compaction
     /// invoked before the refusal returned, to a revision past the one refused, and taking
-    /// effect there contradicts nothing placed after (no read below it, no compaction at or
-    /// below it).
+    /// effect just before it contradicts nothing that comes after it in every timing (no read
+    /// below it, no compaction at or below it).
     fn info_compact_explains(&self, f: usize) -> bool {
         let o = &self.ops[f];
         let q = match &o.req {
@@ -1205,9 +1208,11 @@ impl<'a> Checker<'a> {
             if cr.rev <= q || self.ops[c].invoke > o.ret() {
                 return false;
             }
-            let from = self.placed.partition_point(|p| p.t < self.ops[c].invoke.max(o.invoke));
+            // Placed just before the refusal's point, at the latest its return: what comes
+            // after that in every timing (its earliest point is later) must not contradict it.
+            let from = self.placed.partition_point(|p| p.t <= o.ret());
             self.placed[from..].iter().all(|p| match &self.ops[p.op].req {
-                Request::Range(r) => r.rev.is_none_or(|x| x == 0 || x >= cr.rev) || self.ops[p.op].invoke < self.ops[c].invoke,
+                Request::Range(r) => r.rev.is_none_or(|x| x == 0 || x >= cr.rev),
                 Request::Compact(x) => x.rev > cr.rev,
                 _ => true,
             })
@@ -1234,8 +1239,8 @@ impl<'a> Checker<'a> {
             if inv > o.ret() || !leases.contains(&rv.lease) {
                 return false;
             }
-            let from = self.placed.partition_point(|p| p.t < inv.max(o.invoke));
-            self.placed[from..].iter().all(|p| !uses(&self.ops[p.op].req, rv.lease) || self.ops[p.op].invoke < inv)
+            let from = self.placed.partition_point(|p| p.t <= o.ret());
+            self.placed[from..].iter().all(|p| !uses(&self.ops[p.op].req, rv.lease))
         })
     }
 
@@ -1277,9 +1282,15 @@ impl<'a> Checker<'a> {
     fn violation(&self, f: &Fail) -> Violation {
         let culprit = &self.ops[f.culprit];
         let (from, to) = (culprit.invoke, culprit.ret().min(culprit.invoke.saturating_add(2_000_000_000)));
-        let mut near: Vec<usize> = (0..self.ops.len()).filter(|&i| i == f.culprit || Some(i) == f.other || (self.ops[i].invoke <= to && self.ops[i].ret() >= from)).collect();
+        // The requests that ran beside it (of unknown outcome only those invoked close by:
+        // every one of them overlaps everything after it).
+        let beside = |i: usize| {
+            let o = &self.ops[i];
+            o.invoke <= to && o.ret() >= from && (o.outcome != EntryType::Info || o.invoke.abs_diff(from) < 1_000_000_000)
+        };
+        let mut near: Vec<usize> = (0..self.ops.len()).filter(|&i| i == f.culprit || Some(i) == f.other || beside(i)).collect();
         near.sort_by_key(|&i| (i != f.culprit && Some(i) != f.other, self.ops[i].invoke.abs_diff(from)));
-        near.truncate(16);
+        near.truncate(12);
         near.sort_by_key(|&i| self.ops[i].invoke);
         let culprit_pos = near.iter().position(|&i| i == f.culprit).unwrap_or(0);
         let other_pos = f.other.and_then(|o| near.iter().position(|&i| i == o));
@@ -1295,6 +1306,9 @@ impl<'a> Checker<'a> {
         }
     }
 }
+
+/// Reads waiting for their place in a revision: (the last segment allowed, the op).
+type Pending = Vec<(usize, usize)>;
 
 /// Every order of a few items.
 fn permutations(items: &[usize]) -> Vec<Vec<usize>> {
