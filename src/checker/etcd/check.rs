@@ -898,8 +898,15 @@ impl<'a> Checker<'a> {
                         self.unused.remove(&(o.invoke, option));
                         used = Some(option);
                     }
-                    Ok((_, u)) => {
-                        self.state.undo(u);
+                    other => {
+                        // It would write nothing here, or be refused: not this revision's writer.
+                        let (got, why) = match other {
+                            Ok((_, u)) => {
+                                self.state.undo(u);
+                                ("no change".to_string(), format!("op {} ({}) would change nothing at revision {}", o.id, super::model::describe(&o.req), rev - 1))
+                            }
+                            Err(e) => (e.message().to_string(), format!("op {} would be refused ({}) at revision {}", o.id, e.message(), rev - 1)),
+                        };
                         undo_all(self, undos, used);
                         return Err(Fail {
                             depth: self.depth(),
@@ -908,22 +915,8 @@ impl<'a> Checker<'a> {
                             revision: Some(rev),
                             keys: keys_of(&o.req),
                             expected: format!("a write at revision {rev}"),
-                            got: "no change".into(),
-                            why: format!("op {} ({}) would change nothing at revision {}", o.id, super::model::describe(&o.req), rev - 1),
-                            conflict: Conflict { spans: reads_of(&o.req), ..Conflict::default() },
-                        });
-                    }
-                    Err(e) => {
-                        undo_all(self, undos, used);
-                        return Err(Fail {
-                            depth: self.depth(),
-                            culprit: option,
-                            other: None,
-                            revision: Some(rev),
-                            keys: keys_of(&o.req),
-                            expected: format!("a write at revision {rev}"),
-                            got: e.message().into(),
-                            why: format!("op {} would be refused ({}) at revision {}", o.id, e.message(), rev - 1),
+                            got,
+                            why,
                             conflict: Conflict { spans: reads_of(&o.req), ..Conflict::default() },
                         });
                     }

@@ -31,7 +31,7 @@
 //! [`Plant`] breaks one operation near the middle so that no order explains the history,
 //! whatever the rest of it is; each variant says why. The changed response stays well formed.
 
-use super::model::{ErrorKind, State};
+use super::model::{cut, ErrorKind, State};
 use crate::etcd_api::{self as api, CmpOp, CmpTarget, CompactReq, Compare, DeleteOp, GrantReq, Kv, OpRes, PutOp, RangeReq, RangeRes, Request, Response, RevokeReq, TxnOp, TxnReq};
 use crate::history::{Entry, EntryType, OpKind, Value};
 use rand::{Rng, SeedableRng};
@@ -595,18 +595,6 @@ fn learn(s: &mut Seen, req: &Request, res: &Response, changed: &[String], after:
     }
 }
 
-/// `count` all, `kvs` cut to `limit`, `more` when cut (the model's rule).
-fn cut(mut kvs: Vec<Kv>, limit: Option<i64>) -> RangeRes {
-    let count = kvs.len() as i64;
-    let mut more = false;
-    if let Some(l) = limit.filter(|l| *l > 0) {
-        if count > l {
-            kvs.truncate(l as usize);
-            more = true;
-        }
-    }
-    RangeRes { kvs, count, more }
-}
 
 /// Indices of `ops` that pass `f`, the nearest the middle first.
 fn middle_first(ops: &[GenOp], f: impl Fn(&GenOp) -> bool) -> Vec<usize> {

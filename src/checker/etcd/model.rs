@@ -396,7 +396,7 @@ pub fn compare(state: Option<&KeyState>, c: &Compare) -> bool {
 }
 
 /// `count` all, `kvs` cut to `limit` (0 or none: all), `more` when cut.
-fn cut(mut kvs: Vec<Kv>, limit: Option<i64>) -> RangeRes {
+pub fn cut(mut kvs: Vec<Kv>, limit: Option<i64>) -> RangeRes {
     let count = kvs.len() as i64;
     let mut more = false;
     if let Some(l) = limit.filter(|l| *l > 0) {
