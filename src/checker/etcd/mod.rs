@@ -28,7 +28,6 @@ use crate::etcd_api::{Request, Response};
 use crate::history::{Entry, EntryType, OpKind};
 use serde::Serialize;
 use std::collections::HashMap;
-use std::io::BufRead;
 use std::path::Path;
 
 /// One operation of an etcd-workload history, its invocation and completion paired.
@@ -158,24 +157,12 @@ pub fn ops_from_entries(entries: &[Entry]) -> Result<Vec<EtcdOp>, String> {
 /// paired operations, line by line (a history of a million operations is never held as
 /// text). A malformed line, or one that breaks the pairing, is `FILE:LINE: what was expected`.
 pub fn read_jsonl(path: &Path) -> Result<Vec<EtcdOp>, String> {
-    let file = path.display().to_string();
-    let f = std::fs::File::open(path).map_err(|e| format!("{file}: cannot read the history: {e}"))?;
-    let mut reader = std::io::BufReader::with_capacity(1 << 20, f);
     let mut pairer = Pairer::default();
-    let mut line = String::new();
-    let mut n = 0;
-    loop {
-        line.clear();
-        n += 1;
-        if reader.read_line(&mut line).map_err(|e| format!("{file}:{n}: {e}"))? == 0 {
-            break;
-        }
-        if line.trim().is_empty() {
-            continue;
-        }
-        let e: Entry = serde_json::from_str(&line).map_err(|e| format!("{file}:{n}: expected a history entry (docs/formats.md §2.1): {e}"))?;
-        pairer.push(e, n).map_err(|m| format!("{file}:{n}: {m}"))?;
-    }
+    crate::jsonl::for_each_line(path, |n, line| {
+        let e: Entry = serde_json::from_str(line).map_err(|e| format!("expected a history entry (docs/formats.md §2.1): {e}"))?;
+        pairer.push(e, n)?;
+        Ok(true)
+    })?;
     Ok(pairer.finish())
 }
 
@@ -204,21 +191,15 @@ pub fn is_etcd_text(text: &str) -> bool {
 
 /// [`is_etcd_text`] on a file, read only up to its first invocation.
 pub fn is_etcd_history(path: &Path) -> Result<bool, String> {
-    let file = path.display().to_string();
-    let f = std::fs::File::open(path).map_err(|e| format!("{file}: cannot read the history: {e}"))?;
-    let mut reader = std::io::BufReader::new(f);
-    let mut line = String::new();
-    let mut n = 0;
-    loop {
-        line.clear();
-        n += 1;
-        if reader.read_line(&mut line).map_err(|e| format!("{file}:{n}: {e}"))? == 0 {
-            return Ok(false);
+    let mut etcd = false;
+    crate::jsonl::for_each_line(path, |_, line| match sniff_line(line) {
+        Some(is) => {
+            etcd = is;
+            Ok(false)
         }
-        if let Some(etcd) = sniff_line(&line) {
-            return Ok(etcd);
-        }
-    }
+        None => Ok(true),
+    })?;
+    Ok(etcd)
 }
 
 /// One operation as an explanation shows it.
