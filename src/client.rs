@@ -343,10 +343,7 @@ fn with_sources(message: &str, err: &dyn std::error::Error) -> String {
 mod tests {
     #[test]
     fn version_pages_parse_with_an_undecided_cluster_version() {
-        assert_eq!(
-            super::parse_versions(r#"{"etcdserver":"3.5.1","etcdcluster":"3.5.0"}"#),
-            Some(("3.5.1".to_string(), Some("3.5.0".to_string())))
-        );
+        assert_eq!(super::parse_versions(r#"{"etcdserver":"3.5.1","etcdcluster":"3.5.0"}"#), Some(("3.5.1".to_string(), Some("3.5.0".to_string()))));
         assert_eq!(super::parse_versions(r#"{"etcdserver":"3.4.23","etcdcluster":"not_decided"}"#), Some(("3.4.23".to_string(), None)));
         assert_eq!(super::parse_versions("404 page not found"), None);
     }

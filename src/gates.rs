@@ -627,7 +627,10 @@ mod tests {
                 CheckerStatus::HistoryNotWritten { error: "could not write history.jsonl: No space left on device (os error 28)".into() },
                 "could not be written completely",
             ),
-            (CheckerStatus::Undecided { cause: "3 unacknowledged revisions past the search bound".into() }, "the etcd checker could not decide: 3 unacknowledged"),
+            (
+                CheckerStatus::Undecided { cause: "3 unacknowledged revisions past the search bound".into() },
+                "the etcd checker could not decide: 3 unacknowledged",
+            ),
         ] {
             assert_eq!(status.cause().as_deref().map(|c| c.contains(says)), Some(true), "{status:?}: {:?}", status.cause());
             f.checker = status;

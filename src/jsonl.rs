@@ -120,6 +120,31 @@ pub fn read<T: DeserializeOwned>(path: &Path, what: &str) -> Result<Vec<T>, Stri
     Ok(out)
 }
 
+/// Stream the lines of a JSON Lines file: `f(n, line)` for each non-blank line (`n` from 1),
+/// until the file ends or `f` answers `Ok(false)`; errors as `FILE:N: ...`. Only one line is
+/// held at a time, so a history of millions of lines costs what the caller keeps.
+pub fn for_each_line(path: &Path, mut f: impl FnMut(usize, &str) -> Result<bool, String>) -> Result<(), String> {
+    use std::io::BufRead;
+    let file = path.display().to_string();
+    let h = std::fs::File::open(path).map_err(|e| format!("{file}: cannot read the history: {e}"))?;
+    let mut reader = std::io::BufReader::with_capacity(1 << 20, h);
+    let mut line = String::new();
+    let mut n = 0;
+    loop {
+        line.clear();
+        n += 1;
+        if reader.read_line(&mut line).map_err(|e| format!("{file}:{n}: {e}"))? == 0 {
+            return Ok(());
+        }
+        if line.trim().is_empty() {
+            continue;
+        }
+        if !f(n, &line).map_err(|m| format!("{file}:{n}: {m}"))? {
+            return Ok(());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,30 +177,5 @@ mod tests {
         }
         assert_eq!(r.finish(), None);
         assert_eq!(read::<u32>(&path, "a number").unwrap(), (0..100).collect::<Vec<_>>());
-    }
-}
-
-/// Stream the lines of a JSON Lines file: `f(n, line)` for each non-blank line (`n` from 1),
-/// until the file ends or `f` answers `Ok(false)`; errors as `FILE:N: ...`. Only one line is
-/// held at a time, so a history of millions of lines costs what the caller keeps.
-pub fn for_each_line(path: &Path, mut f: impl FnMut(usize, &str) -> Result<bool, String>) -> Result<(), String> {
-    use std::io::BufRead;
-    let file = path.display().to_string();
-    let h = std::fs::File::open(path).map_err(|e| format!("{file}: cannot read the history: {e}"))?;
-    let mut reader = std::io::BufReader::with_capacity(1 << 20, h);
-    let mut line = String::new();
-    let mut n = 0;
-    loop {
-        line.clear();
-        n += 1;
-        if reader.read_line(&mut line).map_err(|e| format!("{file}:{n}: {e}"))? == 0 {
-            return Ok(());
-        }
-        if line.trim().is_empty() {
-            continue;
-        }
-        if !f(n, &line).map_err(|m| format!("{file}:{n}: {m}"))? {
-            return Ok(());
-        }
     }
 }

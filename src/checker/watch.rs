@@ -182,9 +182,9 @@ fn streams(records: &[WatchRecord]) -> BTreeMap<&str, Stream<'_>> {
     for r in records {
         let s = out.entry(r.member.as_str()).or_insert_with(|| Stream { member: r.member.as_str(), ..Default::default() });
         match &r.what {
-            WatchLine::Put { key, value, mod_revision } => s.events.push((r.t, *mod_revision, Change { key: key.clone(), value: Some(value.clone()) })),
-            WatchLine::Delete { key, mod_revision } => s.events.push((r.t, *mod_revision, Change { key: key.clone(), value: None })),
-            WatchLine::Started { revision } => {
+            WatchLine::Put { key, value, mod_revision, .. } => s.events.push((r.t, *mod_revision, Change { key: key.clone(), value: Some(value.clone()) })),
+            WatchLine::Delete { key, mod_revision, .. } => s.events.push((r.t, *mod_revision, Change { key: key.clone(), value: None })),
+            WatchLine::Started { revision, .. } => {
                 s.from.get_or_insert(*revision);
             }
             WatchLine::Resumed { .. } => s.resumed += 1,
@@ -193,7 +193,7 @@ fn streams(records: &[WatchRecord]) -> BTreeMap<&str, Stream<'_>> {
                     s.skips.push((*requested, *compact_revision));
                 }
             }
-            WatchLine::Broken { .. } => {}
+            WatchLine::Broken { .. } | WatchLine::Progress { .. } | WatchLine::ProgressRequested {} | WatchLine::Slow { .. } | WatchLine::Listed { .. } => {}
             WatchLine::Stopped { last_revision, target } => s.stopped = Some((r.t, *last_revision, *target)),
         }
     }
@@ -314,18 +314,22 @@ mod tests {
     use super::*;
 
     fn rec(member: &str, t: u64, what: WatchLine) -> WatchRecord {
-        WatchRecord { member: member.into(), t, what }
+        WatchRecord { member: member.into(), watcher: None, t, what }
     }
 
     fn put(member: &str, t: u64, key: &str, value: &str, rev: i64) -> WatchRecord {
-        rec(member, t, WatchLine::Put { key: key.into(), value: value.into(), mod_revision: rev })
+        rec(
+            member,
+            t,
+            WatchLine::Put { key: key.into(), value: value.into(), mod_revision: rev, create_revision: None, version: None, prev: None, response: None },
+        )
     }
 
     /// Two members, revisions 10..=14, each stopped caught up at 14.
     fn clean() -> Vec<WatchRecord> {
         let mut out = Vec::new();
         for m in ["n1", "n2"] {
-            out.push(rec(m, 0, WatchLine::Started { revision: 10 }));
+            out.push(rec(m, 0, WatchLine::Started { revision: 10, spec: None, header: None }));
             for r in 10..=14 {
                 out.push(put(m, r as u64, &format!("k{}", r % 3), &format!("v{r}"), r));
             }
@@ -335,7 +339,20 @@ mod tests {
     }
 
     fn write_ok(id: u64, key: &str, value: Value, rev: i64) -> Entry {
-        Entry { kind: EntryType::Ok, id, client: 0, t: id, f: OpKind::Write, key: key.into(), value, rev: Some(rev), error: None, member: None, req: None, res: None }
+        Entry {
+            kind: EntryType::Ok,
+            id,
+            client: 0,
+            t: id,
+            f: OpKind::Write,
+            key: key.into(),
+            value,
+            rev: Some(rev),
+            error: None,
+            member: None,
+            req: None,
+            res: None,
+        }
     }
 
     #[test]

@@ -934,10 +934,13 @@ impl Drop for DockerBackend {
     }
 }
 
+/// What [`clean_labelled`] removed (or would), what it could not, and the run ids seen.
+pub type Cleaned = (Vec<String>, Vec<String>, Vec<String>);
+
 /// Containers and networks labelled with a run (for `faultline clean`): removes those of
 /// `run` (or of every run when `None`) not kept, and says what it removed (with `dry_run`:
 /// would remove), what it could not, and every run id its labels name.
-pub fn clean_labelled(run: Option<&str>, keep: &dyn Fn(&str) -> bool, dry_run: bool) -> Result<(Vec<String>, Vec<String>, Vec<String>), Error> {
+pub fn clean_labelled(run: Option<&str>, keep: &dyn Fn(&str) -> bool, dry_run: bool) -> Result<Cleaned, Error> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     rt.block_on(async {
         let docker = connect().await?;

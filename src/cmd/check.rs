@@ -248,7 +248,10 @@ mod tests {
     fn an_etcd_result_prints_its_figures_and_its_violation_or_its_cause() {
         let t = text(&etcd_check(true));
         let first = t.lines().next().unwrap();
-        assert_eq!(first, "h.jsonl: NOT-LINEARIZABLE — etcd model, 2 ops, 5 revisions (1 unacknowledged, filled by operations of unknown outcome), 3 backtracks, 0.250 s");
+        assert_eq!(
+            first,
+            "h.jsonl: NOT-LINEARIZABLE — etcd model, 2 ops, 5 revisions (1 unacknowledged, filled by operations of unknown outcome), 3 backtracks, 0.250 s"
+        );
         assert!(t.contains("expected:  k=\"b\"") && t.contains("etcd said: k=\"a\"") && t.contains("<- breaks here"), "{t}");
         let t = text(&etcd_check(false));
         assert!(t.starts_with("h.jsonl: UNKNOWN — etcd model") && t.ends_with("\n  undecided: out of time at revision 9"), "{t}");

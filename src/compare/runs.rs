@@ -160,10 +160,7 @@ pub fn compare(base: Scenario, opts: &CompareOptions, cancel: CancellationToken)
                     });
                     if stop {
                         // The next runs would fail the same way.
-                        eprintln!(
-                            "{}",
-                            crate::markup::terminal(&format!("faultline: stopping the comparison: the remaining runs would meet the same problem"))
-                        );
+                        eprintln!("{}", crate::markup::terminal("faultline: stopping the comparison: the remaining runs would meet the same problem"));
                         break 'runs;
                     }
                     continue;

@@ -98,7 +98,7 @@ impl Setting {
 }
 
 fn did_you_mean(word: &str) -> String {
-    crate::error::suggest(word, &KEYS)
+    crate::error::suggest(word, KEYS)
 }
 
 /// A variant: a label (`a` or `b`) and the settings it changes.

@@ -212,7 +212,11 @@ fn versions(events: &[Event]) -> (Vec<MemberVersion>, Option<String>, Vec<Versio
             _ => {}
         }
     }
-    members.sort_by(|a, b| crate::cluster::versions::order_key(a.name.trim_start_matches('n')).cmp(&crate::cluster::versions::order_key(b.name.trim_start_matches('n'))).then(a.name.cmp(&b.name)));
+    members.sort_by(|a, b| {
+        crate::cluster::versions::order_key(a.name.trim_start_matches('n'))
+            .cmp(&crate::cluster::versions::order_key(b.name.trim_start_matches('n')))
+            .then(a.name.cmp(&b.name))
+    });
     (members, cluster, changes)
 }
 
@@ -739,7 +743,20 @@ pub(crate) mod tests {
     }
 
     fn entry(kind: EntryType, id: u64, t: u64, f: OpKind) -> Entry {
-        Entry { kind, id, client: (id % 4) as u32, t, f, key: format!("k{}", id % 3), value: Value::None, rev: None, error: None, member: None, req: None, res: None }
+        Entry {
+            kind,
+            id,
+            client: (id % 4) as u32,
+            t,
+            f,
+            key: format!("k{}", id % 3),
+            value: Value::None,
+            rev: None,
+            error: None,
+            member: None,
+            req: None,
+            res: None,
+        }
     }
 
     /// An operation invoked at `at` that completes `lat` later with `outcome`.

@@ -211,7 +211,8 @@ pub(super) async fn rolling_restart(
     let how = match &config {
         None => String::new(),
         Some(c) => {
-            let parts: Vec<String> = [c.args.join(" "), c.program.as_ref().map(|p| p.to_string()).unwrap_or_default()].into_iter().filter(|s| !s.is_empty()).collect();
+            let parts: Vec<String> =
+                [c.args.join(" "), c.program.as_ref().map(|p| p.to_string()).unwrap_or_default()].into_iter().filter(|s| !s.is_empty()).collect();
             format!(" with {}", parts.join(", "))
         }
     };

@@ -125,7 +125,13 @@ pub(super) fn prepare(mut scenario: Scenario, opts: &RunOptions) -> Result<Prepa
 
 /// The versions the scenario's rolling restarts move the members to.
 fn upgrade_versions(s: &Scenario) -> Vec<String> {
-    s.ops.iter().filter_map(|o| match &o.op { EtcdOp::RollingRestart { etcd } => etcd.version.clone(), _ => None }).collect()
+    s.ops
+        .iter()
+        .filter_map(|o| match &o.op {
+            EtcdOp::RollingRestart { etcd } => etcd.version.clone(),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Every version the scenario names is here (exit 3 naming what installs it), and every
@@ -169,7 +175,9 @@ fn versions_preflight(s: &Scenario, backend_kind: &str) -> Result<(), Error> {
         args.extend(r.args());
         let given = format!("the rolling-restart at {}", o.at);
         match r.program() {
-            Some(cluster::Program::Version(v)) => refuse(&cluster::versions::binary(&v).map_err(|err| err.context(given.clone()))?, &args, "what the members move to", &given)?,
+            Some(cluster::Program::Version(v)) => {
+                refuse(&cluster::versions::binary(&v).map_err(|err| err.context(given.clone()))?, &args, "what the members move to", &given)?
+            }
             Some(cluster::Program::Binary(b)) => {
                 let b = crate::host::sys::which(&b.display().to_string()).unwrap_or(b);
                 refuse(&b, &args, "what the members move to", &given)?

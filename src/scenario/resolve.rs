@@ -448,7 +448,10 @@ impl Resolver<'_> {
         }
         for (key, given) in [("version", e.version.is_some()), ("binary", e.binary.is_some()), ("image", e.image.is_some())] {
             if given {
-                return self.err(None, format!("cluster.etcd gives both `versions` and `{key}`: give one (`versions` names each member's version of faultline's store)"));
+                return self.err(
+                    None,
+                    format!("cluster.etcd gives both `versions` and `{key}`: give one (`versions` names each member's version of faultline's store)"),
+                );
             }
         }
         Ok(vs.clone())
@@ -466,7 +469,10 @@ impl Resolver<'_> {
         }
         if let Some(v) = &e.version {
             if !crate::cluster::versions::is_version(v) {
-                return self.err(loc, format!("the rolling restart's `version: {v}` is not an etcd version: write it as `3.5.1` (`faultline doctor` lists the versions here)"));
+                return self.err(
+                    loc,
+                    format!("the rolling restart's `version: {v}` is not an etcd version: write it as `3.5.1` (`faultline doctor` lists the versions here)"),
+                );
             }
         }
         let given: Vec<&str> = [("version", e.version.is_some()), ("binary", e.binary.is_some()), ("image", e.image.is_some())]
@@ -514,7 +520,7 @@ impl Resolver<'_> {
         if total <= MAX_INSTANCES {
             return Ok(());
         }
-        parts.sort_by(|a, b| b.0.cmp(&a.0));
+        parts.sort_by_key(|p| std::cmp::Reverse(p.0));
         let listed: Vec<String> = parts.iter().filter(|p| p.0 > 1).map(|(n, _, how)| format!("{how}: {n}")).collect();
         self.err(
             parts[0].1,
@@ -821,11 +827,7 @@ impl Resolver<'_> {
             Some(k) => {
                 return self.err(
                     Some(k.referenced),
-                    format!(
-                        "unknown workload kind `{}`{}: use register, etcd or kubernetes",
-                        k.value,
-                        suggest(&k.value, &["register", "etcd", "kubernetes"])
-                    ),
+                    format!("unknown workload kind `{}`{}: use register, etcd or kubernetes", k.value, suggest(&k.value, &["register", "etcd", "kubernetes"])),
                 )
             }
         };
@@ -903,13 +905,20 @@ impl Resolver<'_> {
             );
         }
         if w.watch {
-            return self.err(at, format!("workload.watch with the {} workload is not supported yet (issue 18): drop `watch: true`, or use the register workload", w.load.name()));
+            return self.err(
+                at,
+                format!("workload.watch with the {} workload is not supported yet (issue 18): drop `watch: true`, or use the register workload", w.load.name()),
+            );
         }
         for (o, r) in ops.iter().zip(&raw.ops) {
             let why = match o.op {
-                EtcdOp::Compact { .. } => "the etcd model must see every compaction in the history: give the workload a `compact` share in workload.mix instead",
+                EtcdOp::Compact { .. } => {
+                    "the etcd model must see every compaction in the history: give the workload a `compact` share in workload.mix instead"
+                }
                 EtcdOp::Fill { .. } => "fill writes keys of its own, taking revisions the etcd model cannot account for",
-                EtcdOp::SnapshotSave { .. } | EtcdOp::SnapshotRestore { .. } => "a restore rewinds the revisions of one history: not supported with this workload yet",
+                EtcdOp::SnapshotSave { .. } | EtcdOp::SnapshotRestore { .. } => {
+                    "a restore rewinds the revisions of one history: not supported with this workload yet"
+                }
                 _ => continue,
             };
             return self.err(Some(r.referenced), format!("`{}` with the {} workload: {why}", o.op.name(), w.load.name()));
@@ -1458,7 +1467,8 @@ mod tests {
         assert!(err("name: x\nworkload: {kind: kubernetes, mix: {updat: 1}}\n").contains("did you mean `update`?"));
         assert!(err("name: x\nworkload: {kind: etcd, watch: true}\n").contains("issue 18"));
         assert!(err("name: x\nworkload: {kind: etcd, duration: 10s}\nops:\n  - {at: 1s, op: compact}\n").contains("a `compact` share"));
-        assert!(err("name: x\ncluster: {etcd: {quota_backend_bytes: 16MiB}}\nworkload: {kind: kubernetes, duration: 10s}\nops:\n  - {at: 1s, op: fill}\n").contains("revisions the etcd model cannot account for"));
+        assert!(err("name: x\ncluster: {etcd: {quota_backend_bytes: 16MiB}}\nworkload: {kind: kubernetes, duration: 10s}\nops:\n  - {at: 1s, op: fill}\n")
+            .contains("revisions the etcd model cannot account for"));
         assert!(err("name: x\ncluster: {attach: {compose_project: p}}\nworkload: {kind: etcd}\n").contains("a cluster of the run's own"));
         assert!(err("name: x\nworkload: {kind: etcdd}\n").contains("did you mean `etcd`?"));
     }

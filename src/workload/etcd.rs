@@ -469,7 +469,10 @@ mod tests {
         for _ in 0..20 {
             let (_, _, r) = d.next(&seen, false);
             let Request::Txn(t) = r else { panic!() };
-            assert!(matches!(&t.compare[0].target, CmpTarget::Value { value } if value == "5") || [CmpTarget::Mod { n: 9 }, CmpTarget::Version { n: 2 }, CmpTarget::Create { n: 3 }].contains(&t.compare[0].target));
+            assert!(
+                matches!(&t.compare[0].target, CmpTarget::Value { value } if value == "5")
+                    || [CmpTarget::Mod { n: 9 }, CmpTarget::Version { n: 2 }, CmpTarget::Create { n: 3 }].contains(&t.compare[0].target)
+            );
         }
     }
 }

@@ -175,7 +175,13 @@ mod tests {
         let (_, _, req, _) = s.next();
         assert_eq!(
             req,
-            Request::Range(RangeReq { key: "/registry/pods/o3\0".into(), end: Some("/registry/pods0".into()), limit: Some(PAGE), rev: Some(41), serializable: false })
+            Request::Range(RangeReq {
+                key: "/registry/pods/o3\0".into(),
+                end: Some("/registry/pods0".into()),
+                limit: Some(PAGE),
+                rev: Some(41),
+                serializable: false
+            })
         );
     }
 }

@@ -272,14 +272,14 @@ pub(crate) mod live {
     use crate::client::Endpoint;
     use crate::history::Clock;
     use crate::scenario::units::{Rate, Span};
+    use crate::scenario::Load;
     use crate::scenario::WorkloadSpec;
     use crate::workload::{LiveStats, PauseGate};
-    use std::sync::Arc;
-    use tokio_util::sync::CancellationToken;
-    use std::sync::atomic::Ordering;
-    use std::time::Duration;
-    use crate::scenario::Load;
     use std::collections::HashSet;
+    use std::sync::atomic::Ordering;
+    use std::sync::Arc;
+    use std::time::Duration;
+    use tokio_util::sync::CancellationToken;
 
     /// `n1=http://127.0.0.1:24371,n2=...` from `FAULTLINE_LIVE_ENDPOINTS`.
     pub(crate) fn endpoints() -> Vec<Endpoint> {

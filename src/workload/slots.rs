@@ -186,7 +186,16 @@ pub(super) async fn run<S: Slot>(setup: Setup<'_>, mut make: impl FnMut(u32) -> 
             ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
             ticks
         });
-        let driver = Driver { slot, process: slot, endpoint, roster: roster.clone(), shared: shared.clone(), connection: None, backoff: Duration::ZERO, ops: make(slot) };
+        let driver = Driver {
+            slot,
+            process: slot,
+            endpoint,
+            roster: roster.clone(),
+            shared: shared.clone(),
+            connection: None,
+            backoff: Duration::ZERO,
+            ops: make(slot),
+        };
         tasks.spawn(driver.drive(pacing));
     }
     while let Some(joined) = tasks.join_next().await {

@@ -168,7 +168,7 @@ enum Ended {
 impl Watcher {
     fn record(&self, what: WatchLine) {
         // A closed sink means the runner stopped listening: nothing more to record.
-        let _ = self.sink.send(WatchRecord { member: self.endpoint.member.clone(), t: self.clock.now_ns(), what });
+        let _ = self.sink.send(WatchRecord { member: self.endpoint.member.clone(), watcher: None, t: self.clock.now_ns(), what });
     }
 
     async fn run(self, from: i64) {
@@ -204,7 +204,11 @@ impl Watcher {
                     continue;
                 }
             };
-            self.record(if opened_before { WatchLine::Resumed { revision: next, attempts } } else { WatchLine::Started { revision: next } });
+            self.record(if opened_before {
+                WatchLine::Resumed { revision: next, attempts }
+            } else {
+                WatchLine::Started { revision: next, spec: None, header: None }
+            });
             opened_before = true;
             down = false;
             attempts = 0;
@@ -265,8 +269,16 @@ impl Watcher {
                 let key = String::from_utf8_lossy(kv.key().get(self.prefix_len..).unwrap_or(kv.key())).into_owned();
                 let rev = kv.mod_revision();
                 self.record(match ev.event_type() {
-                    EventType::Put => WatchLine::Put { key, value: String::from_utf8_lossy(kv.value()).into_owned(), mod_revision: rev },
-                    EventType::Delete => WatchLine::Delete { key, mod_revision: rev },
+                    EventType::Put => WatchLine::Put {
+                        key,
+                        value: String::from_utf8_lossy(kv.value()).into_owned(),
+                        mod_revision: rev,
+                        create_revision: None,
+                        version: None,
+                        prev: None,
+                        response: None,
+                    },
+                    EventType::Delete => WatchLine::Delete { key, mod_revision: rev, prev: None, response: None },
                 });
                 *next = (*next).max(rev + 1);
                 self.last[self.index].store(*next - 1, Ordering::SeqCst);

@@ -23,10 +23,9 @@ fn run(scenario: &str) -> (i32, String, Value, Vec<Value>, tempfile::TempDir) {
 #[test]
 fn the_etcd_workload_records_etcds_answers_through_a_kill_and_the_etcd_model_judges_them_linearizable() {
     require_root();
-    let (code, said, sum, history, _d) = run(
-        "name: etcd-api\nseed: 5\ncluster: {size: 3}\nworkload: {kind: etcd, clients: 6, keys: 8, rate: 250/s, duration: 8s}\n\
-         faults:\n  - {at: 3s, for: 2s, kind: kill, target: leader}\nexpect: {linearizable: true, consistent: true, min_ok_ops: 500}\n",
-    );
+    let (code, said, sum, history, _d) =
+        run("name: etcd-api\nseed: 5\ncluster: {size: 3}\nworkload: {kind: etcd, clients: 6, keys: 8, rate: 250/s, duration: 8s}\n\
+         faults:\n  - {at: 3s, for: 2s, kind: kill, target: leader}\nexpect: {linearizable: true, consistent: true, min_ok_ops: 500}\n");
     judged_linearizable(code, &said, &sum);
     let ok = |f: &str| history.iter().filter(|e| e["type"] == "ok" && e["f"] == f).count();
     for f in ["get", "range", "put", "delete", "txn", "grant", "compact"] {
@@ -46,10 +45,9 @@ fn the_etcd_workload_records_etcds_answers_through_a_kill_and_the_etcd_model_jud
 #[test]
 fn kubernetes_traffic_lists_page_by_page_at_one_revision() {
     require_root();
-    let (code, said, sum, history, _d) = run(
-        "name: k8s\nseed: 6\ncluster: {size: 3}\nworkload: {kind: kubernetes, clients: 6, keys: 30, rate: 250/s, duration: 6s}\n\
-         expect: {linearizable: true, consistent: true, min_ok_ops: 500}\n",
-    );
+    let (code, said, sum, history, _d) =
+        run("name: k8s\nseed: 6\ncluster: {size: 3}\nworkload: {kind: kubernetes, clients: 6, keys: 30, rate: 250/s, duration: 6s}\n\
+         expect: {linearizable: true, consistent: true, min_ok_ops: 500}\n");
     judged_linearizable(code, &said, &sum);
     // A next page asks at the list's revision, from after the last key of the page before.
     let pages: Vec<&Value> = history.iter().filter(|e| e["type"] == "invoke" && e["req"]["range"]["rev"].is_i64()).collect();
@@ -72,10 +70,9 @@ fn judged_linearizable(code: i32, said: &str, sum: &Value) {
 #[test]
 fn a_stale_serializable_read_on_a_cut_off_follower_is_caught_by_revisions() {
     require_root();
-    let (code, said, sum, _history, d) = run(
-        "name: stale\nseed: 19\ncluster: {size: 3}\nworkload: {kind: etcd, clients: 6, keys: 8, rate: 250/s, duration: 9s, reads: serializable}\n\
-         faults:\n  - {at: 2s, for: 5s, kind: partition, target: follower, mode: isolate}\nexpect: {linearizable: false}\n",
-    );
+    let (code, said, sum, _history, d) =
+        run("name: stale\nseed: 19\ncluster: {size: 3}\nworkload: {kind: etcd, clients: 6, keys: 8, rate: 250/s, duration: 9s, reads: serializable}\n\
+         faults:\n  - {at: 2s, for: 5s, kind: partition, target: follower, mode: isolate}\nexpect: {linearizable: false}\n");
     // Expected not linearizable, and it is: the run passes, and says where it broke.
     assert_eq!(code, 0, "{said}");
     assert_eq!(sum["linearizable"], false, "{sum}");

@@ -97,7 +97,15 @@ fn to_entries(ops: &[EtcdOp]) -> Vec<Entry> {
             req: Some(op.req.clone()),
             res: None,
         };
-        let done = Entry { kind: op.outcome, t: op.complete.unwrap_or(op.invoke), req: None, rev: op.res.as_ref().map(|r| r.rev), error: op.error.clone(), res: op.res.clone(), ..invoke.clone() };
+        let done = Entry {
+            kind: op.outcome,
+            t: op.complete.unwrap_or(op.invoke),
+            req: None,
+            rev: op.res.as_ref().map(|r| r.rev),
+            error: op.error.clone(),
+            res: op.res.clone(),
+            ..invoke.clone()
+        };
         out.push(invoke);
         out.push(done);
     }
@@ -143,7 +151,8 @@ fn mutate(r: &mut ChaCha8Rng, ops: &mut [EtcdOp]) {
         // A definite result becomes a refusal, or the other way.
         (4, EntryType::Ok) => {
             op.outcome = EntryType::Fail;
-            op.error = Some([faultline::etcd_api::COMPACTED, faultline::etcd_api::FUTURE_REV, faultline::etcd_api::LEASE_NOT_FOUND][r.random_range(0..3)].into());
+            op.error =
+                Some([faultline::etcd_api::COMPACTED, faultline::etcd_api::FUTURE_REV, faultline::etcd_api::LEASE_NOT_FOUND][r.random_range(0..3)].into());
             op.res = None;
         }
         (4, EntryType::Fail) => {
@@ -162,7 +171,8 @@ fn small_generated_histories_are_linearizable_per_brute_force() {
     let mut wrong = Vec::new();
     let (mut info, mut refused) = (0, 0);
     for seed in 0..cases(3000) {
-        let p = Params { mix: if seed % 2 == 0 { Mix::DEFAULT } else { mix_for(Plant::ALL[(seed / 2) as usize % Plant::ALL.len()]) }, ..small(seed, Plant::None) };
+        let p =
+            Params { mix: if seed % 2 == 0 { Mix::DEFAULT } else { mix_for(Plant::ALL[(seed / 2) as usize % Plant::ALL.len()]) }, ..small(seed, Plant::None) };
         let h = generate_history(&p);
         let ops = ops_of(&h.entries);
         info += ops.iter().filter(|o| o.outcome == EntryType::Info).count();
@@ -274,7 +284,11 @@ fn planted_bugs_are_not_linearizable_per_check() {
             if got != Verdict::NotLinearizable {
                 let saved = save(&h.entries, &format!("etcd-medium-{}-{seed}.jsonl", plant.name()));
                 let line = format!("{} seed {seed} ({} ops): {} (saved {saved})", plant.name(), h.ops, got.name());
-                if got == Verdict::Unknown { unknown.push(line) } else { wrong.push(line) }
+                if got == Verdict::Unknown {
+                    unknown.push(line)
+                } else {
+                    wrong.push(line)
+                }
             }
         }
         all += placed;

@@ -149,8 +149,7 @@ impl TestCluster {
         faultline::cluster::docker::prepare_image(&s.cluster, true).expect("the etcd image");
         let dir = tempfile::tempdir().unwrap();
         let run_id = state::new_run_id();
-        let backend: Arc<dyn Backend> =
-            Arc::new(faultline::cluster::docker::DockerBackend::create(&run_id, dir.path(), &s.cluster).expect("create cluster"));
+        let backend: Arc<dyn Backend> = Arc::new(faultline::cluster::docker::DockerBackend::create(&run_id, dir.path(), &s.cluster).expect("create cluster"));
         Some(Self::up(backend, dir, run_id))
     }
 

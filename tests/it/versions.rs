@@ -181,7 +181,11 @@ fn compare_runs_each_variant_on_its_own_etcd_version() {
     }
     let d = tempfile::tempdir().unwrap();
     let scen = d.path().join("s.yaml");
-    std::fs::write(&scen, "name: it-versions\nseed: 3\ncluster: {size: 3}\nworkload: {clients: 4, keys: 4, rate: 200/s, duration: 3s}\nexpect: {linearizable: true}\n").unwrap();
+    std::fs::write(
+        &scen,
+        "name: it-versions\nseed: 3\ncluster: {size: 3}\nworkload: {clients: 4, keys: 4, rate: 200/s, duration: 3s}\nexpect: {linearizable: true}\n",
+    )
+    .unwrap();
     let dir = d.path().join("cmp");
     let (code, stdout, err) = faultline(&[
         "compare",

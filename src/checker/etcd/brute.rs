@@ -128,7 +128,8 @@ mod tests {
     fn get(id: u64, invoke: u64, complete: u64, k: &str, at: Option<i64>, kv: Option<(&str, i64, i64, i64)>, rev: i64) -> EtcdOp {
         let req = Request::Range(RangeReq { key: k.into(), end: None, limit: None, rev: at, serializable: false });
         let mut o = op(id, OpKind::Get, invoke, Some(complete), req);
-        let kvs: Vec<Kv> = kv.into_iter().map(|(value, mod_rev, create, ver)| Kv { key: k.into(), value: value.into(), mod_rev, create, ver, lease: None }).collect();
+        let kvs: Vec<Kv> =
+            kv.into_iter().map(|(value, mod_rev, create, ver)| Kv { key: k.into(), value: value.into(), mod_rev, create, ver, lease: None }).collect();
         o.res = Some(Response { rev, range: Some(RangeRes { count: kvs.len() as i64, kvs, more: false }), ..Response::default() });
         o
     }

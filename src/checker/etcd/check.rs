@@ -771,7 +771,10 @@ impl<'a> Checker<'a> {
                 let Some(j) = frames.iter().rposition(|f| self.relevant(f, &done.conflict)) else {
                     let fail = done.fail.expect("a failure");
                     return if self.pruned {
-                        Outcome::Unknown(format!("no order was found, but some orders of requests within one revision were not tried; the contradiction: {}", fail.why))
+                        Outcome::Unknown(format!(
+                            "no order was found, but some orders of requests within one revision were not tried; the contradiction: {}",
+                            fail.why
+                        ))
                     } else {
                         Outcome::Violation(fail)
                     };
@@ -903,7 +906,10 @@ impl<'a> Checker<'a> {
                         let (got, why) = match other {
                             Ok((_, u)) => {
                                 self.state.undo(u);
-                                ("no change".to_string(), format!("op {} ({}) would change nothing at revision {}", o.id, super::model::describe(&o.req), rev - 1))
+                                (
+                                    "no change".to_string(),
+                                    format!("op {} ({}) would change nothing at revision {}", o.id, super::model::describe(&o.req), rev - 1),
+                                )
                             }
                             Err(e) => (e.message().to_string(), format!("op {} would be refused ({}) at revision {}", o.id, e.message(), rev - 1)),
                         };
@@ -950,7 +956,8 @@ impl<'a> Checker<'a> {
         if items.is_empty() {
             return Ok(Vec::new());
         }
-        let (actors, reads): (Vec<usize>, Vec<usize>) = items.iter().partition(|&&i| matches!(self.ops[i].req, Request::Grant(_) | Request::Compact(_) | Request::Revoke(_)));
+        let (actors, reads): (Vec<usize>, Vec<usize>) =
+            items.iter().partition(|&&i| matches!(self.ops[i].req, Request::Grant(_) | Request::Compact(_) | Request::Revoke(_)));
         if actors.is_empty() {
             // Reads only: in invocation order each gets its own earliest point.
             let mut reads = reads;
@@ -1426,7 +1433,13 @@ mod tests {
             ok(2, 6, 9, put("b", "2"), wrote(3, None)),
             info(3, 10, del("b")),
             info(4, 11, del("a")),
-            ok(5, 30, 40, Request::Range(RangeReq { key: "a".into(), end: Some("c".into()), limit: None, rev: None, serializable: false }), read(4, vec![kv("a", "1", 2, 2, 1)])),
+            ok(
+                5,
+                30,
+                40,
+                Request::Range(RangeReq { key: "a".into(), end: Some("c".into()), limit: None, rev: None, serializable: false }),
+                read(4, vec![kv("a", "1", 2, 2, 1)]),
+            ),
         ];
         let c = verdict(&h);
         assert_eq!(c.verdict, Verdict::Linearizable, "{c:?}");
@@ -1465,7 +1478,10 @@ mod tests {
     #[test]
     fn a_transaction_applied_halfway_is_caught() {
         let txn = Request::Txn(TxnReq {
-            then: vec![TxnOp::Put(PutOp { key: "a".into(), value: "1".into(), lease: None }), TxnOp::Put(PutOp { key: "b".into(), value: "2".into(), lease: None })],
+            then: vec![
+                TxnOp::Put(PutOp { key: "a".into(), value: "1".into(), lease: None }),
+                TxnOp::Put(PutOp { key: "b".into(), value: "2".into(), lease: None }),
+            ],
             ..TxnReq::default()
         });
         let res = Response { rev: 2, txn: Some(TxnRes { ok: true, results: vec![OpRes::Put {}, OpRes::Put {}] }), ..Response::default() };

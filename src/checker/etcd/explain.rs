@@ -112,17 +112,8 @@ pub fn text(v: &Violation) -> String {
         let _ = writeln!(o, "  the operations around it (in invocation order; ms from the first call, at {}):", ms(t0));
         for (i, op) in v.ops.iter().enumerate() {
             let ret = op.ret.map_or("?".to_string(), |r| rel(r, t0));
-            let _ = writeln!(
-                o,
-                "    op {:<6} client {:<4} {:>10} .. {:<10} {} → {}{}",
-                op.id,
-                op.client,
-                rel(op.call, t0),
-                ret,
-                op.text,
-                op.answer,
-                mark(v, i)
-            );
+            let _ =
+                writeln!(o, "    op {:<6} client {:<4} {:>10} .. {:<10} {} → {}{}", op.id, op.client, rel(op.call, t0), ret, op.text, op.answer, mark(v, i));
         }
     }
     o.trim_end().to_string()
@@ -254,13 +245,9 @@ pub fn html(v: &Violation, title: &str) -> String {
     o.push_str("<dl>\n");
     let op_line = |o: &mut String, label: &str, cls: &str, i: usize| {
         let said = match v.ops.get(i) {
-            Some(op) => format!(
-                "<code class=\"{cls}\">{}</code> — {}, answered <code>{}</code>, {}",
-                esc(&op.text),
-                esc(&who(op)),
-                esc(&op.answer),
-                esc(&when(op))
-            ),
+            Some(op) => {
+                format!("<code class=\"{cls}\">{}</code> — {}, answered <code>{}</code>, {}", esc(&op.text), esc(&who(op)), esc(&op.answer), esc(&when(op)))
+            }
             None => format!("an operation the checker did not include (index {i})"),
         };
         let _ = writeln!(o, "<dt>{label}</dt><dd>{said}</dd>");
@@ -361,7 +348,12 @@ mod tests {
     fn text_names_the_culprit_the_other_what_was_expected_and_the_ops_around_it() {
         let t = text(&violation());
         assert!(t.contains("revision 5, key k<1>"), "{t}");
-        assert!(t.contains("it breaks at client 2's op 3 `get k<1>` (history line 5), answered `rev 4: k<1>=\"a\"`, called at 1003.000 ms and returned at 1004.500 ms"), "{t}");
+        assert!(
+            t.contains(
+                "it breaks at client 2's op 3 `get k<1>` (history line 5), answered `rev 4: k<1>=\"a\"`, called at 1003.000 ms and returned at 1004.500 ms"
+            ),
+            "{t}"
+        );
         assert!(t.contains("against client 1's op 1 `put k<1>=b&c`"), "{t}");
         assert!(t.contains("expected:  a read after revision 5") && t.contains("etcd said: rev 4") && t.contains("why: the put returned"), "{t}");
         let lines: Vec<&str> = t.lines().collect();

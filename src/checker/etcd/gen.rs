@@ -32,7 +32,9 @@
 //! whatever the rest of it is; each variant says why. The changed response stays well formed.
 
 use super::model::{cut, ErrorKind, State};
-use crate::etcd_api::{self as api, CmpOp, CmpTarget, CompactReq, Compare, DeleteOp, GrantReq, Kv, OpRes, PutOp, RangeReq, RangeRes, Request, Response, RevokeReq, TxnOp, TxnReq};
+use crate::etcd_api::{
+    self as api, CmpOp, CmpTarget, CompactReq, Compare, DeleteOp, GrantReq, Kv, OpRes, PutOp, RangeReq, RangeRes, Request, Response, RevokeReq, TxnOp, TxnReq,
+};
 use crate::history::{Entry, EntryType, OpKind, Value};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -66,7 +68,8 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind, in [`Mix`]'s order.
-    pub const ALL: [Kind; 10] = [Kind::Get, Kind::Range, Kind::PastGet, Kind::Put, Kind::Delete, Kind::Txn, Kind::Grant, Kind::LeasePut, Kind::Revoke, Kind::Compact];
+    pub const ALL: [Kind; 10] =
+        [Kind::Get, Kind::Range, Kind::PastGet, Kind::Put, Kind::Delete, Kind::Txn, Kind::Grant, Kind::LeasePut, Kind::Revoke, Kind::Compact];
 
     /// The kind of a history's operation (its `f` and request).
     pub fn of(f: OpKind, req: &Request) -> Option<Kind> {
@@ -118,7 +121,8 @@ pub struct Mix {
 
 impl Mix {
     /// The default: every kind, reads and writes about half and half.
-    pub const DEFAULT: Mix = Mix { get: 0.16, range: 0.1, past: 0.08, put: 0.2, delete: 0.08, txn: 0.2, grant: 0.04, lease_put: 0.06, revoke: 0.04, compact: 0.04 };
+    pub const DEFAULT: Mix =
+        Mix { get: 0.16, range: 0.1, past: 0.08, put: 0.2, delete: 0.08, txn: 0.2, grant: 0.04, lease_put: 0.06, revoke: 0.04, compact: 0.04 };
 
     /// The share of one kind.
     pub fn weight(&self, k: Kind) -> f64 {
@@ -193,7 +197,15 @@ pub enum Plant {
 
 impl Plant {
     /// Every bug.
-    pub const ALL: [Plant; 7] = [Plant::MissedWrite, Plant::RevisionBack, Plant::TxnHalf, Plant::DeletedStillRead, Plant::OutlivesRevokedLease, Plant::CompactedServed, Plant::WrongCount];
+    pub const ALL: [Plant; 7] = [
+        Plant::MissedWrite,
+        Plant::RevisionBack,
+        Plant::TxnHalf,
+        Plant::DeletedStillRead,
+        Plant::OutlivesRevokedLease,
+        Plant::CompactedServed,
+        Plant::WrongCount,
+    ];
 
     /// Its name on a command line (`missed-write`, ...).
     pub fn name(self) -> &'static str {
@@ -477,7 +489,8 @@ fn request(rng: &mut ChaCha8Rng, kind: Kind, seen: &Seen, granted: &[i64], keys:
         (*next_value - 1).to_string()
     };
     let get = |key: &str, rev: Option<i64>| Request::Range(RangeReq { key: key.to_string(), end: None, limit: None, rev, serializable: false });
-    let put = |key: String, value: String, lease: Option<i64>| Request::Txn(TxnReq { then: vec![TxnOp::Put(PutOp { key, value, lease })], ..TxnReq::default() });
+    let put =
+        |key: String, value: String, lease: Option<i64>| Request::Txn(TxnReq { then: vec![TxnOp::Put(PutOp { key, value, lease })], ..TxnReq::default() });
     let grant = (OpKind::Grant, String::new(), Request::Grant(GrantReq { ttl: LEASE_TTL_S }));
     // A lease to use: the slot's own mostly, else one granted to anyone.
     let lease = |rng: &mut ChaCha8Rng, own: f64| match seen.lease {
@@ -516,9 +529,17 @@ fn request(rng: &mut ChaCha8Rng, kind: Kind, seen: &Seen, granted: &[i64], keys:
                     _ => CmpTarget::Create { n: kv.create },
                 },
             };
-            let mut then = vec![if rng.random_bool(0.85) { TxnOp::Put(PutOp { key: k.clone(), value: fresh(), lease: None }) } else { TxnOp::Delete(DeleteOp { key: k.clone(), end: None }) }];
+            let mut then = vec![if rng.random_bool(0.85) {
+                TxnOp::Put(PutOp { key: k.clone(), value: fresh(), lease: None })
+            } else {
+                TxnOp::Delete(DeleteOp { key: k.clone(), end: None })
+            }];
             if other != k && rng.random_bool(0.6) {
-                then.push(if rng.random_bool(0.7) { TxnOp::Put(PutOp { key: other, value: fresh(), lease: None }) } else { TxnOp::Delete(DeleteOp { key: other, end: None }) });
+                then.push(if rng.random_bool(0.7) {
+                    TxnOp::Put(PutOp { key: other, value: fresh(), lease: None })
+                } else {
+                    TxnOp::Delete(DeleteOp { key: other, end: None })
+                });
             }
             let otherwise = vec![TxnOp::Range(RangeReq { key: k.clone(), end: None, limit: None, rev: None, serializable: false })];
             (OpKind::Txn, k.clone(), Request::Txn(TxnReq { compare: vec![Compare { key: k, op: CmpOp::Equal, target }], then, otherwise }))
@@ -594,7 +615,6 @@ fn learn(s: &mut Seen, req: &Request, res: &Response, changed: &[String], after:
         Request::Compact(c) => s.compacted = s.compacted.max(c.rev),
     }
 }
-
 
 /// Indices of `ops` that pass `f`, the nearest the middle first.
 fn middle_first(ops: &[GenOp], f: impl Fn(&GenOp) -> bool) -> Vec<usize> {
@@ -682,7 +702,8 @@ fn plant(ops: &mut [GenOp], state: &State, plant: Plant) -> Option<usize> {
                 let Request::Txn(t) = &o.req else { return None };
                 let puts: Vec<&str> = t.then.iter().filter_map(|x| if let TxnOp::Put(p) = x { Some(p.key.as_str()) } else { None }).collect();
                 let applied = o.res.as_ref().and_then(|r| r.txn.as_ref()).is_some_and(|x| x.ok);
-                (o.f == OpKind::Txn && applied && puts.len() == 2 && puts[0] != puts[1] && pinned_put(o, puts[1])).then(|| (puts[0].to_string(), puts[1].to_string()))
+                (o.f == OpKind::Txn && applied && puts.len() == 2 && puts[0] != puts[1] && pinned_put(o, puts[1]))
+                    .then(|| (puts[0].to_string(), puts[1].to_string()))
             };
             for t in middle_first(ops, |o| two_puts(o).is_some()) {
                 let Some((_, second)) = two_puts(&ops[t]) else { continue };

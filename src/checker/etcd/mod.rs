@@ -90,15 +90,32 @@ impl Pairer {
                 return Err(format!("operation {} is invoked twice; expected one invoke line per operation id", e.id));
             }
             let Some(req) = e.req else {
-                return Err(format!("the invocation of operation {} (`{}`) has no `req`; expected the request the etcd workload sent (docs/formats.md §2.1)", e.id, e.f.name()));
+                return Err(format!(
+                    "the invocation of operation {} (`{}`) has no `req`; expected the request the etcd workload sent (docs/formats.md §2.1)",
+                    e.id,
+                    e.f.name()
+                ));
             };
             self.open.insert(e.id, (self.ops.len(), n, e.key));
-            self.ops.push(EtcdOp { id: e.id, client: e.client, f: e.f, invoke: e.t, complete: None, outcome: EntryType::Info, req, res: None, error: None, line: n });
+            self.ops.push(EtcdOp {
+                id: e.id,
+                client: e.client,
+                f: e.f,
+                invoke: e.t,
+                complete: None,
+                outcome: EntryType::Info,
+                req,
+                res: None,
+                error: None,
+                line: n,
+            });
             return Ok(());
         }
         let Some((i, at, key)) = self.open.remove(&e.id) else {
             return Err(match self.completed.get(&e.id) {
-                Some(first) => format!("operation {} completes a second time (its completion is line {first}); expected exactly one completion per invocation", e.id),
+                Some(first) => {
+                    format!("operation {} completes a second time (its completion is line {first}); expected exactly one completion per invocation", e.id)
+                }
                 None => format!("a completion of operation {}, which was never invoked; expected its `invoke` line (same id) before its completion", e.id),
             });
         };

@@ -235,7 +235,8 @@ impl State {
                             results.push(OpRes::Put {});
                         }
                         TxnOp::Delete(d) => {
-                            let doomed: Vec<String> = self.view_names(&overlay, &d.key, d.end.as_deref()).into_iter().filter(|k| self.view_get(&overlay, k).is_some()).collect();
+                            let doomed: Vec<String> =
+                                self.view_names(&overlay, &d.key, d.end.as_deref()).into_iter().filter(|k| self.view_get(&overlay, k).is_some()).collect();
                             for k in &doomed {
                                 overlay.insert(k.clone(), None);
                             }
@@ -509,7 +510,11 @@ pub fn describe_response(res: &Response) -> String {
                 OpRes::Delete { deleted } => format!("deleted {deleted}"),
             })
             .collect();
-        s.push_str(&format!(": txn {}{}", if t.ok { "then" } else { "else" }, if results.is_empty() { String::new() } else { format!(": {}", results.join(", ")) }));
+        s.push_str(&format!(
+            ": txn {}{}",
+            if t.ok { "then" } else { "else" },
+            if results.is_empty() { String::new() } else { format!(": {}", results.join(", ")) }
+        ));
     }
     if let Some(l) = res.lease {
         s.push_str(&format!(": lease {l}"));
@@ -526,7 +531,12 @@ pub fn difference(expected: &Response, got: &Response) -> String {
     }
     if let (Some(a), Some(b)) = (&expected.txn, &got.txn) {
         if a.ok != b.ok {
-            return format!("the model's compares {} (the {} branch), etcd ran the {} branch", if a.ok { "hold" } else { "fail" }, if a.ok { "then" } else { "else" }, if b.ok { "then" } else { "else" });
+            return format!(
+                "the model's compares {} (the {} branch), etcd ran the {} branch",
+                if a.ok { "hold" } else { "fail" },
+                if a.ok { "then" } else { "else" },
+                if b.ok { "then" } else { "else" }
+            );
         }
         for (i, (x, y)) in a.results.iter().zip(&b.results).enumerate() {
             let d = match (x, y) {
@@ -693,7 +703,10 @@ mod tests {
         assert_eq!(run(&mut s, &Request::Revoke(RevokeReq { lease: 9 })).rev, 7);
         // A txn whose branch puts with a missing lease fails entirely.
         let t = Request::Txn(TxnReq {
-            then: vec![TxnOp::Put(PutOp { key: "z".into(), value: "9".into(), lease: None }), TxnOp::Put(PutOp { key: "y".into(), value: "8".into(), lease: Some(7) })],
+            then: vec![
+                TxnOp::Put(PutOp { key: "z".into(), value: "9".into(), lease: None }),
+                TxnOp::Put(PutOp { key: "y".into(), value: "8".into(), lease: Some(7) }),
+            ],
             ..TxnReq::default()
         });
         assert_eq!(s.apply(&t, None).unwrap_err(), ErrorKind::LeaseNotFound);
