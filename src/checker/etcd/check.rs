@@ -232,6 +232,8 @@ struct Frame {
     next: usize,
     undos: Vec<Undo>,
     used: Option<usize>,
+    /// The unknown-outcome writers used by the frames of one option folded into this one.
+    folded_used: Vec<usize>,
     time_before: (u64, Option<usize>),
     placed_before: usize,
     leases_before: usize,
@@ -279,6 +281,12 @@ struct Checker<'a> {
     wrote_key: HashMap<String, Vec<(i64, usize)>>,
     /// Per lease, the revisions of its acknowledged revokes.
     revoked: HashMap<i64, Vec<(i64, usize)>>,
+    /// Per key, the revisions at which an acknowledged read shows it untouched: a read of
+    /// the store at revision `R` returning it with `mod == m` says no request changed it in
+    /// `(m, R]` (merged, sorted windows `[from, to]`).
+    unchanged: HashMap<String, Vec<(i64, i64)>>,
+    /// Per unknown-outcome writer, the keys it changes whenever it takes a revision.
+    certain: HashMap<usize, Vec<String>>,
     /// Some orders were not tried (more actors in one revision than are permuted).
     pruned: bool,
     stats: Stats,
@@ -293,6 +301,83 @@ fn wrote_by_answer(req: &Request, res: &Response) -> bool {
             branch.iter().any(|o| matches!(o, TxnOp::Put(_))) || txn.results.iter().any(|r| matches!(r, OpRes::Delete { deleted } if *deleted > 0))
         }
         _ => false,
+    }
+}
+
+/// The revisions at which acknowledged reads show each key untouched (see
+/// `Checker::unchanged`): reads of the store as it was — a range at its answer's revision or
+/// at the revision it asked, a transaction's ranges when its branch wrote nothing.
+fn unchanged_windows(ops: &[EtcdOp]) -> HashMap<String, Vec<(i64, i64)>> {
+    let mut out: HashMap<String, Vec<(i64, i64)>> = HashMap::new();
+    for op in ops {
+        let (EntryType::Ok, Some(res)) = (op.outcome, &op.res) else { continue };
+        let reads: Vec<(&crate::etcd_api::RangeRes, i64)> = match (&op.req, &res.range, &res.txn) {
+            (Request::Range(r), Some(range), _) => vec![(range, r.rev.filter(|q| *q > 0).unwrap_or(res.rev))],
+            (Request::Txn(_), _, Some(txn)) if !wrote_by_answer(&op.req, res) => txn
+                .results
+                .iter()
+                .filter_map(|x| match x {
+                    OpRes::Range(r) => Some((r, res.rev)),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        for (range, at) in reads {
+            for kv in range.kvs.iter().filter(|kv| kv.mod_rev <= at) {
+                if kv.mod_rev < at {
+                    out.entry(kv.key.clone()).or_default().push((kv.mod_rev + 1, at));
+                }
+                // Version 2: written at its creation and at `mod`, never in between.
+                if kv.ver == 2 && kv.create + 1 < kv.mod_rev {
+                    out.entry(kv.key.clone()).or_default().push((kv.create + 1, kv.mod_rev - 1));
+                }
+            }
+        }
+    }
+    for w in out.values_mut() {
+        w.sort_unstable();
+        let mut merged: Vec<(i64, i64)> = Vec::with_capacity(w.len());
+        for &(from, to) in w.iter() {
+            match merged.last_mut() {
+                Some(last) if from <= last.1 + 1 => last.1 = last.1.max(to),
+                _ => merged.push((from, to)),
+            }
+        }
+        *w = merged;
+    }
+    out
+}
+
+/// The keys a writing request changes whenever it takes a revision: the puts of every
+/// branch that can write, and a branch's delete of one key when it is the branch's only
+/// write (it took the revision, so it deleted the key).
+fn certainly_changes(req: &Request) -> Vec<String> {
+    let Request::Txn(t) = req else { return Vec::new() };
+    let of = |branch: &[TxnOp]| -> Option<Vec<String>> {
+        let writes: Vec<&TxnOp> = branch.iter().filter(|o| !matches!(o, TxnOp::Range(_))).collect();
+        if writes.is_empty() {
+            return None;
+        }
+        let mut keys: Vec<String> = writes
+            .iter()
+            .filter_map(|o| match o {
+                TxnOp::Put(p) => Some(p.key.clone()),
+                _ => None,
+            })
+            .collect();
+        if let [TxnOp::Delete(d)] = writes.as_slice() {
+            if d.end.is_none() {
+                keys.push(d.key.clone());
+            }
+        }
+        Some(keys)
+    };
+    let branches: Vec<Vec<String>> =
+        if t.compare.is_empty() { of(&t.then).into_iter().collect() } else { [of(&t.then), of(&t.otherwise)].into_iter().flatten().collect() };
+    match branches.split_first() {
+        Some((first, rest)) => first.iter().filter(|k| rest.iter().all(|b| b.contains(k))).cloned().collect(),
+        None => Vec::new(),
     }
 }
 
@@ -349,6 +434,8 @@ impl<'a> Checker<'a> {
             owner: HashMap::new(),
             wrote_key: HashMap::new(),
             revoked: HashMap::new(),
+            unchanged: HashMap::new(),
+            certain: HashMap::new(),
             pruned: false,
             stats: Stats::default(),
             steps: 0,
@@ -441,7 +528,17 @@ impl<'a> Checker<'a> {
         for v in c.wrote_key.values_mut().chain(c.revoked.values_mut()) {
             v.sort();
         }
+        c.unchanged = unchanged_windows(ops);
+        c.certain = c.unused.iter().map(|&(_, i)| (i, certainly_changes(&ops[i].req))).filter(|(_, k)| !k.is_empty()).collect();
         c
+    }
+
+    /// Whether an acknowledged read shows `key` untouched at revision `r`.
+    fn untouched_at(&self, key: &str, r: i64) -> bool {
+        self.unchanged.get(key).is_some_and(|w| {
+            let i = w.partition_point(|(from, _)| *from <= r);
+            i > 0 && w[i - 1].1 >= r
+        })
     }
 
     fn stopped(&mut self) -> Option<Outcome> {
@@ -682,9 +779,30 @@ impl<'a> Checker<'a> {
         let mut options: Vec<usize> = self.revokes[ri].clone();
         let horizon = self.horizon[ri];
         let now = self.time.0.saturating_add(1);
-        let free = |&&(_, i): &&(u64, usize)| !self.named_ops.contains(&i);
-        options.extend(self.unused.range(..(now, 0)).rev().filter(free).map(|(_, i)| *i));
-        options.extend(self.unused.range((now, 0)..).take_while(|(inv, _)| *inv <= horizon).filter(free).map(|(_, i)| *i));
+        // Not one a read shows could not have taken `r`: it would change a key that read
+        // shows untouched at `r`.
+        let free =
+            |&&(_, i): &&(u64, usize)| !self.named_ops.contains(&i) && !self.certain.get(&i).is_some_and(|keys| keys.iter().any(|k| self.untouched_at(k, r)));
+        // The nearest to now first, from both sides: a write invoked long before took
+        // effect then or never (most unknown writes never do), one invoked after cannot
+        // have taken an earlier revision.
+        let mut before = self.unused.range(..(now, 0)).rev().filter(free).peekable();
+        let mut after = self.unused.range((now, 0)..).take_while(|(inv, _)| *inv <= horizon).filter(free).peekable();
+        loop {
+            let next = match (before.peek(), after.peek()) {
+                (Some(b), Some(a)) => {
+                    if now - b.0 <= a.0 - now {
+                        before.next()
+                    } else {
+                        after.next()
+                    }
+                }
+                (Some(_), None) => before.next(),
+                (None, Some(_)) => after.next(),
+                (None, None) => break,
+            };
+            options.extend(next.map(|(_, i)| *i));
+        }
         options
     }
 
@@ -697,7 +815,12 @@ impl<'a> Checker<'a> {
         if c.any {
             return true;
         }
-        f.options.iter().any(|&o| c.ops.contains(&o) || writes_of(&self.ops[o].req).iter().any(|w| c.spans.iter().any(|s| s.overlaps(w))))
+        f.options.iter().any(|&o| self.bears_on(o, c))
+    }
+
+    /// Whether choosing `option` changes what the conflict depends on.
+    fn bears_on(&self, option: usize, c: &Conflict) -> bool {
+        c.any || c.ops.contains(&option) || writes_of(&self.ops[option].req).iter().any(|w| c.spans.iter().any(|s| s.overlaps(w)))
     }
 
     /// The whole search: revision by revision, each frame's options tried in turn; when every
@@ -719,6 +842,7 @@ impl<'a> Checker<'a> {
                 next: 0,
                 undos: Vec::new(),
                 used: None,
+                folded_used: Vec::new(),
                 time_before: self.time,
                 placed_before: self.placed.len(),
                 leases_before: self.lease_events.len(),
@@ -753,6 +877,15 @@ impl<'a> Checker<'a> {
                             top.undos = undos;
                             top.used = used;
                             r = rev + 1;
+                            // A frame of one option is never gone back to, only unwound with
+                            // the one before it: fold it into that one (memory: one frame per
+                            // choice, not per revision).
+                            if top.options.len() < 2 && frames.len() >= 2 {
+                                let done = frames.pop().expect("a frame");
+                                let prev = frames.last_mut().expect("a frame");
+                                prev.undos.extend(done.undos);
+                                prev.folded_used.extend(done.used.into_iter().chain(done.folded_used));
+                            }
                             break;
                         }
                         Err(f) => {
@@ -795,6 +928,7 @@ impl<'a> Checker<'a> {
                 let target = frames.last_mut().expect("the target");
                 target.undos.clear();
                 target.used = None;
+                target.folded_used.clear();
                 target.conflict.merge(&done.conflict);
                 if let Some(f) = done.fail {
                     if target.fail.as_ref().is_none_or(|d| f.depth >= d.depth) {
@@ -848,7 +982,7 @@ impl<'a> Checker<'a> {
         for u in f.undos.iter().rev() {
             self.state.undo(u.clone());
         }
-        if let Some(w) = f.used {
+        for &w in f.used.iter().chain(&f.folded_used) {
             self.unused.insert((self.ops[w].invoke, w));
         }
         self.time = f.time_before;
@@ -1427,7 +1561,8 @@ mod tests {
     #[test]
     fn the_search_finds_which_unknown_write_took_an_unseen_revision() {
         // Two deletes of unknown outcome; the read at revision 4 shows b gone and a still
-        // there: only "delete b" can have taken revision 4.
+        // there, untouched since revision 2: only "delete b" can have taken revision 4 — and
+        // "delete a" is no option at all (no choice is left to search).
         let h = vec![
             ok(1, 0, 5, put("a", "1"), wrote(2, None)),
             ok(2, 6, 9, put("b", "2"), wrote(3, None)),
@@ -1441,6 +1576,12 @@ mod tests {
                 read(4, vec![kv("a", "1", 2, 2, 1)]),
             ),
         ];
+        let c = verdict(&h);
+        assert_eq!(c.verdict, Verdict::Linearizable, "{c:?}");
+        assert_eq!((c.stats.unacknowledged, c.stats.choices), (1, 0));
+        // Without that read, both are options, and the search finds the one that fits.
+        let mut h = h;
+        h[4] = ok(5, 30, 40, get("b", None), read(4, vec![]));
         let c = verdict(&h);
         assert_eq!(c.verdict, Verdict::Linearizable, "{c:?}");
         assert_eq!(c.stats.choices, 1);
