@@ -4,7 +4,7 @@
 //! compact revision), clean and with one defect planted at a time. Then whole runs with
 //! `watch: true` and a member killed and restarted, on processes and on containers.
 
-use faultline::checker::watch::{check, WatchCheck};
+use faultline::checker::watch::{check, Guarantee, WatchCheck};
 use faultline::history::{self, Entry};
 use faultline::watchlog::{self, WatchLine, WatchRecord};
 use std::path::{Path, PathBuf};
@@ -25,10 +25,10 @@ fn the_recorded_stream_passes_with_its_break_and_compaction_explained() {
     let c = check(&r, &h);
     assert!(c.ok, "{c:#?}");
     assert_eq!(c.streams, 3);
-    let n3 = &c.members[2];
+    let n3 = &c.watchers[2];
     assert_eq!(n3.member, "n3");
     assert!(n3.resumed >= 2 && n3.compacted == 1 && n3.skipped > 0, "{n3:?}");
-    assert!(c.members.iter().all(|m| m.events > 0 && m.last_revision == c.members[0].last_revision));
+    assert!(c.watchers.iter().all(|m| m.events > 0 && m.last_revision == c.watchers[0].last_revision));
 }
 
 #[test]
@@ -38,20 +38,25 @@ fn a_dropped_event_is_found_as_a_gap() {
     let rev = r[i].what.event_revision().unwrap();
     r.remove(i);
     let c = check(&r, &h);
-    assert_eq!((c.gaps, c.duplicates, c.out_of_order, c.disagreements), (1, 0, 0, 0), "{c:#?}");
-    assert_eq!(c.members[0].gaps, 1);
-    assert!(c.first_problem.as_deref().unwrap().contains(&format!("n1's stream lacks revision {rev}")), "{:?}", c.first_problem);
+    assert_eq!(c.problems(), "1 reliable", "{c:#?}");
+    assert_eq!(c.watchers[0].problems(), "1 reliable");
+    let v = &c.violations[0];
+    assert_eq!((v.guarantee, v.watcher.as_str(), v.member.as_str(), v.revision), (Guarantee::Reliable, "n1", "n1", Some(rev)));
+    assert!(c.first_problem.as_deref().unwrap().contains(&format!("reliable: n1's stream lacks revision {rev}")), "{:?}", c.first_problem);
 }
 
 #[test]
 fn a_compaction_not_reported_by_etcd_does_not_excuse_the_revisions_it_skipped() {
     let (mut r, h) = fixture();
-    let skipped = check(&r, &h).members[2].skipped;
-    // Without the `compacted` line, n3's resumption at the compact revision is a hole.
+    let skipped = check(&r, &h).watchers[2].skipped;
+    // Without the `compacted` line, n3's resumption at the compact revision is a hole: it
+    // resumed from 42 and went on at 62.
     r.retain(|x| !matches!(x.what, WatchLine::Compacted { .. }));
     let c = check(&r, &h);
-    assert!(c.gaps > 0 && c.gaps <= skipped, "{} gaps, {skipped} skipped", c.gaps);
-    assert!(c.first_problem.unwrap().starts_with("n3's stream lacks revision"));
+    let holes = c.guarantees[&Guarantee::Resumable];
+    assert!(holes > 0 && holes <= skipped && c.problems() == format!("{holes} resumable"), "{holes} holes, {skipped} skipped: {c:#?}");
+    assert!(c.violations.iter().all(|v| v.watcher == "n3" && v.revision.is_some_and(|r| (42..62).contains(&r))), "{:?}", c.violations);
+    assert!(c.first_problem.unwrap().starts_with("resumable: n3's stream lacks revision 42"));
 }
 
 #[test]
@@ -61,14 +66,16 @@ fn a_repeated_event_is_a_duplicate_and_a_swapped_pair_is_out_of_order() {
     let i = nth_event(&dup, "n2", 10);
     dup.insert(i + 1, dup[i].clone());
     let c = check(&dup, &h);
-    assert_eq!((c.duplicates, c.gaps, c.out_of_order), (1, 0, 0), "{c:#?}");
+    assert_eq!(c.problems(), "1 unique", "{c:#?}");
+    assert_eq!((c.violations[0].watcher.as_str(), c.violations[0].revision), ("n2", dup[i].what.event_revision()));
     assert!(c.first_problem.unwrap().contains("twice"));
 
     let mut swapped = r.clone();
     let (a, b) = (nth_event(&swapped, "n2", 10), nth_event(&swapped, "n2", 11));
     swapped.swap(a, b);
     let c = check(&swapped, &h);
-    assert_eq!((c.out_of_order, c.duplicates, c.gaps), (1, 0, 0), "{c:#?}");
+    assert_eq!(c.problems(), "1 ordered", "{c:#?}");
+    assert_eq!((c.violations[0].watcher.as_str(), c.violations[0].revision), ("n2", swapped[b].what.event_revision()));
 }
 
 #[test]
@@ -79,7 +86,11 @@ fn a_value_no_write_put_there_is_a_disagreement() {
         *value = "forged".into();
     }
     let c = check(&r, &h);
-    assert_eq!(c.disagreements, 1, "{c:#?}");
+    assert_eq!(c.problems(), "1 agreement", "{c:#?}");
+    assert_eq!(
+        (c.violations[0].guarantee, c.violations[0].watcher.as_str(), c.violations[0].revision),
+        (Guarantee::Agreement, "n1", r[i].what.event_revision())
+    );
     assert!(c.first_problem.unwrap().contains("\"forged\""));
 }
 
@@ -110,10 +121,10 @@ fn watch_through_a_kill(backend: &str) {
     let (w, summary) = run(yaml, backend, dir.path());
     assert!(w.ok, "{w:#?}");
     assert_eq!(w.streams, 3);
-    for m in &w.members {
+    for m in &w.watchers {
         assert!(m.events > 100, "{m:?}");
     }
-    assert!(w.members[2].resumed >= 1, "n3 was killed: its stream must have been resumed: {:?}", w.members[2]);
+    assert!(w.watchers[2].resumed >= 1, "n3 was killed: its stream must have been resumed: {:?}", w.watchers[2]);
     let gate = summary["gates"].as_array().unwrap().iter().find(|g| g["name"] == "watch").expect("a watch gate by default");
     assert_eq!(gate["status"], "pass");
 }
