@@ -142,3 +142,179 @@ fn watch_streams_survive_a_killed_member_on_containers() {
     }
     watch_through_a_kill("docker");
 }
+
+/// Plant one defect in the recorded stream: the guarantee it breaks, named once, at the
+/// watcher and revision planted.
+fn only(c: &WatchCheck, g: Guarantee, watcher: &str, revision: i64) {
+    assert_eq!(c.problems(), format!("1 {g}"), "{c:#?}");
+    let v = &c.violations[0];
+    assert_eq!((v.guarantee, v.watcher.as_str(), v.revision), (g, watcher, Some(revision)), "{v:?}");
+    assert!(c.first_problem.as_deref().unwrap().starts_with(&format!("{g}: ")), "{:?}", c.first_problem);
+}
+
+#[test]
+fn an_event_below_the_resumed_revision_breaks_start_revision() {
+    let (mut r, h) = fixture();
+    let at = r.iter().position(|x| x.member == "n3" && matches!(x.what, WatchLine::Resumed { revision: 62, .. })).unwrap();
+    // n1's event at revision 50, delivered to n3 just after it resumed from 62.
+    let mut e = r.iter().find(|x| x.member == "n1" && x.what.event_revision() == Some(50)).unwrap().clone();
+    e.member = "n3".into();
+    r.insert(at + 1, e);
+    only(&check(&r, &h), Guarantee::StartRevision, "n3", 50);
+}
+
+#[test]
+fn a_resumed_stream_that_skips_its_first_revision_breaks_resumable() {
+    let (mut r, h) = fixture();
+    let first = r.iter().position(|x| x.member == "n3" && x.what.event_revision() == Some(62)).unwrap();
+    r.remove(first);
+    only(&check(&r, &h), Guarantee::Resumable, "n3", 62);
+}
+
+#[test]
+fn a_stream_that_stops_short_breaks_caught_up() {
+    let (mut r, h) = fixture();
+    let last = r.iter().rposition(|x| x.member == "n2" && x.what.event_revision() == Some(139)).unwrap();
+    r.remove(last);
+    for x in r.iter_mut().filter(|x| x.member == "n2") {
+        if let WatchLine::Stopped { last_revision, .. } = &mut x.what {
+            *last_revision = 138;
+        }
+    }
+    only(&check(&r, &h), Guarantee::CaughtUp, "n2", 139);
+}
+
+/// Watchers with every new field, on n1..n3, revisions 2..=5 (no history): r2 creates k1,
+/// r3 creates k2, r4 is one txn (k1 put again, k2 deleted; one response), r5 re-creates k2.
+/// `w0`, `w1`: prefix `k`, prev_kv, progress at 5; `w2`: no-delete; `w3`: a future start
+/// (asked 5 when the store was at 3); `w4`: an informer that listed at 4 after breaking.
+const WATCHERS: &str = r#"{"member":"n1","watcher":"w0","t":1,"type":"started","revision":2,"spec":{"key":"k","prefix":true,"require_leader":false,"prev_kv":true,"progress_notify":true,"start":"current","placement":"spread"},"header":1}
+{"member":"n1","watcher":"w0","t":2,"type":"put","key":"k1","value":"a","mod_revision":2,"create_revision":2,"version":1,"prev":null,"response":1}
+{"member":"n1","watcher":"w0","t":3,"type":"put","key":"k2","value":"b","mod_revision":3,"create_revision":3,"version":1,"prev":null,"response":2}
+{"member":"n1","watcher":"w0","t":4,"type":"put","key":"k1","value":"c","mod_revision":4,"create_revision":2,"version":2,"prev":{"value":"a","mod_revision":2,"create_revision":2,"version":1},"response":3}
+{"member":"n1","watcher":"w0","t":4,"type":"delete","key":"k2","mod_revision":4,"prev":{"value":"b","mod_revision":3,"create_revision":3,"version":1},"response":3}
+{"member":"n1","watcher":"w0","t":5,"type":"put","key":"k2","value":"d","mod_revision":5,"create_revision":5,"version":1,"prev":null,"response":4}
+{"member":"n1","watcher":"w0","t":6,"type":"progress","revision":5,"response":5}
+{"member":"n1","watcher":"w0","t":9,"type":"stopped","last_revision":5,"target":5}
+{"member":"n2","watcher":"w1","t":1,"type":"started","revision":2,"spec":{"key":"k","prefix":true,"require_leader":true,"prev_kv":true,"progress_notify":true,"start":"current","placement":"spread"},"header":1}
+{"member":"n2","watcher":"w1","t":2,"type":"put","key":"k1","value":"a","mod_revision":2,"create_revision":2,"version":1,"prev":null,"response":1}
+{"member":"n2","watcher":"w1","t":3,"type":"put","key":"k2","value":"b","mod_revision":3,"create_revision":3,"version":1,"prev":null,"response":2}
+{"member":"n2","watcher":"w1","t":4,"type":"put","key":"k1","value":"c","mod_revision":4,"create_revision":2,"version":2,"prev":{"value":"a","mod_revision":2,"create_revision":2,"version":1},"response":3}
+{"member":"n2","watcher":"w1","t":4,"type":"delete","key":"k2","mod_revision":4,"prev":{"value":"b","mod_revision":3,"create_revision":3,"version":1},"response":3}
+{"member":"n2","watcher":"w1","t":5,"type":"put","key":"k2","value":"d","mod_revision":5,"create_revision":5,"version":1,"prev":null,"response":4}
+{"member":"n2","watcher":"w1","t":6,"type":"progress","revision":5,"response":5}
+{"member":"n2","watcher":"w1","t":9,"type":"stopped","last_revision":5,"target":5}
+{"member":"n3","watcher":"w2","t":1,"type":"started","revision":2,"spec":{"key":"k","prefix":true,"require_leader":false,"prev_kv":false,"filter":"no-delete","progress_notify":false,"start":"current","placement":"spread"},"header":1}
+{"member":"n3","watcher":"w2","t":2,"type":"put","key":"k1","value":"a","mod_revision":2,"create_revision":2,"version":1,"response":1}
+{"member":"n3","watcher":"w2","t":3,"type":"put","key":"k2","value":"b","mod_revision":3,"create_revision":3,"version":1,"response":2}
+{"member":"n3","watcher":"w2","t":4,"type":"put","key":"k1","value":"c","mod_revision":4,"create_revision":2,"version":2,"response":3}
+{"member":"n3","watcher":"w2","t":5,"type":"put","key":"k2","value":"d","mod_revision":5,"create_revision":5,"version":1,"response":4}
+{"member":"n3","watcher":"w2","t":9,"type":"stopped","last_revision":5,"target":5}
+{"member":"n1","watcher":"w3","t":1,"type":"started","revision":5,"spec":{"key":"k","prefix":true,"require_leader":false,"prev_kv":false,"progress_notify":false,"start":"future","placement":"one"},"header":3}
+{"member":"n1","watcher":"w3","t":5,"type":"put","key":"k2","value":"d","mod_revision":5,"create_revision":5,"version":1,"response":1}
+{"member":"n1","watcher":"w3","t":9,"type":"stopped","last_revision":5,"target":5}
+{"member":"n2","watcher":"w4","t":1,"type":"started","revision":2,"spec":{"key":"k","prefix":true,"require_leader":true,"prev_kv":false,"progress_notify":false,"start":"after-list","placement":"follow"},"header":1}
+{"member":"n2","watcher":"w4","t":2,"type":"put","key":"k1","value":"a","mod_revision":2,"create_revision":2,"version":1,"response":1}
+{"member":"n2","watcher":"w4","t":3,"type":"broken","why":"rpc error: compacted"}
+{"member":"n3","watcher":"w4","t":4,"type":"listed","revision":4,"keys":1}
+{"member":"n3","watcher":"w4","t":4,"type":"resumed","revision":5,"attempts":1}
+{"member":"n3","watcher":"w4","t":5,"type":"put","key":"k2","value":"d","mod_revision":5,"create_revision":5,"version":1,"response":1}
+{"member":"n3","watcher":"w4","t":9,"type":"stopped","last_revision":5,"target":5}
+"#;
+
+fn watchers() -> Vec<WatchRecord> {
+    WATCHERS.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+/// The `i`-th event of `watcher` at `revision`.
+fn event_at<'a>(r: &'a mut [WatchRecord], watcher: &str, revision: i64, i: usize) -> &'a mut WatchLine {
+    &mut r.iter_mut().filter(|x| x.watcher_id() == watcher && x.what.event_revision() == Some(revision)).nth(i).unwrap().what
+}
+
+#[test]
+fn the_hand_written_watchers_keep_every_guarantee() {
+    let c = check(&watchers(), &[]);
+    assert!(c.ok, "{c:#?}");
+    assert_eq!((c.streams, c.events), (5, 17));
+    assert!(c.guarantees.len() == Guarantee::ALL.len() && c.guarantees.values().all(|n| *n == 0), "{:?}", c.guarantees);
+    assert_eq!(c.watchers[0].progress, 1);
+}
+
+#[test]
+fn a_revision_split_over_two_responses_breaks_atomic() {
+    let mut r = watchers();
+    if let WatchLine::Delete { response, .. } = event_at(&mut r, "w0", 4, 1) {
+        *response = Some(9);
+    }
+    only(&check(&r, &[]), Guarantee::Atomic, "w0", 4);
+}
+
+#[test]
+fn an_event_after_a_progress_notification_past_it_breaks_bookmarkable() {
+    let mut r = watchers();
+    // w1's progress at 5 arrives before its event at 5.
+    let p = r.iter().position(|x| x.watcher_id() == "w1" && matches!(x.what, WatchLine::Progress { .. })).unwrap();
+    let progress = r.remove(p);
+    let e = r.iter().position(|x| x.watcher_id() == "w1" && x.what.event_revision() == Some(5)).unwrap();
+    r.insert(e, progress);
+    only(&check(&r, &[]), Guarantee::Bookmarkable, "w1", 5);
+}
+
+#[test]
+fn a_previous_value_no_write_left_there_breaks_prev_kv() {
+    let mut r = watchers();
+    if let WatchLine::Put { prev: Some(Some(p)), .. } = event_at(&mut r, "w0", 4, 0) {
+        p.value = "zzz".into();
+    }
+    only(&check(&r, &[]), Guarantee::PrevKv, "w0", 4);
+    // A previous value on a creation.
+    let mut r = watchers();
+    if let WatchLine::Put { prev, .. } = event_at(&mut r, "w1", 5, 0) {
+        *prev = Some(Some(faultline::watchlog::PrevKv { value: "b".into(), mod_revision: 3, create_revision: 3, version: 1 }));
+    }
+    only(&check(&r, &[]), Guarantee::PrevKv, "w1", 5);
+}
+
+#[test]
+fn a_creation_with_a_version_past_1_breaks_is_create() {
+    let mut r = watchers();
+    // Every stream says k2's re-creation at 5 is version 2: they agree, and all are wrong.
+    for w in ["w0", "w1", "w2", "w3", "w4"] {
+        if let WatchLine::Put { version, .. } = event_at(&mut r, w, 5, 0) {
+            *version = Some(2);
+        }
+    }
+    let c = check(&r, &[]);
+    assert_eq!(c.problems(), "5 is_create", "{c:#?}");
+    assert!(c.violations.iter().all(|v| v.guarantee == Guarantee::IsCreate && v.revision == Some(5)));
+}
+
+#[test]
+fn a_delete_on_a_no_delete_stream_breaks_filters() {
+    let mut r = watchers();
+    let mut delete = r.iter().find(|x| x.watcher_id() == "w0" && matches!(x.what, WatchLine::Delete { .. })).unwrap().clone();
+    (delete.watcher, delete.member) = (Some("w2".into()), "n3".into());
+    let at = r.iter().position(|x| x.watcher_id() == "w2" && x.what.event_revision() == Some(5)).unwrap();
+    r.insert(at, delete);
+    only(&check(&r, &[]), Guarantee::Filters, "w2", 4);
+}
+
+#[test]
+fn an_event_below_a_future_start_breaks_start_revision() {
+    let mut r = watchers();
+    let mut early = r.iter().find(|x| x.watcher_id() == "w0" && x.what.event_revision() == Some(4)).unwrap().clone();
+    early.watcher = Some("w3".into());
+    let at = r.iter().position(|x| x.watcher_id() == "w3" && x.what.event_revision() == Some(5)).unwrap();
+    r.insert(at, early);
+    only(&check(&r, &[]), Guarantee::StartRevision, "w3", 4);
+}
+
+#[test]
+fn without_its_list_the_informer_lacks_what_the_list_covered() {
+    let mut r = watchers();
+    r.retain(|x| !matches!(x.what, WatchLine::Listed { .. }));
+    let c = check(&r, &[]);
+    // r3 (k2), r4 (k1, k2): missing from w4, which resumed at 5.
+    assert_eq!(c.problems(), "3 reliable", "{c:#?}");
+    assert!(c.violations.iter().all(|v| v.watcher == "w4" && matches!(v.revision, Some(3 | 4))), "{:?}", c.violations);
+}
