@@ -318,3 +318,65 @@ fn without_its_list_the_informer_lacks_what_the_list_covered() {
     assert_eq!(c.problems(), "3 reliable", "{c:#?}");
     assert!(c.violations.iter().all(|v| v.watcher == "w4" && matches!(v.revision, Some(3 | 4))), "{:?}", c.violations);
 }
+
+#[test]
+fn a_transaction_delivered_in_another_order_breaks_ordered() {
+    let mut r = watchers();
+    // w1 gets revision 4's delete of k2 before its put of k1; w0 (the first) had them the
+    // other way round, as the transaction applied them.
+    let i = r.iter().position(|x| x.watcher_id() == "w1" && x.what.event_revision() == Some(4)).unwrap();
+    r.swap(i, i + 1);
+    let c = check(&r, &[]);
+    only(&c, Guarantee::Ordered, "w1", 4);
+    assert!(c.first_problem.unwrap().contains("key order k2, k1, w0's stream in k1, k2"));
+}
+
+/// An etcd-API history (docs/formats.md §2.1) behind the hand-written watchers: op 1 puts k1
+/// at 2; op 5, a delete of a missing key, answers with the header revision 3, which is op 6's
+/// (it made no revision of its own); op 2, one txn, puts k1 and deletes k2 at 4; op 3's put of
+/// k2 = "d" is unknown (no completion).
+const ETCD_HISTORY: &str = r#"{"type":"invoke","id":1,"client":0,"t":1,"f":"put","key":"k1","value":null,"req":{"txn":{"then":[{"put":{"key":"k1","value":"a"}}]}}}
+{"type":"ok","id":1,"client":0,"t":2,"f":"put","key":"k1","value":null,"rev":2,"res":{"rev":2,"txn":{"ok":true,"results":[{"put":{}}]}}}
+{"type":"invoke","id":5,"client":1,"t":2,"f":"delete","key":"k9","value":null,"req":{"txn":{"then":[{"delete":{"key":"k9"}}]}}}
+{"type":"ok","id":5,"client":1,"t":3,"f":"delete","key":"k9","value":null,"rev":3,"res":{"rev":3,"txn":{"ok":true,"results":[{"delete":{"deleted":0}}]}}}
+{"type":"invoke","id":6,"client":2,"t":2,"f":"put","key":"k2","value":null,"req":{"txn":{"then":[{"put":{"key":"k2","value":"b"}}]}}}
+{"type":"ok","id":6,"client":2,"t":3,"f":"put","key":"k2","value":null,"rev":3,"res":{"rev":3,"txn":{"ok":true,"results":[{"put":{}}]}}}
+{"type":"invoke","id":2,"client":0,"t":3,"f":"txn","key":"k1","value":null,"req":{"txn":{"if":[{"key":"k1","op":"=","target":"mod","n":2}],"then":[{"put":{"key":"k1","value":"c"}},{"delete":{"key":"k2"}}]}}}
+{"type":"ok","id":2,"client":0,"t":4,"f":"txn","key":"k1","value":null,"rev":4,"res":{"rev":4,"txn":{"ok":true,"results":[{"put":{}},{"delete":{"deleted":1}}]}}}
+{"type":"invoke","id":3,"client":1,"t":4,"f":"put","key":"k2","value":null,"req":{"txn":{"then":[{"put":{"key":"k2","value":"d"}}]}}}
+"#;
+
+fn etcd_history() -> Vec<Entry> {
+    ETCD_HISTORY.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+#[test]
+fn against_an_etcd_history_events_agree_with_the_acknowledged_transactions() {
+    let c = check(&watchers(), &etcd_history());
+    assert!(c.ok, "{c:#?}");
+    // A value op 2's transaction did not write at its revision.
+    let mut r = watchers();
+    if let WatchLine::Put { value, .. } = event_at(&mut r, "w0", 4, 0) {
+        *value = "zz".into();
+    }
+    let c = check(&r, &etcd_history());
+    only(&c, Guarantee::Agreement, "w0", 4);
+    assert!(c.first_problem.unwrap().contains("but op 2 (acknowledged at 0.00 s) wrote k1 = \"c\", k2 deleted there"));
+    // The put no one acknowledged failed: every stream that shows it breaks agreement.
+    let mut h = etcd_history();
+    let fail = r#"{"type":"fail","id":3,"client":1,"t":5,"f":"put","key":"k2","value":null,"error":"etcdserver: request timed out"}"#;
+    h.push(serde_json::from_str(fail).unwrap());
+    let c = check(&watchers(), &h);
+    assert_eq!(c.problems(), "5 agreement", "{c:#?}");
+    assert!(c.violations.iter().all(|v| v.revision == Some(5) && v.message.contains("op 3 that put it failed")), "{:?}", c.violations);
+    // A value no operation put.
+    let mut r = watchers();
+    for w in ["w0", "w1", "w2", "w3", "w4"] {
+        if let WatchLine::Put { value, .. } = event_at(&mut r, w, 5, 0) {
+            *value = "forged".into();
+        }
+    }
+    let c = check(&r, &etcd_history());
+    assert_eq!(c.problems(), "5 agreement", "{c:#?}");
+    assert!(c.violations[0].message.contains("no operation of the history put that value"));
+}

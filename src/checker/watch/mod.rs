@@ -233,6 +233,7 @@ pub fn check(records: &[WatchRecord], history: &[Entry]) -> WatchCheck {
     for s in streams.values() {
         let mut found = Found::default();
         sequence::unique_start_ordered(s, &mut found);
+        sequence::same_order(s, &truth, &mut found);
         sequence::atomic(s, &mut found);
         sequence::bookmarkable(s, &mut found);
         sequence::filters(s, &mut found);

@@ -9,6 +9,7 @@
 //! with"; *bookmarkable* is "no event at or below the last progress notification's revision".
 
 use super::streams::{Event, OpeningKind, Stream};
+use super::truth::Truth;
 use super::{Found, Guarantee};
 use crate::watchlog::Filter;
 use std::collections::{HashMap, HashSet};
@@ -117,4 +118,40 @@ fn creation_broken(e: &Event) -> Option<String> {
         return Some(format!("create_revision {create} and version {version}: a key is created (version 1) exactly at its create_revision"));
     }
     None
+}
+
+/// *ordered* across watchers: the events of one revision come in the order of the first
+/// stream that delivered it (the order the transaction applied its operations), as far as
+/// both have them (a filter or a range may leave some out).
+pub(super) fn same_order(s: &Stream, truth: &Truth, found: &mut Found) {
+    let mine = s.keys_by_revision();
+    let mut judged = HashSet::new();
+    for e in &s.events {
+        let Some((by, theirs)) = truth.order.get(&e.revision).filter(|(by, _)| *by != s.watcher) else { continue };
+        let Some(keys) = mine.get(&e.revision).filter(|k| k.len() > 1) else { continue };
+        // Once per revision, at its first event.
+        if !judged.insert(e.revision) {
+            continue;
+        }
+        let (a, b) = (shared(keys, theirs), shared(theirs, keys));
+        if a != b {
+            found.event(
+                Guarantee::Ordered,
+                s,
+                e,
+                format!(
+                    "{} delivered the events of revision {} in the key order {}, {by}'s stream in {}",
+                    s.name(e.member),
+                    e.revision,
+                    a.join(", "),
+                    b.join(", ")
+                ),
+            );
+        }
+    }
+}
+
+/// The keys of `ks` that `other` has too, in the order of `ks`.
+fn shared<'k>(ks: &[&'k str], other: &[&str]) -> Vec<&'k str> {
+    ks.iter().filter(|k| other.contains(k)).copied().collect()
 }

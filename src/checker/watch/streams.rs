@@ -3,7 +3,7 @@
 //! deliver, and how it ended.
 
 use crate::watchlog::{Filter, PrevKv, WatchLine, WatchRecord, WatchSpec};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// One event a stream delivered.
 #[derive(Debug, Clone, Copy)]
@@ -160,6 +160,18 @@ impl<'a> Stream<'a> {
     /// The highest revision it delivered.
     pub fn last(&self) -> Option<i64> {
         self.events.iter().map(|e| e.revision).max()
+    }
+
+    /// The keys of each revision, in the order first delivered.
+    pub fn keys_by_revision(&self) -> HashMap<i64, Vec<&'a str>> {
+        let mut out: HashMap<i64, Vec<&str>> = HashMap::new();
+        for e in &self.events {
+            let keys = out.entry(e.revision).or_default();
+            if !keys.contains(&e.key) {
+                keys.push(e.key);
+            }
+        }
+        out
     }
 
     /// Compactions etcd reported.

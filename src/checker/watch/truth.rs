@@ -120,6 +120,9 @@ pub(super) struct Truth<'a> {
     pub fixed: BTreeMap<i64, Fixed<'a>>,
     /// Every known change, by key and revision, and who says so.
     pub changes: BTreeMap<&'a str, BTreeMap<i64, (Change<'a>, Source<'a>)>>,
+    /// Per revision, the order of its keys in the first stream (by watcher name) that
+    /// delivered it, and that stream's watcher.
+    pub order: HashMap<i64, (&'a str, Vec<&'a str>)>,
     /// etcd-API histories: every put's operation, by (key, value).
     pub putters: Option<HashMap<(&'a str, &'a str), Putter>>,
 }
@@ -134,6 +137,9 @@ impl<'a> Truth<'a> {
             t.register(history);
         }
         for s in streams.values() {
+            for (rev, keys) in s.keys_by_revision() {
+                t.order.entry(rev).or_insert((s.watcher, keys));
+            }
             for e in &s.events {
                 let c = Change { value: e.value, create_revision: e.create_revision, version: e.version };
                 t.changes.entry(e.key).or_default().entry(e.revision).or_insert((c, Source::Stream(s.watcher)));
