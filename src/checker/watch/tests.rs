@@ -144,3 +144,38 @@ fn a_stream_that_ends_short_is_behind() {
     assert_eq!(c.watchers[1].problems(), "1 caught_up");
     assert!(c.first_problem.unwrap().contains("n2's stream stopped at revision 13, short of revision 14"));
 }
+
+#[test]
+fn a_summary_from_before_the_guarantees_still_reads() {
+    let old = r#"{"streams":3,"events":395,"gaps":1,"duplicates":0,"out_of_order":0,"disagreements":0,"behind":0,"resumed":2,"compacted":1,"ok":false,"first_problem":"n1's stream lacks revision 12","members":[{"member":"n1","events":130,"from_revision":2,"last_revision":139,"resumed":0,"compacted":0,"skipped":0,"gaps":1,"duplicates":0,"out_of_order":0,"disagreements":0,"behind":false}]}"#;
+    let c: WatchCheck = serde_json::from_str(old).unwrap();
+    assert_eq!((c.ok, c.watchers[0].member.as_str(), c.problems().as_str()), (false, "n1", "a problem"));
+    // And a new one round-trips.
+    let mut r = clean();
+    r.retain(|x| !(x.member == "n2" && x.what.event_revision() == Some(12)));
+    let c = check(&r, &[]);
+    let back: WatchCheck = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
+    assert_eq!(back, c);
+    assert_eq!(c.violations[0].key.as_deref(), Some("k0"));
+}
+
+/// Many watchers and events check in seconds (release; a debug build is slower):
+/// `cargo test --release --lib checker::watch::tests::timing -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn timing_300k_events() {
+    let mut r = Vec::new();
+    for m in ["n1", "n2", "n3"] {
+        r.push(rec(m, 0, WatchLine::Started { revision: 2, spec: None, header: None }));
+        for rev in 2..100_002 {
+            r.push(put(m, rev as u64, &format!("k{}", rev % 1000), &format!("v{rev}"), rev));
+        }
+        r.push(rec(m, u64::MAX, WatchLine::Stopped { last_revision: 100_001, target: Some(100_001) }));
+    }
+    let h: Vec<Entry> = (2..100_002).map(|rev| write_ok(rev as u64, &format!("k{}", rev % 1000), Value::One(format!("v{rev}")), rev)).collect();
+    let t = std::time::Instant::now();
+    let c = check(&r, &h);
+    let s = t.elapsed().as_secs_f64();
+    println!("{} events, 3 streams, {} acknowledged writes: checked in {s:.2} s", c.events, h.len());
+    assert!(c.ok, "{:?}", c.first_problem);
+}
