@@ -1057,7 +1057,8 @@ fn watch_table(o: &mut String, s: &Summary) {
         let names: Vec<&str> = crate::checker::watch::Guarantee::ALL.iter().map(|g| g.name()).collect();
         let _ = writeln!(o, "<p class=\"watch\">Every guarantee held: {}.</p>", names.join(", "));
     } else {
-        let _ = writeln!(o, "<p class=\"watch\">BROKEN: {}</p>", esc(&w.problems()));
+        let first = w.first_problem.as_deref().map_or(String::new(), |p| format!("; first, {p}"));
+        let _ = writeln!(o, "<p class=\"watch\">BROKEN: {}{}</p>", esc(&w.problems()), esc(&first));
         o.push_str("<table class=\"watch-violations\"><thead><tr><th>guarantee</th><th>watcher</th><th>member</th><th>revision</th><th>key</th><th>t (s)</th><th>what</th></tr></thead><tbody>\n");
         for (g, n) in w.guarantees.iter().filter(|(_, n)| **n > 0) {
             let listed: Vec<_> = w.violations.iter().filter(|v| v.guarantee == *g).collect();
