@@ -380,3 +380,18 @@ fn against_an_etcd_history_events_agree_with_the_acknowledged_transactions() {
     assert_eq!(c.problems(), "5 agreement", "{c:#?}");
     assert!(c.violations[0].message.contains("no operation of the history put that value"));
 }
+
+#[test]
+fn a_put_that_continues_a_deleted_generation_breaks_is_create() {
+    let mut r = watchers();
+    // Every stream says k2 at 5 is version 2 of the generation created at 3 — which the
+    // delete at 4 ended.
+    for w in ["w0", "w1", "w2", "w3", "w4"] {
+        if let WatchLine::Put { version, create_revision, .. } = event_at(&mut r, w, 5, 0) {
+            (*version, *create_revision) = (Some(2), Some(3));
+        }
+    }
+    let c = check(&r, &[]);
+    assert_eq!(c.problems(), "5 is_create", "{c:#?}");
+    assert!(c.violations.iter().all(|v| v.revision == Some(5) && v.message.contains("deleted k2 at revision 4")), "{:?}", c.violations);
+}
