@@ -188,47 +188,40 @@ impl<'a> Truth<'a> {
         self.putters = Some(putters);
     }
 
-    /// An acknowledged transaction's branch: the writes it made at its revision.
+    /// An acknowledged transaction's branch: the writes it made at its revision. A delete
+    /// etcd counted as deleting nothing is no write; one it did not count may be.
     fn fix(&mut self, op: &EtcdOp, txn: &'a crate::etcd_api::TxnReq) {
         let (EntryType::Ok, Some(res), Some(done)) = (op.outcome, op.res.as_ref(), op.complete) else { return };
         let Some(result) = res.txn.as_ref() else { return };
         let branch = if result.ok { &txn.then } else { &txn.otherwise };
-        let deleted = |i: usize| match result.results.get(i) {
-            Some(OpRes::Delete { deleted }) => Some(*deleted),
-            _ => None,
-        };
         let mut writes = Vec::new();
-        let mut changed = false;
+        // The changes certain to be at this revision: (key, value).
+        let mut certain = Vec::new();
         for (i, o) in branch.iter().enumerate() {
+            let deleted = match result.results.get(i) {
+                Some(OpRes::Delete { deleted }) => Some(*deleted),
+                _ => None,
+            };
             match o {
                 TxnOp::Put(p) => {
-                    changed = true;
                     writes.push(Write::Put { key: &p.key, value: &p.value });
+                    certain.push((p.key.as_str(), Some(p.value.as_str())));
                 }
-                TxnOp::Delete(d) => {
-                    let n = deleted(i);
-                    changed |= n.is_none_or(|n| n > 0);
-                    if n != Some(0) {
-                        writes.push(Write::Delete { key: &d.key, end: d.end.as_deref() });
+                TxnOp::Delete(d) if deleted != Some(0) => {
+                    writes.push(Write::Delete { key: &d.key, end: d.end.as_deref() });
+                    if d.end.is_none() && deleted.is_some() {
+                        certain.push((d.key.as_str(), None));
                     }
                 }
-                TxnOp::Range(_) => {}
+                TxnOp::Delete(_) | TxnOp::Range(_) => {}
             }
         }
-        if !changed || self.fixed.contains_key(&res.rev) {
+        // No write: the branch made no revision, and its header revision is another's.
+        if writes.is_empty() || self.fixed.contains_key(&res.rev) {
             return;
         }
         let source = Source::Op { id: op.id, t: done };
-        for w in &writes {
-            let (key, value) = match w {
-                Write::Put { key, value } => (*key, Some(*value)),
-                Write::Delete { key, end: None } => (*key, None),
-                Write::Delete { end: Some(_), .. } => continue,
-            };
-            // A delete etcd counted as deleting nothing is no change; one not counted may be.
-            if value.is_none() && !writes_counted(branch, result, key) {
-                continue;
-            }
+        for (key, value) in certain {
             self.changes.entry(key).or_default().insert(res.rev, (Change { value, create_revision: None, version: None }, source));
         }
         self.fixed.insert(res.rev, Fixed { id: op.id, t: done, writes });
@@ -243,12 +236,4 @@ impl<'a> Truth<'a> {
     pub fn at(&self, revision: i64, key: &str) -> Option<&(Change<'a>, Source<'a>)> {
         self.changes.get(key)?.get(&revision)
     }
-}
-
-/// A single-key delete of `key` in `branch` that etcd counted as deleting one.
-fn writes_counted(branch: &[TxnOp], result: &crate::etcd_api::TxnRes, key: &str) -> bool {
-    branch
-        .iter()
-        .zip(&result.results)
-        .any(|(o, r)| matches!((o, r), (TxnOp::Delete(d), OpRes::Delete { deleted }) if d.key == key && d.end.is_none() && *deleted > 0))
 }
