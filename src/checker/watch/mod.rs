@@ -8,7 +8,8 @@
 //! - [`truth`]: what the history's acknowledged writes and all the streams say happened at
 //!   each revision;
 //! - [`sequence`]: *ordered*, *unique*, *atomic*, *bookmarkable*, *filters*,
-//!   *start_revision*, *is_create* — what one stream shows on its own;
+//!   *start_revision*, *is_create* — what one stream shows on its own (and a revision's
+//!   order against the other streams);
 //! - [`content`]: *agreement*, *prev_kv*, *is_create* against the key's past;
 //! - [`coverage`]: *reliable*, *resumable*, *caught_up*.
 //!

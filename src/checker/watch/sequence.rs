@@ -1,5 +1,6 @@
-//! The guarantees one stream's sequence shows on its own: *unique*, *start_revision*,
-//! *ordered*, *atomic*, *bookmarkable*, *filters* and *is_create*.
+//! The guarantees one stream's sequence shows on its own — *unique*, *start_revision*,
+//! *ordered*, *atomic*, *bookmarkable*, *filters*, *is_create* — and *ordered* across
+//! streams (a revision's events in the same order as the first stream that delivered it).
 //!
 //! After etcd's robustness tests (`tests/robustness/validate/watch.go`, etcd-io/etcd): there
 //! *ordered* is "no event below the previous event's revision" — events of one revision come
