@@ -292,7 +292,7 @@ pub fn evaluate(expect: &Expectations, facts: &GateFacts) -> Vec<Gate> {
             None => (GateStatus::Unknown, "the watch streams were not checked (the watchers never started, or the run ended first)".to_string()),
             Some(true) if want => (
                 GateStatus::Pass,
-                "every member's watch stream is ordered, has no gap or duplicate, and agrees with the history (gated by default with workload.watch)"
+                "every watch stream kept every guarantee (ordered, unique, atomic, reliable, resumable, bookmarkable, prev_kv, is_create, filters, start_revision, agreement, caught_up; gated by default with workload.watch)"
                     .to_string(),
             ),
             Some(false) if !want => (GateStatus::Pass, format!("the watch check found a problem, as expected: {problem}")),

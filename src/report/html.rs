@@ -470,6 +470,7 @@ fn page(sum: &Summary, tl: &Timeline, b: &Buckets, run: &RunSettings, has_violat
     error_table(&mut o, sum);
     member_table(&mut o, b);
     consistency_table(&mut o, sum);
+    watch_table(&mut o, sum);
     logs(&mut o, run);
     o.push_str("</body>\n</html>\n");
     o
@@ -1042,6 +1043,63 @@ fn consistency_table(o: &mut String, s: &Summary) {
             opt(m.hash.map(|h| format!("{h:#010x}"))),
             opt(m.keys.map(|k| k.to_string())),
             esc(m.error.as_deref().unwrap_or(""))
+        );
+    }
+    o.push_str("</tbody></table>\n");
+}
+
+/// The watch check: the broken guarantees, each with its violations as `summary.json`
+/// lists them, then a row per stream.
+fn watch_table(o: &mut String, s: &Summary) {
+    let Some(w) = &s.watch else { return };
+    o.push_str("<h2>Watch guarantees <small>docs/checker.md, \"Watch guarantees\"</small></h2>\n");
+    if w.ok {
+        let names: Vec<&str> = crate::checker::watch::Guarantee::ALL.iter().map(|g| g.name()).collect();
+        let _ = writeln!(o, "<p class=\"watch\">Every guarantee held: {}.</p>", names.join(", "));
+    } else {
+        let first = w.first_problem.as_deref().map_or(String::new(), |p| format!("; first, {p}"));
+        let _ = writeln!(o, "<p class=\"watch\">BROKEN: {}{}</p>", esc(&w.problems()), esc(&first));
+        o.push_str("<table class=\"watch-violations\"><thead><tr><th>guarantee</th><th>watcher</th><th>member</th><th>revision</th><th>key</th><th>t (s)</th><th>what</th></tr></thead><tbody>\n");
+        for (g, n) in w.guarantees.iter().filter(|(_, n)| **n > 0) {
+            let listed: Vec<_> = w.violations.iter().filter(|v| v.guarantee == *g).collect();
+            for v in &listed {
+                let _ = writeln!(
+                    o,
+                    "<tr class=\"violation\" data-guarantee=\"{g}\"><td><code>{g}</code></td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td><td class=\"num\">{:.3}</td><td>{}</td></tr>",
+                    esc(&v.watcher),
+                    esc(&v.member),
+                    v.revision.map_or_else(|| "—".to_string(), |r| r.to_string()),
+                    esc(v.key.as_deref().unwrap_or("—")),
+                    v.t as f64 / 1e9,
+                    esc(&v.message)
+                );
+            }
+            if (listed.len() as u64) < *n {
+                let _ = writeln!(
+                    o,
+                    "<tr><td><code>{g}</code></td><td colspan=\"6\">… {} more not listed (summary.json keeps the first {})</td></tr>",
+                    *n - listed.len() as u64,
+                    crate::checker::watch::LISTED
+                );
+            }
+        }
+        o.push_str("</tbody></table>\n");
+    }
+    o.push_str("<table class=\"watch-streams\"><thead><tr><th>stream</th><th>member</th><th>events</th><th>from rev</th><th>last rev</th><th>resumed</th><th>compacted</th><th>progress</th><th>problems</th></tr></thead><tbody>\n");
+    let rev = |r: Option<i64>| r.map_or_else(|| "—".to_string(), |r| r.to_string());
+    for m in &w.watchers {
+        let _ = writeln!(
+            o,
+            "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+            esc(if m.watcher.is_empty() { &m.member } else { &m.watcher }),
+            esc(&m.member),
+            m.events,
+            rev(m.from_revision),
+            rev(m.last_revision),
+            m.resumed,
+            m.compacted,
+            m.progress,
+            esc(&m.problems())
         );
     }
     o.push_str("</tbody></table>\n");

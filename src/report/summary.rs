@@ -655,7 +655,7 @@ pub fn build(input: &SummaryInput) -> Summary {
         consistent: input.consistency.and_then(|c| c.answer()),
         consistency_gap: input.consistency.filter(|c| !c.not_compared.is_empty()).map(|c| c.not_compared.join("; ")),
         watch: input.watch.map(|w| w.ok),
-        watch_problem: input.watch.and_then(|w| w.first_problem.clone()),
+        watch_problem: input.watch.filter(|w| !w.ok).map(|w| format!("{} broken; first, {}", w.problems(), w.first_problem.as_deref().unwrap_or("?"))),
         refusals: refusals(input.scenario, input.events),
     };
     let (members, cluster_version, version_changes) = versions(input.events);

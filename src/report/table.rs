@@ -89,25 +89,39 @@ fn divergence(s: &Summary) -> Option<String> {
     Some(format!("!!! MEMBERS DIVERGED: {what} !!!"))
 }
 
-/// The watch check: one line, and a row per stream.
+/// The watch check: one line, a row per stream, and the broken guarantees, each with its
+/// first violation.
 fn watch(out: &mut String, s: &Summary) {
     let Some(w) = &s.watch else { return };
     let life = format!("{} resumption{}, {} compaction{} reported", w.resumed, plural(w.resumed), w.compacted, plural(w.compacted));
     if w.ok {
-        let _ = writeln!(out, "watch  {} streams · {} events · ordered, no gap or duplicate, agree with the history · {life}", w.streams, w.events);
+        let _ = writeln!(out, "watch  {} streams · {} events · every guarantee held · {life}", w.streams, w.events);
     } else {
         let _ = writeln!(out, "watch  {} streams · {} events · !!! {} !!! · {life}", w.streams, w.events, w.problems().to_uppercase());
     }
     let rows = w
-        .members
+        .watchers
         .iter()
         .map(|m| {
             let rev = |r: Option<i64>| r.map_or_else(|| "—".to_string(), |r| r.to_string());
-            let problems = m.problems();
-            vec![m.member.clone(), m.events.to_string(), rev(m.from_revision), rev(m.last_revision), m.resumed.to_string(), m.compacted.to_string(), problems]
+            let name = if m.watcher.is_empty() { m.member.clone() } else { m.watcher.clone() };
+            vec![
+                name,
+                m.member.clone(),
+                m.events.to_string(),
+                rev(m.from_revision),
+                rev(m.last_revision),
+                m.resumed.to_string(),
+                m.compacted.to_string(),
+                m.problems(),
+            ]
         })
         .collect();
-    push_table(out, &["stream", "events", "from rev", "last rev", "resumed", "compacted", "problems"], rows, &[1, 2, 3, 4, 5]);
+    push_table(out, &["stream", "member", "events", "from rev", "last rev", "resumed", "compacted", "problems"], rows, &[2, 3, 4, 5, 6]);
+    for (g, n) in w.guarantees.iter().filter(|(_, n)| **n > 0) {
+        let first = w.violations.iter().find(|v| v.guarantee == *g).map_or(String::new(), |v| format!(": {}", v.message));
+        let _ = writeln!(out, "  {g} broken ({n}){first}");
+    }
     if let Some(p) = &w.first_problem {
         let _ = writeln!(out, "  first problem: {p}");
     }
@@ -470,24 +484,27 @@ mod tests {
 
     #[test]
     fn the_watch_check_shows_each_stream_and_a_problem_loudly() {
-        use crate::checker::watch::{StreamFigures, WatchCheck};
-        let stream =
-            |m: &str, gaps: u64| StreamFigures { member: m.into(), events: 90, from_revision: Some(2), last_revision: Some(91), gaps, ..Default::default() };
+        use crate::checker::watch::{Guarantee, StreamFigures, Violation, WatchCheck};
+        let stream = |m: &str| StreamFigures { member: m.into(), events: 90, from_revision: Some(2), last_revision: Some(91), ..Default::default() };
         let mut s = summary();
-        s.watch = Some(WatchCheck { streams: 2, events: 180, resumed: 1, ok: true, members: vec![stream("n1", 0), stream("n2", 0)], ..Default::default() });
+        s.watch = Some(WatchCheck { streams: 2, events: 180, resumed: 1, ok: true, watchers: vec![stream("n1"), stream("n2")], ..Default::default() });
         let text = render(&s);
-        assert!(line_with(&text, "watch  ").contains("2 streams · 180 events · ordered, no gap or duplicate"), "{text}");
+        assert!(line_with(&text, "watch  ").contains("2 streams · 180 events · every guarantee held"), "{text}");
         assert!(text.lines().any(|l| l.contains(" n2 ") && l.contains(" 91 ") && l.contains("no problem")), "{text}");
         if let Some(w) = s.watch.as_mut() {
             w.ok = false;
-            w.gaps = 1;
-            w.members[1].gaps = 1;
-            w.first_problem = Some("n2's stream lacks revision 40".into());
+            w.guarantees.insert(Guarantee::Reliable, 1);
+            w.watchers[1].violations.insert(Guarantee::Reliable, 1);
+            let message = "n2's stream lacks revision 40".to_string();
+            w.violations =
+                vec![Violation { guarantee: Guarantee::Reliable, watcher: "n2".into(), member: "n2".into(), revision: Some(40), key: None, t: 1, message }];
+            w.first_problem = Some("reliable: n2's stream lacks revision 40".into());
         }
         let text = render(&s);
-        assert!(line_with(&text, "watch  ").contains("!!! 1 GAP !!!"), "{text}");
-        assert!(text.lines().any(|l| l.contains(" n2 ") && l.contains(" 91 ") && l.contains("1 gap")), "{text}");
-        assert!(text.contains("first problem: n2's stream lacks revision 40"));
+        assert!(line_with(&text, "watch  ").contains("!!! 1 RELIABLE !!!"), "{text}");
+        assert!(text.lines().any(|l| l.contains(" n2 ") && l.contains(" 91 ") && l.contains("1 reliable")), "{text}");
+        assert!(text.contains("reliable broken (1): n2's stream lacks revision 40"), "{text}");
+        assert!(text.contains("first problem: reliable: n2's stream lacks revision 40"));
     }
 
     #[test]

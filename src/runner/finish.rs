@@ -46,8 +46,9 @@ pub(super) fn finish(about: &About, drove: Drove, events: &[Event], events_error
     invalid.extend([recorded.history_error.clone(), events_error, recorded.watch_error.clone()].into_iter().flatten());
     // The watch check (pure, over watch.jsonl as recorded and the history).
     let watch = recorded.watch.as_deref().map(|r| crate::checker::watch::check(r, history));
-    if let Some(p) = watch.as_ref().and_then(|w| w.first_problem.as_ref()) {
-        eprintln!("{}", crate::markup::terminal(&format!("faultline: the watch streams have a problem: {p}")));
+    if let Some(w) = watch.as_ref().filter(|w| !w.ok) {
+        let first = w.first_problem.as_deref().unwrap_or("");
+        eprintln!("{}", crate::markup::terminal(&format!("faultline: watch guarantees broken ({}); first, {first}", w.problems())));
     }
     // The linearizability check, on the history as written (the same code as `faultline check`);
     // split into epochs at snapshot-restores, each checked on its own.

@@ -364,3 +364,43 @@ fn report_has_what_an_sre_reads() {
     let ok = css_of(".tput.ok { fill: ");
     assert!(!ok.is_empty() && !page.contains(&format!("background:{ok}\"></span>n1 leads")), "ok ops/s {ok} is not a leader's colour");
 }
+
+/// A run directory whose summary has `watch` as given.
+fn with_watch(name: &str, watch: serde_json::Value) -> PathBuf {
+    let d = run_dir(name, false);
+    let mut s: serde_json::Value = serde_json::from_str(&summary_json(30.0)).unwrap();
+    s["watch"] = watch;
+    std::fs::write(d.join("summary.json"), serde_json::to_string_pretty(&s).unwrap()).unwrap();
+    d
+}
+
+#[test]
+fn report_lists_the_broken_watch_guarantees_with_watcher_and_revision() {
+    let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/watch-kill-compact");
+    let mut r = faultline::watchlog::read(&fixture.join("watch.jsonl")).unwrap();
+    let h = faultline::history::read(&fixture.join("history.jsonl")).unwrap();
+    let i = r.iter().position(|x| x.member == "n1" && x.what.event_revision() == Some(30)).unwrap();
+    r.remove(i);
+    let c = faultline::checker::watch::check(&r, &h);
+    let d = with_watch("watch-broken", serde_json::to_value(&c).unwrap());
+    let page = std::fs::read_to_string(faultline::report::html::write(&d).unwrap()).unwrap();
+    assert!(page.contains("Watch guarantees") && page.contains("BROKEN: 1 reliable"), "{page}");
+    let row = page.lines().find(|l| l.contains("data-guarantee=\"reliable\"")).expect("a row for the violation");
+    assert!(row.contains("<td>n1</td>") && row.contains(">30<") && row.contains("lacks revision 30"), "{row}");
+    // A clean check names every guarantee that held.
+    let c = faultline::checker::watch::check(&faultline::watchlog::read(&fixture.join("watch.jsonl")).unwrap(), &h);
+    let d = with_watch("watch-clean", serde_json::to_value(&c).unwrap());
+    let page = std::fs::read_to_string(faultline::report::html::write(&d).unwrap()).unwrap();
+    assert!(page.contains("Every guarantee held: ordered, unique, atomic, reliable"), "{page}");
+}
+
+#[test]
+fn report_re_renders_a_watch_check_from_before_the_guarantees() {
+    let old = serde_json::json!({"streams": 3, "events": 395, "gaps": 1, "duplicates": 0, "out_of_order": 0, "disagreements": 0, "behind": 0,
+        "resumed": 2, "compacted": 1, "ok": false, "first_problem": "n1's stream lacks revision 12",
+        "members": [{"member": "n1", "events": 130, "from_revision": 2, "last_revision": 139, "resumed": 0, "compacted": 0, "skipped": 0,
+                     "gaps": 1, "duplicates": 0, "out_of_order": 0, "disagreements": 0, "behind": false}]});
+    let d = with_watch("watch-old", old);
+    let page = std::fs::read_to_string(faultline::report::html::write(&d).unwrap()).unwrap();
+    assert!(page.contains("BROKEN: a problem; first, n1&#39;s stream lacks revision 12") && page.contains("<td>n1</td>"), "{page}");
+}

@@ -4,7 +4,7 @@
 //! compact revision), clean and with one defect planted at a time. Then whole runs with
 //! `watch: true` and a member killed and restarted, on processes and on containers.
 
-use faultline::checker::watch::{check, WatchCheck};
+use faultline::checker::watch::{check, Guarantee, WatchCheck};
 use faultline::history::{self, Entry};
 use faultline::watchlog::{self, WatchLine, WatchRecord};
 use std::path::{Path, PathBuf};
@@ -25,10 +25,10 @@ fn the_recorded_stream_passes_with_its_break_and_compaction_explained() {
     let c = check(&r, &h);
     assert!(c.ok, "{c:#?}");
     assert_eq!(c.streams, 3);
-    let n3 = &c.members[2];
+    let n3 = &c.watchers[2];
     assert_eq!(n3.member, "n3");
     assert!(n3.resumed >= 2 && n3.compacted == 1 && n3.skipped > 0, "{n3:?}");
-    assert!(c.members.iter().all(|m| m.events > 0 && m.last_revision == c.members[0].last_revision));
+    assert!(c.watchers.iter().all(|m| m.events > 0 && m.last_revision == c.watchers[0].last_revision));
 }
 
 #[test]
@@ -38,20 +38,25 @@ fn a_dropped_event_is_found_as_a_gap() {
     let rev = r[i].what.event_revision().unwrap();
     r.remove(i);
     let c = check(&r, &h);
-    assert_eq!((c.gaps, c.duplicates, c.out_of_order, c.disagreements), (1, 0, 0, 0), "{c:#?}");
-    assert_eq!(c.members[0].gaps, 1);
-    assert!(c.first_problem.as_deref().unwrap().contains(&format!("n1's stream lacks revision {rev}")), "{:?}", c.first_problem);
+    assert_eq!(c.problems(), "1 reliable", "{c:#?}");
+    assert_eq!(c.watchers[0].problems(), "1 reliable");
+    let v = &c.violations[0];
+    assert_eq!((v.guarantee, v.watcher.as_str(), v.member.as_str(), v.revision), (Guarantee::Reliable, "n1", "n1", Some(rev)));
+    assert!(c.first_problem.as_deref().unwrap().contains(&format!("reliable: n1's stream lacks revision {rev}")), "{:?}", c.first_problem);
 }
 
 #[test]
 fn a_compaction_not_reported_by_etcd_does_not_excuse_the_revisions_it_skipped() {
     let (mut r, h) = fixture();
-    let skipped = check(&r, &h).members[2].skipped;
-    // Without the `compacted` line, n3's resumption at the compact revision is a hole.
+    let skipped = check(&r, &h).watchers[2].skipped;
+    // Without the `compacted` line, n3's resumption at the compact revision is a hole: it
+    // resumed from 42 and went on at 62.
     r.retain(|x| !matches!(x.what, WatchLine::Compacted { .. }));
     let c = check(&r, &h);
-    assert!(c.gaps > 0 && c.gaps <= skipped, "{} gaps, {skipped} skipped", c.gaps);
-    assert!(c.first_problem.unwrap().starts_with("n3's stream lacks revision"));
+    let holes = c.guarantees[&Guarantee::Resumable];
+    assert!(holes > 0 && holes <= skipped && c.problems() == format!("{holes} resumable"), "{holes} holes, {skipped} skipped: {c:#?}");
+    assert!(c.violations.iter().all(|v| v.watcher == "n3" && v.revision.is_some_and(|r| (42..62).contains(&r))), "{:?}", c.violations);
+    assert!(c.first_problem.unwrap().starts_with("resumable: n3's stream lacks revision 42"));
 }
 
 #[test]
@@ -61,14 +66,16 @@ fn a_repeated_event_is_a_duplicate_and_a_swapped_pair_is_out_of_order() {
     let i = nth_event(&dup, "n2", 10);
     dup.insert(i + 1, dup[i].clone());
     let c = check(&dup, &h);
-    assert_eq!((c.duplicates, c.gaps, c.out_of_order), (1, 0, 0), "{c:#?}");
+    assert_eq!(c.problems(), "1 unique", "{c:#?}");
+    assert_eq!((c.violations[0].watcher.as_str(), c.violations[0].revision), ("n2", dup[i].what.event_revision()));
     assert!(c.first_problem.unwrap().contains("twice"));
 
     let mut swapped = r.clone();
     let (a, b) = (nth_event(&swapped, "n2", 10), nth_event(&swapped, "n2", 11));
     swapped.swap(a, b);
     let c = check(&swapped, &h);
-    assert_eq!((c.out_of_order, c.duplicates, c.gaps), (1, 0, 0), "{c:#?}");
+    assert_eq!(c.problems(), "1 ordered", "{c:#?}");
+    assert_eq!((c.violations[0].watcher.as_str(), c.violations[0].revision), ("n2", swapped[b].what.event_revision()));
 }
 
 #[test]
@@ -79,7 +86,11 @@ fn a_value_no_write_put_there_is_a_disagreement() {
         *value = "forged".into();
     }
     let c = check(&r, &h);
-    assert_eq!(c.disagreements, 1, "{c:#?}");
+    assert_eq!(c.problems(), "1 agreement", "{c:#?}");
+    assert_eq!(
+        (c.violations[0].guarantee, c.violations[0].watcher.as_str(), c.violations[0].revision),
+        (Guarantee::Agreement, "n1", r[i].what.event_revision())
+    );
     assert!(c.first_problem.unwrap().contains("\"forged\""));
 }
 
@@ -110,10 +121,10 @@ fn watch_through_a_kill(backend: &str) {
     let (w, summary) = run(yaml, backend, dir.path());
     assert!(w.ok, "{w:#?}");
     assert_eq!(w.streams, 3);
-    for m in &w.members {
+    for m in &w.watchers {
         assert!(m.events > 100, "{m:?}");
     }
-    assert!(w.members[2].resumed >= 1, "n3 was killed: its stream must have been resumed: {:?}", w.members[2]);
+    assert!(w.watchers[2].resumed >= 1, "n3 was killed: its stream must have been resumed: {:?}", w.watchers[2]);
     let gate = summary["gates"].as_array().unwrap().iter().find(|g| g["name"] == "watch").expect("a watch gate by default");
     assert_eq!(gate["status"], "pass");
 }
@@ -130,4 +141,257 @@ fn watch_streams_survive_a_killed_member_on_containers() {
         return;
     }
     watch_through_a_kill("docker");
+}
+
+/// Plant one defect in the recorded stream: the guarantee it breaks, named once, at the
+/// watcher and revision planted.
+fn only(c: &WatchCheck, g: Guarantee, watcher: &str, revision: i64) {
+    assert_eq!(c.problems(), format!("1 {g}"), "{c:#?}");
+    let v = &c.violations[0];
+    assert_eq!((v.guarantee, v.watcher.as_str(), v.revision), (g, watcher, Some(revision)), "{v:?}");
+    assert!(c.first_problem.as_deref().unwrap().starts_with(&format!("{g}: ")), "{:?}", c.first_problem);
+}
+
+#[test]
+fn an_event_below_the_resumed_revision_breaks_start_revision() {
+    let (mut r, h) = fixture();
+    let at = r.iter().position(|x| x.member == "n3" && matches!(x.what, WatchLine::Resumed { revision: 62, .. })).unwrap();
+    // n1's event at revision 50, delivered to n3 just after it resumed from 62.
+    let mut e = r.iter().find(|x| x.member == "n1" && x.what.event_revision() == Some(50)).unwrap().clone();
+    e.member = "n3".into();
+    r.insert(at + 1, e);
+    only(&check(&r, &h), Guarantee::StartRevision, "n3", 50);
+}
+
+#[test]
+fn a_resumed_stream_that_skips_its_first_revision_breaks_resumable() {
+    let (mut r, h) = fixture();
+    let first = r.iter().position(|x| x.member == "n3" && x.what.event_revision() == Some(62)).unwrap();
+    r.remove(first);
+    only(&check(&r, &h), Guarantee::Resumable, "n3", 62);
+}
+
+#[test]
+fn a_stream_that_stops_short_breaks_caught_up() {
+    let (mut r, h) = fixture();
+    let last = r.iter().rposition(|x| x.member == "n2" && x.what.event_revision() == Some(139)).unwrap();
+    r.remove(last);
+    for x in r.iter_mut().filter(|x| x.member == "n2") {
+        if let WatchLine::Stopped { last_revision, .. } = &mut x.what {
+            *last_revision = 138;
+        }
+    }
+    only(&check(&r, &h), Guarantee::CaughtUp, "n2", 139);
+}
+
+/// Watchers with every new field, on n1..n3, revisions 2..=5 (no history): r2 creates k1,
+/// r3 creates k2, r4 is one txn (k1 put again, k2 deleted; one response), r5 re-creates k2.
+/// `w0`, `w1`: prefix `k`, prev_kv, progress at 5; `w2`: no-delete; `w3`: a future start
+/// (asked 5 when the store was at 3); `w4`: an informer that listed at 4 after breaking.
+const WATCHERS: &str = r#"{"member":"n1","watcher":"w0","t":1,"type":"started","revision":2,"spec":{"key":"k","prefix":true,"require_leader":false,"prev_kv":true,"progress_notify":true,"start":"current","placement":"spread"},"header":1}
+{"member":"n1","watcher":"w0","t":2,"type":"put","key":"k1","value":"a","mod_revision":2,"create_revision":2,"version":1,"prev":null,"response":1}
+{"member":"n1","watcher":"w0","t":3,"type":"put","key":"k2","value":"b","mod_revision":3,"create_revision":3,"version":1,"prev":null,"response":2}
+{"member":"n1","watcher":"w0","t":4,"type":"put","key":"k1","value":"c","mod_revision":4,"create_revision":2,"version":2,"prev":{"value":"a","mod_revision":2,"create_revision":2,"version":1},"response":3}
+{"member":"n1","watcher":"w0","t":4,"type":"delete","key":"k2","mod_revision":4,"prev":{"value":"b","mod_revision":3,"create_revision":3,"version":1},"response":3}
+{"member":"n1","watcher":"w0","t":5,"type":"put","key":"k2","value":"d","mod_revision":5,"create_revision":5,"version":1,"prev":null,"response":4}
+{"member":"n1","watcher":"w0","t":6,"type":"progress","revision":5,"response":5}
+{"member":"n1","watcher":"w0","t":9,"type":"stopped","last_revision":5,"target":5}
+{"member":"n2","watcher":"w1","t":1,"type":"started","revision":2,"spec":{"key":"k","prefix":true,"require_leader":true,"prev_kv":true,"progress_notify":true,"start":"current","placement":"spread"},"header":1}
+{"member":"n2","watcher":"w1","t":2,"type":"put","key":"k1","value":"a","mod_revision":2,"create_revision":2,"version":1,"prev":null,"response":1}
+{"member":"n2","watcher":"w1","t":3,"type":"put","key":"k2","value":"b","mod_revision":3,"create_revision":3,"version":1,"prev":null,"response":2}
+{"member":"n2","watcher":"w1","t":4,"type":"put","key":"k1","value":"c","mod_revision":4,"create_revision":2,"version":2,"prev":{"value":"a","mod_revision":2,"create_revision":2,"version":1},"response":3}
+{"member":"n2","watcher":"w1","t":4,"type":"delete","key":"k2","mod_revision":4,"prev":{"value":"b","mod_revision":3,"create_revision":3,"version":1},"response":3}
+{"member":"n2","watcher":"w1","t":5,"type":"put","key":"k2","value":"d","mod_revision":5,"create_revision":5,"version":1,"prev":null,"response":4}
+{"member":"n2","watcher":"w1","t":6,"type":"progress","revision":5,"response":5}
+{"member":"n2","watcher":"w1","t":9,"type":"stopped","last_revision":5,"target":5}
+{"member":"n3","watcher":"w2","t":1,"type":"started","revision":2,"spec":{"key":"k","prefix":true,"require_leader":false,"prev_kv":false,"filter":"no-delete","progress_notify":false,"start":"current","placement":"spread"},"header":1}
+{"member":"n3","watcher":"w2","t":2,"type":"put","key":"k1","value":"a","mod_revision":2,"create_revision":2,"version":1,"response":1}
+{"member":"n3","watcher":"w2","t":3,"type":"put","key":"k2","value":"b","mod_revision":3,"create_revision":3,"version":1,"response":2}
+{"member":"n3","watcher":"w2","t":4,"type":"put","key":"k1","value":"c","mod_revision":4,"create_revision":2,"version":2,"response":3}
+{"member":"n3","watcher":"w2","t":5,"type":"put","key":"k2","value":"d","mod_revision":5,"create_revision":5,"version":1,"response":4}
+{"member":"n3","watcher":"w2","t":9,"type":"stopped","last_revision":5,"target":5}
+{"member":"n1","watcher":"w3","t":1,"type":"started","revision":5,"spec":{"key":"k","prefix":true,"require_leader":false,"prev_kv":false,"progress_notify":false,"start":"future","placement":"one"},"header":3}
+{"member":"n1","watcher":"w3","t":5,"type":"put","key":"k2","value":"d","mod_revision":5,"create_revision":5,"version":1,"response":1}
+{"member":"n1","watcher":"w3","t":9,"type":"stopped","last_revision":5,"target":5}
+{"member":"n2","watcher":"w4","t":1,"type":"started","revision":2,"spec":{"key":"k","prefix":true,"require_leader":true,"prev_kv":false,"progress_notify":false,"start":"after-list","placement":"follow"},"header":1}
+{"member":"n2","watcher":"w4","t":2,"type":"put","key":"k1","value":"a","mod_revision":2,"create_revision":2,"version":1,"response":1}
+{"member":"n2","watcher":"w4","t":3,"type":"broken","why":"rpc error: compacted"}
+{"member":"n3","watcher":"w4","t":4,"type":"listed","revision":4,"keys":1}
+{"member":"n3","watcher":"w4","t":4,"type":"resumed","revision":5,"attempts":1}
+{"member":"n3","watcher":"w4","t":5,"type":"put","key":"k2","value":"d","mod_revision":5,"create_revision":5,"version":1,"response":1}
+{"member":"n3","watcher":"w4","t":9,"type":"stopped","last_revision":5,"target":5}
+"#;
+
+fn watchers() -> Vec<WatchRecord> {
+    WATCHERS.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+/// The `i`-th event of `watcher` at `revision`.
+fn event_at<'a>(r: &'a mut [WatchRecord], watcher: &str, revision: i64, i: usize) -> &'a mut WatchLine {
+    &mut r.iter_mut().filter(|x| x.watcher_id() == watcher && x.what.event_revision() == Some(revision)).nth(i).unwrap().what
+}
+
+#[test]
+fn the_hand_written_watchers_keep_every_guarantee() {
+    let c = check(&watchers(), &[]);
+    assert!(c.ok, "{c:#?}");
+    assert_eq!((c.streams, c.events), (5, 17));
+    assert!(c.guarantees.len() == Guarantee::ALL.len() && c.guarantees.values().all(|n| *n == 0), "{:?}", c.guarantees);
+    assert_eq!(c.watchers[0].progress, 1);
+}
+
+#[test]
+fn a_revision_split_over_two_responses_breaks_atomic() {
+    let mut r = watchers();
+    if let WatchLine::Delete { response, .. } = event_at(&mut r, "w0", 4, 1) {
+        *response = Some(9);
+    }
+    only(&check(&r, &[]), Guarantee::Atomic, "w0", 4);
+}
+
+#[test]
+fn an_event_after_a_progress_notification_past_it_breaks_bookmarkable() {
+    let mut r = watchers();
+    // w1's progress at 5 arrives before its event at 5.
+    let p = r.iter().position(|x| x.watcher_id() == "w1" && matches!(x.what, WatchLine::Progress { .. })).unwrap();
+    let progress = r.remove(p);
+    let e = r.iter().position(|x| x.watcher_id() == "w1" && x.what.event_revision() == Some(5)).unwrap();
+    r.insert(e, progress);
+    only(&check(&r, &[]), Guarantee::Bookmarkable, "w1", 5);
+}
+
+#[test]
+fn a_previous_value_no_write_left_there_breaks_prev_kv() {
+    let mut r = watchers();
+    if let WatchLine::Put { prev: Some(Some(p)), .. } = event_at(&mut r, "w0", 4, 0) {
+        p.value = "zzz".into();
+    }
+    only(&check(&r, &[]), Guarantee::PrevKv, "w0", 4);
+    // A previous value on a creation.
+    let mut r = watchers();
+    if let WatchLine::Put { prev, .. } = event_at(&mut r, "w1", 5, 0) {
+        *prev = Some(Some(faultline::watchlog::PrevKv { value: "b".into(), mod_revision: 3, create_revision: 3, version: 1 }));
+    }
+    only(&check(&r, &[]), Guarantee::PrevKv, "w1", 5);
+}
+
+#[test]
+fn a_creation_with_a_version_past_1_breaks_is_create() {
+    let mut r = watchers();
+    // Every stream says k2's re-creation at 5 is version 2: they agree, and all are wrong.
+    for w in ["w0", "w1", "w2", "w3", "w4"] {
+        if let WatchLine::Put { version, .. } = event_at(&mut r, w, 5, 0) {
+            *version = Some(2);
+        }
+    }
+    let c = check(&r, &[]);
+    assert_eq!(c.problems(), "5 is_create", "{c:#?}");
+    assert!(c.violations.iter().all(|v| v.guarantee == Guarantee::IsCreate && v.revision == Some(5)));
+}
+
+#[test]
+fn a_delete_on_a_no_delete_stream_breaks_filters() {
+    let mut r = watchers();
+    let mut delete = r.iter().find(|x| x.watcher_id() == "w0" && matches!(x.what, WatchLine::Delete { .. })).unwrap().clone();
+    (delete.watcher, delete.member) = (Some("w2".into()), "n3".into());
+    let at = r.iter().position(|x| x.watcher_id() == "w2" && x.what.event_revision() == Some(5)).unwrap();
+    r.insert(at, delete);
+    only(&check(&r, &[]), Guarantee::Filters, "w2", 4);
+}
+
+#[test]
+fn an_event_below_a_future_start_breaks_start_revision() {
+    let mut r = watchers();
+    let mut early = r.iter().find(|x| x.watcher_id() == "w0" && x.what.event_revision() == Some(4)).unwrap().clone();
+    early.watcher = Some("w3".into());
+    let at = r.iter().position(|x| x.watcher_id() == "w3" && x.what.event_revision() == Some(5)).unwrap();
+    r.insert(at, early);
+    only(&check(&r, &[]), Guarantee::StartRevision, "w3", 4);
+}
+
+#[test]
+fn without_its_list_the_informer_lacks_what_the_list_covered() {
+    let mut r = watchers();
+    r.retain(|x| !matches!(x.what, WatchLine::Listed { .. }));
+    let c = check(&r, &[]);
+    // r3 (k2), r4 (k1, k2): missing from w4, which resumed at 5.
+    assert_eq!(c.problems(), "3 reliable", "{c:#?}");
+    assert!(c.violations.iter().all(|v| v.watcher == "w4" && matches!(v.revision, Some(3 | 4))), "{:?}", c.violations);
+}
+
+#[test]
+fn a_transaction_delivered_in_another_order_breaks_ordered() {
+    let mut r = watchers();
+    // w1 gets revision 4's delete of k2 before its put of k1; w0 (the first) had them the
+    // other way round, as the transaction applied them.
+    let i = r.iter().position(|x| x.watcher_id() == "w1" && x.what.event_revision() == Some(4)).unwrap();
+    r.swap(i, i + 1);
+    let c = check(&r, &[]);
+    only(&c, Guarantee::Ordered, "w1", 4);
+    assert!(c.first_problem.unwrap().contains("key order k2, k1, w0's stream in k1, k2"));
+}
+
+/// An etcd-API history (docs/formats.md §2.1) behind the hand-written watchers: op 1 puts k1
+/// at 2; op 5, a delete of a missing key, answers with the header revision 3, which is op 6's
+/// (it made no revision of its own); op 2, one txn, puts k1 and deletes k2 at 4; op 3's put of
+/// k2 = "d" is unknown (no completion).
+const ETCD_HISTORY: &str = r#"{"type":"invoke","id":1,"client":0,"t":1,"f":"put","key":"k1","value":null,"req":{"txn":{"then":[{"put":{"key":"k1","value":"a"}}]}}}
+{"type":"ok","id":1,"client":0,"t":2,"f":"put","key":"k1","value":null,"rev":2,"res":{"rev":2,"txn":{"ok":true,"results":[{"put":{}}]}}}
+{"type":"invoke","id":5,"client":1,"t":2,"f":"delete","key":"k9","value":null,"req":{"txn":{"then":[{"delete":{"key":"k9"}}]}}}
+{"type":"ok","id":5,"client":1,"t":3,"f":"delete","key":"k9","value":null,"rev":3,"res":{"rev":3,"txn":{"ok":true,"results":[{"delete":{"deleted":0}}]}}}
+{"type":"invoke","id":6,"client":2,"t":2,"f":"put","key":"k2","value":null,"req":{"txn":{"then":[{"put":{"key":"k2","value":"b"}}]}}}
+{"type":"ok","id":6,"client":2,"t":3,"f":"put","key":"k2","value":null,"rev":3,"res":{"rev":3,"txn":{"ok":true,"results":[{"put":{}}]}}}
+{"type":"invoke","id":2,"client":0,"t":3,"f":"txn","key":"k1","value":null,"req":{"txn":{"if":[{"key":"k1","op":"=","target":"mod","n":2}],"then":[{"put":{"key":"k1","value":"c"}},{"delete":{"key":"k2"}}]}}}
+{"type":"ok","id":2,"client":0,"t":4,"f":"txn","key":"k1","value":null,"rev":4,"res":{"rev":4,"txn":{"ok":true,"results":[{"put":{}},{"delete":{"deleted":1}}]}}}
+{"type":"invoke","id":3,"client":1,"t":4,"f":"put","key":"k2","value":null,"req":{"txn":{"then":[{"put":{"key":"k2","value":"d"}}]}}}
+"#;
+
+fn etcd_history() -> Vec<Entry> {
+    ETCD_HISTORY.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+#[test]
+fn against_an_etcd_history_events_agree_with_the_acknowledged_transactions() {
+    let c = check(&watchers(), &etcd_history());
+    assert!(c.ok, "{c:#?}");
+    // A value op 2's transaction did not write at its revision.
+    let mut r = watchers();
+    if let WatchLine::Put { value, .. } = event_at(&mut r, "w0", 4, 0) {
+        *value = "zz".into();
+    }
+    let c = check(&r, &etcd_history());
+    only(&c, Guarantee::Agreement, "w0", 4);
+    assert!(c.first_problem.unwrap().contains("but op 2 (acknowledged at 0.00 s) wrote k1 = \"c\", k2 deleted there"));
+    // The put no one acknowledged failed: every stream that shows it breaks agreement.
+    let mut h = etcd_history();
+    let fail = r#"{"type":"fail","id":3,"client":1,"t":5,"f":"put","key":"k2","value":null,"error":"etcdserver: request timed out"}"#;
+    h.push(serde_json::from_str(fail).unwrap());
+    let c = check(&watchers(), &h);
+    assert_eq!(c.problems(), "5 agreement", "{c:#?}");
+    assert!(c.violations.iter().all(|v| v.revision == Some(5) && v.message.contains("op 3 that put it failed")), "{:?}", c.violations);
+    // A value no operation put.
+    let mut r = watchers();
+    for w in ["w0", "w1", "w2", "w3", "w4"] {
+        if let WatchLine::Put { value, .. } = event_at(&mut r, w, 5, 0) {
+            *value = "forged".into();
+        }
+    }
+    let c = check(&r, &etcd_history());
+    assert_eq!(c.problems(), "5 agreement", "{c:#?}");
+    assert!(c.violations[0].message.contains("no operation of the history put that value"));
+}
+
+#[test]
+fn a_put_that_continues_a_deleted_generation_breaks_is_create() {
+    let mut r = watchers();
+    // Every stream says k2 at 5 is version 2 of the generation created at 3 — which the
+    // delete at 4 ended.
+    for w in ["w0", "w1", "w2", "w3", "w4"] {
+        if let WatchLine::Put { version, create_revision, .. } = event_at(&mut r, w, 5, 0) {
+            (*version, *create_revision) = (Some(2), Some(3));
+        }
+    }
+    let c = check(&r, &[]);
+    assert_eq!(c.problems(), "5 is_create", "{c:#?}");
+    assert!(c.violations.iter().all(|v| v.revision == Some(5) && v.message.contains("deleted k2 at revision 4")), "{:?}", c.violations);
 }
