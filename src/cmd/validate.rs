@@ -102,8 +102,8 @@ pub fn explain(s: &Scenario, seed: u64, seed_given: bool) -> String {
         w.op_timeout,
         if w.reads == ReadMode::Linearizable { "linearizable" } else { "serializable (may be stale)" }
     );
-    if w.watch {
-        let _ = writeln!(o, "  watch   : a watcher per member on the workload's keys, from the revision at workload start (watch.jsonl)");
+    for (i, g) in w.watch.iter().enumerate() {
+        let _ = writeln!(o, "  {}: {} (watch.jsonl)", if i == 0 { "watch   " } else { "        " }, watch_group(g, &w.load));
     }
     let plan = schedule::plan(s, seed);
     let _ = writeln!(
@@ -195,4 +195,62 @@ fn line(p: &Planned) -> String {
         None => "until the end".into(),
     };
     format!("#{:<3} at {:>6.1}s {heal}  {} on {}  [{}]", p.id, p.at.as_secs_f64(), p.kind, p.target, p.origin)
+}
+
+/// One group of watchers in words.
+fn watch_group(g: &crate::scenario::watch::WatchGroup, load: &crate::scenario::Load) -> String {
+    use crate::scenario::watch::{Filter, Placement, StartRevision};
+    let count = g.watchers.map_or("a watcher per member".to_string(), |n| format!("{n} watcher{}", if n == 1 { "" } else { "s" }));
+    let on = match &g.placement {
+        Placement::Spread if g.watchers.is_none() => String::new(),
+        Placement::Spread => " spread over the members".to_string(),
+        Placement::One(m) => format!(" on {m}"),
+        Placement::Follow => " spread, each moving to the next member when its stream breaks".to_string(),
+    };
+    let what = match (&g.key, load) {
+        (Some(k), _) => format!("key {k}"),
+        (None, crate::scenario::Load::Kubernetes(_)) => "one resource's prefix each".to_string(),
+        (None, _) => "the workload's keys".to_string(),
+    };
+    let mut with = Vec::new();
+    if g.informer {
+        with.push(
+            "listing first (paginated, at one revision) and watching from the list's revision + 1, listing again when compacted, as an informer does"
+                .to_string(),
+        );
+    } else {
+        let starts: Vec<&str> = g
+            .start
+            .iter()
+            .map(|s| match s {
+                StartRevision::Current => "the current revision",
+                StartRevision::Past => "a past revision above the compaction",
+                StartRevision::Compaction => "the compaction revision",
+                StartRevision::Future => "a revision the store has not reached",
+                StartRevision::AfterList => "after a list",
+            })
+            .collect();
+        with.push(format!("from {}", starts.join(", then ")));
+    }
+    if !g.require_leader {
+        with.push("without require_leader (the stream stays on a member cut off from its leader)".into());
+    }
+    if g.prev_kv {
+        with.push("previous values".into());
+    }
+    match g.filter {
+        Filter::NoPut => with.push("no put events".into()),
+        Filter::NoDelete => with.push("no delete events".into()),
+        Filter::None => {}
+    }
+    if g.progress_notify {
+        with.push("periodic progress notifications (members get --experimental-watch-progress-notify-interval=1s)".into());
+    }
+    if let Some(r) = g.progress_requests {
+        with.push(format!("progress requested at {r}"));
+    }
+    if let Some(s) = g.slow {
+        with.push(format!("{:.0}% of them not reading for {} every {}", s.share * 100.0, s.pause, s.every));
+    }
+    format!("{count}{on} on {what}, {}", with.join("; "))
 }

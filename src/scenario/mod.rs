@@ -4,6 +4,7 @@
 
 pub mod raw;
 mod resolve;
+pub mod watch;
 
 pub use crate::cluster::spec::{AttachSelector, AttachSpec, BackendChoice, ClusterSpec, EtcdSpec};
 pub use crate::fault::kinds::partition::PartitionMode;
@@ -82,9 +83,10 @@ pub struct WorkloadSpec {
     pub op_timeout: Span,
     /// Read consistency.
     pub reads: ReadMode,
-    /// A watcher per member records the events of the workload's keys (`watch.jsonl`).
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub watch: bool,
+    /// The watch traffic: groups of watchers recording what their streams deliver
+    /// (`watch.jsonl`); empty: none.
+    #[serde(serialize_with = "watch::serialize")]
+    pub watch: Vec<watch::WatchGroup>,
 }
 
 /// The workload kinds, each with its operation mix (normalised to sum to 1).
