@@ -103,7 +103,8 @@ pub fn explain(s: &Scenario, seed: u64, seed_given: bool) -> String {
         if w.reads == ReadMode::Linearizable { "linearizable" } else { "serializable (may be stale)" }
     );
     for (i, g) in w.watch.iter().enumerate() {
-        let _ = writeln!(o, "  {}: {} (watch.jsonl)", if i == 0 { "watch   " } else { "        " }, watch_group(g, &w.load));
+        let last = if i + 1 == w.watch.len() { " (watch.jsonl)" } else { "" };
+        let _ = writeln!(o, "  {}: {}{last}", if i == 0 { "watch   " } else { "        " }, watch_group(g, &w.load));
     }
     let plan = schedule::plan(s, seed);
     let _ = writeln!(

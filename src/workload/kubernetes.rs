@@ -7,7 +7,8 @@
 //! last key returned, at the first page's revision (the API server's continue token), until
 //! etcd says there is no more. Recorded as the `etcd` workload is (docs/formats.md §2.1) and
 //! checked with the etcd model; now and then a compaction a few hundred revisions back, as
-//! the API server's compactor does. List-then-watch comes with the watch work (issue 18).
+//! the API server's compactor does. Its informers (list-then-watch per resource) are watch
+//! traffic, `workload.watch`'s default for this kind ([`super::watch`]).
 
 use super::etcd::{call, Seen};
 use super::slots::{self, Done, Setup, Slot, Turn, Values};
