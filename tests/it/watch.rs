@@ -4,7 +4,7 @@
 //! compact revision), clean and with one defect planted at a time. Then whole runs with
 //! `watch: true` and a member killed and restarted, on processes and on containers; then
 //! watch traffic with every setting a watcher can have (on the etcd workload, with a member
-//! cut off), and the kubernetes workload's informers — judged here on what `watch.jsonl`
+//! cut off), an informer whose resumption is refused as compacted, and the kubernetes workload's informers — judged here on what `watch.jsonl`
 //! records, not by the watch gate.
 
 use faultline::checker::watch::{check, WatchCheck};
@@ -182,10 +182,11 @@ fn watchers_get_what_they_asked_for_on_the_etcd_workload_with_a_member_cut_off()
                 \x20   - {watchers: 1, placement: one, member: n3, require_leader: false}\n\
                 \x20   - {watchers: 1, placement: one, member: n3}\n\
                 \x20   - {watchers: 2, placement: one, member: n1, start: [compaction, future]}\n\
+                \x20   - {watchers: 2, placement: follow}\n\
                 faults:\n  - {at: 4s, for: 7s, kind: partition, target: n3}\nexpect: {linearizable: true}\n";
     let r = run_traffic(yaml, dir.path());
     let events = |lines: &[&WatchRecord]| lines.iter().filter(|x| x.what.event_revision().is_some()).count();
-    for w in 0..10 {
+    for w in 0..12 {
         let lines = of(&r, &format!("w{w}"));
         let (rev, spec, _) = started(&lines);
         assert_eq!((spec.key.as_str(), spec.prefix), ("k", true), "w{w}");
@@ -256,6 +257,13 @@ fn watchers_get_what_they_asked_for_on_the_etcd_workload_with_a_member_cut_off()
     let (future, spec, header) = started(&w9);
     assert!(spec.start == watchlog::StartRevision::Future && future > header + 1);
     assert!(w9.iter().filter_map(|x| x.what.event_revision()).all(|rev| rev >= future));
+    // A following watcher starts where the round robin puts it (w11 on n3) and, when n3's
+    // stream is cancelled, goes on on another member under the same name.
+    let w11 = of(&r, "w11");
+    assert_eq!((w11[0].member.as_str(), started(&w11).1.placement.as_str()), ("n3", "follow"));
+    let broke = w11.iter().position(|x| matches!(x.what, WatchLine::Broken { .. })).expect("n3's stream broke");
+    let resumed = w11[broke..].iter().find(|x| matches!(x.what, WatchLine::Resumed { .. })).expect("and resumed");
+    assert_ne!(resumed.member, "n3", "{w11:?}");
 }
 
 #[test]
@@ -279,4 +287,28 @@ fn the_kubernetes_workload_lists_then_watches_each_resource() {
     }
     assert_eq!(prefixes, ["/registry/pods/", "/registry/configmaps/", "/registry/leases/"]);
     assert!(of(&r, "w3").is_empty());
+}
+
+#[test]
+fn an_informer_refused_as_compacted_lists_again_and_watches_from_after_the_new_list() {
+    let dir = tempfile::tempdir().unwrap();
+    // The informer has listed and watches by 5 s (its delay is 20-50 % of the 10 s); n2 is
+    // killed at 5.5 s, and the compaction at 7 s, while n2 is down, takes its last revision.
+    let yaml = "name: it-watch-informer\nseed: 2\nworkload:\n  clients: 4\n  keys: 8\n  rate: 150/s\n  duration: 10s\n  watch: {informer: true, watchers: 1, placement: one, member: n2}\nfaults:\n  - {at: 5.5s, for: 3s, kind: kill, target: n2}\nops:\n  - {at: 7s, op: compact}\nexpect: {linearizable: true}\n";
+    let r = run_traffic(yaml, dir.path());
+    let w0 = of(&r, "w0");
+    let lists: Vec<i64> = w0
+        .iter()
+        .filter_map(|x| match x.what {
+            WatchLine::Listed { revision, .. } => Some(revision),
+            _ => None,
+        })
+        .collect();
+    let (from, _, _) = started(&w0);
+    assert_eq!(from, lists[0] + 1);
+    let c = w0.iter().position(|x| matches!(x.what, WatchLine::Compacted { .. })).unwrap_or_else(|| panic!("the resumption was refused as compacted: {w0:?}"));
+    let (WatchLine::Listed { revision: relisted, .. }, WatchLine::Resumed { revision: resumed, .. }) = (&w0[c + 1].what, &w0[c + 2].what) else {
+        panic!("a new list, then the watch from after it: {:?}", &w0[c..])
+    };
+    assert!(lists.len() == 2 && *resumed == relisted + 1 && *relisted > lists[0], "{:?}", &w0[c..]);
 }
