@@ -104,7 +104,7 @@ pub fn explain(s: &Scenario, seed: u64, seed_given: bool) -> String {
     );
     for (i, g) in w.watch.iter().enumerate() {
         let last = if i + 1 == w.watch.len() { " (watch.jsonl)" } else { "" };
-        let _ = writeln!(o, "  {}: {}{last}", if i == 0 { "watch   " } else { "        " }, watch_group(g, &w.load));
+        let _ = writeln!(o, "  {}: {}{last}", if i == 0 { "watch   " } else { "        " }, watch_group(g, &w.load, s.cluster.size));
     }
     let plan = schedule::plan(s, seed);
     let _ = writeln!(
@@ -199,14 +199,18 @@ fn line(p: &Planned) -> String {
 }
 
 /// One group of watchers in words.
-fn watch_group(g: &crate::scenario::watch::WatchGroup, load: &crate::scenario::Load) -> String {
+fn watch_group(g: &crate::scenario::watch::WatchGroup, load: &crate::scenario::Load, size: usize) -> String {
     use crate::scenario::watch::{Filter, Placement, StartRevision};
-    let count = g.watchers.map_or("a watcher per member".to_string(), |n| format!("{n} watcher{}", if n == 1 { "" } else { "s" }));
+    let n = g.watchers.map_or(size, |n| n as usize);
+    let count = match (&g.placement, g.watchers) {
+        (Placement::Spread, None) => "a watcher per member".to_string(),
+        _ => format!("{n} watcher{}", if n == 1 { "" } else { "s" }),
+    };
     let on = match &g.placement {
         Placement::Spread if g.watchers.is_none() => String::new(),
         Placement::Spread => " spread over the members".to_string(),
         Placement::One(m) => format!(" on {m}"),
-        Placement::Follow => " spread, each moving to the next member when its stream breaks".to_string(),
+        Placement::Follow => " spread over the members, each moving to the next when its stream breaks,".to_string(),
     };
     let what = match (&g.key, load) {
         (Some(k), _) => format!("key {k}"),
@@ -251,7 +255,22 @@ fn watch_group(g: &crate::scenario::watch::WatchGroup, load: &crate::scenario::L
         with.push(format!("progress requested at {r}"));
     }
     if let Some(s) = g.slow {
-        with.push(format!("{:.0}% of them not reading for {} every {}", s.share * 100.0, s.pause, s.every));
+        let slow = (s.share * n as f64).round() as usize;
+        with.push(format!("{slow} of them (drawn from the seed) not reading for {} every {}", s.pause, s.every));
     }
     format!("{count}{on} on {what}, {}", with.join("; "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_group_of_watchers_is_told_in_words() {
+        let yaml = "name: x\nworkload:\n  kind: etcd\n  watch:\n    - {placement: one, member: n3, require_leader: false}\n    - {watchers: 2, filter: no-put, start: [past, future], slow: {share: 0.5, every: 5s, for: 2s}}\n    - {informer: true}\n";
+        let out = explain(&crate::scenario::parse(yaml, "s.yaml").unwrap(), 1, true);
+        assert!(out.contains("watch   : 3 watchers on n3 on the workload's keys, from the current revision; without require_leader"), "{out}");
+        assert!(out.contains("2 watchers spread over the members on the workload's keys, from a past revision above the compaction, then a revision the store has not reached; no put events; 1 of them"), "{out}");
+        assert!(out.contains("listing first") && out.contains("as an informer does (watch.jsonl)"), "{out}");
+    }
 }

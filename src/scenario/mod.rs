@@ -136,6 +136,15 @@ pub struct KubernetesMix {
     pub compact: f64,
 }
 
+/// The kubernetes workload's resources, each a prefix of its own (what its objects and its
+/// informers live under).
+pub const KUBERNETES_RESOURCES: [&str; 3] = ["pods", "configmaps", "leases"];
+
+/// A resource's prefix: `/registry/pods/`.
+pub fn resource_prefix(resource: &str) -> String {
+    format!("/registry/{resource}/")
+}
+
 impl KubernetesMix {
     /// The default mix.
     pub const DEFAULT: KubernetesMix = KubernetesMix { create: 0.2, update: 0.44, delete: 0.1, list: 0.25, compact: 0.01 };

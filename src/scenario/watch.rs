@@ -302,9 +302,9 @@ fn slow(v: &Value) -> Result<SlowReaders, String> {
 fn is_workload_key(cx: &Context<'_>, key: &str) -> bool {
     let index = |rest: &str| rest.parse::<u32>().is_ok_and(|i| i < cx.keys && (i == 0 || !rest.starts_with('0')));
     match cx.load {
-        Load::Kubernetes(_) => crate::workload::kubernetes::RESOURCES
-            .iter()
-            .any(|r| key.strip_prefix(&crate::workload::kubernetes::resource_prefix(r)).and_then(|o| o.strip_prefix('o')).is_some_and(index)),
+        Load::Kubernetes(_) => {
+            super::KUBERNETES_RESOURCES.iter().any(|r| key.strip_prefix(&super::resource_prefix(r)).and_then(|o| o.strip_prefix('o')).is_some_and(index))
+        }
         _ => key.strip_prefix('k').is_some_and(index),
     }
 }
