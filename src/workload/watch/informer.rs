@@ -19,7 +19,7 @@ const PAGE: i64 = 10;
 pub(super) async fn list(w: &Watcher, member: usize, ep: &Endpoint) -> Result<i64, String> {
     let (revision, keys) =
         tokio::time::timeout(OPEN_TIMEOUT * 4, pages(ep, &w.key)).await.unwrap_or_else(|_| Err(format!("{}: the list timed out", ep.member)))?;
-    w.record_line(member, WatchLine::Listed { revision, keys });
+    w.record(member, WatchLine::Listed { revision, keys });
     Ok(revision)
 }
 

@@ -62,11 +62,7 @@ struct Progress {
 
 impl Watcher {
     /// Record a line as delivered by `member`.
-    pub(super) fn record_line(&self, member: usize, what: WatchLine) {
-        self.record(member, what)
-    }
-
-    fn record(&self, member: usize, what: WatchLine) {
+    pub(super) fn record(&self, member: usize, what: WatchLine) {
         let member = self.endpoints[member].member.clone();
         // A closed sink means the runner stopped listening: nothing more to record.
         let _ = self.sink.send(WatchRecord { member, watcher: Some(self.plan.id.clone()), t: self.clock.now_ns(), what });
@@ -196,21 +192,9 @@ impl Watcher {
             match ended {
                 Ended::Stopped => break,
                 Ended::Compacted(c) => {
-                    self.record(at.member, WatchLine::Compacted { requested: at.next, compact_revision: c });
-                    if self.plan.informer {
-                        // An informer lists again and watches from after the new list.
-                        match informer::list(self, at.member, &self.endpoints[at.member]).await {
-                            Ok(r) => at.next = r + 1,
-                            Err(why) => {
-                                self.record(at.member, WatchLine::Broken { why: format!("could not list again: {why}") });
-                                down = true;
-                                at.next = at.next.max(c);
-                                backoff = MIN_BACKOFF;
-                            }
-                        }
-                    } else {
-                        // Never backwards: a compact revision below what was asked is no skip.
-                        at.next = at.next.max(c);
+                    if !self.after_compaction(at, c).await {
+                        down = true;
+                        backoff = MIN_BACKOFF;
                     }
                 }
                 Ended::Broken(why) => {
@@ -219,6 +203,31 @@ impl Watcher {
                     down = true;
                     backoff = MIN_BACKOFF;
                 }
+            }
+        }
+    }
+
+    /// etcd refused `at.next` as compacted at `c`: record it and resume from the compact
+    /// revision — or, an informer, list again and watch from after the new list. `false`
+    /// when that list failed (the stream is then resumed from the compact revision, after a
+    /// pause).
+    async fn after_compaction(&self, at: &mut Progress, c: i64) -> bool {
+        self.record(at.member, WatchLine::Compacted { requested: at.next, compact_revision: c });
+        // Never backwards: a compact revision below what was asked is no skip.
+        let resume = at.next.max(c);
+        if !self.plan.informer {
+            at.next = resume;
+            return true;
+        }
+        match informer::list(self, at.member, &self.endpoints[at.member]).await {
+            Ok(r) => {
+                at.next = r + 1;
+                true
+            }
+            Err(why) => {
+                self.record(at.member, WatchLine::Broken { why: format!("could not list again: {why}") });
+                at.next = resume;
+                false
             }
         }
     }
