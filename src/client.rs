@@ -93,11 +93,11 @@ pub async fn connect(ep: &Endpoint, timeout: Duration) -> Result<etcd_client::Cl
 }
 
 /// A connection for a watch stream: as [`connect`] (the timeout bounds opening the stream,
-/// not its life), with etcd's require-leader metadata, so that a member that loses its
-/// leader cancels the stream ("no leader") instead of leaving it silent — what Kubernetes
-/// asks of its watches.
-pub async fn connect_watch(ep: &Endpoint, timeout: Duration) -> Result<etcd_client::Client, etcd_client::Error> {
-    etcd_client::Client::connect([ep.url.as_str()], Some(options(timeout).with_require_leader(true))).await
+/// not its life); with `require_leader`, etcd's require-leader metadata, so that a member that
+/// loses its leader cancels the stream ("no leader") instead of leaving it silent — what
+/// Kubernetes asks of its watches. Without it the stream stays open on a cut-off member.
+pub async fn connect_watch(ep: &Endpoint, timeout: Duration, require_leader: bool) -> Result<etcd_client::Client, etcd_client::Error> {
+    etcd_client::Client::connect([ep.url.as_str()], Some(options(timeout).with_require_leader(require_leader))).await
 }
 
 fn options(timeout: Duration) -> etcd_client::ConnectOptions {

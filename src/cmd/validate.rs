@@ -102,8 +102,9 @@ pub fn explain(s: &Scenario, seed: u64, seed_given: bool) -> String {
         w.op_timeout,
         if w.reads == ReadMode::Linearizable { "linearizable" } else { "serializable (may be stale)" }
     );
-    if w.watch {
-        let _ = writeln!(o, "  watch   : a watcher per member on the workload's keys, from the revision at workload start (watch.jsonl)");
+    for (i, g) in w.watch.iter().enumerate() {
+        let last = if i + 1 == w.watch.len() { " (watch.jsonl)" } else { "" };
+        let _ = writeln!(o, "  {}: {}{last}", if i == 0 { "watch   " } else { "        " }, watch_group(g, &w.load, s.cluster.size));
     }
     let plan = schedule::plan(s, seed);
     let _ = writeln!(
@@ -195,4 +196,81 @@ fn line(p: &Planned) -> String {
         None => "until the end".into(),
     };
     format!("#{:<3} at {:>6.1}s {heal}  {} on {}  [{}]", p.id, p.at.as_secs_f64(), p.kind, p.target, p.origin)
+}
+
+/// One group of watchers in words.
+fn watch_group(g: &crate::scenario::watch::WatchGroup, load: &crate::scenario::Load, size: usize) -> String {
+    use crate::scenario::watch::{Filter, Placement, StartRevision};
+    let n = g.watchers.map_or(size, |n| n as usize);
+    let count = match (&g.placement, g.watchers) {
+        (Placement::Spread, None) => "a watcher per member".to_string(),
+        _ => format!("{n} watcher{}", if n == 1 { "" } else { "s" }),
+    };
+    let on = match &g.placement {
+        Placement::Spread if g.watchers.is_none() => String::new(),
+        Placement::Spread => " spread over the members".to_string(),
+        Placement::One(m) => format!(" on {m}"),
+        Placement::Follow => " spread over the members, each moving to the next when its stream breaks,".to_string(),
+    };
+    let what = match (&g.key, load) {
+        (Some(k), _) => format!("key {k}"),
+        (None, crate::scenario::Load::Kubernetes(_)) => "one resource's prefix each".to_string(),
+        (None, _) => "the workload's keys".to_string(),
+    };
+    let mut with = Vec::new();
+    if g.informer {
+        with.push(
+            "listing first (paginated, at one revision) and watching from the list's revision + 1, listing again when compacted, as an informer does"
+                .to_string(),
+        );
+    } else {
+        let starts: Vec<&str> = g
+            .start
+            .iter()
+            .map(|s| match s {
+                StartRevision::Current => "the current revision",
+                StartRevision::Past => "a past revision above the compaction",
+                StartRevision::Compaction => "the compaction revision",
+                StartRevision::Future => "a revision the store has not reached",
+                StartRevision::AfterList => "after a list",
+            })
+            .collect();
+        with.push(format!("from {}", starts.join(", then ")));
+    }
+    if !g.require_leader {
+        with.push("without require_leader (the stream stays on a member cut off from its leader)".into());
+    }
+    if g.prev_kv {
+        with.push("previous values".into());
+    }
+    match g.filter {
+        Filter::NoPut => with.push("no put events".into()),
+        Filter::NoDelete => with.push("no delete events".into()),
+        Filter::None => {}
+    }
+    if g.progress_notify {
+        with.push("periodic progress notifications (members get --experimental-watch-progress-notify-interval=1s)".into());
+    }
+    if let Some(r) = g.progress_requests {
+        with.push(format!("progress requested at {r}"));
+    }
+    if let Some(s) = g.slow {
+        let slow = (s.share * n as f64).round() as usize;
+        with.push(format!("{slow} of them (drawn from the seed) not reading for {} every {}", s.pause, s.every));
+    }
+    format!("{count}{on} on {what}, {}", with.join("; "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_group_of_watchers_is_told_in_words() {
+        let yaml = "name: x\nworkload:\n  kind: etcd\n  watch:\n    - {placement: one, member: n3, require_leader: false}\n    - {watchers: 2, filter: no-put, start: [past, future], slow: {share: 0.5, every: 5s, for: 2s}}\n    - {informer: true}\n";
+        let out = explain(&crate::scenario::parse(yaml, "s.yaml").unwrap(), 1, true);
+        assert!(out.contains("watch   : 3 watchers on n3 on the workload's keys, from the current revision; without require_leader"), "{out}");
+        assert!(out.contains("2 watchers spread over the members on the workload's keys, from a past revision above the compaction, then a revision the store has not reached; no put events; 1 of them"), "{out}");
+        assert!(out.contains("listing first") && out.contains("as an informer does (watch.jsonl)"), "{out}");
+    }
 }

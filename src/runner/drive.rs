@@ -44,7 +44,7 @@ pub(super) struct Drove {
 pub(super) async fn drive(ctx: &Ctx, s: &Scenario, seed: u64, plan: &[Planned], run_dir: &Path, started: Instant) -> Result<Drove, Error> {
     let mut invalid = Vec::new();
     let ready = setup::cluster_up(ctx, started, &mut invalid).await?;
-    let mut recorders = Recorders::start(run_dir, s.workload.watch, ctx.sink.clone())?;
+    let mut recorders = Recorders::start(run_dir, !s.workload.watch.is_empty(), ctx.sink.clone())?;
     let clock = Clock::start();
     let mut interrupted = ctx.cancel.is_cancelled();
     let mut consistency = None;
@@ -102,7 +102,7 @@ impl<'a> Workload<'a> {
         let observer =
             ctx.client_rt.spawn(observer::observe(rosters.all.clone(), clock, OBSERVE_EVERY, recorders.events_tx.clone(), view_tx, observer_stop.clone()));
         let watchers = match &recorders.watch_tx {
-            Some(tx) => start_watchers(ctx, &endpoints, &prefix, clock, tx.clone(), invalid).await?,
+            Some(tx) => start_watchers(ctx, s, seed, &endpoints, &prefix, clock, tx.clone(), invalid).await?,
             None => None,
         };
         ctx.sink.emit(EventKind::WorkloadStart { clients: s.workload.clients });
@@ -169,10 +169,14 @@ impl<'a> Workload<'a> {
     }
 }
 
-/// The watchers on every member, from the revision before the workload's first write; `None`
-/// (with the reason in `invalid`) when that revision could not be read.
+/// The scenario's watchers (those from the current revision start from the revision before
+/// the workload's first write); `None` (with the reason in `invalid`) when that revision
+/// could not be read.
+#[allow(clippy::too_many_arguments)]
 async fn start_watchers(
     ctx: &Ctx,
+    s: &Scenario,
+    seed: u64,
     endpoints: &[crate::client::Endpoint],
     prefix: &str,
     clock: Clock,
@@ -182,8 +186,21 @@ async fn start_watchers(
     let (eps, p2) = (endpoints.to_vec(), prefix.to_string());
     match ctx.client_rt.spawn(async move { workload::watch::start_revision(&eps, &p2).await }).await.map_err(Error::harness)? {
         Ok(from) => {
-            let w = Watchers::start(ctx.client_rt.handle(), endpoints, prefix, from, clock, tx);
-            ctx.sink.emit(EventKind::Note { message: format!("watchers started on every member, from revision {from}") });
+            let sink = ctx.sink.clone();
+            let setup = workload::watch::Setup {
+                groups: &s.workload.watch,
+                load: &s.workload.load,
+                endpoints,
+                prefix,
+                from,
+                seed,
+                duration: s.workload.duration.0,
+                clock,
+                sink: tx,
+                notes: Arc::new(move |message| sink.emit(EventKind::Note { message })),
+            };
+            let w = Watchers::start(ctx.client_rt.handle(), setup);
+            ctx.sink.emit(EventKind::Note { message: format!("{} watchers started; those from the current revision from revision {from}", w.len()) });
             Ok(Some(w))
         }
         Err(e) => {

@@ -4,6 +4,7 @@
 
 pub mod raw;
 mod resolve;
+pub mod watch;
 
 pub use crate::cluster::spec::{AttachSelector, AttachSpec, BackendChoice, ClusterSpec, EtcdSpec};
 pub use crate::fault::kinds::partition::PartitionMode;
@@ -82,9 +83,10 @@ pub struct WorkloadSpec {
     pub op_timeout: Span,
     /// Read consistency.
     pub reads: ReadMode,
-    /// A watcher per member records the events of the workload's keys (`watch.jsonl`).
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub watch: bool,
+    /// The watch traffic: groups of watchers recording what their streams deliver
+    /// (`watch.jsonl`); empty: none.
+    #[serde(serialize_with = "watch::serialize")]
+    pub watch: Vec<watch::WatchGroup>,
 }
 
 /// The workload kinds, each with its operation mix (normalised to sum to 1).
@@ -132,6 +134,15 @@ pub struct KubernetesMix {
     /// Compactions a few revisions behind the newest seen, as the API server's periodic
     /// compactor does (a list paging below it is refused and ends).
     pub compact: f64,
+}
+
+/// The kubernetes workload's resources, each a prefix of its own (what its objects and its
+/// informers live under).
+pub const KUBERNETES_RESOURCES: [&str; 3] = ["pods", "configmaps", "leases"];
+
+/// A resource's prefix: `/registry/pods/`.
+pub fn resource_prefix(resource: &str) -> String {
+    format!("/registry/{resource}/")
 }
 
 impl KubernetesMix {

@@ -72,7 +72,7 @@ pub struct RawWorkload {
     pub op_timeout: Option<Spanned<Span>>,
     pub mix: Option<Spanned<BTreeMap<String, f64>>>,
     pub reads: Option<Spanned<String>>,
-    pub watch: Option<bool>,
+    pub watch: Option<Spanned<super::watch::RawWatch>>,
 }
 
 /// One entry of `faults:`: every key with its position. `at`, `for`, `every`, `kind` and

@@ -159,8 +159,14 @@ impl Resolver<'_> {
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
             return self.err(Some(raw.name.referenced), format!("name `{name}` must be lowercase letters, digits and dashes ([a-z0-9-]+)"));
         }
-        let cluster = self.cluster(&raw)?;
-        let workload = self.workload(&raw)?;
+        let mut cluster = self.cluster(&raw)?;
+        let mut workload = self.workload(&raw)?;
+        workload.watch = self.watch(&raw, &workload, cluster.size)?;
+        if watch::wants_progress_notify(&workload.watch)
+            && !cluster.etcd.extra_args.iter().any(|a| a.starts_with(watch::PROGRESS_NOTIFY_FLAG.split('=').next().unwrap_or_default()))
+        {
+            cluster.etcd.extra_args.push(watch::PROGRESS_NOTIFY_FLAG.to_string());
+        }
         let mut faults = Vec::new();
         // A fault may name a member a `member-add` op brings in (n4 in a cluster of 3).
         let added = raw.ops.iter().filter(|o| o.value.op.as_deref() == Some("member-add")).count();
@@ -193,9 +199,9 @@ impl Resolver<'_> {
             max_leader_changes: e.max_leader_changes,
             p99: e.p99,
             min_ok_ops: e.min_ok_ops,
-            // On by default with the watch workload: recording streams nobody judges would
-            // let event loss pass unseen.
-            watch: match (e.watch.as_ref().map(|w| w.value), workload.watch) {
+            // On by default with any watch traffic: recording streams nobody judges would let
+            // event loss pass unseen.
+            watch: match (e.watch.as_ref().map(|w| w.value), !workload.watch.is_empty()) {
                 (Some(_), false) => {
                     return self.err(
                         e.watch.as_ref().map(|w| w.referenced),
@@ -886,13 +892,13 @@ impl Resolver<'_> {
                 }
             },
         };
-        Ok(WorkloadSpec { load, keys, clients, rate: w.rate, duration, op_timeout, reads, watch: w.watch.unwrap_or(false) })
+        Ok(WorkloadSpec { load, keys, clients, rate: w.rate, duration, op_timeout, reads, watch: Vec::new() })
     }
 
     /// What the `etcd` and `kubernetes` workloads' checker needs of the run: every revision step one of the
     /// history's operations (no other writer: no `fill`, no attached cluster), every
     /// compaction in the history (the workload's own `compact` share, not `ops: compact`),
-    /// one history (no `snapshot-restore`); its watch streams come with issue 18.
+    /// one history (no `snapshot-restore`).
     fn etcd_workload_fits(&self, raw: &RawScenario, w: &WorkloadSpec, ops: &[OpSpec], cluster: &ClusterSpec) -> Result<(), Error> {
         if !w.load.is_etcd_api() {
             return Ok(());
@@ -902,12 +908,6 @@ impl Resolver<'_> {
             return self.err(
                 at,
                 format!("the {} workload needs a cluster of the run's own: on an attached cluster other writers take revisions the etcd model cannot account for; use the register workload there", w.load.name()),
-            );
-        }
-        if w.watch {
-            return self.err(
-                at,
-                format!("workload.watch with the {} workload is not supported yet (issue 18): drop `watch: true`, or use the register workload", w.load.name()),
             );
         }
         for (o, r) in ops.iter().zip(&raw.ops) {
@@ -924,6 +924,13 @@ impl Resolver<'_> {
             return self.err(Some(r.referenced), format!("`{}` with the {} workload: {why}", o.op.name(), w.load.name()));
         }
         Ok(())
+    }
+
+    /// `workload.watch` (the kind's default when absent: see [`watch::default_for`]).
+    fn watch(&self, raw: &RawScenario, w: &WorkloadSpec, size: usize) -> Result<Vec<watch::WatchGroup>, Error> {
+        let Some(given) = &raw.workload.watch else { return Ok(watch::default_for(&w.load)) };
+        let cx = watch::Context { load: &w.load, keys: w.keys, size };
+        watch::resolve(&given.value, given.referenced, &cx).or_else(|e| self.param_err(Some(given.referenced), e))
     }
 
     /// `workload.mix` as weights of `names` in that order, normalised to sum 1 (`None` when
@@ -1125,14 +1132,14 @@ mod tests {
     #[test]
     fn the_watch_gate_is_on_with_the_watch_workload_and_refused_without_it() {
         let s = parse("name: x\nworkload: {watch: true}\n", "s.yaml").unwrap();
-        assert!(s.workload.watch);
+        assert_eq!(s.workload.watch, [watch::WatchGroup::default()]);
         assert_eq!(s.expect.watch, Some(true));
         assert!(s.to_yaml().contains("watch: true"));
         let s = parse("name: x\nworkload: {watch: true}\nexpect: {watch: false}\n", "s.yaml").unwrap();
         assert_eq!(s.expect.watch, Some(false));
         let s = parse("name: x\n", "s.yaml").unwrap();
-        assert_eq!((s.workload.watch, s.expect.watch), (false, None));
-        assert!(!s.to_yaml().contains("watch"));
+        assert_eq!((s.workload.watch.len(), s.expect.watch), (0, None));
+        assert!(s.to_yaml().contains("watch: false"));
         let m = err("name: x\nexpect: {watch: true}\n");
         assert!(m.starts_with("s.yaml:2:") && m.contains("workload.watch is off"), "{m}");
     }
@@ -1465,7 +1472,7 @@ mod tests {
         assert_eq!(s.workload.load, Load::Kubernetes(KubernetesMix::DEFAULT));
         assert!(err("name: x\nworkload: {kind: etcd, mix: {read: 1}}\n").contains("the etcd workload has get, range"));
         assert!(err("name: x\nworkload: {kind: kubernetes, mix: {updat: 1}}\n").contains("did you mean `update`?"));
-        assert!(err("name: x\nworkload: {kind: etcd, watch: true}\n").contains("issue 18"));
+        assert_eq!(parse("name: x\nworkload: {kind: etcd, watch: true}\n", "s.yaml").unwrap().workload.watch.len(), 1);
         assert!(err("name: x\nworkload: {kind: etcd, duration: 10s}\nops:\n  - {at: 1s, op: compact}\n").contains("a `compact` share"));
         assert!(err("name: x\ncluster: {etcd: {quota_backend_bytes: 16MiB}}\nworkload: {kind: kubernetes, duration: 10s}\nops:\n  - {at: 1s, op: fill}\n")
             .contains("revisions the etcd model cannot account for"));

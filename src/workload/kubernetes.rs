@@ -7,7 +7,8 @@
 //! last key returned, at the first page's revision (the API server's continue token), until
 //! etcd says there is no more. Recorded as the `etcd` workload is (docs/formats.md §2.1) and
 //! checked with the etcd model; now and then a compaction a few hundred revisions back, as
-//! the API server's compactor does. List-then-watch comes with the watch work (issue 18).
+//! the API server's compactor does. Its informers (list-then-watch per resource) are watch
+//! traffic, `workload.watch`'s default for this kind ([`super::watch`]).
 
 use super::etcd::{call, Seen};
 use super::slots::{self, Done, Setup, Slot, Turn, Values};
@@ -18,8 +19,8 @@ use crate::scenario::{KubernetesMix, ReadMode};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-/// The resources, each a prefix of its own.
-pub const RESOURCES: [&str; 3] = ["pods", "configmaps", "leases"];
+/// The resources, each a prefix of its own (`/registry/<resource>/`).
+pub use crate::scenario::{resource_prefix, KUBERNETES_RESOURCES as RESOURCES};
 /// Objects per page of a list.
 pub const PAGE: i64 = 5;
 /// How far behind the newest revision seen a compaction goes.
@@ -34,11 +35,6 @@ pub(super) async fn run(setup: Setup<'_>, mix: KubernetesMix, seed: u64) -> Work
         ApiServer { rng, mix, objects, values: Values::new(slot), serializable, seen: Seen::default(), listing: None }
     })
     .await
-}
-
-/// The resource prefix: `/registry/pods/`.
-pub fn resource_prefix(resource: &str) -> String {
-    format!("/registry/{resource}/")
 }
 
 /// A list under way: the next page's first key, the range's end, the list's revision.

@@ -304,7 +304,7 @@ pub(crate) mod live {
             duration: Span(Duration::from_secs_f64(env_secs("FAULTLINE_LIVE_SECS", 5.0))),
             op_timeout: Span(Duration::from_secs(1)),
             reads: ReadMode::Linearizable,
-            watch: false,
+            watch: Vec::new(),
         };
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let stats = Arc::new(LiveStats::default());
