@@ -304,6 +304,32 @@ fn wrote_by_answer(req: &Request, res: &Response) -> bool {
     }
 }
 
+/// The revision by which each acknowledged compaction took effect. etcd answers a
+/// compaction with the store's revision when it *answers* (`s.kv.Rev()` after the apply, in
+/// `EtcdServer.Compact`), not when it applied it: a later write may come between. Acknowledged
+/// compactions were applied in the order of their revisions (a lower one after a higher one
+/// is refused as compacted), so each took effect by the least answer of itself and of every
+/// compaction to a higher revision.
+fn compactions_applied_by(ops: &[EtcdOp]) -> HashMap<usize, i64> {
+    let mut acked: Vec<(i64, usize, i64)> = ops
+        .iter()
+        .enumerate()
+        .filter_map(|(i, op)| match (&op.req, op.outcome, &op.res) {
+            (Request::Compact(c), EntryType::Ok, Some(res)) => Some((c.rev, i, res.rev)),
+            _ => None,
+        })
+        .collect();
+    acked.sort_unstable();
+    let mut by = i64::MAX;
+    let mut out = HashMap::new();
+    for &(target, i, answered) in acked.iter().rev() {
+        by = by.min(answered);
+        // Never below its own target (etcd refuses a compaction of a future revision).
+        out.insert(i, by.max(target));
+    }
+    out
+}
+
 /// The revisions at which acknowledged reads show each key untouched (see
 /// `Checker::unchanged`): reads of the store as it was — a range at its answer's revision or
 /// at the revision it asked, a transaction's ranges when its branch wrote nothing.
@@ -454,10 +480,11 @@ impl<'a> Checker<'a> {
         }
         c.stats.keys = keys.len();
         c.stats.revisions = max_rev;
+        let applied_by = compactions_applied_by(ops);
         for (i, op) in ops.iter().enumerate() {
             match (op.outcome, &op.res) {
                 (EntryType::Ok, Some(res)) => {
-                    let r = res.rev.clamp(1, max_rev) as usize;
+                    let r = applied_by.get(&i).copied().unwrap_or(res.rev).clamp(1, max_rev) as usize;
                     c.stats.definite += 1;
                     if let Request::Revoke(_) = op.req {
                         c.revokes[r].push(i);
@@ -607,6 +634,13 @@ impl<'a> Checker<'a> {
         let before_rev = self.state.rev();
         match (self.state.apply(&o.req, lease), &o.res) {
             (Ok((got, undo)), Some(answer)) if &got == answer => Ok(undo),
+            // A compaction's answer carries the revision when etcd answered, which later
+            // writes may have raised (see `compactions_applied_by`).
+            (Ok((got, undo)), Some(answer))
+                if matches!(o.req, Request::Compact(_)) && answer.rev > got.rev && Response { rev: got.rev, ..answer.clone() } == got =>
+            {
+                Ok(undo)
+            }
             (Ok((model, undo)), Some(answer)) => {
                 self.state.undo(undo);
                 let (conflict, other) = self.mismatch(op, &model, answer);
@@ -1614,6 +1648,26 @@ mod tests {
         early.push(op(4, 1, Some(4), EntryType::Fail, get("a", Some(2)), None, Some("compacted")));
         let c = verdict(&early);
         assert_eq!(c.verdict, Verdict::NotLinearizable, "{c:?}");
+    }
+
+    #[test]
+    fn a_compaction_answers_with_the_revision_when_etcd_answered_not_when_it_applied() {
+        // Seen on etcd 3.4.23 (scenarios/watch-guarantees.yaml): compact 2 answered at
+        // revision 4, compact 3 at revision 3 — both acknowledged, so compact 2 was applied
+        // first, and the put of revision 4 came before its answer.
+        let compact = |n| Request::Compact(CompactReq { rev: n });
+        let h = vec![
+            ok(1, 0, 5, put("a", "1"), wrote(2, None)),
+            ok(2, 6, 9, put("a", "2"), wrote(3, None)),
+            ok(3, 10, 30, compact(2), Response { rev: 4, ..Response::default() }),
+            ok(4, 11, 20, compact(3), Response { rev: 3, ..Response::default() }),
+            ok(5, 12, 25, put("b", "3"), wrote(4, None)),
+        ];
+        assert_eq!(verdict(&h).verdict, Verdict::Linearizable);
+        // An answer below the store's revision when it was applied is still wrong.
+        let mut low = h.clone();
+        low[3] = ok(4, 26, 28, compact(3), Response { rev: 3, ..Response::default() });
+        assert_eq!(verdict(&low).verdict, Verdict::NotLinearizable);
     }
 
     #[test]
