@@ -251,10 +251,7 @@ fn entry_name(t: EntryType) -> &'static str {
 /// faultline's history.jsonl → register operations split by key. Streamed: only operations
 /// still open are held, so a history of a million operations needs no more than its result.
 pub fn jsonl(path: &Path) -> Result<(Register, Vec<RegOp>), String> {
-    use std::io::BufRead;
     let file = path.display().to_string();
-    let f = std::fs::File::open(path).map_err(|e| format!("{file}: {e}"))?;
-    let mut reader = std::io::BufReader::with_capacity(1 << 20, f);
     let mut interner = Interner::default();
     let compare_failed = crate::workload::register::COMPARE_FAILED;
     // Invocations waiting for their completion: id → (line, operation without its outcome,
@@ -263,19 +260,9 @@ pub fn jsonl(path: &Path) -> Result<(Register, Vec<RegOp>), String> {
     // Operations already completed: id → the completion's line (a second completion is bad).
     let mut completed: HashMap<u64, usize> = HashMap::new();
     let mut ops: Vec<(usize, RegOp)> = Vec::new();
-    let mut line = String::new();
-    let mut n = 0;
-    loop {
-        line.clear();
-        n += 1;
-        if reader.read_line(&mut line).map_err(|e| format!("{file}:{n}: {e}"))? == 0 {
-            break;
-        }
-        if line.trim().is_empty() {
-            continue;
-        }
-        let bad = |what: &str| format!("{file}:{n}: {what}");
-        let e: crate::history::Entry = serde_json::from_str(&line).map_err(|e| bad(&format!("expected a history entry (docs/formats.md §2): {e}")))?;
+    crate::jsonl::for_each_line(path, |n, line| {
+        let bad = |what: &str| what.to_string();
+        let e: crate::history::Entry = serde_json::from_str(line).map_err(|e| bad(&format!("expected a history entry (docs/formats.md §2): {e}")))?;
         if e.kind == EntryType::Invoke {
             let input = match (e.f, &e.value) {
                 (OpKind::Read, _) => RegIn::Read,
@@ -296,7 +283,7 @@ pub fn jsonl(path: &Path) -> Result<(Register, Vec<RegOp>), String> {
             }
             let op = Operation { client: e.client as u64, key: e.key, call: e.t, ret: None, input, output: None, origin: format!("{file}:{n} (op {})", e.id) };
             open.insert(e.id, (n, op, e.f, e.t));
-            continue;
+            return Ok(true);
         }
         let Some((at, mut op, f, invoked)) = open.remove(&e.id) else {
             return Err(bad(&match completed.get(&e.id) {
@@ -336,7 +323,7 @@ pub fn jsonl(path: &Path) -> Result<(Register, Vec<RegOp>), String> {
             (EntryType::Ok, RegIn::Write(_)) => Some(RegOut::Written),
             (EntryType::Ok, RegIn::Cas(..)) => Some(RegOut::Swapped),
             (EntryType::Fail, RegIn::Cas(..)) if e.error.as_deref() == Some(compare_failed) => Some(RegOut::CompareFailed),
-            (EntryType::Fail, _) => continue, // took no effect
+            (EntryType::Fail, _) => return Ok(true), // took no effect
             (EntryType::Info, _) => None,
             (EntryType::Invoke, _) => unreachable!("handled above"),
         };
@@ -345,7 +332,8 @@ pub fn jsonl(path: &Path) -> Result<(Register, Vec<RegOp>), String> {
         }
         op.output = output;
         ops.push((at, op));
-    }
+        Ok(true)
+    })?;
     // Operations the history never completed: outcome unknown.
     ops.extend(open.into_values().map(|(at, op, _, _)| (at, op)));
     ops.sort_by_key(|(at, _)| *at);
