@@ -110,6 +110,50 @@ pub enum EventKind {
         /// Every workload key's value read (linearizably) after the restore; `null` = absent.
         values: std::collections::BTreeMap<String, Option<String>>,
     },
+    /// A scheduled op (`ops:`) with an `id:` began (triggers wait for it: `when: "d1 started"`).
+    OpStart {
+        /// `compact`, `defrag`, ...
+        op: String,
+        /// Its `id:`.
+        id: String,
+    },
+    /// A trigger fired: what a triggered fault waited for came (`t` is when it fired), and
+    /// the fault starts or heals `delay_ms` after `happened_t`.
+    TriggerFired {
+        /// The fault's index in the schedule.
+        fault: usize,
+        /// What fires: `start` or `heal`.
+        then: String,
+        /// What it waited for, as the scenario wrote it (`d1 started + 20ms`, `snapshot`).
+        waited_for: String,
+        /// When that happened, ns on the history's clock.
+        happened_t: i64,
+        /// The delay after it, ms.
+        delay_ms: u64,
+        /// How it was known (a leader's log line and a member's index, for a snapshot).
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        evidence: String,
+    },
+    /// A triggered fault's condition did not come within its bound: the fault never started,
+    /// or was healed at the bound. The run is invalid, with this reason.
+    TriggerExpired {
+        /// The fault's index in the schedule.
+        fault: usize,
+        /// What did not fire: `start` or `heal`.
+        then: String,
+        /// What it waited for.
+        waited_for: String,
+        /// Why it never came, in words.
+        reason: String,
+    },
+    /// A member caught up from a snapshot sent by the leader, as its own log says (the proof
+    /// of `until: snapshot`).
+    SnapshotReceived {
+        /// The member.
+        member: String,
+        /// Its log line.
+        evidence: String,
+    },
     /// Anything else worth knowing.
     Note {
         /// The note.

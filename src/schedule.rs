@@ -3,6 +3,7 @@
 //! nemesis's random draws. The same seed gives the same schedule: kinds, times, modes and the
 //! seed each fault uses to choose its targets when it starts.
 
+use crate::scenario::trigger::{Until, When};
 use crate::scenario::{FaultKind, NemesisKind, Scenario, Target};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -10,16 +11,16 @@ use serde::Serialize;
 use std::time::Duration;
 
 /// One fault to inject, with its time and the seed of its target choice.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Planned {
     /// Position in the schedule (also the fault id in `events.jsonl`).
     pub id: usize,
-    /// Offset from workload start.
-    #[serde(serialize_with = "ser_secs")]
-    pub at: Duration,
-    /// When it heals; `None` = at the end of the workload.
-    #[serde(serialize_with = "ser_opt_secs")]
-    pub heal_at: Option<Duration>,
+    /// Its `id:` in the scenario, which triggers name.
+    pub name: Option<String>,
+    /// When it starts.
+    pub start: Start,
+    /// When it heals.
+    pub end: End,
     /// What it does.
     pub kind: FaultKind,
     /// Who it hits (resolved when it starts).
@@ -30,18 +31,102 @@ pub struct Planned {
     pub draw: u64,
     /// A replay's members for it, by name, as the original run resolved its target; `None`
     /// resolves the target when it starts.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub pinned: Option<Vec<String>>,
 }
 
-fn ser_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64(d.as_secs_f64())
+/// When a planned fault starts.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Start {
+    /// At this offset from workload start.
+    At(Duration),
+    /// When `on` happens, waiting from `armed` for at most `within` (`None`: to the
+    /// workload's end).
+    When {
+        /// The trigger.
+        on: When,
+        /// When it starts waiting.
+        armed: Duration,
+        /// How long it waits.
+        within: Option<Duration>,
+    },
 }
 
-fn ser_opt_secs<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-    match d {
-        Some(d) => s.serialize_f64(d.as_secs_f64()),
-        None => s.serialize_none(),
+/// When a planned fault heals.
+#[derive(Debug, Clone, PartialEq)]
+pub enum End {
+    /// At this offset from workload start (a fault started `at:` with `for:`).
+    At(Duration),
+    /// This long after it started (a triggered fault with `for:`).
+    After(Duration),
+    /// When this comes, waiting from its start for at most `within` (`None`: to the
+    /// workload's end).
+    Until {
+        /// The condition.
+        on: Until,
+        /// How long it waits.
+        within: Option<Duration>,
+    },
+    /// With everything else in force, when the workload ends.
+    WorkloadEnd,
+}
+
+impl Planned {
+    /// When it starts, or when it starts waiting for its trigger.
+    pub fn from(&self) -> Duration {
+        match &self.start {
+            Start::At(t) => *t,
+            Start::When { armed, .. } => *armed,
+        }
+    }
+
+    /// The heal time, when it is fixed before the run.
+    pub fn heal_at(&self) -> Option<Duration> {
+        match self.end {
+            End::At(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// Whether it waits for something (a trigger, a condition) rather than a time.
+    pub fn is_triggered(&self) -> bool {
+        matches!(self.start, Start::When { .. }) || matches!(self.end, End::Until { .. })
+    }
+}
+
+impl Serialize for Planned {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let secs = |d: &Duration| d.as_secs_f64();
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("id", &self.id)?;
+        if let Some(n) = &self.name {
+            m.serialize_entry("name", n)?;
+        }
+        match &self.start {
+            Start::At(t) => m.serialize_entry("at", &secs(t))?,
+            Start::When { on, armed, within } => {
+                m.serialize_entry("when", on)?;
+                m.serialize_entry("armed", &secs(armed))?;
+                m.serialize_entry("when_within", &within.as_ref().map(secs))?;
+            }
+        }
+        match &self.end {
+            End::At(t) => m.serialize_entry("heal_at", &secs(t))?,
+            End::After(d) => m.serialize_entry("for", &secs(d))?,
+            End::Until { on, within } => {
+                m.serialize_entry("until", on)?;
+                m.serialize_entry("until_within", &within.as_ref().map(secs))?;
+            }
+            End::WorkloadEnd => m.serialize_entry("heal_at", &None::<f64>)?,
+        }
+        m.serialize_entry("kind", &self.kind)?;
+        m.serialize_entry("target", &self.target)?;
+        m.serialize_entry("origin", &self.origin)?;
+        m.serialize_entry("draw", &self.draw)?;
+        if let Some(p) = &self.pinned {
+            m.serialize_entry("pinned", p)?;
+        }
+        m.end()
     }
 }
 
@@ -82,11 +167,22 @@ pub fn plan(s: &Scenario, seed: u64) -> Vec<Planned> {
         let mut at = f.at.0;
         let mut rep = 0;
         loop {
-            let heal_at = f.for_.map(|d| (at + d.0).min(end));
+            let within = f.within.map(|w| w.0);
+            let start = match &f.when {
+                Some(on) => Start::When { on: on.clone(), armed: at, within },
+                None => Start::At(at),
+            };
+            let end_ = match (&f.until, f.for_, &f.when) {
+                (Some(on), _, _) => End::Until { on: on.clone(), within },
+                (None, Some(d), Some(_)) => End::After(d.0),
+                (None, Some(d), None) => End::At((at + d.0).min(end)),
+                (None, None, _) => End::WorkloadEnd,
+            };
             out.push(Planned {
                 id: 0,
-                at,
-                heal_at,
+                name: f.id.clone(),
+                start,
+                end: end_,
                 kind: f.kind.clone(),
                 target: f.target,
                 origin: if rep == 0 { format!("faults[{i}]") } else { format!("faults[{i}] #{}", rep + 1) },
@@ -111,11 +207,21 @@ pub fn plan(s: &Scenario, seed: u64) -> Vec<Planned> {
                 NemesisKind::Given(f) => f.clone(),
             };
             let target = kind.nemesis_target(n.targets[rng.random_range(0..n.targets.len())]);
-            out.push(Planned { id: 0, at, heal_at: Some((at + n.for_.0).min(end)), kind, target, origin: "nemesis".into(), draw: rng.random(), pinned: None });
+            out.push(Planned {
+                id: 0,
+                name: None,
+                start: Start::At(at),
+                end: End::At((at + n.for_.0).min(end)),
+                kind,
+                target,
+                origin: "nemesis".into(),
+                draw: rng.random(),
+                pinned: None,
+            });
             at += n.interval.0;
         }
     }
-    out.sort_by_key(|p| p.at);
+    out.sort_by_key(|p| p.from());
     for (i, p) in out.iter_mut().enumerate() {
         p.id = i;
     }
@@ -140,7 +246,7 @@ mod tests {
         assert_ne!(a, c);
         // 60s workload: nemesis at 7,14,...,56 (8 faults) + kill at 5, 25, 45.
         assert_eq!(a.len(), 8 + 3);
-        assert!(a.windows(2).all(|w| w[0].at <= w[1].at));
+        assert!(a.windows(2).all(|w| w[0].from() <= w[1].from()));
         assert!(a.iter().enumerate().all(|(i, p)| p.id == i));
     }
 
@@ -148,8 +254,8 @@ mod tests {
     fn repetitions_and_heals_stay_inside_the_workload() {
         let s = parse("name: x\nworkload: {duration: 30s}\nfaults:\n  - {at: 10s, for: 8s, every: 12s, kind: pause, target: follower}\n", "s").unwrap();
         let p = plan(&s, 1);
-        assert_eq!(p.iter().map(|p| p.at.as_secs()).collect::<Vec<_>>(), vec![10, 22]);
-        assert_eq!(p[1].heal_at, Some(Duration::from_secs(30)));
+        assert_eq!(p.iter().map(|p| p.from().as_secs()).collect::<Vec<_>>(), vec![10, 22]);
+        assert_eq!(p[1].heal_at(), Some(Duration::from_secs(30)));
         assert_eq!(p[0].origin, "faults[0]");
         assert_eq!(p[1].origin, "faults[0] #2");
     }

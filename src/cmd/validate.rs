@@ -137,7 +137,8 @@ pub fn explain(s: &Scenario, seed: u64, seed_given: bool) -> String {
             if op.expect == crate::scenario::OpExpect::Refused {
                 what.push_str(" — expected to be refused by etcd (gate op_refused)");
             }
-            let _ = writeln!(o, "    at {:>6.1}s  {what}", op.at.secs());
+            let name = op.id.as_ref().map(|n| format!(" ({n})")).unwrap_or_default();
+            let _ = writeln!(o, "    at {:>6.1}s{name}  {what}", op.at.secs());
         }
     }
     let x = &s.expect;
@@ -191,11 +192,23 @@ fn op_line(op: &EtcdOp) -> String {
 }
 
 fn line(p: &Planned) -> String {
-    let heal = match p.heal_at {
-        Some(h) => format!("until {:>6.1}s", h.as_secs_f64()),
-        None => "until the end".into(),
+    use crate::schedule::{End, Start};
+    let start = match &p.start {
+        Start::At(t) => format!("at {:>6.1}s", t.as_secs_f64()),
+        Start::When { on, armed, within } => {
+            let from = if armed.is_zero() { String::new() } else { format!(" from {:.1}s", armed.as_secs_f64()) };
+            let bound = within.map(|w| format!(", within {}", crate::units::Span(w))).unwrap_or_default();
+            format!("when \"{on}\"{from}{bound},")
+        }
     };
-    format!("#{:<3} at {:>6.1}s {heal}  {} on {}  [{}]", p.id, p.at.as_secs_f64(), p.kind, p.target, p.origin)
+    let heal = match &p.end {
+        End::At(h) => format!("until {:>6.1}s", h.as_secs_f64()),
+        End::After(d) => format!("for {}", crate::units::Span(*d)),
+        End::Until { on, within } => format!("until {on}{}", within.map(|w| format!(" (within {})", crate::units::Span(w))).unwrap_or_default()),
+        End::WorkloadEnd => "until the end".into(),
+    };
+    let name = p.name.as_ref().map(|n| format!(" ({n})")).unwrap_or_default();
+    format!("#{:<3}{name} {start} {heal}  {} on {}  [{}]", p.id, p.kind, p.target, p.origin)
 }
 
 /// One group of watchers in words.

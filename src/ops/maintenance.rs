@@ -14,10 +14,29 @@ pub async fn compact(eps: &[Endpoint], keep: u64) -> Result<Done, String> {
     let to = (now - keep as i64).max(1);
     let ep = eps.first().ok_or("no member")?;
     let mut c = conn(ep).await?;
-    tokio::time::timeout(TIMEOUT, c.compact(to, Some(CompactionOptions::new().with_physical())))
-        .await
-        .map_err(|_| "compaction timed out".to_string())?
-        .map_err(|e| format!("the cluster refused to compact to revision {to}: {e}"))?;
+    // Through an election (a member killed as the op starts) etcd answers "leader changed"
+    // or "no leader": the compaction is asked again, as an operator's tool would, until
+    // TIMEOUT. One applied meanwhile answers "compacted" to the repeat.
+    let deadline = Instant::now() + TIMEOUT;
+    let mut retried = 0;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(100));
+        match tokio::time::timeout(left, c.compact(to, Some(CompactionOptions::new().with_physical()))).await {
+            Ok(Ok(_)) => break,
+            Ok(Err(e)) if retried > 0 && e.to_string().contains("compacted") => break,
+            Ok(Err(e)) if is_election(&e.to_string()) && Instant::now() < deadline => {
+                retried += 1;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Ok(Err(e)) => return Err(format!("the cluster refused to compact to revision {to}: {e}")),
+            Err(_) => {
+                return Err(format!(
+                    "compaction timed out{}",
+                    if retried > 0 { format!(" (asked {} times through an election)", retried + 1) } else { String::new() }
+                ))
+            }
+        }
+    }
     let proof = if to > 1 {
         match tokio::time::timeout(TIMEOUT, c.get("", Some(GetOptions::new().with_prefix().with_revision(to - 1).with_count_only()))).await {
             Ok(Err(e)) if e.to_string().contains("compacted") => format!("a read at revision {} is refused ({e})", to - 1),
@@ -33,6 +52,11 @@ pub async fn compact(eps: &[Endpoint], keep: u64) -> Result<Done, String> {
         detail: format!("compacted to revision {to} (current {now}, keep {keep}); {proof}; db {sizes}"),
         took: start.elapsed(),
     })
+}
+
+/// Whether etcd's answer says it is between leaders (the request may be asked again).
+fn is_election(e: &str) -> bool {
+    e.contains("leader changed") || e.contains("no leader") || e.contains("timed out") || e.contains("Unavailable")
 }
 
 /// Defragment each target in turn (one at a time, as operators are told to), saying each

@@ -7,7 +7,7 @@
 use super::faults::InForce;
 use super::ops::{key_prefix, Rosters};
 use super::record::{Recorded, Recorders};
-use super::walk::{self, Walk, Walked};
+use super::walk::{Walk, Walked};
 use super::{setup, Ctx, CATCH_UP, OBSERVE_EVERY, WATCH_CATCH_UP};
 use crate::consistency::Consistency;
 use crate::error::Error;
@@ -51,7 +51,7 @@ pub(super) async fn drive(ctx: &Ctx, s: &Scenario, seed: u64, plan: &[Planned], 
     let mut workload_end_ns = 0;
     if ready && !interrupted {
         let mut w = Workload::start(ctx, s, seed, run_dir, clock, &mut recorders, &mut invalid).await?;
-        let walked = w.walk.run(walk::steps(plan, &s.ops, s.workload.duration.0), &mut w.in_force, &mut invalid).await;
+        let walked = w.walk.run(plan, &s.ops, &mut w.in_force, &mut invalid).await;
         let walked = match walked {
             Ok(walked) => walked,
             Err(e) => {

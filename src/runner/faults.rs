@@ -58,18 +58,19 @@ impl InForce {
     /// A scheduled start: inject, say so, record it. A fault that could not be shown to take
     /// effect makes the run invalid (the reason goes to `invalid`); any other error is the
     /// caller's to act on.
-    pub(super) async fn start(&mut self, ctx: &Ctx, p: &Planned, leader: Option<String>, invalid: &mut Vec<String>) -> Result<(), Error> {
+    /// When it is put in force, when its injection began (ns on the history's clock).
+    pub(super) async fn start(&mut self, ctx: &Ctx, p: &Planned, leader: Option<String>, invalid: &mut Vec<String>) -> Result<Option<i64>, Error> {
         match self.inject(ctx, p, leader).await? {
             Ok((inj, began)) => {
                 let placed = format!("on {} ({})", inj.record.targets.join(","), inj.record.mechanism);
                 self.put(ctx, inj, began, &placed);
-                Ok(())
+                Ok(Some(began))
             }
             Err(Error::Invalid(m)) => {
                 ctx.sink.say(&format!("{:>7.2}s  {m}", ctx.sink.now_s()));
                 ctx.sink.emit(EventKind::Note { message: m.clone() });
                 invalid.push(m);
-                Ok(())
+                Ok(None)
             }
             Err(e) => Err(e),
         }
@@ -83,12 +84,17 @@ impl InForce {
         self.active.push(inj);
     }
 
-    /// A scheduled heal (nothing to do when the fault is no longer in force).
-    pub(super) async fn heal(&mut self, ctx: &Ctx, id: usize, invalid: &mut Vec<String>) -> Result<(), Error> {
+    /// A scheduled heal (nothing to do when the fault is no longer in force): whether it was.
+    pub(super) async fn heal(&mut self, ctx: &Ctx, id: usize, invalid: &mut Vec<String>) -> Result<bool, Error> {
         match self.active.iter().position(|a| a.planned.id == id) {
-            Some(pos) => heal_one(ctx, self.active.remove(pos), invalid).await,
-            None => Ok(()),
+            Some(pos) => heal_one(ctx, self.active.remove(pos), invalid).await.map(|()| true),
+            None => Ok(false),
         }
+    }
+
+    /// The members a fault in force hits (none when it is not in force).
+    pub(super) fn targets_of(&self, id: usize) -> Vec<String> {
+        self.active.iter().find(|a| a.planned.id == id).map(|a| a.record.targets.clone()).unwrap_or_default()
     }
 
     /// Heal everything still in force, last first; a failure is an invalid reason.

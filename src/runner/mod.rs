@@ -17,6 +17,7 @@
 //! Ctrl-C cancels at any step: faults are healed, members stopped, namespaces removed, and a
 //! summary marked interrupted is written.
 
+mod conditions;
 mod drive;
 mod faults;
 mod finish;

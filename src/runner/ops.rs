@@ -124,15 +124,21 @@ impl OpJob {
         let outcome = match (ok, refused, self.expect) {
             (true, _, OpExpect::Refused) => "done, NOT REFUSED as expected",
             (true, _, OpExpect::Done) => "done",
+            (true, _, OpExpect::Interrupted) => "done, NOT CUT SHORT as meant",
+            (false, _, OpExpect::Interrupted) => "cut short, as meant",
             (false, true, OpExpect::Refused) => "refused, as expected",
             (false, true, OpExpect::Done) => "REFUSED",
             (false, false, _) => "FAILED",
         };
         self.ctx.sink.say(&format!("{:>7.2}s  op {name} {outcome}: {detail}", self.clock.now_ns() as f64 / 1e9));
-        let expect = (!self.expect.is_done()).then(|| "refused".to_string());
+        let expect = (!self.expect.is_done()).then(|| self.expect.name().to_string());
         self.ctx.sink.emit(EventKind::Op { op: name.into(), targets, ok, detail: detail.clone(), duration_s: took, expect, refused });
         match (ok, refused, self.expect) {
-            (true, _, _) | (false, true, OpExpect::Refused) => None,
+            (true, _, OpExpect::Interrupted) => Some(format!(
+                "op {name} at {} finished ({detail}) before the fault triggered by it could cut it short: start the fault sooner after it (a shorter `+ DELAY`) or give the op more to do",
+                self.at
+            )),
+            (false, _, OpExpect::Interrupted) | (true, _, _) | (false, true, OpExpect::Refused) => None,
             _ => Some(format!("op {name} at {} failed: {detail}", self.at)),
         }
     }

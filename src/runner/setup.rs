@@ -237,9 +237,11 @@ fn attach(run_id: &str, run_dir: &std::path::Path, s: &Scenario) -> Result<Optio
 fn plan(scenario: &mut Scenario, seed: u64, opts: &RunOptions) -> Vec<Planned> {
     let mut plan = schedule::plan(scenario, seed);
     if let Some(until) = opts.until.filter(|u| *u < scenario.workload.duration.0) {
-        plan.retain(|p| p.at < until);
+        plan.retain(|p| p.from() < until);
         for p in &mut plan {
-            p.heal_at = p.heal_at.map(|h| h.min(until));
+            if let schedule::End::At(h) = &mut p.end {
+                *h = (*h).min(until);
+            }
         }
         scenario.workload.duration = crate::scenario::units::Span(until);
     }

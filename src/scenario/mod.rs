@@ -4,6 +4,7 @@
 
 pub mod raw;
 mod resolve;
+pub mod trigger;
 pub mod watch;
 
 pub use crate::cluster::spec::{AttachSelector, AttachSpec, BackendChoice, ClusterSpec, EtcdSpec};
@@ -203,10 +204,20 @@ pub enum ReadMode {
 /// One entry of `faults:`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FaultSpec {
-    /// Offset from workload start.
+    /// Its `id:`, which triggers name (`when: "f1 started"`).
+    pub id: Option<String>,
+    /// Offset from workload start; with `when:`, when it starts waiting for its trigger.
     pub at: Span,
-    /// Heal (or restart) after this long; `None` = until the end.
+    /// Start when this happens (plus a delay), not at `at`.
+    pub when: Option<trigger::When>,
+    /// Heal (or restart) after this long (from when it started); `None` = until the end or
+    /// `until`.
     pub for_: Option<Span>,
+    /// Heal when this comes, not after `for`.
+    pub until: Option<trigger::Until>,
+    /// How long `when` and `until` may wait (from `at`, and from the fault's start) before
+    /// the run says the condition never came; `None` = to the workload's end.
+    pub within: Option<Span>,
     /// Repeat every this long.
     pub every: Option<Span>,
     /// Who it hits, resolved when it starts.
@@ -218,9 +229,21 @@ pub struct FaultSpec {
 impl Serialize for FaultSpec {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = serde_json::Map::new();
+        if let Some(id) = &self.id {
+            m.insert("id".into(), id.clone().into());
+        }
         m.insert("at".into(), self.at.to_string().into());
+        if let Some(w) = &self.when {
+            m.insert("when".into(), w.to_string().into());
+        }
         if let Some(f) = self.for_ {
             m.insert("for".into(), f.to_string().into());
+        }
+        if let Some(u) = &self.until {
+            m.insert("until".into(), u.to_string().into());
+        }
+        if let Some(w) = self.within {
+            m.insert("within".into(), w.to_string().into());
         }
         if let Some(e) = self.every {
             m.insert("every".into(), e.to_string().into());
@@ -234,6 +257,9 @@ impl Serialize for FaultSpec {
 /// An etcd operation at a time (`ops:`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct OpSpec {
+    /// Its `id:`, which triggers name (`when: "d1 started + 20ms"`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     /// Offset from workload start.
     pub at: Span,
     /// What it does.
@@ -254,12 +280,25 @@ pub enum OpExpect {
     /// etcd refuses it (a member will not start on a version): a gate, `op_refused`, passes
     /// when it does and fails when etcd carries it out.
     Refused,
+    /// A fault triggered by it is meant to cut it short (`kill` `when: "d1 started +
+    /// 20ms"` during a defrag): its failure is the point; an op that finished first means
+    /// the fault came too late, and the run is invalid.
+    Interrupted,
 }
 
 impl OpExpect {
     /// The default.
     pub fn is_done(&self) -> bool {
         *self == OpExpect::Done
+    }
+
+    /// As a scenario writes it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            OpExpect::Done => "done",
+            OpExpect::Refused => "refused",
+            OpExpect::Interrupted => "interrupted",
+        }
     }
 }
 

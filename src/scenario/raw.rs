@@ -94,6 +94,8 @@ pub enum RawNemesisKind {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawOp {
+    /// Its name, for triggers (`when: "d1 started"`).
+    pub id: Option<String>,
     pub at: Option<Span>,
     pub op: Option<String>,
     pub target: Option<String>,

@@ -13,7 +13,7 @@ use std::path::Path;
 use std::time::Duration;
 
 /// The keys every fault entry has; the rest are its kind's parameters.
-const COMMON: [&str; 5] = ["at", "for", "every", "kind", "target"];
+const COMMON: [&str; 9] = ["id", "at", "when", "for", "until", "within", "every", "kind", "target"];
 
 /// Why `every` and a nemesis `interval` have a minimum, in an error's words.
 const MIN_REPEAT_WHY: &str = "each fault must be injected, proven, healed and proven healed before the next begins, which takes up to 1s here (a kill's restart, a partition's probes, a disk rule's proof; docs/formats.md §1)";
@@ -187,6 +187,7 @@ impl Resolver<'_> {
             let added = raw.ops.iter().filter(|a| is_add(a) && a.value.at.is_some() && a.value.at < o.value.at).count();
             ops.push(self.op(o, cluster.size + added, workload.duration)?);
         }
+        self.triggers(&raw, &faults, &ops)?;
         self.membership(&raw.ops, &ops, cluster.size)?;
         self.fill_fits_quota(&raw, &cluster)?;
         self.snapshots(&raw.ops, &mut ops, &faults, &cluster)?;
@@ -224,6 +225,66 @@ impl Resolver<'_> {
             expect,
             warnings,
         })
+    }
+
+    /// Ids are unique among faults and ops; what a trigger waits for is one of them (or a
+    /// member), not the fault itself, and no two faults wait for each other.
+    fn triggers(&self, raw: &RawScenario, faults: &[FaultSpec], ops: &[OpSpec]) -> Result<(), Error> {
+        let mut ids: Vec<(&str, Option<Location>)> = Vec::new();
+        let named = faults.iter().zip(&raw.faults).map(|(f, r)| (f.id.as_deref(), Some(r.referenced)));
+        for (id, loc) in named.chain(ops.iter().zip(&raw.ops).map(|(o, r)| (o.id.as_deref(), Some(r.referenced)))) {
+            let Some(id) = id else { continue };
+            if ids.iter().any(|(seen, _)| *seen == id) {
+                return self.err(loc, format!("`id: {id}` is given twice: each fault and op needs an id of its own"));
+            }
+            ids.push((id, loc));
+        }
+        let names: Vec<&str> = ids.iter().map(|(i, _)| *i).collect();
+        for (o, r) in ops.iter().zip(&raw.ops) {
+            let Some(id) = o.id.as_deref().filter(|_| o.expect == OpExpect::Interrupted) else { continue };
+            let cut = faults.iter().any(|f| matches!(f.when.as_ref().map(|w| &w.on), Some(trigger::Happening::Started(x)) if x == id));
+            if !cut {
+                return self.err(Some(r.referenced), format!("`expect: interrupted`: no fault starts `when: \"{id} started + DELAY\"` to cut op `{id}` short"));
+            }
+        }
+        // The id each fault's `when:` waits for, to find faults that wait for each other.
+        let waits_for = |f: &FaultSpec| -> Option<String> {
+            match f.when.as_ref().map(|w| &w.on) {
+                Some(trigger::Happening::Started(id) | trigger::Happening::Finished(id)) => Some(id.clone()),
+                _ => None,
+            }
+        };
+        for (f, r) in faults.iter().zip(&raw.faults) {
+            let loc = Some(r.referenced);
+            let untils = f.until.iter().filter_map(|u| if let trigger::Until::When(w) = u { Some(&w.on) } else { None });
+            for h in f.when.iter().map(|w| &w.on).chain(untils) {
+                let (trigger::Happening::Started(id) | trigger::Happening::Finished(id)) = h else { continue };
+                if !names.contains(&id.as_str()) {
+                    let known = if names.is_empty() { "no fault or op has an `id:`".to_string() } else { format!("the ids are {}", names.join(", ")) };
+                    return self.err(loc, format!("`{h}`: no fault or op has `id: {id}`{}; {known}", suggest(id, &names)));
+                }
+                if f.id.as_deref() == Some(id.as_str()) {
+                    return self.err(loc, format!("`{h}`: a fault cannot wait for itself"));
+                }
+            }
+            // Follow the chain of `when:`s: back to this fault means none of them ever starts.
+            let mut seen = vec![f.id.clone()];
+            let mut next = waits_for(f);
+            while let Some(id) = next {
+                if seen.contains(&Some(id.clone())) {
+                    return self.err(
+                        loc,
+                        format!(
+                            "faults wait for each other ({}): none of them would ever start",
+                            seen.iter().flatten().cloned().collect::<Vec<_>>().join(" → ")
+                        ),
+                    );
+                }
+                seen.push(Some(id.clone()));
+                next = faults.iter().find(|g| g.id.as_deref() == Some(id.as_str())).and_then(waits_for);
+            }
+        }
+        Ok(())
     }
 
     fn warn(&self, loc: Option<Location>, msg: String) -> Warning {
@@ -432,9 +493,22 @@ impl Resolver<'_> {
                     format!("`expect: refused` applies to rolling-restart (a member whose etcd will not start on the new version or settings), not to `{name}`: faultline cannot yet tell etcd refusing a `{name}` from the op failing"),
                 )
             }
-            Some(other) => return self.err(loc, format!("`expect: {other}` is not an op outcome: write `expect: refused` when etcd refusing the op is right (or leave it out)")),
+            Some("interrupted") if r.id.is_none() => {
+                return self.err(loc, format!("`expect: interrupted` says a fault cuts this `{name}` short: give the op an `id:` and the fault `when: \"ID started + DELAY\"`"))
+            }
+            Some("interrupted") => OpExpect::Interrupted,
+            Some(other) => {
+                return self.err(
+                    loc,
+                    format!("`expect: {other}` is not an op outcome: write `expect: refused` when etcd refusing the op is right, `expect: interrupted` when a triggered fault is meant to cut it short (or leave it out)"),
+                )
+            }
         };
-        Ok(OpSpec { at, op, expect })
+        let id = match &r.id {
+            Some(id) => Some(trigger::check_id(id).map(|()| id.clone()).or_else(|m| self.err(loc, m))?),
+            None => None,
+        };
+        Ok(OpSpec { id, at, op, expect })
     }
 
     /// `cluster.etcd.versions`: one version of the store per member (a mixed cluster), or
@@ -961,8 +1035,51 @@ impl Resolver<'_> {
         let kind = self.fault_kind(r, loc, size)?;
         let get = |key: &str| -> Result<Option<Span>, Error> { crate::fault::api::Params::new(r, size).get(key).or_else(|e| self.param_err(loc, e)) };
         let (at_, for_, every) = (get("at")?, get("for")?, get("every")?);
+        let key_at = |key: &str| r.get(key).map(|v| v.referenced).or(loc);
+        let id = match text(r, "id") {
+            Some(id) => Some(trigger::check_id(&id).map(|()| id).or_else(|m| self.err(key_at("id"), m))?),
+            None => None,
+        };
+        let when = match text(r, "when") {
+            Some(w) => Some(trigger::parse_when(&w).or_else(|m| self.err(key_at("when"), m))?),
+            None => None,
+        };
+        let until = match text(r, "until") {
+            Some(u) => Some(trigger::parse_until(&u).or_else(|m| self.err(key_at("until"), m))?),
+            None => None,
+        };
+        let within = get("within")?;
+        for h in when.iter().map(|w| &w.on).chain(until.iter().filter_map(|u| if let trigger::Until::When(w) = u { Some(&w.on) } else { None })) {
+            if let trigger::Happening::NeedsSnapshot(m) = h {
+                Target::parse(m, size).or_else(|e| self.err(loc, format!("`{h}`: {e}")))?;
+            }
+        }
+        if for_.is_some() && until.is_some() {
+            return self.err(loc, "a fault takes `for` or `until`, not both: `for` heals it after a time, `until` when a condition comes");
+        }
+        if every.is_some() && (when.is_some() || until.is_some()) {
+            return self.err(loc, "a fault with `every` repeats at fixed times: it takes no `when` or `until` (write one fault per trigger)");
+        }
+        if within.is_some() && when.is_none() && until.is_none() {
+            return self.err(key_at("within"), "`within` bounds how long `when` or `until` waits: this fault has neither");
+        }
+        if matches!(within, Some(w) if w.0.is_zero()) {
+            return self.err(key_at("within"), "`within` must be longer than 0s");
+        }
+        let at_ = match (at_, &when) {
+            (Some(a), _) => Some(a),
+            // A triggered fault waits for its trigger from the start.
+            (None, Some(_)) => Some(Span(Duration::ZERO)),
+            (None, None) => None,
+        };
         let Some(at_) = at_ else {
-            return self.err(loc, format!("this `{}` fault has no `at`: say when it starts, e.g. `at: 10s`", kind.name()));
+            return self.err(
+                loc,
+                format!(
+                    "this `{}` fault has no `at`: say when it starts, e.g. `at: 10s` (or `when:` an event, e.g. `when: \"d1 started + 20ms\"`)",
+                    kind.name()
+                ),
+            );
         };
         if at_ >= duration {
             return self.err(loc, format!("this fault starts at {at_}, but the workload lasts {duration}: it would never run"));
@@ -990,7 +1107,7 @@ impl Resolver<'_> {
             }
         };
         kind.check_target(target).or_else(|m| self.err(loc, m))?;
-        Ok(FaultSpec { at: at_, for_, every, target, kind })
+        Ok(FaultSpec { id, at: at_, when, for_, until, within, every, target, kind })
     }
 
     /// A fault entry's kind and parameters, through the kind's own parser (the registry).

@@ -12,7 +12,17 @@ use faultline::schedule::Planned;
 use std::time::{Duration, Instant};
 
 fn planned(kind: FaultKind, target: Target) -> Planned {
-    Planned { id: 0, at: Duration::ZERO, heal_at: None, kind, target, origin: "test".into(), draw: 7, pinned: None }
+    Planned {
+        id: 0,
+        name: None,
+        start: faultline::schedule::Start::At(Duration::ZERO),
+        end: faultline::schedule::End::WorkloadEnd,
+        kind,
+        target,
+        origin: "test".into(),
+        draw: 7,
+        pinned: None,
+    }
 }
 
 #[test]
