@@ -1342,6 +1342,38 @@ mod tests {
     }
 
     #[test]
+    fn triggered_faults_resolve_and_wrong_triggers_are_refused_saying_why() {
+        let ok = "name: x\nworkload: {duration: 30s}\nops:\n  - {id: d1, at: 5s, op: defrag, target: n2, expect: interrupted}\nfaults:\n  - {id: k, when: \"d1 started + 20ms\", for: 2s, kind: kill, target: n2}\n  - {at: 8s, until: snapshot, within: 10s, kind: stop, target: n3}\n  - {at: 2s, when: \"k finished\", until: \"d1 finished + 1s\", kind: pause, target: n1}\n";
+        let s = parse(ok, "s.yaml").unwrap();
+        assert_eq!(s.ops[0].id.as_deref(), Some("d1"));
+        assert_eq!(s.ops[0].expect, OpExpect::Interrupted);
+        let f = &s.faults[0];
+        assert_eq!((f.id.as_deref(), f.at, f.when.as_ref().map(|w| w.to_string())), (Some("k"), Span(Duration::ZERO), Some("d1 started + 20ms".into())));
+        assert_eq!((s.faults[1].until.as_ref().map(|u| u.to_string()), s.faults[1].within), (Some("snapshot".into()), Some(Span(Duration::from_secs(10)))));
+        assert_eq!(s.faults[2].at, Span(Duration::from_secs(2)));
+        // What the scenario.yaml of a run says is read back the same.
+        let again = parse(&serde_saphyr::to_string(&s).unwrap(), "s.yaml").unwrap();
+        assert_eq!(again.faults, s.faults);
+
+        let base = "name: x\nworkload: {duration: 30s}\nops:\n  - {id: d1, at: 5s, op: defrag}\nfaults:\n";
+        let e = |fault: &str| err(&format!("{base}  - {fault}\n"));
+        assert!(e("{when: \"d2 started\", kind: kill, target: n2}").contains("no fault or op has `id: d2`; the ids are d1"));
+        assert!(e("{id: f, when: \"f started\", kind: kill, target: n2}").contains("cannot wait for itself"));
+        assert!(e("{when: \"d1 started\", for: 1s, until: snapshot, kind: stop, target: n2}").contains("`for` or `until`, not both"));
+        assert!(e("{at: 1s, every: 5s, until: snapshot, kind: stop, target: n2}").contains("takes no `when` or `until`"));
+        assert!(e("{at: 1s, for: 1s, within: 5s, kind: stop, target: n2}").contains("`within` bounds how long"));
+        assert!(e("{when: \"n7 needs snapshot\", kind: stop, target: n2}").contains("`n7 needs snapshot`"));
+        assert!(e("{when: \"d1 begins\", kind: stop, target: n2}").contains("the forms are"));
+        assert!(e("{id: n2, at: 1s, kind: stop, target: n2}").contains("a member's name"));
+        assert!(e("{id: d1, at: 1s, kind: stop, target: n2}").contains("`id: d1` is given twice"));
+        let cycle =
+            err(&format!("{base}  - {{id: a, when: \"b started\", kind: stop, target: n2}}\n  - {{id: b, when: \"a finished\", kind: pause, target: n3}}\n"));
+        assert!(cycle.contains("faults wait for each other (a → b)"), "{cycle}");
+        assert!(err("name: x\nops:\n  - {at: 1s, op: defrag, expect: interrupted}\n").contains("give the op an `id:`"));
+        assert!(err("name: x\nops:\n  - {id: d1, at: 1s, op: defrag, expect: interrupted}\n").contains("no fault starts `when: \"d1 started + DELAY\"`"));
+    }
+
+    #[test]
     fn ops_resolve_and_unknown_ones_are_refused_with_a_suggestion() {
         let s = parse("name: x\nops:\n  - {at: 1s, op: compact, keep: 10}\n  - {at: 2s, op: defrag}\n  - {at: 3s, op: move-leader, target: n2}\n  - {at: 4s, op: alarm-disarm}\n", "s.yaml").unwrap();
         let ops: Vec<EtcdOp> = s.ops.iter().map(|o| o.op.clone()).collect();

@@ -28,6 +28,7 @@ mod props;
 mod quota;
 mod records;
 mod report;
+mod triggers;
 mod util;
 mod versions;
 mod watch;
