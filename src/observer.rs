@@ -362,7 +362,10 @@ pub async fn observe(
             for alarmed in &m.corrupt_alarms {
                 if !alarmed_seen.contains(alarmed) {
                     alarmed_seen.push(alarmed.clone());
-                    let detail = format!("{} lists a CORRUPT alarm for {alarmed}", m.member);
+                    let detail = match alarmed.as_str() {
+                        "0" => format!("{} lists a CORRUPT alarm for member 0 (the alarm names no member)", m.member),
+                        a => format!("{} lists a CORRUPT alarm for {a}", m.member),
+                    };
                     let _ = events.send(Event {
                         t,
                         what: EventKind::CorruptionDetected { member: alarmed.clone(), by: crate::events::CorruptionBy::EtcdAlarm, detail, fault: None },

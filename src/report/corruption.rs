@@ -17,7 +17,7 @@ pub struct CorruptFault {
     pub targets: Vec<String>,
     /// When its injection began (the member stopped, then its files changed), s.
     pub injected_s: f64,
-    /// When it healed (the member started on the damaged files), s; absent when it never did.
+    /// When the member started again on the damaged files (the heal), s; absent when it never did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restarted_s: Option<f64>,
     /// What it changed (file, offset, bytes, old and new bytes in hex), as its event says.
@@ -83,8 +83,9 @@ pub fn from_events(events: &[Event]) -> Option<Corruption> {
                 restarted_s: None,
                 changes: r.params.get("changes").cloned().unwrap_or_default(),
             }),
-            EventKind::FaultHeal(r) if r.kind == "corrupt" => {
-                if let Some(f) = faults.iter_mut().rev().find(|f| f.id == r.id && f.restarted_s.is_none()) {
+            // The member's start on its damaged files (the heal's own, timed when it happened).
+            EventKind::MemberStart { member, .. } => {
+                if let Some(f) = faults.iter_mut().rev().find(|f| f.targets.contains(member) && f.restarted_s.is_none() && f.injected_s <= secs(e.t)) {
                     f.restarted_s = Some(secs(e.t));
                 }
             }
@@ -157,7 +158,8 @@ mod tests {
         let ev = |t: i64, what| Event { t, what };
         let events = vec![
             ev(2 * s, EventKind::FaultStart(rec(0, "corrupt"))),
-            ev(5 * s, EventKind::FaultHeal(rec(0, "corrupt"))),
+            ev(5 * s, EventKind::MemberStart { member: "n2".into(), pid: Some(7) }),
+            ev(6 * s, EventKind::FaultHeal(rec(0, "corrupt"))),
             ev(
                 5 * s,
                 EventKind::CorruptionDetected {
