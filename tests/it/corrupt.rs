@@ -23,6 +23,22 @@ fn run(name: &str, yaml: &str) -> (i32, Value, Vec<Value>, std::path::PathBuf, t
     (o.status.code().unwrap_or(-1), summary, events, dir, out, err)
 }
 
+/// Every field of the run's summary.json and events.jsonl is one docs/formats.md names (the
+/// check of tests/it/formats.rs, on a run that has the corruption fields).
+fn all_documented(dir: &std::path::Path, summary: &Value) {
+    use super::formats::{doc, jsonl_names, keys, section, undocumented};
+    let doc = doc();
+    let mut fields = std::collections::BTreeSet::new();
+    keys(summary, &mut fields);
+    let missing = undocumented(section(&doc, "### 3.4"), &fields);
+    assert!(missing.is_empty(), "summary.json fields not in docs/formats.md §3.4: {missing:?}");
+    let (fields, kinds) = jsonl_names(&dir.join("events.jsonl"), "event");
+    let events = section(&doc, "### 3.2");
+    assert!(kinds.iter().all(|k| events.contains(&format!("`{k}`"))), "event kinds not in docs/formats.md §3.2: {kinds:?}");
+    let missing = undocumented(events, &fields);
+    assert!(missing.is_empty(), "event fields not in docs/formats.md §3.2: {missing:?}");
+}
+
 fn hex_bytes(s: &str) -> Vec<u8> {
     s.split_whitespace().filter(|w| *w != "…").map(|w| u8::from_str_radix(w, 16).unwrap()).collect()
 }
@@ -76,6 +92,7 @@ fn a_wal_bitflip_is_proven_and_a_member_that_refuses_it_stays_down_in_a_valid_ru
         assert_eq!(s["consistency"]["consistent"], true, "the others agree: {s}");
         assert!(events.iter().any(|e| e["event"] == "corruption-detected" && e["by"] == "etcd-refused-start" && e["member"] == member));
     }
+    all_documented(&dir, &s);
     let (_, out, _) = util::faultline(&["clean"]);
     assert!(out.contains("nothing to clean"), "{out}");
 }
@@ -95,6 +112,7 @@ fn a_db_bitflip_is_found_by_etcds_periodic_check_and_by_faultlines_hashkv_both_t
     assert!(etcd.is_some_and(|t| t > 0.0), "etcd's periodic check noticed: {}", s["corruption"]);
     assert!(ttd["faultline-hashkv"].as_f64().is_some_and(|t| t > etcd.unwrap_or(0.0) - 1e-9), "faultline's HashKV too: {}", s["corruption"]);
     assert_eq!(s["consistency"]["consistent"], false, "the damaged member's HashKV differs: {}", s["consistency"]);
+    all_documented(&dir, &s);
     let member = changes[0]["member"].as_str().unwrap();
     assert!(s["consistency"]["differences"][0].as_str().unwrap().starts_with(&format!("{member}'s HashKV")), "{}", s["consistency"]);
 }
