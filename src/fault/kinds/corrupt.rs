@@ -698,6 +698,69 @@ mod tests {
         assert!(fault(Mode::Bitflip, 1, None).apply(&p, &mut rng()).unwrap_err().contains("holds no data"));
     }
 
+    /// A small bbolt file as etcd's backend leaves it: meta pages 0 and 1 (the newer names the
+    /// root), a root leaf holding the `key` and `meta` buckets, the `key` bucket's leaf with two
+    /// records, the `meta` bucket's leaf, and a stale copy of a key page that nothing reaches.
+    fn bbolt_file() -> (Vec<u8>, Vec<(u64, u64)>) {
+        const PS: usize = 4096;
+        let mut d = vec![0u8; PS * 7];
+        let put16 = |d: &mut [u8], o: usize, v: u16| d[o..o + 2].copy_from_slice(&v.to_le_bytes());
+        let put32 = |d: &mut [u8], o: usize, v: u32| d[o..o + 4].copy_from_slice(&v.to_le_bytes());
+        let put64 = |d: &mut [u8], o: usize, v: u64| d[o..o + 8].copy_from_slice(&v.to_le_bytes());
+        for (page, txid, root) in [(0usize, 2u64, 3u64), (1, 1, 6)] {
+            let m = page * PS;
+            put64(&mut d, m, page as u64);
+            put16(&mut d, m + 8, 0x04);
+            put32(&mut d, m + 16, 0xED0C_DAED);
+            put32(&mut d, m + 20, 2);
+            put32(&mut d, m + 24, PS as u32);
+            put64(&mut d, m + 32, root);
+            put64(&mut d, m + 64, txid);
+        }
+        // A leaf page at `page` with elements (flags, key, value); the values' file offsets.
+        let leaf = |d: &mut Vec<u8>, page: usize, elems: &[(u32, &[u8], Vec<u8>)]| -> Vec<(u64, u64)> {
+            let p = page * PS;
+            put64(d, p, page as u64);
+            put16(d, p + 8, 0x02);
+            put16(d, p + 10, elems.len() as u16);
+            let mut data = p + 16 + elems.len() * 16;
+            let mut out = Vec::new();
+            for (i, (flags, k, v)) in elems.iter().enumerate() {
+                let e = p + 16 + i * 16;
+                put32(d, e, *flags);
+                put32(d, e + 4, (data - e) as u32);
+                put32(d, e + 8, k.len() as u32);
+                put32(d, e + 12, v.len() as u32);
+                d[data..data + k.len()].copy_from_slice(k);
+                d[data + k.len()..data + k.len() + v.len()].copy_from_slice(v);
+                out.push(((data + k.len()) as u64, v.len() as u64));
+                data += k.len() + v.len();
+            }
+            out
+        };
+        let bucket = |root: u64| -> Vec<u8> { root.to_le_bytes().into_iter().chain([0u8; 8]).collect() };
+        leaf(&mut d, 3, &[(1, b"key", bucket(4)), (1, b"meta", bucket(5))]);
+        let rev = |n: u8| -> Vec<u8> { vec![0, 0, 0, 0, 0, 0, 0, n, b'_', 0, 0, 0, 0, 0, 0, 0, 0] };
+        let values = leaf(&mut d, 4, &[(0, &rev(2), b"\x0a\x02k1value-one".to_vec()), (0, &rev(3), b"\x0a\x02k2value-two".to_vec())]);
+        leaf(&mut d, 5, &[(0, b"consistent_index", vec![0, 0, 0, 0, 0, 0, 0, 9])]);
+        // The old tree (meta 1's): a stale copy of the key page, reached from no current root.
+        leaf(&mut d, 6, &[(1, b"key", bucket(2))]);
+        (d, values)
+    }
+
+    #[test]
+    fn in_a_bbolt_file_the_values_of_etcds_key_bucket_are_found_from_the_newest_meta() {
+        let (d, values) = bbolt_file();
+        assert_eq!(bbolt::key_values(&d), Some(values.clone()), "the two records of the key bucket, not the meta bucket's");
+        assert_eq!(bbolt::key_values(&[0u8; 8192]), None, "not a bbolt file");
+        // The default offset lands on the last byte of one of those records.
+        let (_dir, p) = file_with(&d);
+        for seed in 0..8 {
+            let c = fault(Mode::Bitflip, 1, None).apply(&p, &mut ChaCha8Rng::seed_from_u64(seed)).unwrap();
+            assert!(values.iter().any(|(at, len)| c.offset == at + len - 1), "seed {seed}: offset {} is not the last byte of a value {values:?}", c.offset);
+        }
+    }
+
     #[test]
     fn files_are_named_by_what_they_are_to_etcd() {
         assert_eq!(what_of(&["member/wal/0000000000000000-0000000000000000.wal".into()]), "WAL");
