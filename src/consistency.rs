@@ -38,6 +38,11 @@ pub struct Consistency {
     /// refused`); empty when every member answered.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub not_compared: Vec<String>,
+    /// Members left out of the comparison by design, and why: a member that refused to
+    /// start on files a `corrupt` fault damaged stays down, and the check compares the
+    /// others (`n2 not compared: it refused to start on its corrupted WAL (...)`).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub skipped: Vec<String>,
     /// Seconds spent waiting for members to catch up.
     pub waited_s: f64,
 }
@@ -125,7 +130,7 @@ pub async fn check(endpoints: &[Endpoint], wait: Duration) -> Consistency {
     let differences = differences(&members, revision);
     let not_compared = not_compared(&members);
     let complete = !members.is_empty() && not_compared.is_empty();
-    Consistency { consistent: complete && differences.is_empty(), revision, members, differences, not_compared, waited_s }
+    Consistency { consistent: complete && differences.is_empty(), revision, members, differences, not_compared, skipped: Vec::new(), waited_s }
 }
 
 /// Every member's revision (its status's header), or why it did not answer.
@@ -179,6 +184,28 @@ async fn figures_at(mut conn: Client, rev: i64) -> (Option<u32>, Option<i64>, Op
     };
     let error = (!errors.is_empty()).then(|| errors.join("; "));
     (hash, keys, error)
+}
+
+/// The members whose HashKV differs from the largest group's (all of them when no group is
+/// largest): the members faultline's own check says hold other data. Empty when the hashes
+/// agree.
+pub fn hash_outliers(members: &[MemberFigures]) -> Vec<String> {
+    let mut groups: Vec<(u32, Vec<&str>)> = Vec::new();
+    for m in members {
+        if let Some(h) = m.hash {
+            match groups.iter_mut().find(|(g, _)| *g == h) {
+                Some((_, n)) => n.push(&m.member),
+                None => groups.push((h, vec![&m.member])),
+            }
+        }
+    }
+    if groups.len() <= 1 {
+        return Vec::new();
+    }
+    let largest = groups.iter().map(|(_, n)| n.len()).max().unwrap_or(0);
+    let majority: Vec<u32> = groups.iter().filter(|(_, n)| n.len() == largest).map(|(h, _)| *h).collect();
+    let keep = |h: u32| majority.len() == 1 && majority[0] == h;
+    groups.iter().filter(|(h, _)| !keep(*h)).flat_map(|(_, n)| n.iter().map(|s| s.to_string())).collect()
 }
 
 /// The members whose figures are incomplete, and why: `n2 did not answer: connection refused`.
@@ -335,10 +362,20 @@ mod tests {
             differences: differences(&members, Some(10)),
             not_compared: not_compared(&members),
             members,
+            skipped: Vec::new(),
             waited_s: 0.0,
         };
         assert!(!c.diverged());
         assert_eq!(c.answer(), None, "not known, not false");
+    }
+
+    #[test]
+    fn the_member_with_another_hash_is_the_outlier() {
+        let members = [figures("n1", 10, 1, 1), figures("n2", 10, 9, 1), figures("n3", 10, 1, 1)];
+        assert_eq!(hash_outliers(&members), ["n2"]);
+        assert!(hash_outliers(&members[..1]).is_empty());
+        let tie = [figures("n1", 10, 1, 1), figures("n2", 10, 9, 1)];
+        assert_eq!(hash_outliers(&tie), ["n1", "n2"], "no majority: both named");
     }
 
     #[test]

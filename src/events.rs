@@ -154,11 +154,52 @@ pub enum EventKind {
         /// Its log line.
         evidence: String,
     },
+    /// Someone noticed corrupted data: etcd itself (a member refused to start on its files, a
+    /// `CORRUPT` alarm, a corruption line in a member's log) or faultline's own HashKV
+    /// comparison after the run.
+    CorruptionDetected {
+        /// The member whose data is corrupt (for an alarm: the member it names; for a log
+        /// line: the member that logged it).
+        member: String,
+        /// Who noticed.
+        by: CorruptionBy,
+        /// What was said: etcd's own words, or the HashKV difference.
+        detail: String,
+        /// The `corrupt` fault it follows, when one did it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fault: Option<usize>,
+    },
     /// Anything else worth knowing.
     Note {
         /// The note.
         message: String,
     },
+}
+
+/// Who noticed corrupted data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CorruptionBy {
+    /// The member's etcd exited when started on its files.
+    EtcdRefusedStart,
+    /// A `CORRUPT` alarm in a member's status.
+    EtcdAlarm,
+    /// A line of a member's log (`found data inconsistency with peers`, `found hash mismatch`).
+    EtcdLog,
+    /// faultline's HashKV comparison after the run (src/consistency.rs).
+    FaultlineHashkv,
+}
+
+impl CorruptionBy {
+    /// As events.jsonl writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CorruptionBy::EtcdRefusedStart => "etcd-refused-start",
+            CorruptionBy::EtcdAlarm => "etcd-alarm",
+            CorruptionBy::EtcdLog => "etcd-log",
+            CorruptionBy::FaultlineHashkv => "faultline-hashkv",
+        }
+    }
 }
 
 /// A fault as injected or healed, with the evidence that it took effect.

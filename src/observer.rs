@@ -36,11 +36,24 @@ pub struct MemberStatus {
     pub version: String,
     /// Why it did not answer.
     pub error: Option<String>,
+    /// The members a `CORRUPT` alarm names, as its status lists the cluster's alarms (by
+    /// name; a member id in hex when the name is not known).
+    pub corrupt_alarms: Vec<String>,
 }
 
 impl MemberStatus {
     fn unreachable(member: &str, error: String) -> Self {
-        Self { member: member.to_string(), reachable: false, leader: None, term: 0, raft_index: 0, revision: 0, version: String::new(), error: Some(error) }
+        Self {
+            member: member.to_string(),
+            reachable: false,
+            leader: None,
+            term: 0,
+            raft_index: 0,
+            revision: 0,
+            version: String::new(),
+            error: Some(error),
+            corrupt_alarms: Vec::new(),
+        }
     }
 
     /// The member's answer in words, for messages: `leader n1 at term 2`.
@@ -143,6 +156,19 @@ impl VersionWatch {
         }
         let from = self.cluster.replace(version.to_string());
         Some(EventKind::ClusterVersion { version: version.to_string(), from })
+    }
+}
+
+/// The member id a `CORRUPT` alarm in a status's `errors` names: etcd lists each alarm as
+/// `memberID:<decimal id> alarm:CORRUPT `, and leaves `memberID` out when it is 0 (etcd
+/// 3.4's periodic check raises its alarm "by peer 0").
+pub fn corrupt_alarm(error: &str) -> Option<u64> {
+    if !error.contains("CORRUPT") {
+        return None;
+    }
+    match error.split("memberID:").nth(1) {
+        Some(rest) => rest.split_whitespace().next()?.parse().ok(),
+        None => Some(0),
     }
 }
 
@@ -254,6 +280,15 @@ impl Poller {
                     revision: status.header().map(|h| h.revision()).unwrap_or(0),
                     version: status.version().to_string(),
                     error: None,
+                    corrupt_alarms: status
+                        .errors()
+                        .iter()
+                        .filter_map(|e| corrupt_alarm(e))
+                        .map(|id| match id {
+                            0 => "0".to_string(),
+                            id => self.names.get(&id).cloned().unwrap_or_else(|| format!("{id:x}")),
+                        })
+                        .collect(),
                 },
                 Err((e, _)) => MemberStatus::unreachable(&ep.member, e),
             })
@@ -296,6 +331,7 @@ pub async fn observe(
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut last: Option<Leader> = None;
     let mut versions = VersionWatch::default();
+    let mut alarmed_seen: Vec<String> = Vec::new();
     let mut round = 0u64;
     loop {
         tokio::select! {
@@ -322,6 +358,21 @@ pub async fn observe(
             last = leader.clone();
         }
         let t = i64::try_from(at_ns).unwrap_or(i64::MAX);
+        for m in &members {
+            for alarmed in &m.corrupt_alarms {
+                if !alarmed_seen.contains(alarmed) {
+                    alarmed_seen.push(alarmed.clone());
+                    let detail = match alarmed.as_str() {
+                        "0" => format!("{} lists a CORRUPT alarm for member 0 (the alarm names no member)", m.member),
+                        a => format!("{} lists a CORRUPT alarm for {a}", m.member),
+                    };
+                    let _ = events.send(Event {
+                        t,
+                        what: EventKind::CorruptionDetected { member: alarmed.clone(), by: crate::events::CorruptionBy::EtcdAlarm, detail, fault: None },
+                    });
+                }
+            }
+        }
         let changed = versions.members(&members);
         let look = round % CLUSTER_VERSION_EVERY == 0 || !changed.is_empty();
         for what in changed {
@@ -374,6 +425,14 @@ pub async fn wait_for_leader(endpoints: &[Endpoint], timeout: Duration) -> Resul
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_corrupt_alarm_names_its_member_by_id() {
+        assert_eq!(corrupt_alarm("memberID:10276657743932975437 alarm:CORRUPT "), Some(10276657743932975437));
+        assert_eq!(corrupt_alarm("memberID:1 alarm:NOSPACE "), None);
+        assert_eq!(corrupt_alarm("alarm:CORRUPT "), Some(0), "member 0 is left out of the text");
+        assert_eq!(corrupt_alarm("etcdserver: no leader"), None);
+    }
+
     fn status(member: &str, leader: Option<&str>, term: u64) -> MemberStatus {
         MemberStatus {
             member: member.into(),
@@ -384,6 +443,7 @@ mod tests {
             revision: 5,
             version: "3.4.23".into(),
             error: None,
+            corrupt_alarms: Vec::new(),
         }
     }
 

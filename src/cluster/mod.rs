@@ -253,6 +253,7 @@ pub fn shared_flags(run_id: &str, spec: &spec::ClusterSpec, members: &[Member]) 
         format!("--snapshot-count={}", e.snapshot_count),
         format!("--quota-backend-bytes={}", e.quota_backend_bytes.0),
     ];
+    flags.extend(e.corrupt_checks.flags().into_iter().map(|(_, f)| f));
     flags.extend(e.extra_args.iter().cloned());
     flags
 }

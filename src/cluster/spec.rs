@@ -121,6 +121,45 @@ pub struct EtcdSpec {
     pub quota_backend_bytes: Size,
     /// Passed through to every member.
     pub extra_args: Vec<String>,
+    /// etcd's own corruption checks.
+    pub corrupt_checks: CorruptChecks,
+}
+
+/// etcd's own corruption checks (`cluster.etcd.initial_corrupt_check`, `corrupt_check_time`,
+/// `compact_hash_check`), off unless a scenario turns them on.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CorruptChecks {
+    /// `--experimental-initial-corrupt-check`: a member compares its HashKV with its peers'
+    /// before it serves, and exits on a mismatch.
+    pub initial: bool,
+    /// `--experimental-corrupt-check-time`: the leader compares every member's HashKV this
+    /// often and raises a `CORRUPT` alarm on a mismatch.
+    pub period: Option<Span>,
+    /// `--experimental-compact-hash-check-enabled` (etcd 3.5.5 and later): the leader compares
+    /// the hashes members record at each compaction.
+    pub compact_hash: bool,
+}
+
+impl CorruptChecks {
+    /// The flags, each with the scenario key that asks for it.
+    pub fn flags(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        if self.initial {
+            out.push(("initial_corrupt_check", "--experimental-initial-corrupt-check=true".to_string()));
+        }
+        if let Some(p) = self.period {
+            out.push(("corrupt_check_time", format!("--experimental-corrupt-check-time={}ms", p.0.as_millis())));
+        }
+        if self.compact_hash {
+            out.push(("compact_hash_check", "--experimental-compact-hash-check-enabled=true".to_string()));
+        }
+        out
+    }
+
+    /// Whether any is on.
+    pub fn any(&self) -> bool {
+        !self.flags().is_empty()
+    }
 }
 
 /// As a scenario writes it: with a `version`, no `binary` or `image` (they follow from it,
@@ -146,6 +185,16 @@ impl Serialize for EtcdSpec {
         m.serialize_entry("quota_backend_bytes", &self.quota_backend_bytes)?;
         if !self.extra_args.is_empty() {
             m.serialize_entry("extra_args", &self.extra_args)?;
+        }
+        let c = &self.corrupt_checks;
+        if c.initial {
+            m.serialize_entry("initial_corrupt_check", &true)?;
+        }
+        if let Some(p) = &c.period {
+            m.serialize_entry("corrupt_check_time", p)?;
+        }
+        if c.compact_hash {
+            m.serialize_entry("compact_hash_check", &true)?;
         }
         m.end()
     }

@@ -67,6 +67,10 @@ pub fn explain(s: &Scenario, seed: u64, seed_given: bool) -> String {
         e.quota_backend_bytes,
         if e.extra_args.is_empty() { String::new() } else { format!(", extra {}", e.extra_args.join(" ")) }
     );
+    if e.corrupt_checks.any() {
+        let keys: Vec<String> = e.corrupt_checks.flags().into_iter().map(|(k, f)| format!("{k} ({f})")).collect();
+        let _ = writeln!(o, "  checks  : etcd's own corruption checks: {}", keys.join(", "));
+    }
     let w = &s.workload;
     let mix = match &w.load {
         crate::scenario::Load::Register(m) => format!("read {:.0}% / write {:.0}% / cas {:.0}%", m.read * 100.0, m.write * 100.0, m.cas * 100.0),

@@ -176,12 +176,15 @@ pub struct Healed {
     pub proof: String,
     /// Member events it caused (a killed member restarted).
     pub events: Vec<EventKind>,
+    /// Events it caused with when they happened, for a heal that takes a while (a member
+    /// watched after its start): recorded at that time, not when the heal is done.
+    pub timed: Vec<(std::time::Instant, EventKind)>,
 }
 
 impl Healed {
     /// A heal with a proof and no member events.
     pub fn proof(proof: impl Into<String>) -> Self {
-        Healed { proof: proof.into(), events: Vec::new() }
+        Healed { proof: proof.into(), events: Vec::new(), timed: Vec::new() }
     }
 }
 

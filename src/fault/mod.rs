@@ -100,8 +100,18 @@ impl Injected {
         self.planned.kind.home()
     }
 
-    /// Undo the fault and prove it is undone.
+    /// Undo the fault and prove it is undone: the record and the member events (those the
+    /// heal timed itself last).
     pub fn heal(&self, backend: &dyn Backend, layers: &Layers) -> Result<(FaultRecord, Vec<EventKind>), Error> {
+        let (rec, mut events, timed) = self.heal_timed(backend, layers)?;
+        events.extend(timed.into_iter().map(|(_, e)| e));
+        Ok((rec, events))
+    }
+
+    /// [`Injected::heal`], with the events the heal timed itself apart (see
+    /// [`api::Healed::timed`]).
+    #[allow(clippy::type_complexity)]
+    pub fn heal_timed(&self, backend: &dyn Backend, layers: &Layers) -> Result<(FaultRecord, Vec<EventKind>, Vec<(std::time::Instant, EventKind)>), Error> {
         let mut rec = self.record.clone();
         rec.proven_t = None;
         let what = format!("healing fault #{} ({})", self.planned.id, self.planned.kind);
@@ -118,7 +128,7 @@ impl Injected {
         let mut active = self.active.lock().map_err(|_| Error::Harness(format!("{what}: the fault's state was poisoned")))?;
         let healed = active.heal(&cx).map_err(|e| e.context(&what))?;
         rec.proof = healed.proof;
-        Ok((rec, healed.events))
+        Ok((rec, healed.events, healed.timed))
     }
 }
 

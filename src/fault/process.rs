@@ -28,7 +28,7 @@ struct InForce(ProcessFault);
 impl Active for InForce {
     fn heal(&mut self, cx: &Cx<'_>) -> Result<Healed, Error> {
         let (proof, events) = heal(cx.backend, self.0, &cx.targets)?;
-        Ok(Healed { proof, events })
+        Ok(Healed { proof, events, timed: Vec::new() })
     }
 }
 
@@ -41,7 +41,7 @@ pub fn inject(cx: &Cx<'_>, fault: ProcessFault) -> Result<Applied, Error> {
 }
 
 /// Signal every target; returns the proof and the member events.
-fn signal(backend: &dyn Backend, fault: ProcessFault, targets: &[String]) -> Result<(String, Vec<EventKind>), Error> {
+pub fn signal(backend: &dyn Backend, fault: ProcessFault, targets: &[String]) -> Result<(String, Vec<EventKind>), Error> {
     let mut proofs = Vec::new();
     let mut events = Vec::new();
     for t in targets {
@@ -133,4 +133,47 @@ fn wait_for(backend: &dyn Backend, member: &str, want: MemberState, timeout: Dur
         }
         std::thread::sleep(Duration::from_millis(5));
     }
+}
+
+/// How a member started on its own data came up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Restarted {
+    /// It started and was still running after the watch.
+    Up {
+        /// Its process id.
+        pid: u32,
+    },
+    /// Its etcd exited during the watch; the line of its log that says why.
+    Refused {
+        /// The process id it had.
+        pid: u32,
+        /// etcd's fatal line ([`crate::ops::restart::last_words`]), or that its log says nothing.
+        words: String,
+        /// How long after the start it was seen gone.
+        after: Duration,
+        /// When it was seen gone.
+        at: Instant,
+    },
+}
+
+/// Start a member that is down on its data and watch it for `watch`: whether it stays up or
+/// its etcd exits (refuses to start), with etcd's own words. The member events (started, and
+/// stopped when it exited) are pushed on `events` with when they happened.
+pub fn start_watched(backend: &dyn Backend, member: &str, watch: Duration, events: &mut Vec<(Instant, EventKind)>) -> Result<Restarted, Error> {
+    let pid = backend.start(member)?;
+    let start = Instant::now();
+    events.push((start, EventKind::MemberStart { member: member.to_string(), pid: Some(pid) }));
+    while start.elapsed() < watch {
+        std::thread::sleep(Duration::from_millis(50));
+        if backend.state(member) == MemberState::Down {
+            let gone = Instant::now();
+            let after = gone - start;
+            // Its last lines may still be on their way to the log.
+            std::thread::sleep(Duration::from_millis(200));
+            let words = crate::ops::restart::last_words(&backend.log_tail(member, 80)).unwrap_or_else(|| "its log says nothing about why".to_string());
+            events.push((gone, EventKind::MemberStop { member: member.to_string(), how: "exited on start".to_string() }));
+            return Ok(Restarted::Refused { pid, words, after, at: gone });
+        }
+    }
+    Ok(Restarted::Up { pid })
 }

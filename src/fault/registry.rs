@@ -19,6 +19,7 @@ pub const ALL: &[&Kind] = &[
     &cpu_stress::KIND,
     &cpu_limit::KIND,
     &mem_stress::KIND,
+    &corrupt::KIND,
 ];
 
 /// Kinds named in the design but not built yet: refused with "not supported yet", never

@@ -161,6 +161,28 @@ pub fn last_words(log: &str) -> Option<String> {
     })
 }
 
+/// The first line of an etcd log that says etcd found corrupted data, in either log format:
+/// its corruption checks' findings (`found data inconsistency with peers`, `found hash
+/// mismatch`), a `CORRUPT` alarm, a corrupted file (`corrupted snapshot file`, a WAL's
+/// `crc mismatch`). The checks' own progress lines (`starting initial corruption check`,
+/// `enabled corruption checking`) are not findings, and neither are paths (`data dir =
+/// /tmp/corrupt-runs/...`): words with a `/` are not read.
+pub fn corruption_line(log: &str) -> Option<String> {
+    log.lines()
+        .map(str::trim)
+        .find(|l| {
+            let words: Vec<&str> = l.split(|c: char| c.is_whitespace() || c == '"' || c == ',').filter(|w| !w.contains('/')).collect();
+            let text = words.join(" ");
+            let low = text.to_ascii_lowercase();
+            low.contains("data inconsistency")
+                || low.contains("hash mismatch")
+                || low.contains("crc mismatch")
+                || text.contains("CORRUPT")
+                || low.contains("corrupted")
+        })
+        .map(|l| l.chars().take(400).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,5 +207,18 @@ mod tests {
 {"level":"fatal","ts":"2026","caller":"etcdmain/etcd.go:204","msg":"discovery failed","error":"member has already been bootstrapped"}"#;
         assert_eq!(last_words(v35).as_deref(), Some("discovery failed: member has already been bootstrapped"));
         assert_eq!(last_words("all is well\n"), None);
+    }
+
+    #[test]
+    fn corruption_lines_are_findings_not_progress() {
+        let quiet = "2026-12-03 10:00:00.1 I | etcdserver: n2 starting initial corruption check with timeout 5s...\n\
+                     {\"level\":\"info\",\"msg\":\"enabled corruption checking\",\"interval\":\"10s\"}\n\
+                     {\"level\":\"info\",\"msg\":\"initial corruption checking passed; no corruption\"}\n";
+        assert_eq!(corruption_line(quiet), None);
+        assert_eq!(corruption_line("2026-12-03 14:31:26.981800 I | embed: data dir = /tmp/corrupt-runs/wal1/data/n1"), None, "a path is not a finding");
+        let found = format!("{quiet}{{\"level\":\"error\",\"msg\":\"found hash mismatch\",\"remote-peer-id\":\"ab\"}}\n");
+        assert!(corruption_line(&found).unwrap().contains("found hash mismatch"));
+        assert!(corruption_line("2026 C | etcdmain: 8e9e05c52164694d found data inconsistency with peers").is_some());
+        assert!(corruption_line("2026 E | etcdserver: alarm CORRUPT raised").is_some());
     }
 }

@@ -140,7 +140,19 @@ impl RunSettings {
             }
         };
         if let Some(etcd) = yaml.pointer("/cluster/etcd").and_then(|v| v.as_object()) {
-            for key in ["version", "binary", "image", "heartbeat_interval", "election_timeout", "snapshot_count", "quota_backend_bytes", "extra_args"] {
+            for key in [
+                "version",
+                "binary",
+                "image",
+                "heartbeat_interval",
+                "election_timeout",
+                "snapshot_count",
+                "quota_backend_bytes",
+                "extra_args",
+                "initial_corrupt_check",
+                "corrupt_check_time",
+                "compact_hash_check",
+            ] {
                 if let Some(v) = etcd.get(key) {
                     let shown = match v {
                         serde_json::Value::Array(a) => a.iter().map(val).collect::<Vec<_>>().join(" "),
@@ -469,6 +481,25 @@ fn page(sum: &Summary, tl: &Timeline, b: &Buckets, run: &RunSettings, has_violat
     term_jumps(&mut o, tl);
     error_table(&mut o, sum);
     member_table(&mut o, b);
+    if let Some(c) = &sum.corruption {
+        o.push_str("<h2>Corruption <small>who noticed, how soon after the fault</small></h2>\n");
+        let _ = writeln!(o, "<p class=\"corruption\">{}</p>", esc(&c.line()));
+        o.push_str("<table class=\"corruption\"><thead><tr><th>t (s)</th><th>by</th><th>member</th><th>after injection (s)</th><th>after restart (s)</th><th>what was said</th></tr></thead><tbody>\n");
+        let opt = |v: Option<f64>| v.map_or_else(|| "—".to_string(), |x| format!("{x:.2}"));
+        for d in &c.detections {
+            let _ = writeln!(
+                o,
+                "<tr><td class=\"num\">{:.2}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+                d.t_s,
+                d.by.as_str(),
+                esc(&d.member),
+                opt(d.after_injection_s),
+                opt(d.after_restart_s),
+                esc(&d.detail)
+            );
+        }
+        o.push_str("</tbody></table>\n");
+    }
     consistency_table(&mut o, sum);
     watch_table(&mut o, sum);
     logs(&mut o, run);
@@ -1032,6 +1063,9 @@ fn consistency_table(o: &mut String, s: &Summary) {
         format!("could not compare the members (not diverged): {}", c.not_compared.join("; "))
     };
     let _ = writeln!(o, "<p class=\"consistency\">{} <small>(waited {:.2} s)</small></p>", esc(&verdict), c.waited_s);
+    if !c.skipped.is_empty() {
+        let _ = writeln!(o, "<p class=\"consistency\">Left out by design: {}</p>", esc(&c.skipped.join("; ")));
+    }
     o.push_str("<table class=\"consistency\"><thead><tr><th>member</th><th>revision</th><th>HashKV</th><th>keys</th><th>error</th></tr></thead><tbody>\n");
     let opt = |v: Option<String>| v.unwrap_or_else(|| "—".to_string());
     for m in &c.members {

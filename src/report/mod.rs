@@ -2,6 +2,7 @@
 //! from the history, events and checks; [`table`] renders it for the terminal;
 //! [`html`] draws `report.html`; [`progress`] is the live bar while the workload runs; [`junit`] is JUnit XML for CI. None of them touch the cluster.
 
+pub mod corruption;
 pub mod html;
 pub mod junit;
 pub mod progress;

@@ -427,6 +427,10 @@ pub struct Summary {
     /// The epochs the history was checked as, when it was split at restores.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub epochs: Vec<EpochCheck>,
+    /// The `corrupt` faults and who noticed them when (etcd, faultline's HashKV); absent
+    /// when the run had none and nobody noticed corruption.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub corruption: Option<super::corruption::Corruption>,
 }
 
 impl Summary {
@@ -700,6 +704,7 @@ pub fn build(input: &SummaryInput) -> Summary {
         faultline_version: env!("CARGO_PKG_VERSION").to_string(),
         restores: Vec::new(),
         epochs: Vec::new(),
+        corruption: super::corruption::from_events(input.events),
     };
     summary.set_verdict(&verdict);
     summary
@@ -967,6 +972,7 @@ pub(crate) mod tests {
             members: vec![MemberFigures { member: "n1".into(), revision: Some(9), hash: Some(1), keys: Some(1), error: None }],
             differences: vec![],
             not_compared: vec![],
+            skipped: Vec::new(),
             waited_s: 0.0,
         };
         let mut i = input(&sc, &h, &[], S);

@@ -266,7 +266,14 @@ pub fn render(s: &Summary) -> String {
         let _ = writeln!(out, "              checked as {n} epochs split at the restores: {}", each.join(", "));
     }
 
+    if let Some(c) = &s.corruption {
+        let _ = writeln!(out, "corruption   {}", c.line());
+    }
+
     // Consistency.
+    if let Some(c) = s.consistency.as_ref().filter(|c| !c.skipped.is_empty()) {
+        let _ = writeln!(out, "consistency  left out by design: {}", c.skipped.join("; "));
+    }
     match &s.consistency {
         None => out.push_str("consistency  not measured\n"),
         Some(c) => {
@@ -390,6 +397,7 @@ mod tests {
                 ],
                 differences: vec![],
                 not_compared: vec![],
+                skipped: Vec::new(),
                 waited_s: 0.2,
             }),
             gates: vec![
@@ -425,6 +433,7 @@ mod tests {
             started_at: "2026-11-23T17:05:12Z".into(),
             faultline_version: "0.1.0".into(),
             restores: vec![],
+            corruption: None,
             epochs: vec![],
         }
     }

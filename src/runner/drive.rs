@@ -50,7 +50,7 @@ pub(super) async fn drive(ctx: &Ctx, s: &Scenario, seed: u64, plan: &[Planned], 
     let mut consistency = None;
     let mut workload_end_ns = 0;
     if ready && !interrupted {
-        let mut w = Workload::start(ctx, s, seed, run_dir, clock, &mut recorders, &mut invalid).await?;
+        let mut w = Workload::start(ctx, s, seed, plan, run_dir, clock, &mut recorders, &mut invalid).await?;
         let walked = w.walk.run(plan, &s.ops, &mut w.in_force, &mut invalid).await;
         let walked = match walked {
             Ok(walked) => walked,
@@ -79,15 +79,20 @@ struct Workload<'a> {
     observer: JoinHandle<()>,
     observer_stop: CancellationToken,
     watchers: Option<Watchers>,
+    /// Reads the members' logs for etcd's own words about corruption, when the scenario has
+    /// a `corrupt` fault or turns etcd's corruption checks on.
+    log_watch: Option<LogWatch>,
 }
 
 impl<'a> Workload<'a> {
     /// Clock zero: the observer, then the watchers (from the revision before the workload's
     /// first write), then the workload.
+    #[allow(clippy::too_many_arguments)]
     async fn start(
         ctx: &'a Ctx,
         s: &Scenario,
         seed: u64,
+        plan: &[Planned],
         run_dir: &Path,
         clock: Clock,
         recorders: &mut Recorders,
@@ -105,6 +110,8 @@ impl<'a> Workload<'a> {
             Some(tx) => start_watchers(ctx, s, seed, &endpoints, &prefix, clock, tx.clone(), invalid).await?,
             None => None,
         };
+        let corrupting = s.cluster.etcd.corrupt_checks.any() || plan.iter().any(|p| p.kind.name() == "corrupt");
+        let log_watch = corrupting.then(|| LogWatch::start(ctx.backend.clone(), ctx.sink.clone()));
         ctx.sink.emit(EventKind::WorkloadStart { clients: s.workload.clients });
         // The workload passes this gate before each operation; a snapshot-restore closes it.
         let gate = Arc::new(workload::PauseGate::default());
@@ -122,7 +129,7 @@ impl<'a> Workload<'a> {
             })
         };
         let walk = Walk { ctx, clock, view, rosters, snapshots, stats, end: s.workload.duration.0 };
-        Ok(Workload { walk, endpoints, in_force: InForce::default(), workload, workload_stop, observer, observer_stop, watchers })
+        Ok(Workload { walk, endpoints, in_force: InForce::default(), workload, workload_stop, observer, observer_stop, watchers, log_watch })
     }
 
     /// The workload ends (its operations in flight drain, each bounded by `op_timeout`),
@@ -145,8 +152,24 @@ impl<'a> Workload<'a> {
         let mut consistency = None;
         if !interrupted {
             ctx.sink.say("workload done, faults healed: checking that the members agree (revision, HashKV, keys)...");
-            let eps = self.walk.rosters.all.current();
-            consistency = Some(ctx.client_rt.spawn(async move { crate::consistency::check(&eps, CATCH_UP).await }).await.map_err(Error::harness)?);
+            // A member that refused to start on files a `corrupt` fault damaged stays down by
+            // design: the others are compared, and the check says it left it out.
+            let refused = refused_members(ctx);
+            let eps: Vec<_> = self.walk.rosters.all.current().into_iter().filter(|e| !refused.iter().any(|(m, _)| *m == e.member)).collect();
+            let mut c = ctx.client_rt.spawn(async move { crate::consistency::check(&eps, CATCH_UP).await }).await.map_err(Error::harness)?;
+            c.skipped = refused.into_iter().map(|(m, why)| format!("{m} not compared: {why}; it stays down")).collect();
+            for member in crate::consistency::hash_outliers(&c.members) {
+                ctx.sink.emit(EventKind::CorruptionDetected {
+                    member,
+                    by: crate::events::CorruptionBy::FaultlineHashkv,
+                    detail: c.differences.join("; "),
+                    fault: None,
+                });
+            }
+            consistency = Some(c);
+        }
+        if let Some(w) = self.log_watch {
+            w.stop();
         }
         // The watch streams deliver the newest revision (bounded), then stop: before the
         // keys of an attached cluster are deleted, which they would see.
@@ -207,6 +230,66 @@ async fn start_watchers(
             invalid.push(format!("the watch workload could not read the revision to watch from: {e}"));
             Ok(None)
         }
+    }
+}
+
+/// The members down because they refused to start on files a `corrupt` fault damaged, with
+/// etcd's words: the `corruption-detected` events of the heals, for members still down.
+fn refused_members(ctx: &Ctx) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for e in ctx.sink.events() {
+        if let EventKind::CorruptionDetected { member, by: crate::events::CorruptionBy::EtcdRefusedStart, detail, .. } = e.what {
+            if ctx.backend.state(&member) == crate::cluster::MemberState::Down && !out.iter().any(|(m, _)| *m == member) {
+                out.push((member, detail));
+            }
+        }
+    }
+    out
+}
+
+/// How often the members' logs are read for corruption lines.
+const LOG_WATCH_EVERY: Duration = Duration::from_millis(500);
+
+/// A thread that reads every member's log (the backend's `log_tail`: a file for a process,
+/// the engine's log for a container) every [`LOG_WATCH_EVERY`] and records the first line of
+/// each member that says etcd found corruption ([`crate::ops::restart::corruption_line`]) as
+/// a `corruption-detected` event by `etcd-log`.
+struct LogWatch {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl LogWatch {
+    fn start(backend: Arc<dyn crate::cluster::Backend>, sink: Arc<super::sink::EventSink>) -> Self {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let s2 = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut told: Vec<String> = Vec::new();
+            while !s2.load(std::sync::atomic::Ordering::Relaxed) {
+                for m in backend.members() {
+                    if told.contains(&m.name) {
+                        continue;
+                    }
+                    if let Some(line) = crate::ops::restart::corruption_line(&backend.log_tail(&m.name, 400)) {
+                        sink.emit(EventKind::CorruptionDetected {
+                            member: m.name.clone(),
+                            by: crate::events::CorruptionBy::EtcdLog,
+                            detail: format!("{}'s log: {line}", m.name),
+                            fault: None,
+                        });
+                        told.push(m.name);
+                    }
+                }
+                std::thread::sleep(LOG_WATCH_EVERY);
+            }
+        });
+        LogWatch { stop, thread }
+    }
+
+    /// One last look happens at most [`LOG_WATCH_EVERY`] later; then the thread is joined.
+    fn stop(self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let _ = self.thread.join();
     }
 }
 

@@ -135,10 +135,18 @@ impl InForce {
 pub(super) async fn heal_one(ctx: &Ctx, inj: Injected, invalid: &mut Vec<String>) -> Result<(), Error> {
     let (b, l) = (ctx.backend.clone(), ctx.layers.clone());
     let i2 = inj.clone();
-    let r = tokio::task::spawn_blocking(move || i2.heal(b.as_ref(), &l)).await.map_err(|e| Error::harness(format!("heal task failed: {e}")))?;
+    let r = tokio::task::spawn_blocking(move || i2.heal_timed(b.as_ref(), &l)).await.map_err(|e| Error::harness(format!("heal task failed: {e}")))?;
     match r {
-        Ok((rec, evs)) => {
+        Ok((rec, evs, timed)) => {
             ctx.sink.say(&format!("{:>7.2}s  healed #{} {}: {}", ctx.sink.now_s(), inj.planned.id, inj.planned.kind, rec.proof));
+            // Events the heal timed itself (a member watched after its start) go at their time.
+            let (now, now_t) = (std::time::Instant::now(), ctx.sink.now_t());
+            for (at, what) in timed {
+                match now_t {
+                    Some(t) => ctx.sink.record(Event { t: t - now.saturating_duration_since(at).as_nanos() as i64, what }),
+                    None => ctx.sink.emit(what),
+                }
+            }
             for e in evs {
                 ctx.sink.emit(e);
             }

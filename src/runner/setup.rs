@@ -169,6 +169,30 @@ fn versions_preflight(s: &Scenario, backend_kind: &str) -> Result<(), Error> {
     for (m, b) in &starts {
         refuse(b, shared, &format!("member {m}"), "cluster.etcd.extra_args")?;
     }
+    // etcd's corruption checks: each flag asked of each binary, refused with the key.
+    let checks = e.corrupt_checks.flags();
+    let mut asked: Vec<&std::path::PathBuf> = Vec::new();
+    for (m, b) in &starts {
+        if asked.contains(&b) || checks.is_empty() {
+            continue;
+        }
+        asked.push(b);
+        let flags: Vec<String> = checks.iter().map(|(_, f)| f.clone()).collect();
+        let refused = cluster::versions::refused_flags(b, &flags)?;
+        if let Some((key, flag)) = checks.iter().find(|(_, f)| refused.iter().any(|(r, _)| r == f)) {
+            let version = cluster::etcd_version(b).unwrap_or_else(|_| "(unknown version)".into());
+            let when = if *key == "compact_hash_check" {
+                " The compact hash check came in etcd 3.5.5: none of 3.4.x, 3.5.0 and 3.5.1 has it."
+            } else {
+                " The initial and periodic corruption checks are in etcd 3.4 and 3.5 as --experimental-* flags."
+            };
+            return Err(Error::BadInput(format!(
+                "cluster.etcd.{key}: etcd {version} ({}, member {m}) does not take {}.{when} Drop the key, or run a version that has it.",
+                b.display(),
+                flag.split('=').next().unwrap_or(flag)
+            )));
+        }
+    }
     for o in &s.ops {
         let EtcdOp::RollingRestart { etcd: r } = &o.op else { continue };
         let mut args = shared.clone();

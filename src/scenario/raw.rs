@@ -59,6 +59,9 @@ pub struct RawEtcd {
     pub quota_backend_bytes: Option<Size>,
     #[serde(default)]
     pub extra_args: Vec<String>,
+    pub initial_corrupt_check: Option<bool>,
+    pub corrupt_check_time: Option<Span>,
+    pub compact_hash_check: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

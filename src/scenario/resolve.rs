@@ -537,12 +537,36 @@ impl Resolver<'_> {
         Ok(vs.clone())
     }
 
+    /// `cluster.etcd`'s corruption checks: `corrupt_check_time` at least 1s (etcd checks
+    /// every member's HashKV each time).
+    fn corrupt_checks(&self, e: &super::raw::RawEtcd) -> Result<crate::cluster::spec::CorruptChecks, Error> {
+        if let Some(p) = e.corrupt_check_time {
+            if p.0 < Duration::from_secs(1) {
+                return self.err(
+                    None,
+                    format!("cluster.etcd.corrupt_check_time is {p}: give at least 1s (the leader asks every member for its HashKV each time), e.g. `corrupt_check_time: 10s`"),
+                );
+            }
+        }
+        Ok(crate::cluster::spec::CorruptChecks {
+            initial: e.initial_corrupt_check.unwrap_or(false),
+            period: e.corrupt_check_time,
+            compact_hash: e.compact_hash_check.unwrap_or(false),
+        })
+    }
+
     /// A rolling restart's new settings: the keys of `cluster.etcd`, each given one turned
     /// into its flag.
     fn restart_settings(&self, e: Option<&super::raw::RawEtcd>, loc: Option<Location>) -> Result<RestartSettings, Error> {
         let Some(e) = e else { return Ok(RestartSettings::default()) };
         if e.command.is_some() {
             return self.err(loc, "a rolling restart keeps each member's command; give `image` (Docker) or `binary` (process) to change what runs");
+        }
+        if e.initial_corrupt_check.is_some() || e.corrupt_check_time.is_some() || e.compact_hash_check.is_some() {
+            return self.err(
+                loc,
+                "a rolling restart keeps the cluster's corruption checks: give initial_corrupt_check, corrupt_check_time and compact_hash_check under cluster.etcd",
+            );
         }
         if e.versions.is_some() {
             return self.err(loc, "a rolling restart moves every member to one `version`: `versions` (one per member) applies to cluster.etcd");
@@ -895,6 +919,7 @@ impl Resolver<'_> {
                 snapshot_count: e.snapshot_count.unwrap_or(10_000),
                 quota_backend_bytes: e.quota_backend_bytes.unwrap_or(Size(2 << 30)),
                 extra_args: e.extra_args.clone(),
+                corrupt_checks: self.corrupt_checks(e)?,
             },
         })
     }
@@ -1556,7 +1581,7 @@ mod tests {
         assert!(err("name: x\nworkload: {duration: 10s}\nfaults:\n  - {at: 20s, kind: kill, target: leader}\n").contains("never run"));
         assert!(err("name: x\nfaults:\n  - {at: 1s, for: 5s, every: 5s, kind: kill, target: leader}\n").contains("shorter than"));
         assert!(err("name: x\nfaults:\n  - {at: 1s, kind: kill, target: leader, mode: isolate}\n")
-            .contains("`mode` does not apply to a `kill` fault (it is a parameter of partition)"));
+            .contains("`mode` does not apply to a `kill` fault (it is a parameter of partition, corrupt)"));
         assert!(err("name: x\nworkload: {duration: ten}\n").contains("duration"));
         let m = err("name: x\ncluster: {etcd: {heartbeat_interval: 500ms, election_timeout: 1s}}\n");
         assert!(m.starts_with("s.yaml:2:") && m.contains("5 times"), "{m}");

@@ -10,14 +10,14 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-fn doc() -> String {
+pub(crate) fn doc() -> String {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/formats.md");
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
 /// The text of the section whose heading starts with `heading`, up to the next heading of
 /// the same or a higher level.
-fn section<'a>(doc: &'a str, heading: &str) -> &'a str {
+pub(crate) fn section<'a>(doc: &'a str, heading: &str) -> &'a str {
     let start = doc.find(&format!("\n{heading}")).unwrap_or_else(|| panic!("docs/formats.md has no section `{heading}`")) + 1;
     let level = heading.chars().take_while(|c| *c == '#').count();
     let body = &doc[start..];
@@ -92,7 +92,7 @@ fn the_json_lines_examples_are_exactly_what_faultline_writes() {
 
 /// Every key of every object in `v` (recursively), except under keys whose own keys are
 /// data rather than names (`errors` by message, `params` of a fault kind, `values` by key).
-fn keys(v: &Value, out: &mut BTreeSet<String>) {
+pub(crate) fn keys(v: &Value, out: &mut BTreeSet<String>) {
     match v {
         Value::Object(m) => {
             for (k, v) in m {
@@ -108,7 +108,7 @@ fn keys(v: &Value, out: &mut BTreeSet<String>) {
 }
 
 /// The keys, and the values of `kind_field`, of every line of a JSON Lines file.
-fn jsonl_names(path: &Path, kind_field: &str) -> (BTreeSet<String>, BTreeSet<String>) {
+pub(crate) fn jsonl_names(path: &Path, kind_field: &str) -> (BTreeSet<String>, BTreeSet<String>) {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let (mut fields, mut kinds) = (BTreeSet::new(), BTreeSet::new());
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
@@ -119,7 +119,7 @@ fn jsonl_names(path: &Path, kind_field: &str) -> (BTreeSet<String>, BTreeSet<Str
     (fields, kinds)
 }
 
-fn undocumented<'a>(section: &str, found: &'a BTreeSet<String>) -> Vec<&'a str> {
+pub(crate) fn undocumented<'a>(section: &str, found: &'a BTreeSet<String>) -> Vec<&'a str> {
     let known = documented(section);
     found.iter().map(String::as_str).filter(|k| !known.contains(*k)).collect()
 }

@@ -17,6 +17,7 @@ mod checker;
 mod cli;
 mod cluster;
 mod compare;
+mod corrupt;
 mod disk;
 mod docker;
 mod etcd_api;

@@ -4,6 +4,7 @@
 //! [`process`](super::process); the one list of kinds is [`registry`](super::registry).
 
 pub mod bandwidth;
+pub mod corrupt;
 pub mod cpu_limit;
 pub mod cpu_stress;
 pub mod fsync_lie;
