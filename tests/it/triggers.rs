@@ -11,12 +11,12 @@ use std::path::Path;
 const SCENARIO: &str = "name: it-triggers
 seed: 5
 cluster: {size: 3, etcd: {snapshot_count: 100}}
-workload: {duration: 30s, clients: 32, keys: 50, mix: {read: 10, write: 90}}
+workload: {duration: 40s, clients: 32, keys: 50, mix: {read: 10, write: 90}}
 ops:
   - {id: d1, at: 3s, op: defrag, target: n2, expect: interrupted}
 faults:
   - {when: \"d1 started\", for: 2s, kind: kill, target: n2}
-  - {id: cut, at: 6s, until: snapshot, within: 22s, kind: partition, mode: isolate, target: n3}
+  - {id: cut, at: 6s, until: snapshot, within: 32s, kind: partition, mode: isolate, target: n3}
   - {when: \"cut finished + 500ms\", for: 1s, kind: pause, target: n1}
 expect: {linearizable: true}
 ";
@@ -82,7 +82,7 @@ fn check_triggers(backend: &str) {
     assert!(took.is_some_and(|t| t >= cut.0), "n3's log says it took a snapshot after the heal: {out}");
     // And the pause 500 ms after the partition finished.
     let pause = fault_start(&ev, 1).expect("the pause started");
-    assert!(pause - healed >= 0.45 && pause - healed < 1.0, "the pause began {:.3} s after the heal", pause - healed);
+    assert!(pause - healed >= 0.45 && pause - healed < 2.0, "the pause began {:.3} s after the heal", pause - healed);
 }
 
 #[test]
@@ -131,7 +131,7 @@ fn validate_shows_triggered_faults_with_their_condition() {
     for line in [
         "when \"d1 started\", for 2s  kill on n2",
         "when \"cut finished + 500ms\", for 1s  pause on n1",
-        "(cut) at    6.0s until snapshot (within 22s)  partition (isolate) on n3",
+        "(cut) at    6.0s until snapshot (within 32s)  partition (isolate) on n3",
         "at    3.0s (d1)  defrag on n2",
     ] {
         assert!(out.contains(line), "`{line}` in:\n{out}");
