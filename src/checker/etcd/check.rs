@@ -1360,10 +1360,14 @@ impl<'a> Checker<'a> {
         self.lease_events.iter().rev().find(|(pos, lease, _)| *pos <= g && *lease == l).is_some_and(|(_, _, exists)| *exists)
     }
 
-    /// A `compacted` refusal that a compaction of unknown outcome explains: the compaction
-    /// invoked before the refusal returned, to a revision past the one refused, and taking
-    /// effect just before it contradicts nothing that comes after it in every timing (no read
-    /// below it, no compaction at or below it).
+    /// A `compacted` refusal that a compaction explains when it takes effect earlier than
+    /// the order placed it: one of unknown outcome, or an acknowledged one placed after the
+    /// refusal (its answer's header revision is read when etcd answered, so the order may
+    /// place it late: see `compactions_applied_by`). The compaction was invoked before the
+    /// refusal returned, compacts past the revision refused, the store had reached its
+    /// revision by then, and taking effect just before the refusal's point contradicts
+    /// nothing that comes after it in every timing (no read below it, no compaction at or
+    /// below it).
     fn info_compact_explains(&self, f: usize) -> bool {
         let o = &self.ops[f];
         let q = match &o.req {
@@ -1371,15 +1375,17 @@ impl<'a> Checker<'a> {
             Request::Compact(c) => c.rev - 1,
             _ => return false,
         };
-        self.info_compacts.iter().any(|&c| {
+        // Placed just before the refusal's point, at the latest its return: what comes after
+        // that in every timing (its earliest point is later) must not contradict it.
+        let from = self.placed.partition_point(|p| p.t <= o.ret());
+        let reached = if from == 0 { 1 } else { self.placed[from - 1].rev };
+        let acknowledged = self.placed[from..].iter().map(|p| p.op).filter(|&c| matches!(self.ops[c].req, Request::Compact(_)));
+        self.info_compacts.iter().copied().chain(acknowledged).any(|c| {
             let Request::Compact(cr) = &self.ops[c].req else { return false };
-            if cr.rev <= q || self.ops[c].invoke > o.ret() {
+            if cr.rev <= q || self.ops[c].invoke > o.ret() || cr.rev > reached {
                 return false;
             }
-            // Placed just before the refusal's point, at the latest its return: what comes
-            // after that in every timing (its earliest point is later) must not contradict it.
-            let from = self.placed.partition_point(|p| p.t <= o.ret());
-            self.placed[from..].iter().all(|p| match &self.ops[p.op].req {
+            self.placed[from..].iter().filter(|p| p.op != c).all(|p| match &self.ops[p.op].req {
                 Request::Range(r) => r.rev.is_none_or(|x| x == 0 || x >= cr.rev),
                 Request::Compact(x) => x.rev > cr.rev,
                 _ => true,
@@ -1668,6 +1674,28 @@ mod tests {
         let mut low = h.clone();
         low[3] = ok(4, 26, 28, compact(3), Response { rev: 3, ..Response::default() });
         assert_eq!(verdict(&low).verdict, Verdict::NotLinearizable);
+    }
+
+    #[test]
+    fn a_refusal_is_explained_by_an_acknowledged_compaction_applied_before_its_late_answer() {
+        // Seen on etcd 3.4.23 (scenarios/snapshot-needed.yaml): compact 3 sent at 10, answered
+        // at 30 with the header of revision 5; a read at revision 2 refused as compacted by 20,
+        // when the store was at revision 4 — the compaction was applied before its answer.
+        let compact = |n| Request::Compact(CompactReq { rev: n });
+        let h = vec![
+            ok(1, 0, 5, put("a", "1"), wrote(2, None)),
+            ok(2, 6, 9, put("a", "2"), wrote(3, None)),
+            ok(3, 10, 30, compact(3), Response { rev: 5, ..Response::default() }),
+            ok(4, 12, 14, put("b", "1"), wrote(4, None)),
+            op(5, 11, Some(20), EntryType::Fail, get("a", Some(2)), None, Some("compacted")),
+            ok(6, 22, 24, put("b", "2"), wrote(5, None)),
+        ];
+        let c = verdict(&h);
+        assert_eq!(c.verdict, Verdict::Linearizable, "{c:?}");
+        // Not when a read served at revision 2 after the refusal needs it applied later.
+        let mut served = h.clone();
+        served.push(ok(7, 25, 26, get("a", Some(2)), read(5, vec![kv("a", "1", 2, 2, 1)])));
+        assert_ne!(verdict(&served).verdict, Verdict::Linearizable);
     }
 
     #[test]
