@@ -56,7 +56,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// Backtracks before the search gives up (unknown).
-const MAX_BACKTRACKS: u64 = 20_000;
+const MAX_BACKTRACKS: u64 = 500_000;
 /// Requests of one revision that change something without taking a revision, whose other
 /// orders are tried too when the one that delays nothing fails (a safety net: nothing else
 /// among them depends on the order).
