@@ -40,6 +40,12 @@ pub fn inject(cx: &Cx<'_>, fault: ProcessFault) -> Result<Applied, Error> {
     Ok(a)
 }
 
+/// Restart members that are down (killed by other means, e.g. a disk layer's crash point) on
+/// their data, as a kill heals; returns the proof and the member events.
+pub fn restart(backend: &dyn Backend, targets: &[String]) -> Result<(String, Vec<EventKind>), Error> {
+    heal(backend, ProcessFault::Kill, targets)
+}
+
 /// Signal every target; returns the proof and the member events.
 fn signal(backend: &dyn Backend, fault: ProcessFault, targets: &[String]) -> Result<(String, Vec<EventKind>), Error> {
     let mut proofs = Vec::new();
