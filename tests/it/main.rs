@@ -18,6 +18,7 @@ mod cli;
 mod cluster;
 mod compare;
 mod disk;
+mod disk_crash;
 mod docker;
 mod etcd_api;
 mod etcd_props;
