@@ -250,3 +250,49 @@ fn a_read_mistake_changes_what_reads_answer_and_not_the_file() {
     assert_eq!(fs::read(m.path("wal")).unwrap(), data, "no changed page outlives the mistake");
     m.unmount();
 }
+
+fn planned(kind: faultline::scenario::FaultKind, target: faultline::scenario::Target) -> faultline::schedule::Planned {
+    faultline::schedule::Planned { id: 0, at: Duration::ZERO, heal_at: None, kind, target, origin: "test".into(), draw: 7, pinned: None }
+}
+
+/// Under etcd (process backend, the system's etcd): a follower killed by the layer before its
+/// 2nd WAL fsync — losing power then, plainly, with a torn write and with a torn sequence —
+/// restarts on its data and serves what it had.
+#[test]
+fn under_etcd_a_crash_at_the_nth_wal_fsync_kills_the_member_and_it_restarts_on_its_data() {
+    use faultline::cluster::MemberState;
+    use faultline::fault::kinds::kill::{Kill, On};
+    let c = crate::util::TestCluster::start_on_layers(3, DurabilityMode::LoseUnsynced);
+    let v = c.wait_leader(Duration::from_secs(10));
+    let leader = v.leader.clone().unwrap();
+    let victim = v.members.iter().map(|m| m.member.clone()).find(|m| *m != leader).unwrap();
+    let n: u8 = victim[1..].parse().unwrap();
+    c.put(&leader, "before", "1");
+    let mut i = 0;
+    for torn in [None, Some(serde_json::json!("op")), Some(serde_json::json!({"seq": 0.5}))] {
+        let on = On { call: "fsync".into(), path: Some("member/wal/*.wal".into()), nth: 2, timing: "before".into() };
+        let kill = Kill { lose_unsynced: true, torn: torn.clone(), lose_dirops: false, on: Some(on) };
+        let p = planned(faultline::scenario::FaultKind::new(kill), faultline::scenario::Target::Member(n));
+        let (inj, events) = faultline::fault::inject(c.backend.as_ref(), &c.layers, &p, None, &[]).expect("armed");
+        assert!(inj.record.proof.contains("crash point armed"), "{}", inj.record.proof);
+        assert!(events.is_empty(), "arming kills nobody");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while c.backend.state(&victim) != MemberState::Down {
+            c.put(&leader, &format!("k{i}"), "x");
+            i += 1;
+            assert!(Instant::now() < deadline, "{victim} was not killed at its 2nd WAL fsync");
+        }
+        let (rec, events) = inj.heal(c.backend.as_ref(), &c.layers).expect("heal restarts it");
+        eprintln!("torn {torn:?}: {}", rec.proof);
+        assert!(rec.proof.contains("before call 2 (fsync of member/wal/"), "{}", rec.proof);
+        assert!(rec.proof.contains("power lost"), "{}", rec.proof);
+        assert_eq!(events.len(), 2, "stop and start: {events:?}");
+        assert_eq!(c.backend.state(&victim), MemberState::Running);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while c.get_local(&victim, &format!("k{}", i - 1)).is_none() {
+            assert!(Instant::now() < deadline, "{victim} did not catch up after its restart");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert_eq!(c.get_local(&victim, "before").as_deref(), Some("1"));
+    }
+}
