@@ -217,6 +217,14 @@ fn lost_directory_operations_undo_creates_and_renames_not_followed_by_an_fsync_o
     assert_eq!(r.undone.len(), 2, "{:?}", r.undone);
     assert!(r.undone.iter().any(|u| u.contains("rename d/b -> d/c undone")), "{:?}", r.undone);
     assert!(r.undone.iter().any(|u| u.contains("create of d/a undone")), "{:?}", r.undone);
+    // Narrowed to a glob, only the operations on matching paths are undone.
+    fs::write(m.path("d/y"), b"").unwrap();
+    fs::write(m.path("e/y"), b"").unwrap();
+    let r = m.layer().lose_power(&PowerLoss { dirops: true, dirops_path: Some("e/*".into()), ..PowerLoss::default() });
+    assert_eq!(r.undone.len(), 1, "{:?}", r.undone);
+    assert_eq!(names("d"), vec!["b", "y"]);
+    assert_eq!(names("e"), vec!["x"]);
+    fs::remove_file(m.path("d/y")).unwrap();
     // Without lose_dirops, a power loss keeps every directory operation.
     fs::write(m.path("d/z"), b"").unwrap();
     assert!(m.layer().lose_power(&PowerLoss::default()).undone.is_empty());
@@ -271,7 +279,7 @@ fn under_etcd_a_crash_at_the_nth_wal_fsync_kills_the_member_and_it_restarts_on_i
     let mut i = 0;
     for torn in [None, Some(serde_json::json!("op")), Some(serde_json::json!({"seq": 0.5}))] {
         let on = On { call: "fsync".into(), path: Some("member/wal/*.wal".into()), nth: 2, timing: "before".into() };
-        let kill = Kill { lose_unsynced: true, torn: torn.clone(), lose_dirops: false, on: Some(on) };
+        let kill = Kill { lose_unsynced: true, torn: torn.clone(), on: Some(on), ..Kill::default() };
         let p = planned(faultline::scenario::FaultKind::new(kill), faultline::scenario::Target::Member(n));
         let (inj, events) = faultline::fault::inject(c.backend.as_ref(), &c.layers, &p, None, &[]).expect("armed");
         assert!(inj.record.proof.contains("crash point armed"), "{}", inj.record.proof);

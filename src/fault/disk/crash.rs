@@ -2,7 +2,7 @@
 //! this path", armed in the layer, fired from the FUSE thread serving that call. `before`: the
 //! member is sent SIGKILL and the call is failed without being carried out (the caller is
 //! blocked in the call until the layer answers, so it dies there and never sees the answer);
-//! `after`: the call is carried out, then SIGKILL, then the answer. From the moment it fires the
+//! `after`: the call is carried out, then SIGKILL, then the answer. From the kill on, the
 //! layer is *fenced*: every call that would change the directory or a file is refused with EIO
 //! without being carried out (the member's other threads die with it), until it is disarmed.
 //! With a [`PowerLoss`], the unsynced writes are dropped (or torn) at that same instant.
@@ -187,8 +187,7 @@ impl Shared {
         self.fenced.load(Ordering::Relaxed)
     }
 
-    /// Count a call against the armed point; `Some` when this call fires it (the layer is
-    /// fenced from then on). `path` is asked only when a point is armed for this call.
+    /// Count a call against the armed point; `Some` when this call fires it. `path` is asked only when a point is armed for this call.
     pub(crate) fn crash_due(&self, call: IoOp, path: impl FnOnce() -> Option<String>) -> Option<Due> {
         if !self.crash_armed.load(Ordering::Relaxed) {
             return None;
@@ -211,7 +210,6 @@ impl Shared {
             return None;
         }
         self.crash_armed.store(false, Ordering::SeqCst);
-        self.fenced.store(true, Ordering::SeqCst);
         Some(Due { timing, n: s.seen, path: p.unwrap_or_else(|| "?".into()), call })
     }
 
@@ -223,6 +221,9 @@ impl Shared {
         let at = SystemTime::now();
         // SAFETY: kill(2) with a pid and a signal number.
         let kill = if unsafe { libc::kill(pid as i32, libc::SIGKILL) } == 0 { Ok(()) } else { Err(std::io::Error::last_os_error().to_string()) };
+        // Fenced from the kill on (not before: calls of other threads until then are carried
+        // out, as they would be; after it, a refused call's thread dies before it sees EIO).
+        self.fenced.store(true, Ordering::SeqCst);
         let loss = loss.map(|l| {
             let (r, f) = self.lose_power(&l);
             s.forget = Some(f);

@@ -50,6 +50,9 @@ pub struct PowerLoss {
     pub torn: Option<Torn>,
     /// Undo creates and renames not followed by an fsync of their directory.
     pub dirops: bool,
+    /// Only the directory operations on paths matching this glob are undone (the path when the
+    /// operation was made or now; for a rename, either name); `None`: all of them.
+    pub dirops_path: Option<String>,
     /// The seed of the draws (which file a torn write is in, where it is cut, which writes a
     /// torn sequence keeps).
     pub seed: u64,
@@ -299,8 +302,14 @@ impl Shared {
             }
         }
         if loss.dirops {
+            let only = loss.dirops_path.as_deref().and_then(|p| compile_glob(p).ok());
             let inodes = self.inodes.read().unwrap_or_else(|p| p.into_inner());
             for op in dirops.iter().rev() {
+                if let Some(g) = &only {
+                    if !self.dirop_paths(op).iter().any(|p| g.is_match(p)) {
+                        continue;
+                    }
+                }
                 report.undone.push(op.undo());
                 match op {
                     DirOp::Create { dir_key, name, .. } => forget.entries.extend(inodes.by_key.get(dir_key).map(|n| (*n, name.clone()))),
@@ -312,6 +321,19 @@ impl Shared {
             }
         }
         (report, forget)
+    }
+
+    /// The paths a directory operation is known by: when it was made, and now.
+    fn dirop_paths(&self, op: &DirOp) -> Vec<String> {
+        let now = |dir: &OwnedFd, name: &OsString| {
+            self.fd_rel_path(dir).map(|d| if d == "." { name.to_string_lossy().into_owned() } else { format!("{d}/{}", name.to_string_lossy()) })
+        };
+        match op {
+            DirOp::Create { dir, name, path, .. } => std::iter::once(path.clone()).chain(now(dir, name)).collect(),
+            DirOp::Rename { from_dir, from, to_dir, to, path, .. } => {
+                path.split(" -> ").map(str::to_string).chain(now(from_dir, from)).chain(now(to_dir, to)).collect()
+            }
+        }
     }
 
     /// The path of an `O_PATH` descriptor's file relative to the mounted directory.

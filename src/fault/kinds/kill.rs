@@ -26,7 +26,7 @@ pub const KIND: Kind = Kind {
     name: "kill",
     mechanism:
         "SIGKILL (Docker: the engine's kill), restart on the same data dir; `on:` a crash point in faultline's FUSE layer SIGKILLs at the n-th matching call",
-    params: &["lose_unsynced", "torn", "lose_dirops", "on"],
+    params: &["lose_unsynced", "torn", "lose_dirops", "dirops_path", "on"],
     parse,
     draw: Some(draw),
 };
@@ -59,6 +59,9 @@ pub struct Kill {
     /// Undo creates and renames not followed by an fsync of their directory.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub lose_dirops: bool,
+    /// Only directory operations on paths matching this glob are undone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dirops_path: Option<String>,
     /// A crash point: kill at a call instead of at `at:`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub on: Option<On>,
@@ -95,7 +98,27 @@ pub fn parse_torn(v: &Value) -> Result<Torn, String> {
 fn parse(p: &Params) -> Result<FaultKind, ParamError> {
     let on: Option<Value> = p.get("on")?;
     let on = on.map(|v| parse_on(&v)).transpose()?;
-    let k = Kill { lose_unsynced: p.or("lose_unsynced", false)?, torn: p.get("torn")?, lose_dirops: p.or("lose_dirops", false)?, on };
+    let k = Kill {
+        lose_unsynced: p.or("lose_unsynced", false)?,
+        torn: p.get("torn")?,
+        lose_dirops: p.or("lose_dirops", false)?,
+        dirops_path: p.get("dirops_path")?,
+        on,
+    };
+    if let Some(g) = &k.dirops_path {
+        if !k.lose_dirops {
+            return p.fail("`dirops_path` narrows which directory operations a power loss undoes: it needs `lose_dirops: true`");
+        }
+        disk::DiskRule {
+            id: 0,
+            action: disk::DiskAction::Fail { errno: libc::EIO },
+            ops: vec![disk::IoOp::Create],
+            percent: 0.0,
+            path: Some(g.clone()),
+            seed: 0,
+        }
+        .check()?;
+    }
     if let Some(t) = &k.torn {
         parse_torn(t)?;
     }
@@ -145,7 +168,7 @@ fn parse_on(v: &Value) -> Result<On, String> {
 }
 
 fn draw(_: &mut ChaCha8Rng, _: usize) -> FaultKind {
-    FaultKind::new(Kill { lose_unsynced: false, torn: None, lose_dirops: false, on: None })
+    FaultKind::new(Kill::default())
 }
 
 impl Kill {
@@ -154,6 +177,7 @@ impl Kill {
         self.lose_unsynced.then(|| PowerLoss {
             torn: self.torn.as_ref().and_then(|t| parse_torn(t).ok()),
             dirops: self.lose_dirops,
+            dirops_path: self.dirops_path.clone(),
             seed,
             prefer: self.on.as_ref().and_then(|o| o.path.clone()),
         })
@@ -175,7 +199,7 @@ impl Fault for Kill {
                 what.push(format!("torn {}", t.as_str().map_or_else(|| t.to_string(), str::to_string)));
             }
             if self.lose_dirops {
-                what.push("directory operations not fsync'd".into());
+                what.push(format!("directory operations not fsync'd{}", self.dirops_path.as_ref().map(|g| format!(" on {g}")).unwrap_or_default()));
             }
             s = format!("{s} ({})", what.join(", "));
         }
@@ -220,6 +244,9 @@ impl Fault for Kill {
             if self.lose_dirops {
                 applied = applied.param("lose_dirops", true);
             }
+            if let Some(g) = &self.dirops_path {
+                applied = applied.param("dirops_path", g.clone());
+            }
         }
         Ok(applied)
     }
@@ -254,6 +281,9 @@ impl Kill {
         }
         if self.lose_dirops {
             a = a.param("lose_dirops", true);
+        }
+        if let Some(g) = &self.dirops_path {
+            a = a.param("dirops_path", g.clone());
         }
         Ok(a)
     }
@@ -305,7 +335,11 @@ impl Active for Armed {
                 missed.push(format!("{t} did not exit within 5 s of the layer's SIGKILL"));
             }
         }
-        let (restarted, started) = process::restart(cx.backend, &killed)?;
+        let (restarted, started) = process::restart(cx.backend, &killed).map_err(|e| match e {
+            // Say what the crash did next to why the member did not come back.
+            Error::Invalid(m) => Error::Invalid(format!("after the crash point ({}: {}), {m}", self.what, proofs.join("; "))),
+            e => e,
+        })?;
         if !restarted.is_empty() {
             proofs.push(restarted);
         }
