@@ -321,7 +321,7 @@ impl Active for Armed {
                     proofs.push(format!("{t}: {}", f.describe()));
                     events.push(EventKind::MemberStop {
                         member: t.clone(),
-                        how: format!("SIGKILL by the disk layer {} {} {} of {}", f.timing.name(), f.call, ordinal(f.n), f.path),
+                        how: format!("SIGKILL by the disk layer {} the {} {} of {}", f.timing.name(), ordinal(f.n), f.call, f.path),
                     });
                     killed.push(t);
                 }
