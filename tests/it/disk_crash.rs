@@ -268,16 +268,30 @@ fn planned(kind: faultline::scenario::FaultKind, target: faultline::scenario::Ta
 /// restarts on its data and serves what it had.
 #[test]
 fn under_etcd_a_crash_at_the_nth_wal_fsync_kills_the_member_and_it_restarts_on_its_data() {
+    crash_at_wal_fsync(
+        &crate::util::TestCluster::start_on_layers(3, DurabilityMode::LoseUnsynced),
+        &[None, Some(serde_json::json!("op")), Some(serde_json::json!({"seq": 0.5}))],
+    );
+}
+
+/// The same in containers: the layer's SIGKILL of the container's etcd (its pid as the host
+/// sees it) ends the container, and heal starts it again on its data.
+#[test]
+fn in_a_container_a_crash_at_the_nth_wal_fsync_ends_it_and_heal_starts_it_again() {
+    let Some(c) = crate::util::TestCluster::docker_on_layers(3, DurabilityMode::LoseUnsynced) else { return };
+    crash_at_wal_fsync(&c, &[Some(serde_json::json!("op"))]);
+}
+
+fn crash_at_wal_fsync(c: &crate::util::TestCluster, torns: &[Option<serde_json::Value>]) {
     use faultline::cluster::MemberState;
     use faultline::fault::kinds::kill::{Kill, On};
-    let c = crate::util::TestCluster::start_on_layers(3, DurabilityMode::LoseUnsynced);
     let v = c.wait_leader(Duration::from_secs(10));
     let leader = v.leader.clone().unwrap();
     let victim = v.members.iter().map(|m| m.member.clone()).find(|m| *m != leader).unwrap();
     let n: u8 = victim[1..].parse().unwrap();
     c.put(&leader, "before", "1");
     let mut i = 0;
-    for torn in [None, Some(serde_json::json!("op")), Some(serde_json::json!({"seq": 0.5}))] {
+    for torn in torns {
         let on = On { call: "fsync".into(), path: Some("member/wal/*.wal".into()), nth: 2, timing: "before".into() };
         let kill = Kill { lose_unsynced: true, torn: torn.clone(), on: Some(on), ..Kill::default() };
         let p = planned(faultline::scenario::FaultKind::new(kill), faultline::scenario::Target::Member(n));
