@@ -40,6 +40,12 @@ pub fn inject(cx: &Cx<'_>, fault: ProcessFault) -> Result<Applied, Error> {
     Ok(a)
 }
 
+/// Restart members that are down (killed by other means, e.g. a disk layer's crash point) on
+/// their data, as a kill heals; returns the proof and the member events.
+pub fn restart(backend: &dyn Backend, targets: &[String]) -> Result<(String, Vec<EventKind>), Error> {
+    heal(backend, ProcessFault::Kill, targets)
+}
+
 /// Signal every target; returns the proof and the member events.
 pub fn signal(backend: &dyn Backend, fault: ProcessFault, targets: &[String]) -> Result<(String, Vec<EventKind>), Error> {
     let mut proofs = Vec::new();
@@ -176,4 +182,56 @@ pub fn start_watched(backend: &dyn Backend, member: &str, watch: Duration, event
         }
     }
     Ok(Restarted::Up { pid })
+}
+
+/// How long a member restarted on data a power loss took from is watched for a refusal.
+pub const LOSS_WATCH: Duration = Duration::from_secs(4);
+
+/// Restart `targets`, which a power loss took unsynced data from (a kill with
+/// `lose_unsynced`), each watched for [`LOSS_WATCH`]: one whose etcd exits on what the loss
+/// left is etcd's own answer to it — said as "n2 refused its data after the power loss:
+/// <etcd's words>", recorded as a `corruption-detected` by `etcd-refused-start` (the member
+/// stays down, the run stays valid, the others are compared) — not a heal that failed.
+pub fn restart_after_loss(backend: &dyn Backend, targets: &[String], fault: usize) -> Result<Healed, Error> {
+    let mut proofs = Vec::new();
+    let mut timed = Vec::new();
+    for t in targets {
+        if backend.member(t).is_err() {
+            proofs.push(format!("{t} was removed from the cluster meanwhile: nothing to heal"));
+            continue;
+        }
+        if backend.state(t) != MemberState::Down {
+            proofs.push(format!("{t} was already running again"));
+            continue;
+        }
+        match start_watched(backend, t, LOSS_WATCH, &mut timed)? {
+            Restarted::Up { pid } => {
+                proofs.push(format!("{t} restarted on what the power loss left as pid {pid}, still running {} s later", LOSS_WATCH.as_secs()))
+            }
+            Restarted::Refused { words, after, at, .. } => {
+                let said = format!("{t} refused its data after the power loss: {words}");
+                timed.push((
+                    at,
+                    EventKind::CorruptionDetected {
+                        member: t.clone(),
+                        by: crate::events::CorruptionBy::EtcdRefusedStart,
+                        detail: said.clone(),
+                        fault: Some(fault),
+                    },
+                ));
+                proofs.push(format!("{said} (exited {:.1} s after its start; it stays down)", after.as_secs_f64()));
+            }
+        }
+    }
+    Ok(Healed { proof: proofs.join("; "), events: Vec::new(), timed })
+}
+
+/// A kill that took unsynced data: healed by [`restart_after_loss`].
+#[derive(Debug)]
+pub struct PowerLost;
+
+impl Active for PowerLost {
+    fn heal(&mut self, cx: &Cx<'_>) -> Result<Healed, Error> {
+        restart_after_loss(cx.backend, &cx.targets, cx.id)
+    }
 }

@@ -15,6 +15,7 @@ pub const ALL: &[&Kind] = &[
     &bandwidth::KIND,
     &io_latency::KIND,
     &io_error::KIND,
+    &io_mistake::KIND,
     &fsync_lie::KIND,
     &cpu_stress::KIND,
     &cpu_limit::KIND,

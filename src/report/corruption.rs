@@ -125,9 +125,9 @@ impl Corruption {
     pub fn line(&self) -> String {
         let mut parts: Vec<String> = self.refused.clone();
         let firsts: Vec<String> = self.time_to_detection_s.iter().map(|(by, s)| format!("{by} after {s:.1} s")).collect();
-        if firsts.is_empty() {
+        if firsts.is_empty() && self.refused.is_empty() {
             parts.push("nobody noticed (no refused start, alarm, log line or HashKV difference)".into());
-        } else {
+        } else if !firsts.is_empty() {
             parts.push(format!("noticed by {}", firsts.join(", ")));
         }
         parts.join("; ")

@@ -1581,7 +1581,7 @@ mod tests {
         assert!(err("name: x\nworkload: {duration: 10s}\nfaults:\n  - {at: 20s, kind: kill, target: leader}\n").contains("never run"));
         assert!(err("name: x\nfaults:\n  - {at: 1s, for: 5s, every: 5s, kind: kill, target: leader}\n").contains("shorter than"));
         assert!(err("name: x\nfaults:\n  - {at: 1s, kind: kill, target: leader, mode: isolate}\n")
-            .contains("`mode` does not apply to a `kill` fault (it is a parameter of partition, corrupt)"));
+            .contains("`mode` does not apply to a `kill` fault (it is a parameter of partition, io-mistake, corrupt)"));
         assert!(err("name: x\nworkload: {duration: ten}\n").contains("duration"));
         let m = err("name: x\ncluster: {etcd: {heartbeat_interval: 500ms, election_timeout: 1s}}\n");
         assert!(m.starts_with("s.yaml:2:") && m.contains("5 times"), "{m}");

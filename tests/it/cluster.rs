@@ -81,8 +81,7 @@ fn a_killed_member_restarts_on_its_data_and_serves_a_key_written_before() {
 /// Kill n2, restart it on its data: it serves a key written before the kill.
 pub fn kill_and_restart(c: &TestCluster) {
     c.put("n2", "before-kill", "42");
-    let (inj, events) =
-        fault::inject(c.backend.as_ref(), &c.layers, &planned(FaultKind::new(Kill { lose_unsynced: false }), Target::Member(2)), None, &[]).expect("kill");
+    let (inj, events) = fault::inject(c.backend.as_ref(), &c.layers, &planned(FaultKind::new(Kill::default()), Target::Member(2)), None, &[]).expect("kill");
     assert!(inj.record.proof.contains("gone"), "{}", inj.record.proof);
     assert_eq!(events.len(), 1);
     assert_eq!(c.backend.state("n2"), MemberState::Down);
@@ -460,8 +459,7 @@ pub fn restore_from_snapshot(c: &TestCluster) {
     // After the snapshot: lost by the restore.
     c.put("n1", "a", "3");
     c.put("n1", "c", "4");
-    let (_inj, _) =
-        fault::inject(c.backend.as_ref(), &c.layers, &planned(FaultKind::new(Kill { lose_unsynced: false }), Target::Member(2)), None, &[]).expect("kill");
+    let (_inj, _) = fault::inject(c.backend.as_ref(), &c.layers, &planned(FaultKind::new(Kill::default()), Target::Member(2)), None, &[]).expect("kill");
     let eps = c.endpoints();
     let done = c.rt.block_on(snaps.restore(&eps, "snap1")).expect("snapshot-restore");
     assert!(done.detail.contains("n2 down already") && done.detail.contains(&format!("every member at revision {}", snap.revision)), "{}", done.detail);

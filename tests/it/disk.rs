@@ -20,16 +20,16 @@ static N: AtomicU32 = AtomicU32::new(0);
 
 /// A scratch directory with the layer mounted over it, and a descriptor of the real directory
 /// opened before the mount (to look underneath while mounted).
-struct Mounted {
+pub(crate) struct Mounted {
     _tmp: tempfile::TempDir,
-    dir: PathBuf,
+    pub(crate) dir: PathBuf,
     label: String,
     real: OwnedFd,
     layer: Option<DiskLayer>,
 }
 
 impl Mounted {
-    fn new(prepare: impl FnOnce(&Path)) -> Mounted {
+    pub(crate) fn new(prepare: impl FnOnce(&Path)) -> Mounted {
         require_root();
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("data");
@@ -41,16 +41,16 @@ impl Mounted {
         Mounted { _tmp: tmp, dir, label, real, layer: Some(layer) }
     }
 
-    fn layer(&self) -> &DiskLayer {
+    pub(crate) fn layer(&self) -> &DiskLayer {
         self.layer.as_ref().unwrap()
     }
 
-    fn path(&self, rel: &str) -> PathBuf {
+    pub(crate) fn path(&self, rel: &str) -> PathBuf {
         self.dir.join(rel)
     }
 
     /// The real file underneath the mount (empty if missing).
-    fn underneath(&self, rel: &str) -> Vec<u8> {
+    pub(crate) fn underneath(&self, rel: &str) -> Vec<u8> {
         let c = CString::new(rel).unwrap();
         let fd = unsafe { libc::openat(self.real.as_raw_fd(), c.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
         if fd < 0 {
@@ -63,7 +63,7 @@ impl Mounted {
     }
 
     /// The size of the real file underneath the mount.
-    fn underneath_len(&self, rel: &str) -> u64 {
+    pub(crate) fn underneath_len(&self, rel: &str) -> u64 {
         let c = CString::new(rel).unwrap();
         let mut st: libc::stat = unsafe { std::mem::zeroed() };
         assert_eq!(unsafe { libc::fstatat(self.real.as_raw_fd(), c.as_ptr(), &mut st, 0) }, 0, "{rel} underneath");
@@ -71,7 +71,7 @@ impl Mounted {
     }
 
     /// Unmount and check that nothing is left at the mount point.
-    fn unmount(&mut self) {
+    pub(crate) fn unmount(&mut self) {
         if let Some(l) = self.layer.take() {
             l.unmount().expect("unmount");
         }

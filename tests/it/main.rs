@@ -19,6 +19,7 @@ mod cluster;
 mod compare;
 mod corrupt;
 mod disk;
+mod disk_crash;
 mod docker;
 mod etcd_api;
 mod etcd_props;

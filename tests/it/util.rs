@@ -153,6 +153,22 @@ impl TestCluster {
         Some(Self::up(backend, dir, run_id))
     }
 
+    /// [`TestCluster::docker`] with the members' data directories under faultline's disk-fault
+    /// layer (mounted before the containers are created, as a run does), in `mode`.
+    pub fn docker_on_layers(size: usize, mode: faultline::fault::disk::DurabilityMode) -> Option<TestCluster> {
+        if !docker() {
+            return None;
+        }
+        let s = scenario::parse(&format!("name: t\ncluster: {{size: {size}, backend: docker}}\n"), "test").unwrap();
+        faultline::cluster::docker::prepare_image(&s.cluster, true).expect("the etcd image");
+        let dir = tempfile::tempdir().unwrap();
+        let run_id = state::new_run_id();
+        let backend: Arc<dyn Backend> = Arc::new(faultline::cluster::docker::DockerBackend::create(&run_id, dir.path(), &s.cluster).expect("create cluster"));
+        let layers = Arc::new(faultline::fault::disk::Layers::default());
+        layers.mount_all(&run_id, &backend.members(), mode).expect("mount the disk layers");
+        Some(Self::up_on(backend, layers, dir, run_id))
+    }
+
     fn up(backend: Arc<dyn Backend>, dir: tempfile::TempDir, run_id: String) -> TestCluster {
         Self::up_on(backend, Arc::default(), dir, run_id)
     }

@@ -111,13 +111,29 @@ impl FileCache {
     }
 }
 
-/// Every cached file, with the total of bytes held.
+/// One unsynced write as it was issued (the journal that torn power losses replay a part of).
+#[derive(Debug)]
+pub(crate) struct Journaled {
+    /// The file.
+    pub(crate) key: Key,
+    /// Its `O_PATH` descriptor.
+    pub(crate) fd: Arc<OwnedFd>,
+    /// Where the write went.
+    pub(crate) offset: u64,
+    /// What it wrote.
+    pub(crate) data: Vec<u8>,
+}
+
+/// Every cached file, with the total of bytes held, and the unsynced writes in order of issue.
 #[derive(Debug, Default)]
 pub(crate) struct Unsynced {
     /// Cached files by identity.
     pub(crate) files: HashMap<Key, FileCache>,
     /// Bytes held over all files.
     pub(crate) bytes: u64,
+    /// The writes still unsynced, in order of issue (a copy of their data: a later write may
+    /// overwrite the cache's bytes, and a torn loss keeps writes, not bytes).
+    pub(crate) journal: Vec<Journaled>,
 }
 
 impl Unsynced {
@@ -127,6 +143,27 @@ impl Unsynced {
         let before = f.bytes;
         f.write(offset, data);
         self.bytes = self.bytes + f.bytes - before;
+        if !data.is_empty() {
+            self.journal.push(Journaled { key, fd: fd.clone(), offset, data: data.to_vec() });
+        }
+    }
+
+    /// Cut a file's cache and its journaled writes to a size of `size` (a truncation).
+    pub(crate) fn truncate(&mut self, key: Key, size: u64) {
+        self.with_file(key, |f| f.truncate(size));
+        self.journal.retain_mut(|j| {
+            if j.key != key || j.offset + j.data.len() as u64 <= size {
+                return true;
+            }
+            j.data.truncate(size.saturating_sub(j.offset) as usize);
+            !j.data.is_empty()
+        });
+    }
+
+    /// Take everything out: the files and the journal.
+    pub(crate) fn take_all(&mut self) -> (HashMap<Key, FileCache>, Vec<Journaled>) {
+        self.bytes = 0;
+        (std::mem::take(&mut self.files), std::mem::take(&mut self.journal))
     }
 
     /// Apply `f` to a file's cache, keeping the total right and removing it when empty.
@@ -145,6 +182,7 @@ impl Unsynced {
     pub(crate) fn take(&mut self, key: Key) -> Option<FileCache> {
         let c = self.files.remove(&key)?;
         self.bytes -= c.bytes;
+        self.journal.retain(|j| j.key != key);
         Some(c)
     }
 }
@@ -215,8 +253,10 @@ mod tests {
         u.write((1, 2), &f, 0, b"de");
         u.write((1, 1), &f, 1, b"zz");
         assert_eq!(u.bytes, 5);
-        u.with_file((1, 1), |c| c.truncate(0));
+        assert_eq!(u.journal.len(), 3);
+        u.truncate((1, 1), 0);
         assert_eq!(u.bytes, 2);
+        assert_eq!(u.journal.len(), 1, "the truncated file's writes leave the journal");
         assert!(!u.files.contains_key(&(1, 1)));
         assert_eq!(u.take((1, 2)).map(|c| c.bytes), Some(2));
         assert_eq!(u.bytes, 0);

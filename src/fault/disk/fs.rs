@@ -8,6 +8,9 @@
 //! being reused while the kernel may still name it. File handles are the real descriptors.
 
 use super::cache::{Key, Unsynced};
+use super::crash::{CrashState, Due};
+use super::mistake::Armed;
+use super::power::DirOp;
 use super::rules::{CounterBook, RuleSet, Verdict};
 use super::sys::{self, raw, SysResult};
 use super::{DurabilityMode, IoOp};
@@ -20,7 +23,7 @@ use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::os::fd::{IntoRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
-use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -41,9 +44,9 @@ pub(crate) struct Inode {
 }
 
 #[derive(Default)]
-struct Inodes {
-    by_node: HashMap<u64, Arc<Inode>>,
-    by_key: HashMap<Key, u64>,
+pub(crate) struct Inodes {
+    pub(crate) by_node: HashMap<u64, Arc<Inode>>,
+    pub(crate) by_key: HashMap<Key, u64>,
 }
 
 struct DirHandle {
@@ -64,17 +67,27 @@ pub(crate) struct DropReport {
 pub(crate) struct Shared {
     root_dev: u64,
     /// The real directory's path as `/proc/self/fd` links show it (rule paths are relative to it).
-    root_real: Vec<u8>,
-    inodes: RwLock<Inodes>,
+    pub(crate) root_real: Vec<u8>,
+    pub(crate) inodes: RwLock<Inodes>,
     next_synthetic: AtomicU64,
     dirs: Mutex<HashMap<u64, DirHandle>>,
     next_dir: AtomicU64,
     pub(crate) rules: RwLock<Arc<RuleSet>>,
     pub(crate) book: CounterBook,
     mode: AtomicU8,
-    cache: Mutex<Unsynced>,
+    pub(crate) cache: Mutex<Unsynced>,
     /// Number of files in `cache` (read without the lock on the hot path).
-    cached_files: AtomicUsize,
+    pub(crate) cached_files: AtomicUsize,
+    /// Creates and renames since their directory's last fsync (modes that cache writes).
+    pub(crate) dirops: Mutex<Vec<DirOp>>,
+    /// The crash point (see `crash.rs`), and whether one is armed (the hot path's test).
+    pub(crate) crash: Mutex<CrashState>,
+    pub(crate) crash_armed: AtomicBool,
+    /// A crash point fired: changes are refused until it is disarmed.
+    pub(crate) fenced: AtomicBool,
+    /// The read mistake in force (see `mistake.rs`), and whether there is one.
+    pub(crate) mistake: RwLock<Option<Arc<Armed>>>,
+    pub(crate) mistake_on: AtomicBool,
     /// Bytes the cache may hold before everything in it is written out.
     pub(crate) limit: u64,
     pub(crate) forced_flushes: AtomicU64,
@@ -152,6 +165,12 @@ impl Shared {
             mode: AtomicU8::new(DurabilityMode::Durable as u8),
             cache: Mutex::new(Unsynced::default()),
             cached_files: AtomicUsize::new(0),
+            dirops: Mutex::new(Vec::new()),
+            crash: Mutex::new(CrashState::default()),
+            crash_armed: AtomicBool::new(false),
+            fenced: AtomicBool::new(false),
+            mistake: RwLock::new(None),
+            mistake_on: AtomicBool::new(false),
             limit,
             forced_flushes: AtomicU64::new(0),
             forced_bytes: AtomicU64::new(0),
@@ -172,7 +191,7 @@ impl Shared {
         self.mode.store(m as u8, Ordering::Relaxed);
     }
 
-    fn inode(&self, node: u64) -> SysResult<Arc<Inode>> {
+    pub(crate) fn inode(&self, node: u64) -> SysResult<Arc<Inode>> {
         self.inodes.read().unwrap_or_else(|p| p.into_inner()).by_node.get(&node).cloned().ok_or(libc::ESTALE)
     }
 
@@ -190,7 +209,7 @@ impl Shared {
     }
 
     /// A node's path relative to the mounted directory (`.` for the directory itself).
-    fn node_path(&self, node: u64) -> Option<String> {
+    pub(crate) fn node_path(&self, node: u64) -> Option<String> {
         if node == ROOT {
             return Some(".".into());
         }
@@ -332,7 +351,7 @@ impl Shared {
                 Some(h) => sys::ftruncate(h as RawFd, s)?,
                 None => sys::truncate_path(fd, s)?,
             }
-            c.with_file(i.key, |f| f.truncate(s));
+            c.truncate(i.key, s);
             self.cached_files.store(c.files.len(), Ordering::Relaxed);
         }
         if atime.is_some() || mtime.is_some() {
@@ -360,7 +379,7 @@ impl Shared {
         if flags & libc::O_TRUNC != 0 && self.cached_files.load(Ordering::Relaxed) > 0 {
             let st = sys::stat_fd(raw(&fd))?;
             let mut c = lock(&self.cache);
-            c.with_file((st.st_dev, st.st_ino), |f| f.truncate(0));
+            c.truncate((st.st_dev, st.st_ino), 0);
             self.cached_files.store(c.files.len(), Ordering::Relaxed);
         }
         Ok((attr, fd.into_raw_fd() as u64))
@@ -368,6 +387,17 @@ impl Shared {
 
     /// Read into `buf`; returns how many bytes are the answer (cached writes laid over).
     fn read(&self, node: u64, fh: RawFd, offset: u64, buf: &mut [u8]) -> SysResult<usize> {
+        let n = self.read_layered(node, fh, offset, buf)?;
+        if let Some(m) = self.mistake() {
+            if let Some(p) = self.node_path(node).filter(|p| m.matches(Some(p))) {
+                m.apply(&p, offset, &mut buf[..n]);
+            }
+        }
+        Ok(n)
+    }
+
+    /// What a read answers before any mistake: the real file with cached writes laid over.
+    fn read_layered(&self, node: u64, fh: RawFd, offset: u64, buf: &mut [u8]) -> SysResult<usize> {
         let n = sys::pread_full(fh, buf, offset)?;
         if self.cached_files.load(Ordering::Relaxed) == 0 {
             return Ok(n);
@@ -451,10 +481,11 @@ impl Shared {
     pub(crate) fn drop_all(&self) -> DropReport {
         let taken = {
             let mut c = lock(&self.cache);
-            c.bytes = 0;
             self.cached_files.store(0, Ordering::Relaxed);
-            std::mem::take(&mut c.files)
+            c.take_all().0
         };
+        // The directory operations were carried out on the real directory: they stay.
+        lock(&self.dirops).clear();
         let inodes = self.inodes.read().unwrap_or_else(|p| p.into_inner());
         DropReport {
             files: taken.len(),
@@ -529,12 +560,58 @@ impl Shared {
             let h = dirs.get(&fh).ok_or(libc::EBADF)?;
             h.fd.try_clone().map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?
         };
-        sys::sync(raw(&fd), datasync)
+        sys::sync(raw(&fd), datasync)?;
+        if let Ok(st) = sys::stat_fd(raw(&fd)) {
+            self.dir_synced((st.st_dev, st.st_ino));
+        }
+        Ok(())
     }
 
     fn statfs(&self) -> SysResult<libc::statvfs> {
         let root = self.inode(ROOT)?;
         sys::statvfs(raw(&*root.fd))
+    }
+
+    /// Journal the creation of `name` in `parent` (when the mode caches writes).
+    fn note_create(&self, parent: u64, name: &OsStr) {
+        self.journal_dirop(|| {
+            let p = self.inode(parent).ok()?;
+            let st = sys::stat_at(raw(&*p.fd), &sys::cname(name).ok()?).ok()?;
+            let path = self.child_path(parent, name)?;
+            Some(DirOp::Create { dir: p.fd.clone(), dir_key: p.key, name: name.to_owned(), key: (st.st_dev, st.st_ino), path })
+        });
+    }
+
+    /// A rename, journaled when the mode caches writes.
+    fn rename_op(&self, parent: u64, name: &OsStr, newparent: u64, newname: &OsStr, flags: u32) -> SysResult<()> {
+        let p = self.inode(parent)?;
+        let np = self.inode(newparent)?;
+        let (from, to) = (sys::cname(name)?, sys::cname(newname)?);
+        let journal = self.mode() != DurabilityMode::Durable && flags & libc::RENAME_EXCHANGE == 0;
+        let before = journal.then(|| (sys::stat_at(raw(&*p.fd), &from).ok(), sys::stat_at(raw(&*np.fd), &to).is_ok()));
+        let paths = journal.then(|| (self.child_path(parent, name), self.child_path(newparent, newname)));
+        sys::renameat2(raw(&*p.fd), &from, raw(&*np.fd), &to, flags)?;
+        if let (Some((Some(st), replaced)), Some((Some(a), Some(b)))) = (before, paths) {
+            self.journal_dirop(|| {
+                Some(DirOp::Rename {
+                    from_dir: p.fd.clone(),
+                    from_key: p.key,
+                    from: name.to_owned(),
+                    to_dir: np.fd.clone(),
+                    to_key: np.key,
+                    to: newname.to_owned(),
+                    key: (st.st_dev, st.st_ino),
+                    replaced,
+                    path: format!("{a} -> {b}"),
+                })
+            });
+        }
+        Ok(())
+    }
+
+    fn remove_op(&self, parent: u64, name: &OsStr, dir: bool) -> SysResult<()> {
+        let p = self.inode(parent)?;
+        sys::unlinkat(raw(&*p.fd), &sys::cname(name)?, dir)
     }
 }
 
@@ -571,6 +648,19 @@ thread_local! {
 pub(crate) struct Fs(pub(crate) Arc<Shared>);
 
 impl Fs {
+    /// A crash point fired on this call: `before`, kill and fail it (not carried out); `after`,
+    /// carry it out, kill, then answer.
+    fn crashing<T, R: Fails>(&self, due: Due, reply: R, work: impl FnOnce(&Shared) -> T, answer: impl FnOnce(T, R)) {
+        if due.after() {
+            let t = work(&self.0);
+            self.0.fire(due);
+            answer(t, reply);
+        } else {
+            self.0.fire(due);
+            reply.fail(libc::EIO);
+        }
+    }
+
     /// Apply a verdict: run `job` now, later, or fail the request.
     fn run<R: Fails>(&self, v: Verdict, reply: R, job: impl FnOnce(&Shared, R) + Send + 'static) {
         match v {
@@ -600,10 +690,13 @@ impl Fs {
 }
 
 impl Filesystem for Fs {
-    fn init(&mut self, _req: &Request, _config: &mut KernelConfig) -> std::io::Result<()> {
+    fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> std::io::Result<()> {
         // No FUSE_POSIX_LOCKS / FUSE_FLOCK_LOCKS: the kernel keeps flock and fcntl locks on the
         // mount itself, which is where every user of the data directory takes them. No
-        // writeback cache: every write reaches the layer.
+        // writeback cache: every write reaches the layer. Shared mmap of a file opened with
+        // direct I/O (a read mistake's files) where the kernel allows it (Linux 6.6 and later);
+        // elsewhere such an mmap fails with ENODEV.
+        let _ = config.add_capabilities(fuser::InitFlags::FUSE_DIRECT_IO_ALLOW_MMAP);
         Ok(())
     }
 
@@ -641,6 +734,9 @@ impl Filesystem for Fs {
         _flags: Option<fuser::BsdFileFlags>,
         reply: ReplyAttr,
     ) {
+        if self.0.fenced() {
+            return reply.fail(libc::EIO);
+        }
         let v = self.0.verdict(IoOp::Setattr, || self.0.node_path(ino.0));
         let fh = fh.map(|h| h.0);
         self.run(v, reply, move |sh, reply| match sh.setattr(ino.0, mode, uid, gid, size, atime, mtime, fh) {
@@ -657,20 +753,34 @@ impl Filesystem for Fs {
     }
 
     fn mknod(&self, req: &Request, parent: INodeNo, name: &OsStr, mode: u32, umask: u32, rdev: u32, reply: ReplyEntry) {
-        let v = self.0.verdict(IoOp::Create, || self.0.child_path(parent.0, name));
+        if self.0.fenced() {
+            return reply.fail(libc::EIO);
+        }
+        let due = self.0.crash_due(IoOp::Create, || self.0.child_path(parent.0, name));
+        let v = if due.is_none() { self.0.verdict(IoOp::Create, || self.0.child_path(parent.0, name)) } else { Verdict::Pass };
         let (name, uid, gid) = (name.to_owned(), req.uid(), req.gid());
-        self.run(v, reply, move |sh, reply| {
+        let work = move |sh: &Shared| {
             let res = (|| {
                 let p = sh.inode(parent.0)?;
                 let c = sys::cname(&name)?;
                 sys::mknodat(raw(&*p.fd), &c, mode & !umask, rdev as u64)?;
                 sh.created(raw(&*p.fd), &c, Some(mode & !umask), uid, gid)
             })();
-            Self::entry_job(res, reply)
-        });
+            if res.is_ok() {
+                sh.note_create(parent.0, &name);
+            }
+            res
+        };
+        if let Some(due) = due {
+            return self.crashing(due, reply, work, Self::entry_job);
+        }
+        self.run(v, reply, move |sh, reply| Self::entry_job(work(sh), reply));
     }
 
     fn mkdir(&self, req: &Request, parent: INodeNo, name: &OsStr, mode: u32, umask: u32, reply: ReplyEntry) {
+        if self.0.fenced() {
+            return reply.fail(libc::EIO);
+        }
         let v = self.0.verdict(IoOp::Mkdir, || self.0.child_path(parent.0, name));
         let (name, uid, gid) = (name.to_owned(), req.uid(), req.gid());
         self.run(v, reply, move |sh, reply| {
@@ -693,51 +803,76 @@ impl Filesystem for Fs {
     }
 
     fn symlink(&self, req: &Request, parent: INodeNo, link_name: &OsStr, target: &std::path::Path, reply: ReplyEntry) {
-        let v = self.0.verdict(IoOp::Create, || self.0.child_path(parent.0, link_name));
+        if self.0.fenced() {
+            return reply.fail(libc::EIO);
+        }
+        let due = self.0.crash_due(IoOp::Create, || self.0.child_path(parent.0, link_name));
+        let v = if due.is_none() { self.0.verdict(IoOp::Create, || self.0.child_path(parent.0, link_name)) } else { Verdict::Pass };
         let (name, target, uid, gid) = (link_name.to_owned(), target.as_os_str().to_owned(), req.uid(), req.gid());
-        self.run(v, reply, move |sh, reply| {
+        let work = move |sh: &Shared| {
             let res = (|| {
                 let p = sh.inode(parent.0)?;
                 let c = sys::cname(&name)?;
                 sys::symlinkat(&sys::cname(&target)?, raw(&*p.fd), &c)?;
                 sh.created(raw(&*p.fd), &c, None, uid, gid)
             })();
-            Self::entry_job(res, reply)
-        });
+            if res.is_ok() {
+                sh.note_create(parent.0, &name);
+            }
+            res
+        };
+        if let Some(due) = due {
+            return self.crashing(due, reply, work, Self::entry_job);
+        }
+        self.run(v, reply, move |sh, reply| Self::entry_job(work(sh), reply));
     }
 
     fn rename(&self, _req: &Request, parent: INodeNo, name: &OsStr, newparent: INodeNo, newname: &OsStr, flags: RenameFlags, reply: ReplyEmpty) {
-        let v = self.0.verdict(IoOp::Rename, || self.0.child_path(parent.0, name));
+        if self.0.fenced() {
+            return reply.fail(libc::EIO);
+        }
+        let due = self.0.crash_due(IoOp::Rename, || self.0.child_path(parent.0, name));
+        let v = if due.is_none() { self.0.verdict(IoOp::Rename, || self.0.child_path(parent.0, name)) } else { Verdict::Pass };
         let (name, newname) = (name.to_owned(), newname.to_owned());
-        self.run(v, reply, move |sh, reply| {
-            let res = (|| {
-                let p = sh.inode(parent.0)?;
-                let np = sh.inode(newparent.0)?;
-                sys::renameat2(raw(&*p.fd), &sys::cname(&name)?, raw(&*np.fd), &sys::cname(&newname)?, flags.bits())
-            })();
-            Self::empty_job(res, reply)
-        });
+        let work = move |sh: &Shared| sh.rename_op(parent.0, &name, newparent.0, &newname, flags.bits());
+        if let Some(due) = due {
+            return self.crashing(due, reply, work, Self::empty_job);
+        }
+        self.run(v, reply, move |sh, reply| Self::empty_job(work(sh), reply));
     }
 
     fn link(&self, _req: &Request, ino: INodeNo, newparent: INodeNo, newname: &OsStr, reply: ReplyEntry) {
-        let v = self.0.verdict(IoOp::Create, || self.0.child_path(newparent.0, newname));
+        if self.0.fenced() {
+            return reply.fail(libc::EIO);
+        }
+        let due = self.0.crash_due(IoOp::Create, || self.0.child_path(newparent.0, newname));
+        let v = if due.is_none() { self.0.verdict(IoOp::Create, || self.0.child_path(newparent.0, newname)) } else { Verdict::Pass };
         let newname: OsString = newname.to_owned();
-        self.run(v, reply, move |sh, reply| {
+        let work = move |sh: &Shared| {
             let res = (|| {
                 let i = sh.inode(ino.0)?;
                 let np = sh.inode(newparent.0)?;
                 sys::link_fd(raw(&*i.fd), raw(&*np.fd), &sys::cname(&newname)?)?;
                 sh.lookup(newparent.0, &newname)
             })();
-            Self::entry_job(res, reply)
-        });
+            if res.is_ok() {
+                sh.note_create(newparent.0, &newname);
+            }
+            res
+        };
+        if let Some(due) = due {
+            return self.crashing(due, reply, work, Self::entry_job);
+        }
+        self.run(v, reply, move |sh, reply| Self::entry_job(work(sh), reply));
     }
 
     fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
         let v = self.0.verdict(IoOp::Open, || self.0.node_path(ino.0));
         self.run(v, reply, move |sh, reply| match sh.open(ino.0, flags.0) {
             // No direct I/O and no keep-cache: mmap works, and each open starts from what the
-            // layer says (which matters after unsynced writes were dropped).
+            // layer says (which matters after unsynced writes were dropped). Direct I/O for
+            // the files a read mistake is on: every read reaches the layer.
+            Ok(fh) if sh.mistaken(ino.0) => reply.opened(FileHandle(fh), FopenFlags::FOPEN_DIRECT_IO),
             Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::empty()),
             Err(e) => reply.fail(e),
         });
@@ -772,11 +907,18 @@ impl Filesystem for Fs {
         _lock: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
-        let v = self.0.verdict(IoOp::Write, || self.0.node_path(ino.0));
-        let job = move |sh: &Shared, data: &[u8], reply: ReplyWrite| match sh.write(ino.0, fh.0 as RawFd, offset, data, flags.0) {
+        if self.0.fenced() {
+            return reply.fail(libc::EIO);
+        }
+        let answer = |res: SysResult<u32>, reply: ReplyWrite| match res {
             Ok(n) => reply.written(n),
             Err(e) => reply.fail(e),
         };
+        if let Some(due) = self.0.crash_due(IoOp::Write, || self.0.node_path(ino.0)) {
+            return self.crashing(due, reply, |sh| sh.write(ino.0, fh.0 as RawFd, offset, data, flags.0), answer);
+        }
+        let v = self.0.verdict(IoOp::Write, || self.0.node_path(ino.0));
+        let job = move |sh: &Shared, data: &[u8], reply: ReplyWrite| answer(sh.write(ino.0, fh.0 as RawFd, offset, data, flags.0), reply);
         match v {
             // The data is borrowed from the request buffer: copied only when the write waits.
             Verdict::Pass => job(&self.0, data, reply),
@@ -798,8 +940,15 @@ impl Filesystem for Fs {
     }
 
     fn fsync(&self, _req: &Request, ino: INodeNo, fh: FileHandle, datasync: bool, reply: ReplyEmpty) {
+        if self.0.fenced() {
+            return reply.fail(libc::EIO);
+        }
+        let work = move |sh: &Shared| sh.fsync(ino.0, fh.0 as RawFd, datasync);
+        if let Some(due) = self.0.crash_due(IoOp::Fsync, || self.0.node_path(ino.0)) {
+            return self.crashing(due, reply, work, Self::empty_job);
+        }
         let v = self.0.verdict(IoOp::Fsync, || self.0.node_path(ino.0));
-        self.run(v, reply, move |sh, reply| Self::empty_job(sh.fsync(ino.0, fh.0 as RawFd, datasync), reply));
+        self.run(v, reply, move |sh, reply| Self::empty_job(work(sh), reply));
     }
 
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
@@ -821,8 +970,15 @@ impl Filesystem for Fs {
     }
 
     fn fsyncdir(&self, _req: &Request, ino: INodeNo, fh: FileHandle, datasync: bool, reply: ReplyEmpty) {
+        if self.0.fenced() {
+            return reply.fail(libc::EIO);
+        }
+        let work = move |sh: &Shared| sh.fsyncdir(fh.0, datasync);
+        if let Some(due) = self.0.crash_due(IoOp::Fsyncdir, || self.0.node_path(ino.0)) {
+            return self.crashing(due, reply, work, Self::empty_job);
+        }
         let v = self.0.verdict(IoOp::Fsyncdir, || self.0.node_path(ino.0));
-        self.run(v, reply, move |sh, reply| Self::empty_job(sh.fsyncdir(fh.0, datasync), reply));
+        self.run(v, reply, move |sh, reply| Self::empty_job(work(sh), reply));
     }
 
     fn statfs(&self, _req: &Request, ino: INodeNo, reply: ReplyStatfs) {
@@ -834,30 +990,54 @@ impl Filesystem for Fs {
     }
 
     fn create(&self, req: &Request, parent: INodeNo, name: &OsStr, mode: u32, umask: u32, flags: i32, reply: ReplyCreate) {
-        let v = self.0.verdict(IoOp::Create, || self.0.child_path(parent.0, name));
+        if self.0.fenced() {
+            return reply.fail(libc::EIO);
+        }
+        let due = self.0.crash_due(IoOp::Create, || self.0.child_path(parent.0, name));
+        let v = if due.is_none() { self.0.verdict(IoOp::Create, || self.0.child_path(parent.0, name)) } else { Verdict::Pass };
         let (name, uid, gid) = (name.to_owned(), req.uid(), req.gid());
-        self.run(v, reply, move |sh, reply| match sh.create(parent.0, &name, mode, umask, flags, uid, gid) {
+        let work = move |sh: &Shared| {
+            let res = sh.create(parent.0, &name, mode, umask, flags, uid, gid);
+            if res.is_ok() {
+                sh.note_create(parent.0, &name);
+            }
+            res
+        };
+        let answer = |res: SysResult<(FileAttr, u64)>, reply: ReplyCreate| match res {
             Ok((attr, fh)) => reply.created(&TTL, &attr, Generation(0), FileHandle(fh), FopenFlags::empty()),
             Err(e) => reply.fail(e),
-        });
+        };
+        if let Some(due) = due {
+            return self.crashing(due, reply, work, answer);
+        }
+        self.run(v, reply, move |sh, reply| answer(work(sh), reply));
     }
 
     fn fallocate(&self, _req: &Request, ino: INodeNo, fh: FileHandle, offset: u64, length: u64, mode: i32, reply: ReplyEmpty) {
+        if self.0.fenced() {
+            return reply.fail(libc::EIO);
+        }
+        let work = move |sh: &Shared| sh.fallocate(ino.0, fh.0 as RawFd, offset, length, mode);
+        if let Some(due) = self.0.crash_due(IoOp::Fallocate, || self.0.node_path(ino.0)) {
+            return self.crashing(due, reply, work, Self::empty_job);
+        }
         let v = self.0.verdict(IoOp::Fallocate, || self.0.node_path(ino.0));
-        self.run(v, reply, move |sh, reply| Self::empty_job(sh.fallocate(ino.0, fh.0 as RawFd, offset, length, mode), reply));
+        self.run(v, reply, move |sh, reply| Self::empty_job(work(sh), reply));
     }
 }
 
 impl Fs {
     fn remove(&self, parent: INodeNo, name: &OsStr, dir: bool, reply: ReplyEmpty) {
-        let v = self.0.verdict(IoOp::Unlink, || self.0.child_path(parent.0, name));
+        if self.0.fenced() {
+            return reply.fail(libc::EIO);
+        }
+        let due = self.0.crash_due(IoOp::Unlink, || self.0.child_path(parent.0, name));
+        let v = if due.is_none() { self.0.verdict(IoOp::Unlink, || self.0.child_path(parent.0, name)) } else { Verdict::Pass };
         let name = name.to_owned();
-        self.run(v, reply, move |sh, reply| {
-            let res = (|| {
-                let p = sh.inode(parent.0)?;
-                sys::unlinkat(raw(&*p.fd), &sys::cname(&name)?, dir)
-            })();
-            Self::empty_job(res, reply)
-        });
+        let work = move |sh: &Shared| sh.remove_op(parent.0, &name, dir);
+        if let Some(due) = due {
+            return self.crashing(due, reply, work, Self::empty_job);
+        }
+        self.run(v, reply, move |sh, reply| Self::empty_job(work(sh), reply));
     }
 }

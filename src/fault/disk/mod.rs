@@ -35,13 +35,19 @@
 //! through in every mode. See `docs/faults.md`, "Disk faults".
 
 mod cache;
+mod crash;
 mod fs;
 pub mod layers;
+mod mistake;
 mod mount;
+mod power;
 mod rules;
 mod sys;
 
+pub use crash::{parse_crash_call, CrashPoint, CrashStatus, Fired, Timing, CRASH_CALLS};
 pub use layers::Layers;
+pub use mistake::{Mistake, MistakeCounters, MistakeMode};
+pub use power::{Cut, LossReport, PowerLoss, Torn, SECTOR};
 
 use crate::error::suggest;
 use crate::error::Error;
@@ -509,6 +515,77 @@ impl DiskLayer {
         Dropped { files: r.files, bytes: r.bytes, writes: r.writes }
     }
 
+    /// A power loss with torn writes or lost directory operations (see [`PowerLoss`]); call
+    /// after the member was killed. With `PowerLoss::default()` it drops what
+    /// [`DiskLayer::drop_unsynced`] drops (and also forgets the journal of directory operations).
+    pub fn lose_power(&self, loss: &PowerLoss) -> LossReport {
+        let (r, f) = self.shared.lose_power(loss);
+        self.forget(f);
+        r
+    }
+
+    fn forget(&self, f: power::Forget) {
+        for node in &f.nodes {
+            let _ = self.notifier.inval_inode(INodeNo(*node), 0, -1);
+        }
+        for (parent, name) in &f.entries {
+            let _ = self.notifier.inval_entry(INodeNo(*parent), name);
+        }
+    }
+
+    /// Arm a crash point (replacing any other): at the `nth` matching call from now, the layer
+    /// SIGKILLs `point.pid` from the thread serving the call, before or after carrying it out,
+    /// and loses power as `point.loss` says. Bad globs are refused.
+    pub fn arm_crash(&self, point: CrashPoint) -> Result<(), Error> {
+        if point.nth == 0 {
+            return Err(Error::BadInput("a crash point's `nth` counts from 1 (the first matching call)".into()));
+        }
+        if !CRASH_CALLS.contains(&point.call) {
+            return Err(Error::BadInput(parse_crash_call(point.call.name()).err().unwrap_or_default()));
+        }
+        self.shared.arm_crash(point).map_err(Error::BadInput)
+    }
+
+    /// The armed (or fired) crash point's status, `None` when none is armed.
+    pub fn crash_status(&self) -> Option<CrashStatus> {
+        self.shared.crash_status()
+    }
+
+    /// Disarm the crash point (fired or not) and lift the fence a firing put up; its status.
+    pub fn disarm_crash(&self) -> Option<CrashStatus> {
+        let (s, f) = self.shared.disarm_crash();
+        if let Some(f) = f {
+            self.forget(f);
+        }
+        s
+    }
+
+    /// Put a read mistake in force (`None`: take it out). The pages the kernel holds of the
+    /// files it matches are forgotten both ways, so reads reach the layer, and a page read
+    /// with a mistake does not outlive it. Returns the counters of the mistake taken out.
+    pub fn set_mistake(&self, m: Option<Mistake>) -> Result<Option<MistakeCounters>, Error> {
+        let armed = m.map(mistake::Armed::new).transpose().map_err(Error::BadInput)?.map(Arc::new);
+        let old = {
+            let mut w = self.shared.mistake.write().unwrap_or_else(|p| p.into_inner());
+            self.shared.mistake_on.store(armed.is_some(), std::sync::atomic::Ordering::SeqCst);
+            std::mem::replace(&mut *w, armed.clone())
+        };
+        let globs: Vec<&mistake::Armed> = old.iter().chain(armed.iter()).map(|a| a.as_ref()).collect();
+        let nodes: Vec<u64> = self.shared.inodes.read().unwrap_or_else(|p| p.into_inner()).by_node.keys().copied().collect();
+        for n in nodes {
+            let p = self.shared.node_path(n);
+            if globs.iter().any(|g| g.matches(p.as_deref())) {
+                let _ = self.notifier.inval_inode(INodeNo(n), 0, -1);
+            }
+        }
+        Ok(old.map(|o| o.counters()))
+    }
+
+    /// The counters of the read mistake in force.
+    pub fn mistake_counters(&self) -> Option<MistakeCounters> {
+        self.shared.mistake.read().unwrap_or_else(|p| p.into_inner()).as_ref().map(|m| m.counters())
+    }
+
     /// Flush what is cached to the real files, each fdatasync'd (used at heal/teardown when no loss is wanted).
     pub fn flush(&self) -> Result<(), Error> {
         self.shared.flush_all(true).map_err(|e| {
@@ -525,6 +602,7 @@ impl DiskLayer {
 
     fn shutdown(&mut self) -> Result<(), Error> {
         let Some(session) = self.session.take() else { return Ok(()) };
+        self.shared.disarm_crash();
         let flushed = self.shared.flush_all(false);
         let mut result = Ok(());
         if mount::is_ours(&self.dir, &self.label) {

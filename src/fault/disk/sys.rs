@@ -53,6 +53,14 @@ pub(crate) fn reopen(fd: RawFd, flags: i32) -> SysResult<OwnedFd> {
     openat(libc::AT_FDCWD, &proc_path(fd), flags, 0)
 }
 
+/// `fstatat(dir, name, AT_SYMLINK_NOFOLLOW)`.
+pub(crate) fn stat_at(dir: RawFd, name: &CStr) -> SysResult<libc::stat> {
+    // SAFETY: zeroed stat is a valid out-buffer; the name is NUL-terminated.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    check(unsafe { libc::fstatat(dir, name.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW) })?;
+    Ok(st)
+}
+
 /// `fstatat(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)`: works on `O_PATH` descriptors.
 pub(crate) fn stat_fd(fd: RawFd) -> SysResult<libc::stat> {
     // SAFETY: zeroed stat is a valid out-buffer; the path is a static empty C string.

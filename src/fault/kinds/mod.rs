@@ -10,6 +10,7 @@ pub mod cpu_stress;
 pub mod fsync_lie;
 pub mod io_error;
 pub mod io_latency;
+pub mod io_mistake;
 pub mod io_rule;
 pub mod kill;
 pub mod latency;
