@@ -189,7 +189,7 @@ pub const LOSS_WATCH: Duration = Duration::from_secs(4);
 
 /// Restart `targets`, which a power loss took unsynced data from (a kill with
 /// `lose_unsynced`), each watched for [`LOSS_WATCH`]: one whose etcd exits on what the loss
-/// left is etcd's own answer to it — said as "n2 refused its data after the power loss:
+/// left is etcd's own answer to it — said as "n2 refused to start on its data after the power-loss kill:
 /// <etcd's words>", recorded as a `corruption-detected` by `etcd-refused-start` (the member
 /// stays down, the run stays valid, the others are compared) — not a heal that failed.
 pub fn restart_after_loss(backend: &dyn Backend, targets: &[String], fault: usize) -> Result<Healed, Error> {
@@ -209,7 +209,7 @@ pub fn restart_after_loss(backend: &dyn Backend, targets: &[String], fault: usiz
                 proofs.push(format!("{t} restarted on what the power loss left as pid {pid}, still running {} s later", LOSS_WATCH.as_secs()))
             }
             Restarted::Refused { words, after, at, .. } => {
-                let said = format!("{t} refused its data after the power loss: {words}");
+                let said = format!("{t} refused to start on its data after the power-loss kill: {words}");
                 timed.push((
                     at,
                     EventKind::CorruptionDetected {
