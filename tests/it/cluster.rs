@@ -8,22 +8,9 @@ use faultline::consistency;
 use faultline::fault;
 use faultline::fault::kinds::{cpu_limit::CpuLimit, cpu_stress::CpuStress, io_latency, io_rule::DiskFault, kill::Kill, partition::Partition, pause::Pause};
 use faultline::scenario::{FaultKind, PartitionMode, Target};
-use faultline::schedule::Planned;
 use std::time::{Duration, Instant};
 
-fn planned(kind: FaultKind, target: Target) -> Planned {
-    Planned {
-        id: 0,
-        name: None,
-        start: faultline::schedule::Start::At(Duration::ZERO),
-        end: faultline::schedule::End::WorkloadEnd,
-        kind,
-        target,
-        origin: "test".into(),
-        draw: 7,
-        pinned: None,
-    }
-}
+use crate::util::planned;
 
 #[test]
 fn three_members_come_up_and_agree_on_a_leader() {

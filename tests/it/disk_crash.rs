@@ -259,19 +259,7 @@ fn a_read_mistake_changes_what_reads_answer_and_not_the_file() {
     m.unmount();
 }
 
-fn planned(kind: faultline::scenario::FaultKind, target: faultline::scenario::Target) -> faultline::schedule::Planned {
-    faultline::schedule::Planned {
-        id: 0,
-        name: None,
-        start: faultline::schedule::Start::At(Duration::ZERO),
-        end: faultline::schedule::End::WorkloadEnd,
-        kind,
-        target,
-        origin: "test".into(),
-        draw: 7,
-        pinned: None,
-    }
-}
+use crate::util::planned;
 
 /// Under etcd (process backend, the system's etcd): a follower killed by the layer before its
 /// 2nd WAL fsync — losing power then, plainly, with a torn write and with a torn sequence —

@@ -240,3 +240,19 @@ pub fn faultline(args: &[&str]) -> (i32, String, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_faultline")).args(args).output().unwrap();
     (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
 }
+
+/// A fault planned from the start of the workload to its end, for tests that inject one by
+/// hand (`faultline::fault::inject`).
+pub fn planned(kind: faultline::scenario::FaultKind, target: faultline::scenario::Target) -> faultline::schedule::Planned {
+    faultline::schedule::Planned {
+        id: 0,
+        name: None,
+        start: faultline::schedule::Start::At(std::time::Duration::ZERO),
+        end: faultline::schedule::End::WorkloadEnd,
+        kind,
+        target,
+        origin: "test".into(),
+        draw: 7,
+        pinned: None,
+    }
+}
