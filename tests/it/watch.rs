@@ -402,6 +402,13 @@ fn a_put_that_continues_a_deleted_generation_breaks_is_create() {
 /// Run `yaml` on processes (it must pass, the watch check on every guarantee included); the run's
 /// `watch.jsonl`.
 fn run_traffic(yaml: &str, dir: &Path) -> Vec<WatchRecord> {
+    run_traffic_with(yaml, dir, false)
+}
+
+/// [`run_traffic`], also accepting the one failure etcd 3.4.23 is known for
+/// (etcd-io/etcd#18089, docs/findings.md): a watcher opened or resumed at a compaction revision
+/// that is a delete misses the delete — only `resumable` broken, each time that way.
+fn run_traffic_with(yaml: &str, dir: &Path, allow_18089: bool) -> Vec<WatchRecord> {
     crate::util::require_root();
     let scen = dir.join("s.yaml");
     std::fs::write(&scen, yaml).unwrap();
@@ -411,7 +418,16 @@ fn run_traffic(yaml: &str, dir: &Path) -> Vec<WatchRecord> {
         .output()
         .unwrap();
     let summary = std::fs::read_to_string(out.join("summary.json")).unwrap_or_default();
-    assert_eq!(o.status.code(), Some(0), "stderr: {}\nsummary: {summary}", String::from_utf8_lossy(&o.stderr));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    let known_bug = || {
+        let v: serde_json::Value = serde_json::from_str(&summary).unwrap_or_default();
+        let g = &v["watch"]["guarantees"];
+        let broken: Vec<&String> = g.as_object().map(|m| m.iter().filter(|(_, n)| n.as_u64() != Some(0)).map(|(k, _)| k).collect()).unwrap_or_default();
+        broken == ["resumable"] && stderr.contains("deleted") && stderr.contains("though resumed from revision")
+    };
+    if !(allow_18089 && o.status.code() == Some(1) && known_bug()) {
+        assert_eq!(o.status.code(), Some(0), "stderr: {stderr}\nsummary: {summary}");
+    }
     watchlog::read(&out.join("watch.jsonl")).unwrap()
 }
 
@@ -448,7 +464,9 @@ fn watchers_get_what_they_asked_for_on_the_etcd_workload_with_a_member_cut_off()
                 \x20   - {watchers: 2, placement: one, member: n1, start: [compaction, future]}\n\
                 \x20   - {watchers: 2, placement: follow}\n\
                 faults:\n  - {at: 4s, for: 7s, kind: partition, target: n3}\nexpect: {linearizable: true}\n";
-    let r = run_traffic(yaml, dir.path());
+    // The watcher opened at the compaction revision meets etcd-io/etcd#18089 when that
+    // revision is a delete (seen once in CI): the known bug, not this test's subject.
+    let r = run_traffic_with(yaml, dir.path(), true);
     let events = |lines: &[&WatchRecord]| lines.iter().filter(|x| x.what.event_revision().is_some()).count();
     for w in 0..12 {
         let lines = of(&r, &format!("w{w}"));
