@@ -363,6 +363,8 @@ impl Timeline {
         let mut tl = Timeline::default();
         let mut members = BTreeSet::new();
         let mut open: HashMap<usize, usize> = HashMap::new();
+        // What a triggered fault's start or heal waited for, until that start or heal.
+        let mut fired: HashMap<(usize, bool), String> = HashMap::new();
         for e in evs {
             let t = e.t as f64 / 1e9;
             tl.last_t = tl.last_t.max(t);
@@ -384,12 +386,25 @@ impl Timeline {
                     members.insert(member.clone());
                     tl.leaders.push((t, member.clone(), *term));
                 }
+                EventKind::TriggerFired { fault, then, waited_for, .. } => {
+                    fired.insert((*fault, then == "start"), waited_for.clone());
+                }
+                EventKind::SnapshotReceived { member, .. } => {
+                    members.insert(member.clone());
+                    tl.marks.push((t, member.clone(), "applied a snapshot from the leader".into()));
+                }
                 EventKind::FaultStart(r) => {
+                    if let Some(w) = fired.remove(&(r.id, true)) {
+                        r.targets.iter().for_each(|m| tl.marks.push((t, m.clone(), format!("fault #{} started: {w}", r.id))));
+                    }
                     members.extend(r.targets.iter().cloned());
                     open.insert(r.id, tl.faults.len());
                     tl.faults.push(FaultBar { rec: r.clone(), from: t, proven: r.proven_t.map(|p| p as f64 / 1e9), to: None, heal_proof: None });
                 }
                 EventKind::FaultHeal(r) => {
+                    if let Some(w) = fired.remove(&(r.id, false)) {
+                        r.targets.iter().for_each(|m| tl.marks.push((t, m.clone(), format!("fault #{} healed: {w}", r.id))));
+                    }
                     if let Some(i) = open.remove(&r.id) {
                         tl.faults[i].to = Some(t);
                         tl.faults[i].heal_proof = Some(r.proof.clone());

@@ -83,6 +83,11 @@ fn check_triggers(backend: &str) {
     // And the pause 500 ms after the partition finished.
     let pause = fault_start(&ev, 1).expect("the pause started");
     assert!(pause - healed >= 0.45 && pause - healed < 2.0, "the pause began {:.3} s after the heal", pause - healed);
+    // The report's member lanes say what each triggered fault waited for.
+    let page = std::fs::read_to_string(dir.path().join("run/report.html")).unwrap();
+    for mark in ["fault #0 started: d1 started", "fault #2 healed: snapshot", "fault #1 started: cut finished + 500ms", "applied a snapshot from the leader"] {
+        assert!(page.contains(mark), "report.html marks `{mark}`");
+    }
 }
 
 #[test]
