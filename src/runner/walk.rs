@@ -192,13 +192,6 @@ impl Walk<'_> {
         }
         loop {
             let next = queue.next_at().unwrap_or(self.end).min(self.end);
-            let done_waiting = queue.0.is_empty() && tr.waiting.is_empty();
-            if done_waiting && next >= self.end {
-                if meter.wait_until(self.end, &self.clock, &self.ctx.cancel, self.ctx.sink.progress(), &in_force.describe()).await {
-                    walked = Walked::Interrupted;
-                }
-                break;
-            }
             let faults_now = in_force.describe();
             let heard = tokio::select! {
                 cancelled = meter.wait_until(next, &self.clock, &self.ctx.cancel, self.ctx.sink.progress(), &faults_now) => {

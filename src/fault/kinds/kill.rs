@@ -238,16 +238,7 @@ impl Fault for Kill {
             }
             applied.proof = format!("{}; {}", applied.proof, said.join("; "));
             applied.active = Box::new(process::PowerLost);
-            applied = applied.param("lose_unsynced", true);
-            if let Some(t) = &self.torn {
-                applied = applied.param("torn", t.clone());
-            }
-            if self.lose_dirops {
-                applied = applied.param("lose_dirops", true);
-            }
-            if let Some(g) = &self.dirops_path {
-                applied = applied.param("dirops_path", g.clone());
-            }
+            applied = self.loss_params(applied);
         }
         Ok(applied)
     }
@@ -272,9 +263,15 @@ impl Kill {
         }
         let what =
             format!("SIGKILL {} the {} {} call{}", on.timing, ordinal(on.nth), on.call, on.path.as_ref().map(|p| format!(" of {p}")).unwrap_or_default());
-        let mut a =
+        let a =
             Applied::new(Armed { layers: armed, what: what.clone(), nth: on.nth, lost: self.lose_unsynced }, "fuse", format!("{what}: {}", said.join("; ")))
                 .param("on", serde_json::to_value(on).unwrap_or_default());
+        Ok(self.loss_params(a))
+    }
+
+    /// What the power loss takes, recorded with the fault (`lose_unsynced`, `torn`,
+    /// `lose_dirops`, `dirops_path` as given).
+    fn loss_params(&self, mut a: Applied) -> Applied {
         if self.lose_unsynced {
             a = a.param("lose_unsynced", true);
         }
@@ -287,7 +284,7 @@ impl Kill {
         if let Some(g) = &self.dirops_path {
             a = a.param("dirops_path", g.clone());
         }
-        Ok(a)
+        a
     }
 }
 
