@@ -4,13 +4,13 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 SCENARIO ?= scenarios/leader-partition.yaml
-APT_PACKAGES := etcd-server etcd-client protobuf-compiler iptables nftables iproute2 util-linux
+APT_PACKAGES := etcd-server etcd-client protobuf-compiler iptables nftables iproute2 util-linux jq
 # What only the tests need: Chromium renders report.html in a test (about 155 MB to download,
 # 480 MB installed, under 30 s here), docker-compose drives attach mode. Under CI (CI=true) a
 # test whose tool is missing fails (tests/it/main.rs), so `make test` installs them.
 TEST_APT_PACKAGES := chromium docker-compose
 
-.PHONY: deps test-deps build demo test clean-runs doctor compose-up compose-down
+.PHONY: deps test-deps build demo test bugs clean-runs doctor compose-up compose-down
 
 # Install Debian packages (as root), only those missing.
 define apt_install
@@ -45,6 +45,12 @@ doctor: build
 
 test: test-deps
 	$(CARGO) test --no-fail-fast -- --test-threads=1
+
+# Hunt each historical etcd bug of scenarios/bugs/ on the versions its header names, BUG_RUNS
+# runs each (default 3; about 45 s a run), and write the table into docs/findings.md.
+# BUGS=14370 hunts one; BUG_BACKEND=docker runs them in containers.
+bugs: build
+	./scripts/bugs.sh
 
 clean-runs: build
 	./target/release/faultline clean

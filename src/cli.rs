@@ -47,6 +47,23 @@ pub const COMPARE_EXIT_CODES: &str = "Exit codes:
   5  a run was invalid or interrupted
 The worst run's, ranked 4 > 3 > 2 > 5 > 1 > 0.";
 
+/// Exit codes of `hunt`.
+pub const HUNT_EXIT_CODES: &str = "Exit codes:
+  1  a run failed its gates (the seed and its run directory are printed)
+  0  no run failed, and every run was valid
+  5  no run failed, and a run was invalid, undecided (a check past its time limit) or interrupted
+  2  bad input (scenario, a --set KEY=VALUE)
+  3  environment (missing etcd or image, not root, no Docker engine)
+  4  faultline itself failed";
+
+/// Exit codes of `shrink`.
+pub const SHRINK_EXIT_CODES: &str = "Exit codes:
+  1  a shrunk scenario that still fails was written (scenario.yaml; its run directory printed)
+  5  the written-out schedule did not fail again in --tries runs: nothing to shrink (the original scenario is written, unshrunk)
+  2  bad input (not a run directory, a run that did not fail its gates)
+  3  environment (missing etcd or image, not root, no Docker engine)
+  4  faultline itself failed";
+
 /// Exit codes of `validate`.
 pub const VALIDATE_EXIT_CODES: &str = "Exit codes:
   0  every scenario parsed and is explained above
@@ -127,6 +144,35 @@ pub enum Command {
     /// Example (upgrade): faultline compare scenarios/leader-kill.yaml --a version=3.4.23 --b version=3.5.1
     #[command(after_help = COMPARE_EXIT_CODES)]
     Compare(CompareArgs),
+    /// Hunt a failing seed: run SCENARIO with seeds S, S+1, ... until a run fails its gates
+    /// (or --runs runs), one line per run; then runs, failures, the failure rate with its 95%
+    /// confidence interval (Wilson), the time to the first failure, the failing seeds, their
+    /// run directories and what caught each (the gate; for watch, the guarantee). Runs go to
+    /// DIR/seed-S (default reports/hunt-<scenario>-<UTC time>/), the result to DIR/hunt.json.
+    ///
+    /// --keep-going runs all N to measure the rate; --set overrides scenario keys: etcd's
+    /// settings as `compare` names them (cluster.etcd.version=3.5.1, heartbeat_interval=...),
+    /// any other key by its dotted path (workload.duration=10s, cluster.size=1, faults.0.for=2s).
+    ///
+    /// Example: faultline hunt scenarios/bugs/etcd-15220-progress-ahead.yaml --runs 10 --keep-going
+    ///
+    /// Example: faultline hunt scenarios/leader-kill.yaml --set cluster.etcd.version=3.5.1 --runs 5
+    #[command(after_help = HUNT_EXIT_CODES)]
+    Hunt(HuntArgs),
+    /// Shrink a failing run to its cause: its schedule written out as plain faults (each
+    /// nemesis draw and `every:` repetition one entry, drawn targets pinned to the member the
+    /// original hit), then delta debugging over the faults and ops, then shorter faults and a
+    /// shorter workload. Each candidate runs with the original seed up to --tries times; it
+    /// still fails when a run fails a gate the original failed.
+    ///
+    /// Writes DIR/scenario.yaml (the shrunk scenario, a plain scenario with its seed, that
+    /// failed as written), DIR/shrink.json and the candidates' runs in DIR/steps/ (default
+    /// DIR: reports/shrink-<scenario>-<UTC time>/), and prints the steps: what was removed,
+    /// runs tried, still failing.
+    ///
+    /// Example: faultline shrink reports/hunt-leader-kill-20261206T101500Z/seed-43 --tries 2
+    #[command(after_help = SHRINK_EXIT_CODES)]
+    Shrink(ShrinkArgs),
     /// Check scenarios and explain them (resolved settings and fault schedule) without running.
     ///
     /// Example: faultline validate scenarios/*.yaml --seed 7
@@ -258,6 +304,52 @@ pub struct CompareArgs {
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Backend for variants that do not set `backend=`.
+    #[arg(long, value_enum)]
+    pub backend: Option<BackendArg>,
+}
+
+/// The flags of `faultline hunt`.
+#[derive(Debug, Args)]
+pub struct HuntArgs {
+    /// The scenario file.
+    #[arg(value_name = "SCENARIO")]
+    pub scenario: PathBuf,
+    /// Runs at most.
+    #[arg(long, default_value_t = 20)]
+    pub runs: usize,
+    /// Go on after the first failure: run all --runs to measure the failure rate.
+    #[arg(long)]
+    pub keep_going: bool,
+    /// The first seed (run i uses SEED + i - 1); default the scenario's, else drawn and printed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// The hunt's directory (runs in DIR/seed-S, the result in DIR/hunt.json).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Where the members run (default: the scenario's).
+    #[arg(long, value_enum)]
+    pub backend: Option<BackendArg>,
+    /// Override a scenario key (repeatable): cluster.etcd.version=3.5.1, workload.duration=10s.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+}
+
+/// The flags of `faultline shrink`.
+#[derive(Debug, Args)]
+pub struct ShrinkArgs {
+    /// The failing run's directory (from `run`, `hunt` or `replay`).
+    #[arg(value_name = "RUN_DIR")]
+    pub run_dir: PathBuf,
+    /// Runs of each candidate at most before it counts as not failing.
+    #[arg(long, default_value_t = 3)]
+    pub tries: usize,
+    /// The shrink's directory.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Stop trying new candidates after this long (e.g. 20m); the best so far is written.
+    #[arg(long, value_name = "SPAN", default_value = "30m", value_parser = parse_span)]
+    pub budget: std::time::Duration,
+    /// Where the members run (default: the original's).
     #[arg(long, value_enum)]
     pub backend: Option<BackendArg>,
 }

@@ -41,9 +41,11 @@ pub mod consistency;
 pub mod gates;
 
 // Reporting it: summary, table, pages, JUnit; several runs compared; a run replayed
-// against its original.
+// against its original; a failing seed hunted and shrunk to its cause.
 pub mod compare;
+pub mod hunt;
 pub mod replay;
+pub mod shrink;
 pub mod report;
 
 // This machine: what it can do, what runs left on it, its system tools.
@@ -52,4 +54,5 @@ pub mod host;
 // Shared by all: errors and exit codes, run-directory names, HTML text.
 pub mod error;
 pub mod markup;
+pub mod overrides;
 pub mod rundir;

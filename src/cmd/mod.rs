@@ -6,10 +6,12 @@ mod check;
 mod clean;
 mod compare;
 mod doctor;
+mod hunt;
 mod image;
 mod replay;
 mod report;
 mod run;
+mod shrink;
 mod stress_worker;
 mod validate;
 
@@ -23,6 +25,8 @@ pub fn run(cmd: Command) -> Result<Exit, Error> {
         Command::Run(args) => run::run(args),
         Command::Replay(args) => replay::run(args),
         Command::Compare(args) => compare::run(args),
+        Command::Hunt(args) => hunt::run(args),
+        Command::Shrink(args) => shrink::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Check(args) => check::run(args),
         Command::Report(args) => report::run(args),

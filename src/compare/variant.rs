@@ -208,7 +208,6 @@ pub fn unused_setting(v: &Variant, backend: BackendChoice) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::Path;
     use std::time::Duration;
 
     fn words(w: &[&str]) -> Vec<String> {
@@ -273,10 +272,8 @@ mod tests {
 
     #[test]
     fn every_shipped_scenario_survives_a_variant() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
         let v = Variant::parse("a", &words(&["heartbeat_interval=50ms", "election_timeout=500ms"])).unwrap();
-        for f in std::fs::read_dir(dir).unwrap() {
-            let p = f.unwrap().path();
+        for p in crate::scenario::shipped() {
             let s = scenario::load(&p).unwrap();
             if s.cluster.attach.is_some() {
                 continue;

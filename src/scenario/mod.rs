@@ -583,3 +583,38 @@ impl Scenario {
         serde_saphyr::to_string(self).unwrap_or_else(|e| format!("# could not serialise scenario: {e}\n"))
     }
 }
+
+/// The scenarios shipped in the repository (`scenarios/*.yaml` and `scenarios/bugs/*.yaml`),
+/// for the tests that hold every one of them to a rule.
+#[cfg(test)]
+pub fn shipped() -> Vec<std::path::PathBuf> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut out: Vec<std::path::PathBuf> = [root.clone(), root.join("bugs")]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(d).unwrap_or_else(|e| panic!("{}: {e}", d.display())))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    out.sort();
+    out
+}
+
+#[cfg(test)]
+mod shipped_tests {
+    #[test]
+    fn every_bug_scenario_says_its_issue_versions_trigger_and_what_shows_it() {
+        let bugs: Vec<_> = super::shipped().into_iter().filter(|p| p.parent().is_some_and(|d| d.ends_with("bugs"))).collect();
+        assert!(bugs.len() >= 10, "only {} bug scenarios", bugs.len());
+        for p in bugs {
+            let text = std::fs::read_to_string(&p).unwrap();
+            let name = p.file_stem().unwrap().to_string_lossy().to_string();
+            let issue = name.strip_prefix("etcd-").and_then(|r| r.split('-').next()).unwrap_or_else(|| panic!("{name}: name it etcd-<issue>-<what>"));
+            for needed in [format!("etcd-io/etcd#{issue}"), "Affected:".into(), "Trigger:".into(), "What faultline shows".into(), "# make bugs: ".into(), "# make bugs expects: ".into()] {
+                assert!(text.contains(&needed), "{}: its header lacks `{needed}`", p.display());
+            }
+            let s = super::load(&p).unwrap();
+            assert_eq!(s.name, name, "{}: the name is the file's", p.display());
+        }
+    }
+}
+

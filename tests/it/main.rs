@@ -24,6 +24,7 @@ mod docker;
 mod etcd_api;
 mod etcd_props;
 mod formats;
+mod hunt;
 mod image;
 mod net;
 mod props;

@@ -187,6 +187,22 @@ fn a_stream_that_stops_short_breaks_caught_up() {
     only(&check(&r, &h), Guarantee::CaughtUp, "n2", 139);
 }
 
+#[test]
+fn a_stream_still_refused_as_compacted_when_it_stops_is_not_held_to_caught_up() {
+    let (mut r, h) = fixture();
+    let last = r.iter().rposition(|x| x.member == "n2" && x.what.event_revision() == Some(139)).unwrap();
+    let mut refused = r.remove(last);
+    refused.what = WatchLine::Compacted { requested: 139, compact_revision: 140 };
+    r.insert(last, refused);
+    for x in r.iter_mut().filter(|x| x.member == "n2") {
+        if let WatchLine::Stopped { last_revision, .. } = &mut x.what {
+            *last_revision = 138;
+        }
+    }
+    let c = check(&r, &h);
+    assert_eq!(c.guarantees[&Guarantee::CaughtUp], 0, "etcd's last word to it was the compaction: {c:#?}");
+}
+
 /// Watchers with every new field, on n1..n3, revisions 2..=5 (no history): r2 creates k1,
 /// r3 creates k2, r4 is one txn (k1 put again, k2 deleted; one response), r5 re-creates k2.
 /// `w0`, `w1`: prefix `k`, prev_kv, progress at 5; `w2`: no-delete; `w3`: a future start

@@ -52,6 +52,11 @@ pub(super) fn reliable_and_resumable(s: &Stream, truth: &Truth, found: &mut Foun
 /// *caught_up*: a stream that stopped had delivered the newest revision of what it watches.
 pub(super) fn caught_up(s: &Stream, truth: &Truth, found: &mut Found) {
     let Some(stop) = s.stopped else { return };
+    // Still refused as compacted when it stopped (a client that chases a compaction moving
+    // faster than it reopens): etcd's last word to it was the compaction, not silence.
+    if s.excused.iter().any(|e| e.compacted && e.to > stop.last_revision) {
+        return;
+    }
     let newest = truth
         .changes
         .iter()
