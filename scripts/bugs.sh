@@ -3,7 +3,7 @@
 # (`# make bugs: 3.5.1` — the affected versions here; `# make bugs control: 3.4.23` — a fixed
 # version, run as a control; `# make bugs expects: resumable|reliable` — the bug's signature,
 # a regular expression one of a failed run's `caught_by` must match for it to count as the
-# bug), BUG_RUNS runs each (default 3, all of them: --keep-going), on
+# bug; `# make bugs tried:` — what the scenario does, in a few words, for the table), BUG_RUNS runs each (default 3, all of them: --keep-going), on
 # BUG_BACKEND (default process). Prints the table and writes it into docs/findings.md between
 # the `make bugs` markers, with the date and the command. Bounded: scenarios x versions x
 # BUG_RUNS runs of 20-30 s workloads (about 45 s a run with start-up, checks and teardown).
@@ -24,6 +24,7 @@ for scen in scenarios/bugs/*.yaml; do
   affected=$(sed -n 's/^# make bugs: //p' "$scen")
   controls=$(sed -n 's/^# make bugs control: //p' "$scen")
   expects=$(sed -n 's/^# make bugs expects: //p' "$scen")
+  tried=$(sed -n 's/^# make bugs tried: //p' "$scen")
   for version in $affected $controls; do
     role=affected
     [[ " $controls " == *" $version "* ]] && role=control
@@ -40,10 +41,10 @@ for scen in scenarios/bugs/*.yaml; do
     fi
     hunting=$(( hunting + $(jq '[.runs[].ended_s] | max // 0 | floor' "$dir/hunt.json" 2>/dev/null || echo 0) ))
     if [ ! -f "$dir/hunt.json" ]; then
-      rows+=("| [#$issue](https://github.com/etcd-io/etcd/issues/$issue) | \`$name\` | $version ($role) | 0 | – | – | – | the hunt did not run (exit $code) |")
+      rows+=("| [#$issue](https://github.com/etcd-io/etcd/issues/$issue) | \`$name\` | $version ($role) | 0 | – | – | – | the hunt did not run (exit $code) | $tried |")
       continue
     fi
-    row=$(jq -r --arg issue "$issue" --arg name "$name" --arg v "$version" --arg role "$role" --arg expects "${expects:-.}" '
+    row=$(jq -r --arg issue "$issue" --arg name "$name" --arg v "$version" --arg role "$role" --arg expects "${expects:-.}" --arg tried "$tried" '
       def valid: [.runs[] | select(.verdict == "passed" or .verdict == "failed")];
       def fails: [.runs[] | select(.verdict == "failed")];
       (valid | length) as $n | (fails | length) as $k |
@@ -55,13 +56,13 @@ for scen in scenarios/bugs/*.yaml; do
        elif $sig > 0 then "**reproduced**" + (if $sig < $k then " (\($sig) of the \($k) failures with its signature)" else "" end)
        elif $k > 0 then "not reproduced: the failures are not this bug'"'"'s signature (`\($expects)`)"
        else "not reproduced" end) as $verdict |
-      "| [#\($issue)](https://github.com/etcd-io/etcd/issues/\($issue)) | `\($name)` | \($v) (\($role)) | \($n)\(if $bad > 0 then " (+\($bad) invalid)" else "" end) | \($k) | \($first) | \(if $by == "" then "–" else $by end) | \($verdict) |"
+      "| [#\($issue)](https://github.com/etcd-io/etcd/issues/\($issue)) | `\($name)` | \($v) (\($role)) | \($n)\(if $bad > 0 then " (+\($bad) invalid)" else "" end) | \($k) | \($first) | \(if $by == "" then "–" else $by end) | \($verdict) | \($tried) |"
     ' "$dir/hunt.json")
     rows+=("$row")
   done
 done
-table="| etcd issue | scenario | version | valid runs | failures | time to first failure | caught by | verdict |
-| --- | --- | --- | --- | --- | --- | --- | --- |"
+table="| etcd issue | scenario | version | valid runs | failures | time to first failure | caught by | verdict | what was tried |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 for r in "${rows[@]}"; do table+=$'\n'"$r"; done
 note="Measured $(date -u +%Y-%m-%d) by \`make bugs\` (\`BUG_RUNS=$runs BUG_BACKEND=$backend${only:+ BUGS=$only}\`, $hunting s of hunting; hunts in \`$out\`)."
 echo "$table"

@@ -609,7 +609,7 @@ mod shipped_tests {
             let text = std::fs::read_to_string(&p).unwrap();
             let name = p.file_stem().unwrap().to_string_lossy().to_string();
             let issue = name.strip_prefix("etcd-").and_then(|r| r.split('-').next()).unwrap_or_else(|| panic!("{name}: name it etcd-<issue>-<what>"));
-            for needed in [format!("etcd-io/etcd#{issue}"), "Affected:".into(), "Trigger:".into(), "What faultline shows".into(), "# make bugs: ".into(), "# make bugs expects: ".into()] {
+            for needed in [format!("etcd-io/etcd#{issue}"), "Affected:".into(), "Trigger:".into(), "What faultline shows".into(), "# make bugs: ".into(), "# make bugs expects: ".into(), "# make bugs tried: ".into()] {
                 assert!(text.contains(&needed), "{}: its header lacks `{needed}`", p.display());
             }
             let s = super::load(&p).unwrap();
