@@ -163,7 +163,8 @@ pub enum Command {
     /// nemesis draw and `every:` repetition one entry, drawn targets pinned to the member the
     /// original hit), then delta debugging over the faults and ops, then shorter faults and a
     /// shorter workload. Each candidate runs with the original seed up to --tries times; it
-    /// still fails when a run fails a gate the original failed.
+    /// still fails when a run fails a gate the original failed. The result is run once more
+    /// to confirm it (else the failing candidate before it).
     ///
     /// Writes DIR/scenario.yaml (the shrunk scenario, a plain scenario with its seed, that
     /// failed as written), DIR/shrink.json and the candidates' runs in DIR/steps/ (default

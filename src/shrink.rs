@@ -5,7 +5,8 @@
 //! then shorter faults and a shorter workload. Each candidate is a plain scenario run with
 //! the original seed up to `tries` times (a failure is not deterministic); it *still fails*
 //! when a run fails one of the gates the original failed. The last candidate that failed is
-//! the result, so the scenario written is one that failed as written.
+//! then run again (`confirm`); when it does not fail again, the one before it (at most 3 back).
+//! The scenario written is one that failed as written, and again when confirmed.
 //! `faultline shrink` (`src/cmd/shrink.rs`) prints the steps.
 
 use crate::error::{Error, Exit};
@@ -228,6 +229,9 @@ fn candidate(base: &Scenario, items: &[Item], duration: Duration) -> Result<Scen
     scenario::parse(&s.to_yaml(), &format!("{} (shrink candidate)", base.name))
 }
 
+/// How many failing candidates, newest first, the confirmation may go back through.
+const CONFIRM_BACK: usize = 3;
+
 /// The shrinker's running state.
 struct Shrinker<'a> {
     base: Scenario,
@@ -238,12 +242,34 @@ struct Shrinker<'a> {
     started: Instant,
     steps: Vec<Step>,
     last_fail: Option<String>,
+    /// Every candidate that failed, in order, with its workload's length.
+    accepted: Vec<(Vec<Item>, Duration)>,
+    /// Confirming the result: the time budget no longer stops runs (Ctrl-C still does).
+    confirming: bool,
     each: &'a mut dyn FnMut(&Step),
 }
 
 impl Shrinker<'_> {
     fn out_of_time(&self) -> bool {
-        self.cancel.is_cancelled() || self.started.elapsed() >= self.opts.budget
+        self.cancel.is_cancelled() || (!self.confirming && self.started.elapsed() >= self.opts.budget)
+    }
+
+    /// Run the result again: the last candidate that failed must fail once more (a candidate
+    /// that failed once by chance is not the cause); else the one before it, at most
+    /// [`CONFIRM_BACK`] of them. Returns the one confirmed, with its workload's length.
+    fn confirm(&mut self) -> Option<(Vec<Item>, Duration)> {
+        self.confirming = true;
+        let accepted = std::mem::take(&mut self.accepted);
+        for (n, (items, d)) in accepted.iter().rev().take(CONFIRM_BACK).enumerate() {
+            let what = if n == 0 { "confirm: the shrunk scenario run again".to_string() } else { format!("confirm: the failing candidate {n} before it, run again") };
+            if self.test(what, items, *d) {
+                return Some((items.clone(), *d));
+            }
+            if self.cancel.is_cancelled() {
+                break;
+            }
+        }
+        None
     }
 
     /// Run a candidate up to `tries` times; whether it still fails.
@@ -267,7 +293,8 @@ impl Shrinker<'_> {
                             step.note = None;
                             break;
                         }
-                        Ok(o) => step.note = Some(format!("{} ({})", o.summary.verdict, o.summary.verdict_reasons.join("; "))),
+                        Ok(o) if o.summary.verdict_reasons.is_empty() => step.note = None,
+                        Ok(o) => step.note = Some(format!("{}: {}", o.summary.verdict, o.summary.verdict_reasons.join("; "))),
                         Err(e) => {
                             step.note = Some(e.to_string());
                             if matches!(e, Error::BadInput(_) | Error::Environment(_)) {
@@ -280,6 +307,7 @@ impl Shrinker<'_> {
         }
         if step.still_fails {
             self.last_fail = step.run_dir.clone();
+            self.accepted.push((items.to_vec(), duration));
         }
         (self.each)(&step);
         let fails = step.still_fails;
@@ -293,7 +321,7 @@ impl Shrinker<'_> {
         if items.is_empty() || self.out_of_time() {
             return items;
         }
-        if self.test(format!("without all {} fault(s) and op(s)", items.len()), &[], duration) {
+        if self.test("without any fault or op".to_string(), &[], duration) {
             return Vec::new();
         }
         let mut n = 2usize;
@@ -426,21 +454,40 @@ pub fn shrink(run_dir: &Path, opts: &ShrinkOptions, cancel: CancellationToken, e
     // The backend the original ran on (or --backend), written into the shrunk scenario: it
     // failed there, and `auto` may pick the other one on another machine.
     base.cluster.backend = opts.backend.unwrap_or(orig.backend);
-    let mut sh = Shrinker { base, orig: &orig, opts, dir: dir.clone(), cancel, started: Instant::now(), steps: Vec::new(), last_fail: None, each };
+    let mut sh = Shrinker { base, orig: &orig, opts, dir: dir.clone(), cancel, started: Instant::now(), steps: Vec::new(), last_fail: None, accepted: Vec::new(), confirming: false, each };
     let mut duration = before.1;
     let stopped;
     if !sh.test("the recorded schedule written out as plain faults".into(), &items, duration) {
         stopped = "the written-out schedule did not fail".to_string();
     } else {
+        let first = sh.accepted.clone();
         items = sh.ddmin(items, duration);
         items = sh.shorten_faults(items, duration);
         duration = sh.shorten_workload(&items, duration);
-        stopped = if sh.cancel.is_cancelled() {
-            "interrupted".into()
+        let why = if sh.cancel.is_cancelled() {
+            "interrupted"
         } else if sh.started.elapsed() >= opts.budget {
-            "time budget".into()
+            "time budget"
         } else {
-            "nothing more to remove".into()
+            "nothing more to remove"
+        };
+        let confirmed = if sh.cancel.is_cancelled() { None } else { sh.confirm() };
+        stopped = match confirmed {
+            Some((kept, d)) => {
+                let again = kept == items && d == duration;
+                (items, duration) = (kept, d);
+                if again {
+                    format!("{why}; it failed again when confirmed")
+                } else {
+                    format!("{why}; the last candidate did not fail again, an earlier one did and is the result")
+                }
+            }
+            None => {
+                // Nothing failed again: the written-out schedule, which failed once.
+                (items, duration) = first.into_iter().next().unwrap_or((items, duration));
+                sh.last_fail = sh.steps.first().and_then(|s| s.run_dir.clone());
+                format!("{why}; no candidate failed again when confirmed: the written-out schedule is the result")
+            }
         };
     }
     let failed_once = sh.last_fail.is_some();

@@ -43,7 +43,7 @@ fn verdict(s: &Step) -> String {
     match (s.runs, s.still_fails) {
         (0, _) => format!("not run: {}", s.note.clone().unwrap_or_default()),
         (n, true) => format!("still fails (run {n})"),
-        (n, false) => format!("passes in {n} run(s){}", s.note.as_ref().map(|x| format!(": {x}")).unwrap_or_default()),
+        (n, false) => format!("does not fail in {n} run(s){}", s.note.as_ref().map(|x| format!(" (the last: {x})")).unwrap_or_default()),
     }
 }
 
