@@ -215,6 +215,50 @@ pub enum Command {
     StressWorker(StressWorkerArgs),
     /// The etcd image the docker backend runs: build it from this machine's etcd.
     Image(ImageArgs),
+    /// Turn another tool's fault definitions into a faultline scenario.
+    #[command(subcommand)]
+    Import(ImportCommand),
+}
+
+/// Exit codes of `import`.
+pub const IMPORT_EXIT_CODES: &str = "Exit codes:
+  0  the scenario was printed
+  2  bad input: a manifest that does not parse, or a field faultline cannot map (named, with the reason; nothing is printed)
+  4  faultline itself failed";
+
+/// `faultline import` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Print a faultline scenario equivalent to Chaos Mesh manifests: IOChaos (latency, fault
+    /// with errno, mistake; methods, path under volumePath, percent), NetworkChaos (delay with
+    /// jitter, correlation and reorder, loss, duplicate, bandwidth, partition by direction),
+    /// PodChaos (pod-kill, container-kill, pod-failure), StressChaos (cpu workers and load,
+    /// memory size), Schedule (`@every`, with its chaos's duration) and Workflow (Serial,
+    /// Parallel, Suspend; chaos templates with their deadline). Selectors become targets:
+    /// `mode: one` a random member, `all` every member, `fixed` N members (1: random; named
+    /// pods etcd-K: nK+1), `fixed-percent` / `random-max-percent` a minority. A field that
+    /// cannot be mapped (TimeChaos, DNS, HTTP, JVM, cloud kinds, a corrupt action, a cron time
+    /// of day, a selector that names pods other than etcd's) is refused with the field and the
+    /// reason; Chaos Mesh's bookkeeping (historyLimit, containerNames, ...) is named in a
+    /// `# note:` line. The result is checked as a scenario before it is printed; `faultline
+    /// validate` shows its schedule.
+    ///
+    /// Example: faultline import chaos-mesh io-latency.yaml > scenarios/io-latency.yaml
+    ///
+    /// Example: faultline import chaos-mesh partition.yaml --into scenarios/smoke.yaml
+    #[command(name = "chaos-mesh", after_help = IMPORT_EXIT_CODES)]
+    ChaosMesh(ImportChaosMeshArgs),
+}
+
+/// The flags of `faultline import chaos-mesh`.
+#[derive(Debug, Args)]
+pub struct ImportChaosMeshArgs {
+    /// Chaos Mesh manifests (YAML; several documents a file, separated by `---`).
+    #[arg(required = true, value_name = "MANIFEST")]
+    pub manifests: Vec<PathBuf>,
+    /// Add the faults to this scenario instead (printed whole; its comments are not kept).
+    #[arg(long, value_name = "SCENARIO")]
+    pub into: Option<PathBuf>,
 }
 
 /// `faultline image` subcommands.

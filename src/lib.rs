@@ -42,6 +42,7 @@ pub mod gates;
 
 // Reporting it: summary, table, pages, JUnit; several runs compared; a run replayed
 // against its original; a failing seed hunted and shrunk to its cause.
+pub mod chaos_mesh;
 pub mod compare;
 pub mod hunt;
 pub mod replay;

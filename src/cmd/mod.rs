@@ -8,6 +8,7 @@ mod compare;
 mod doctor;
 mod hunt;
 mod image;
+mod import;
 mod replay;
 mod report;
 mod run;
@@ -34,6 +35,7 @@ pub fn run(cmd: Command) -> Result<Exit, Error> {
         Command::Clean(args) => clean::run(args),
         Command::StressWorker(args) => stress_worker::run(args),
         Command::Image(args) => image::run(args),
+        Command::Import(cmd) => import::run(cmd),
     }
 }
 

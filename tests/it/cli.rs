@@ -14,8 +14,15 @@ fn write(name: &str, text: &str) -> (tempfile::TempDir, String) {
 
 #[test]
 fn validate_explains_every_shipped_scenario() {
-    for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios")).unwrap() {
-        let p = entry.unwrap().path();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let files: Vec<_> = [root.clone(), root.join("bugs")]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(d).unwrap())
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    assert!(files.len() >= 45, "only {} scenarios", files.len());
+    for p in files {
         let (code, out, err) = faultline(&["validate", p.to_str().unwrap()]);
         assert_eq!(code, 0, "{}: {err}", p.display());
         let text = std::fs::read_to_string(&p).unwrap();
@@ -438,4 +445,22 @@ fn escape_sequences_from_files_are_shown_not_sent_to_the_terminal() {
     let (code, out, err) = faultline(&["validate", &p]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(!has_controls(&out) && out.contains("evil \\e[31mred"), "{out:?}");
+}
+
+#[test]
+fn import_chaos_mesh_prints_a_scenario_validate_explains_and_refuses_what_it_cannot_map() {
+    let manifest = "apiVersion: chaos-mesh.org/v1alpha1\nkind: Schedule\nmetadata: {name: etcd-io-latency}\nspec:\n  schedule: '@every 10m'\n  type: IOChaos\n  historyLimit: 5\n  ioChaos: {action: latency, mode: one, selector: {labelSelectors: {app: etcd}}, volumePath: /var/run/etcd, path: '/var/run/etcd/**/*', delay: 100ms, percent: 50, duration: 400s}\n";
+    let (_d, m) = write("io.yaml", manifest);
+    let (code, out, err) = faultline(&["import", "chaos-mesh", &m]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("`historyLimit` has no meaning"), "the left-out field is said: {err}");
+    let (_d2, s) = write("imported.yaml", &out);
+    let (code, shown, err) = faultline(&["validate", &s]);
+    assert_eq!(code, 0, "{err}\n{out}");
+    assert!(shown.contains("at  600.0s until 1000.0s  io-latency (100ms on read,write,fsync"), "{shown}");
+    assert!(shown.contains("at 1800.0s until 2200.0s"), "three rounds, 10 min apart: {shown}");
+    let (_d3, bad) = write("time.yaml", "apiVersion: chaos-mesh.org/v1alpha1\nkind: TimeChaos\nmetadata: {name: skew}\nspec: {mode: one, selector: {labelSelectors: {app: etcd}}, timeOffset: -10m}\n");
+    let (code, out, err) = faultline(&["import", "chaos-mesh", &bad]);
+    assert_eq!((code, out.as_str()), (2, ""), "{err}");
+    assert!(err.contains("TimeChaos skew") && err.contains("`kind`"), "{err}");
 }

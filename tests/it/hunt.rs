@@ -1,7 +1,8 @@
 //! `faultline hunt` and `faultline shrink` on real clusters: a scenario that fails nearly
-//! every run (serializable reads from followers: stale by milliseconds even with no fault),
-//! hunted to its first failing seed on both backends, then shrunk: the faults that cannot
-//! matter go, the workload gets shorter, and the shrunk scenario fails again with its seed.
+//! every run (serializable reads from followers: stale by milliseconds even with no fault)
+//! hunted to its first failing seed on both backends; a run that loses acknowledged writes
+//! (lying fsyncs, then a power loss) shrunk on both: the faults that cannot matter go, the two
+//! that lose the writes stay, and the shrunk scenario fails again with its seed.
 
 use std::path::Path;
 
@@ -64,10 +65,10 @@ fn a_hunt_refuses_a_set_that_breaks_the_scenario_before_running_anything() {
     assert!(stderr.contains("is not a faultline run directory"), "{stderr}");
 }
 
-/// Stale reads for sure: serializable reads from a follower cut off from the others for
-/// 1.5 s (too short to halve; a 300 ms op timeout keeps its clients from waiting the cut
-/// out), plus the same two faults that cannot matter.
-const CUT_OFF: &str = "name: it-shrink\nseed: 5\ncluster: {size: 3}\nworkload: {clients: 6, keys: 4, rate: 300/s, duration: 6s, op_timeout: 300ms, reads: serializable, mix: {read: 0.6, write: 0.4, cas: 0}}\nfaults:\n  - {at: 500ms, for: 1s, kind: bandwidth, target: n1, rate: 1gbit}\n  - {at: 2s, for: 1500ms, kind: partition, target: follower, mode: isolate}\n  - {at: 4500ms, for: 1s, kind: latency, target: n2, delay: 1ms, ports: peer}\nexpect: {linearizable: true, min_ok_ops: 200}\n";
+/// Acknowledged writes lost for sure, and only with both of two faults: fsync lies on every
+/// member, then every member loses power (either alone loses nothing: etcd fsyncs); plus two
+/// faults that cannot matter (a 1 Gbit/s bandwidth cap, 1 ms of peer delay), before them.
+const LOSSY: &str = "name: it-shrink\nseed: 5\ncluster: {size: 3}\nworkload: {clients: 6, keys: 4, rate: 300/s, duration: 10s}\nfaults:\n  - {at: 500ms, for: 1s, kind: bandwidth, target: n1, rate: 1gbit}\n  - {at: 1500ms, for: 1s, kind: latency, target: n2, delay: 1ms, ports: peer}\n  - {at: 2s, kind: fsync-lie, target: all}\n  - {at: 4s, for: 1s, kind: kill, target: all, lose_unsynced: true}\nexpect: {linearizable: true, min_ok_ops: 200}\n";
 
 #[test]
 fn shrink_removes_the_faults_that_cannot_matter_and_the_result_fails_again_on_processes() {
@@ -86,10 +87,10 @@ fn shrink_removes_the_faults_that_cannot_matter_and_the_result_fails_again(backe
     crate::util::require_root();
     let dir = tempfile::tempdir().unwrap();
     let scen = dir.path().join("s.yaml");
-    std::fs::write(&scen, CUT_OFF).unwrap();
+    std::fs::write(&scen, LOSSY).unwrap();
     let original = dir.path().join("original");
     let (code, stdout, stderr) = crate::util::faultline(&["run", scen.to_str().unwrap(), "--out", original.to_str().unwrap(), "--backend", backend, "--quiet"]);
-    assert_eq!(code, 1, "reads from a cut-off follower are stale: {stdout}\n{stderr}");
+    assert_eq!(code, 1, "a power loss under lying fsyncs loses acknowledged writes: {stdout}\n{stderr}");
     let out = dir.path().join("shrunk");
     let (code, stdout, stderr) =
         crate::util::faultline(&["shrink", original.to_str().unwrap(), "--tries", "1", "--budget", "4m", "--out", out.to_str().unwrap(), "--backend", backend]);
@@ -97,15 +98,14 @@ fn shrink_removes_the_faults_that_cannot_matter_and_the_result_fails_again(backe
     let text = std::fs::read_to_string(out.join("scenario.yaml")).unwrap();
     assert!(text.starts_with("# Shrunk by `faultline shrink"), "{text}");
     let s = faultline::scenario::parse(&text, "shrunk").unwrap();
-    let kinds: Vec<&str> = s.faults.iter().map(|f| f.kind.name()).collect();
-    assert!(kinds.iter().all(|k| *k == "partition"), "the bandwidth cap and the 1 ms delay cannot cause stale reads: {kinds:?}\n{stdout}");
-    assert!(s.workload.duration.0 < std::time::Duration::from_secs(6) || kinds.is_empty(), "the workload got shorter: {}\n{stdout}", s.workload.duration);
+    let mut kinds: Vec<&str> = s.faults.iter().map(|f| f.kind.name()).collect();
+    kinds.sort_unstable();
+    assert_eq!(kinds, vec!["fsync-lie", "kill"], "the two faults that lose writes stay, the two that cannot matter go:\n{stdout}");
     assert_eq!(s.seed, Some(5));
     let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("shrink.json")).unwrap()).unwrap();
-    assert_eq!(report["items_before"], 3);
-    assert!(report["items_after"].as_u64().unwrap() <= 1, "{report}");
+    assert_eq!((report["items_before"].as_u64(), report["items_after"].as_u64()), (Some(4), Some(2)), "{report}");
     assert_eq!(report["gates"], serde_json::json!(["linearizable"]));
-    assert!(stdout.contains("| yes |") && stdout.contains("shrunk: 3 fault(s)/op(s) →"), "the steps table: {stdout}");
+    assert!(stdout.contains("| yes |") && stdout.contains("shrunk: 4 fault(s)/op(s) → 2"), "the steps table: {stdout}");
     assert!(stdout.contains("confirm: the shrunk scenario run again"), "the result is run again: {stdout}");
     // The shrunk scenario, run again as a user would (its seed and backend are in it), fails
     // the same gate.
