@@ -218,6 +218,53 @@ pub enum Command {
     /// Turn another tool's fault definitions into a faultline scenario.
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Write a scenario's faults for another tool.
+    #[command(subcommand)]
+    Export(ExportCommand),
+}
+
+/// Exit codes of `export`.
+pub const EXPORT_EXIT_CODES: &str = "Exit codes:
+  0  the workflow was printed (approximations and faultline-only steps on stderr and in its header)
+  2  bad input: a scenario that does not parse, a malformed --selector or --pods
+  4  faultline itself failed";
+
+/// `faultline export` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// Print a Chaos Mesh Workflow that injects the scenario's faults on a Kubernetes etcd:
+    /// every fault in parallel, each a Serial of a Suspend (its offset) and its chaos (its
+    /// length), a Schedule (`@every`) where it repeats. io-latency/io-error/io-mistake →
+    /// IOChaos, latency/bandwidth/partition → NetworkChaos, kill/stop → PodChaos (pod-kill,
+    /// pod-failure), cpu-stress/mem-stress → StressChaos. Members nK → pods (`etcd-K-1`, or
+    /// --pods); `leader`/`follower` → `mode: one` (Chaos Mesh cannot select them: said on
+    /// stderr and in the header), minority/majority → `mode: fixed`. Ops, triggered faults,
+    /// power-loss kills, fsync lies, corruption and CPU quotas have no Chaos Mesh kind: they are
+    /// listed as steps for faultline's own runner.
+    ///
+    /// Example: faultline export chaos-mesh scenarios/leader-partition.yaml --namespace etcd --pods n1=etcd-0,n2=etcd-1,n3=etcd-2
+    #[command(name = "chaos-mesh", after_help = EXPORT_EXIT_CODES)]
+    ChaosMesh(ExportChaosMeshArgs),
+}
+
+/// The flags of `faultline export chaos-mesh`.
+#[derive(Debug, Args)]
+pub struct ExportChaosMeshArgs {
+    /// The scenario file.
+    #[arg(value_name = "SCENARIO")]
+    pub scenario: PathBuf,
+    /// The namespace of etcd's pods (and of the workflow).
+    #[arg(long, default_value = "default")]
+    pub namespace: String,
+    /// The label that selects etcd's pods.
+    #[arg(long, default_value = "app=etcd", value_name = "KEY=VALUE")]
+    pub selector: String,
+    /// Members to pods, e.g. n1=etcd-0,n2=etcd-1 (default nK = etcd-K-1).
+    #[arg(long, value_name = "nK=POD,...")]
+    pub pods: Option<String>,
+    /// Where etcd's data directory is mounted in its pods (IOChaos's volumePath).
+    #[arg(long, default_value = "/var/lib/etcd", value_name = "PATH")]
+    pub volume_path: String,
 }
 
 /// Exit codes of `import`.

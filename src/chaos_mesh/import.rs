@@ -275,7 +275,7 @@ fn target(at: &At, spec: &Map<String, Value>, out: &mut Imported) -> Result<Stri
 }
 
 /// IOChaos methods faultline's disk layer sees.
-const IO_METHODS: [&str; 15] = ["read", "write", "fsync", "open", "create", "flush", "rename", "unlink", "mkdir", "readdir", "getattr", "setattr", "fallocate", "fsyncdir", "statfs"];
+pub(super) const IO_METHODS: [&str; 15] = ["read", "write", "fsync", "open", "create", "flush", "rename", "unlink", "mkdir", "readdir", "getattr", "setattr", "fallocate", "fsyncdir", "statfs"];
 
 fn io(at: &At, spec: &Map<String, Value>, out: &mut Imported) -> Result<Map<String, Value>, Error> {
     let own = ["action", "delay", "errno", "percent", "path", "methods", "volumePath", "mistake"];
@@ -509,6 +509,11 @@ fn memory_size(s: &str) -> Option<String> {
 /// The chaos kinds a Schedule or a Workflow template names, and the key of their spec.
 const EMBEDDED: [(&str, &str); 5] =
     [("IOChaos", "ioChaos"), ("NetworkChaos", "networkChaos"), ("PodChaos", "podChaos"), ("StressChaos", "stressChaos"), ("TimeChaos", "timeChaos")];
+
+/// The key of a chaos kind's spec inside a Schedule or a Workflow template (`ioChaos`).
+pub(super) fn key_of(kind: &str) -> &'static str {
+    EMBEDDED.iter().find(|(k, _)| *k == kind).map(|(_, key)| *key).unwrap_or("")
+}
 
 fn embedded<'a>(at: &At, kind: &str, holder: &'a Map<String, Value>) -> Result<&'a Map<String, Value>, Error> {
     let key = EMBEDDED.iter().find(|(k, _)| *k == kind).map(|(_, key)| *key).ok_or_else(|| at.refuse("type", format!("`{kind}` has no faultline kind")))?;

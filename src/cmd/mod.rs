@@ -6,6 +6,7 @@ mod check;
 mod clean;
 mod compare;
 mod doctor;
+mod export;
 mod hunt;
 mod image;
 mod import;
@@ -36,6 +37,7 @@ pub fn run(cmd: Command) -> Result<Exit, Error> {
         Command::StressWorker(args) => stress_worker::run(args),
         Command::Image(args) => image::run(args),
         Command::Import(cmd) => import::run(cmd),
+        Command::Export(cmd) => export::run(cmd),
     }
 }
 

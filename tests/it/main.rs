@@ -13,6 +13,7 @@
 //! `docker,chromium`); only the tests read that variable.
 
 mod bench;
+mod chaos_mesh;
 mod checker;
 mod cli;
 mod cluster;
