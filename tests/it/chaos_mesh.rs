@@ -63,18 +63,11 @@ fn check(v: &Value, schema: &Value, at: &str, errs: &mut Vec<String>) {
     }
 }
 
-fn shipped() -> Vec<std::path::PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
-    let mut v: Vec<_> = [root.clone(), root.join("bugs")].iter().flat_map(|d| std::fs::read_dir(d).unwrap()).map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "yaml")).collect();
-    v.sort();
-    v
-}
-
 #[test]
 fn every_shipped_scenario_exports_to_a_workflow_chaos_meshs_schema_accepts() {
     let schema = workflow_schema();
     let mut exported = 0;
-    for p in shipped() {
+    for p in crate::util::shipped_scenarios() {
         let s = faultline::scenario::load(&p).unwrap();
         let e = export::export(&s, &export::ExportOptions::default()).unwrap_or_else(|err| panic!("{}: {err}", p.display()));
         let mut errs = Vec::new();

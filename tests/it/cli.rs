@@ -14,13 +14,7 @@ fn write(name: &str, text: &str) -> (tempfile::TempDir, String) {
 
 #[test]
 fn validate_explains_every_shipped_scenario() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
-    let files: Vec<_> = [root.clone(), root.join("bugs")]
-        .iter()
-        .flat_map(|d| std::fs::read_dir(d).unwrap())
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
-        .collect();
+    let files = crate::util::shipped_scenarios();
     assert!(files.len() >= 45, "only {} scenarios", files.len());
     for p in files {
         let (code, out, err) = faultline(&["validate", p.to_str().unwrap()]);

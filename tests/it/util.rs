@@ -256,3 +256,16 @@ pub fn planned(kind: faultline::scenario::FaultKind, target: faultline::scenario
         pinned: None,
     }
 }
+
+/// Every scenario shipped in the repository: `scenarios/*.yaml` and `scenarios/bugs/*.yaml`.
+pub fn shipped_scenarios() -> Vec<std::path::PathBuf> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut v: Vec<_> = [root.clone(), root.join("bugs")]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(d).unwrap())
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    v.sort();
+    v
+}
