@@ -321,8 +321,12 @@ fn fsync_lie_loses_fsynced_data() {
     assert_eq!(fs::read(m.dir.join("old")).unwrap(), b"old");
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+/// Two different free ports (both listeners are held while the second is taken: two ports
+/// taken one after the other can be the same one, and etcd then fails to bind).
+fn free_ports() -> (u16, u16) {
+    let a = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let b = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    (a.local_addr().unwrap().port(), b.local_addr().unwrap().port())
 }
 
 /// `etcdctl` (API 3) against `client`, with short timeouts.
@@ -415,7 +419,7 @@ impl Drop for Etcd {
 fn etcd_runs_restarts_and_fails_on_the_layer() {
     let mut m = Mounted::new(|_| {});
     let log = m._tmp.path().join("etcd.log");
-    let (cp, pp) = (free_port(), free_port());
+    let (cp, pp) = free_ports();
 
     let mut e = Etcd::start(&m.dir, &log, cp, pp);
     e.put_until_ok("/disk/k", "v1", Duration::from_secs(10));
@@ -492,7 +496,7 @@ fn etcd_keeps_acknowledged_writes_when_unsynced_ones_are_dropped() {
     let mut m = Mounted::new(|_| {});
     m.layer().set_mode(DurabilityMode::LoseUnsynced);
     let log = m._tmp.path().join("etcd.log");
-    let (cp, pp) = (free_port(), free_port());
+    let (cp, pp) = free_ports();
     let mut e = Etcd::start(&m.dir, &log, cp, pp);
     e.put_until_ok("/disk/k0", "v0", Duration::from_secs(10));
     for i in 1..20 {
@@ -517,7 +521,7 @@ fn etcd_in_a_container_uses_the_layer_through_a_bind_mount() {
     let mut m = Mounted::new(|_| {});
     // Count what the container's etcd does through the layer (a rule that never fires).
     m.layer().set_rules(vec![DiskRule { percent: 0.0, ..rule(1, DiskAction::Fail { errno: libc::EIO }, &[IoOp::Fsync], Some("etcd/member/wal/*")) }]);
-    let (cp, pp) = (free_port(), free_port());
+    let (cp, pp) = free_ports();
     let name = format!("{}-etcd", m.label);
     let client = format!("http://127.0.0.1:{cp}");
     let peer = format!("http://127.0.0.1:{pp}");
