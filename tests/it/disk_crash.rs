@@ -333,14 +333,14 @@ fn a_read_mistake_on_a_restarting_members_wal_makes_etcd_refuse_it(backend: &str
     let (code, stdout, stderr) = crate::util::faultline(&["run", scen.to_str().unwrap(), "--out", out.to_str().unwrap(), "--backend", backend]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     let events = faultline::events::read(&out.join("events.jsonl")).unwrap();
+    // Which of etcd's WAL checks trips depends on where the flipped bits land (seen: `walpb:
+    // crc mismatch`, `wal: max entry size limit exceeded`, `proto: Record: wiretype end group
+    // for non-group`): what must hold is that etcd itself refused to start on its WAL.
     let refused = events.iter().find_map(|e| match &e.what {
-        faultline::events::EventKind::CorruptionDetected { member, detail, .. } if member == "n2" => Some(detail.clone()),
+        faultline::events::EventKind::CorruptionDetected { member, detail, by: faultline::events::CorruptionBy::EtcdRefusedStart, .. } if member == "n2" => Some(detail.clone()),
         _ => None,
     });
-    // Which WAL check trips depends on where the flipped bits land: a record's CRC, or its
-    // length field ("max entry size limit exceeded") — both are etcd refusing its WAL.
-    let wal_refused = |d: &str| ["crc mismatch", "max entry size limit exceeded", "read wal error"].iter().any(|w| d.contains(w));
-    assert!(refused.as_deref().is_some_and(wal_refused), "n2 refused its WAL: {refused:?}\n{stdout}");
+    assert!(refused.as_deref().is_some_and(|d| d.contains("refused to start on its data")), "n2 refused its WAL: {refused:?}\n{stdout}");
     let healed = events.iter().find_map(|e| match &e.what {
         faultline::events::EventKind::FaultHeal(r) if r.kind == "io-mistake" => Some(r.proof.clone()),
         _ => None,
