@@ -93,6 +93,12 @@ impl Error {
         }
     }
 
+    /// Every further run of the same scenario would meet it too (bad input, the machine):
+    /// `compare`, `hunt` and `shrink` stop their series of runs at it.
+    pub fn repeats(&self) -> bool {
+        matches!(self, Error::BadInput(_) | Error::Environment(_))
+    }
+
     /// A harness failure built from anything printable.
     pub fn harness(msg: impl fmt::Display) -> Self {
         Error::Harness(msg.to_string())

@@ -234,7 +234,7 @@ pub fn hunt(s: &Scenario, first: u64, dir: &Path, opts: &HuntOptions, cancel: Ca
                 (run, false)
             }
             Err(e) => {
-                let stop = matches!(e, Error::BadInput(_) | Error::Environment(_));
+                let stop = e.repeats();
                 let run = HuntRun {
                     seed,
                     verdict: "error".into(),

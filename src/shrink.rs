@@ -297,7 +297,7 @@ impl Shrinker<'_> {
                         Ok(o) => step.note = Some(format!("{}: {}", o.summary.verdict, o.summary.verdict_reasons.join("; "))),
                         Err(e) => {
                             step.note = Some(e.to_string());
-                            if matches!(e, Error::BadInput(_) | Error::Environment(_)) {
+                            if e.repeats() {
                                 break;
                             }
                         }

@@ -72,7 +72,7 @@ fn documents(text: &str) -> Vec<&str> {
 fn object(file: &str, v: &Value, out: &mut Imported) -> Result<(), Error> {
     let kind = v.get("kind").and_then(Value::as_str).unwrap_or("");
     let name = v.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("unnamed");
-    let at = At { origin: format!("{file} ({kind} {name})") };
+    let at = At { origin: if kind.is_empty() { format!("{file} (a document with no `kind`)") } else { format!("{file} ({kind} {name})") } };
     match v.get("apiVersion").and_then(Value::as_str) {
         Some(a) if a.starts_with("chaos-mesh.org/") => {}
         other => return Err(at.refuse("apiVersion", format!("{other:?} is not Chaos Mesh's (chaos-mesh.org/v1alpha1)"))),

@@ -147,7 +147,7 @@ pub fn compare(base: Scenario, opts: &CompareOptions, cancel: CancellationToken)
                 }
                 Err(e) => {
                     eprintln!("{}", crate::markup::terminal(&format!("faultline: run {n}/{total}: {} did not finish: {e}", v.label)));
-                    let stop = matches!(e, Error::BadInput(_) | Error::Environment(_));
+                    let stop = e.repeats();
                     records.push(RunRecord {
                         variant: v.label.clone(),
                         index: i + 1,
